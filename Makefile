@@ -1,0 +1,38 @@
+# digit-recognizer: `make report` trains and renders the MNIST report, `make test` runs the suite.
+# Both create .venv with the pinned dependencies first if it is missing or pyproject.toml changed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Extra arguments: make report ARGS="-p epochs 3 -p model seed"; make test PYTEST_ARGS="-k data"
+ARGS        ?=
+PYTEST_ARGS ?=
+
+.PHONY: help report test lab clean-venv
+
+help:
+	@echo "make report   train and evaluate on MNIST, write reports/<run-id>/report.html (ARGS='-p NAME VALUE ...')"
+	@echo "make test     run the whole test suite (PYTEST_ARGS='...')"
+	@echo "make lab      open JupyterLab on notebooks/"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	  { echo "digit-recognizer needs Python 3.11; run make PYTHON=/path/to/python3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/digitlib report $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean-venv:
+	rm -rf $(VENV)

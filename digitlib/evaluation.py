@@ -1,0 +1,75 @@
+"""Scoring a trained model on the test set: loss, accuracy and per-digit metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import precision_recall_fscore_support
+
+if TYPE_CHECKING:
+    import keras
+
+DIGITS = list(range(10))
+_EPSILON = 1e-7  # Keras' clipping of probabilities inside the cross-entropy
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Predicted probabilities next to the true labels, and the scores derived from them."""
+
+    probabilities: np.ndarray  # (N, 10)
+    labels: np.ndarray  # (N,)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self.probabilities.max(axis=1)
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(self.predictions == self.labels))
+
+    @property
+    def loss(self) -> float:
+        """Mean sparse categorical cross-entropy, as Keras computes it."""
+        picked = self.probabilities[np.arange(len(self.labels)), self.labels]
+        return float(np.mean(-np.log(np.clip(picked, _EPSILON, 1.0 - _EPSILON))))
+
+    @property
+    def mistakes(self) -> np.ndarray:
+        """Indices of the wrong predictions, most confident first."""
+        wrong = np.flatnonzero(self.predictions != self.labels)
+        return wrong[np.argsort(-self.confidence[wrong], kind="stable")]
+
+
+def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """Check shapes and wrap predicted probabilities with their labels."""
+    probabilities, labels = np.asarray(probabilities, dtype=np.float64), np.asarray(labels)
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(DIGITS):
+        raise ValueError(f"expected probabilities of shape (N, 10), got {probabilities.shape}")
+    if labels.shape != (len(probabilities),):
+        raise ValueError(f"expected {len(probabilities)} labels, got shape {labels.shape}")
+    if len(labels) == 0:
+        raise ValueError("cannot evaluate on an empty test set")
+    return Evaluation(probabilities=probabilities, labels=labels.astype(np.int64))
+
+
+def evaluate_model(model: "keras.Model", images: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """Predict the test images once; every score and figure derives from these probabilities."""
+    return evaluate_predictions(model.predict(images, batch_size=1024, verbose=0), labels)
+
+
+def per_class_metrics(evaluation: Evaluation) -> pd.DataFrame:
+    """Precision, recall, F1 and support for each digit (scikit-learn)."""
+    precision, recall, f1, support = precision_recall_fscore_support(
+        evaluation.labels, evaluation.predictions, labels=DIGITS, zero_division=0
+    )
+    table = pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support})
+    table.index.name = "digit"
+    return table

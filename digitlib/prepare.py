@@ -1,0 +1,86 @@
+"""Preparing MNIST for a CNN, as the seed does: (N, 28, 28, 1) float32 in [0, 1].
+
+Also the deterministic pieces a run needs around it: an optional `limit` for
+quick runs and a seeded, stratified validation split taken from the training
+set (the test set is never used for selection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Prepared arrays for training, validation (may be empty) and test."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def summary(self) -> dict[str, tuple[int, ...]]:
+        return {"train": self.x_train.shape, "validation": self.x_val.shape, "test": self.x_test.shape}
+
+
+def prepare_images(images: np.ndarray) -> np.ndarray:
+    """Reshape uint8 digits (N, 28, 28) to (N, 28, 28, 1) float32 and scale to [0, 1]."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"expected images of shape (N, 28, 28), got {images.shape}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixel values 0-255, got dtype {images.dtype}")
+    return (images.astype(np.float32) / 255.0)[..., np.newaxis]
+
+
+def take(images: np.ndarray, labels: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The first `limit` examples (all when None): a quick, reproducible subset."""
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if limit is None:
+        return images, labels
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return images[:limit], labels[:limit]
+
+
+def split_validation(
+    images: np.ndarray, labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hold out `fraction` of the examples, stratified by digit, the same for the same seed."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
+    if fraction == 0.0:
+        return images, labels, images[:0], labels[:0]
+    counts = np.bincount(labels)
+    stratify = labels if counts[counts > 0].min() >= 2 else None
+    x_train, x_val, y_train, y_val = train_test_split(
+        images, labels, test_size=fraction, random_state=seed, stratify=stratify
+    )
+    return x_train, y_train, x_val, y_val
+
+
+def prepare_splits(
+    data,
+    *,
+    validation_split: float,
+    seed: int,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+) -> Splits:
+    """From loaded MNIST to the arrays a model trains and is tested on."""
+    x_train, y_train = take(data.x_train, data.y_train, train_limit)
+    x_test, y_test = take(data.x_test, data.y_test, test_limit)
+    x_train, y_train, x_val, y_val = split_validation(x_train, y_train, validation_split, seed)
+    return Splits(
+        prepare_images(x_train), y_train.astype(np.int64),
+        prepare_images(x_val), y_val.astype(np.int64),
+        prepare_images(x_test), y_test.astype(np.int64),
+    )

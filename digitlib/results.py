@@ -1,0 +1,81 @@
+"""A run's results on disk: metrics.json (what it scored and how to reproduce it) and model.keras."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .atomic import write_atomic
+from .evaluation import Evaluation, per_class_metrics
+
+if TYPE_CHECKING:
+    import keras
+
+    from .data import MNIST
+    from .prepare import Splits
+    from .training import Reproducibility, TrainingResult
+
+SCHEMA_VERSION = 1
+METRICS_FILE, MODEL_FILE = "metrics.json", "model.keras"
+
+
+def run_metrics(
+    *,
+    parameters: dict[str, Any],
+    data: "MNIST",
+    splits: "Splits",
+    model: "keras.Model",
+    training: "TrainingResult",
+    evaluation: Evaluation,
+    reproducibility: "Reproducibility",
+    environment: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything a reader needs to judge and reproduce the run, as plain JSON values."""
+    per_class = per_class_metrics(evaluation)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": parameters["model"],
+        "parameters": parameters,
+        "test": {
+            "accuracy": evaluation.accuracy,
+            "loss": evaluation.loss,
+            "images": int(len(evaluation.labels)),
+            "mistakes": int(len(evaluation.mistakes)),
+        },
+        "per_class": {
+            str(digit): {key: (int(value) if key == "support" else float(value)) for key, value in row.items()}
+            for digit, row in per_class.iterrows()
+        },
+        "training": {
+            "epochs": training.epochs,
+            "train_seconds": training.train_seconds,
+            "epoch_seconds": training.epoch_seconds,
+            "history": training.history,
+            "train_images": int(len(splits.x_train)),
+            "validation_images": int(len(splits.x_val)),
+            "model_parameters": int(model.count_params()),
+        },
+        "data": {"source": data.source, "sha256": dict(data.sha256)},
+        "reproducibility": {
+            "seed": reproducibility.seed,
+            "backend": reproducibility.backend,
+            "op_determinism": reproducibility.op_determinism,
+        },
+        "environment": environment,
+    }
+
+
+def save_results(output_dir: str | os.PathLike, model: "keras.Model", metrics: dict[str, Any]) -> Path:
+    """Write model.keras then metrics.json, each atomically; metrics last, as the mark of a finished run."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    temporary = output_dir / f".{MODEL_FILE}.{os.getpid()}.keras"  # Keras insists on the suffix
+    try:
+        model.save(temporary)
+        os.replace(temporary, output_dir / MODEL_FILE)
+    finally:
+        temporary.unlink(missing_ok=True)
+    write_atomic(output_dir / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=False) + "\n")
+    return output_dir

@@ -1,0 +1,179 @@
+"""Running a report: papermill executes the notebook into its own run directory, nbconvert renders it.
+
+A run directory ``reports/<run-id>/`` holds ``run.json`` (status, parameters,
+timing, error), the executed ``notebook.ipynb``, ``report.html``,
+``metrics.json`` and ``model.keras``. Runs never share or reuse a directory;
+``reports/index.html`` and the ``reports/latest`` link are refreshed after
+each run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping, TextIO
+
+from .atomic import replace_symlink, write_atomic
+from .index import RUN_FILE, locked, write_index
+from .params import validate_parameters
+from .provenance import REPOSITORY
+
+NOTEBOOK = REPOSITORY / "notebooks" / "mnist_cnn.ipynb"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
+# it into the notebook, and send it to the run's kernel.log instead of the terminal.
+KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
+KERNEL_LOG = "kernel.log"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    status: str  # "succeeded", "failed" or "interrupted"
+    error: str | None = None
+
+    @property
+    def report(self) -> Path:
+        return self.run_dir / "report.html"
+
+    @property
+    def metrics(self) -> dict[str, Any] | None:
+        path = self.run_dir / "metrics.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def run_id_for(parameters: Mapping[str, Any], when: datetime) -> str:
+    """Timestamp plus a short digest of the parameters: sortable, and tells runs apart at a glance."""
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{when:%Y%m%d-%H%M%S}-{digest}"
+
+
+def create_run_directory(reports_dir: Path, run_id: str) -> Path:
+    """Make a directory no other run has: mkdir is atomic, so two runs can never get the same one."""
+    for attempt in range(1, 1000):
+        candidate = reports_dir / (run_id if attempt == 1 else f"{run_id}-{attempt}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a fresh run directory for {run_id} in {reports_dir}")
+
+
+def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False) -> Path:
+    """One self-contained HTML file: images embedded, no CDN scripts, code hidden unless asked."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="report",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=not show_code,
+        exclude_input_prompt=not show_code,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_filename(str(notebook_path))
+    return write_atomic(html_path, body)
+
+
+@contextmanager
+def _native_stderr_to(path: Path) -> Iterator[None]:
+    """Point file descriptor 2 at `path` while a kernel is started, so the kernel inherits it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).astimezone()
+
+
+def _failure_reason(error: BaseException) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(error, PapermillExecutionError):
+        return f"{error.ename}: {error.evalue} (notebook cell {error.exec_count})"
+    return f"{type(error).__name__}: {error}"
+
+
+def run_report(
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    reports_dir: str | os.PathLike = "reports",
+    notebook: str | os.PathLike = NOTEBOOK,
+    show_code: bool = False,
+    stream: TextIO | None = None,
+) -> RunResult:
+    """Validate `parameters`, execute `notebook` with them into a new run directory, render it, index it.
+
+    Invalid parameters raise :class:`~digitlib.params.ParameterError` before anything is
+    created. A notebook that fails still gets its HTML (showing the failing cell) and an
+    index row marked failed; the result says so instead of raising.
+    """
+    import papermill
+
+    parameters = validate_parameters(parameters)
+    if parameters["data_dir"]:  # the kernel may run elsewhere; relative paths mean the caller's
+        parameters["data_dir"] = str(Path(parameters["data_dir"]).expanduser().resolve())
+    reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    started = _now()
+    run_dir = create_run_directory(reports_dir, run_id_for(parameters, started))
+    record: dict[str, Any] = {
+        "run_id": run_dir.name,
+        "status": "running",
+        "notebook": str(notebook),
+        "parameters": parameters,
+        "started": started.isoformat(timespec="seconds"),
+        "pid": os.getpid(),
+    }
+    write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+    output_notebook = run_dir / "notebook.ipynb"
+    clock = time.perf_counter()
+    status, error = "failed", None
+    try:
+        with _native_stderr_to(run_dir / KERNEL_LOG):
+            papermill.execute_notebook(
+                str(notebook),
+                str(output_notebook),
+                parameters={**parameters, "output_dir": str(run_dir.resolve())},
+                kernel_name="python3",
+                extra_arguments=KERNEL_ARGUMENTS,
+                progress_bar=False,
+                stdout_file=stream or sys.stdout,
+            )
+        status = "succeeded"
+    except KeyboardInterrupt:
+        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        raise
+    except Exception as exception:  # noqa: BLE001 - any failure is recorded, rendered and reported
+        error = _failure_reason(exception)
+    finally:
+        if output_notebook.exists():
+            try:
+                render_html(output_notebook, run_dir / "report.html", show_code=show_code)
+            except Exception as exception:  # noqa: BLE001 - a broken render must not hide the run's status
+                error = error or f"rendering failed: {_failure_reason(exception)}"
+                status = "failed"
+        finished = _now()
+        record.update(status=status, error=error, finished=finished.isoformat(timespec="seconds"),
+                      wall_seconds=round(time.perf_counter() - clock, 1))
+        write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+        with locked(reports_dir):
+            if status == "succeeded":
+                replace_symlink(reports_dir / "latest", run_dir.name)
+            write_index(reports_dir)
+    return RunResult(run_dir=run_dir, status=status, error=error)

@@ -1,0 +1,56 @@
+"""Small pandas tables that let the notebook show data, splits and provenance at a glance."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .data import MNIST
+    from .prepare import Splits
+
+
+def _describe(images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    counts = np.bincount(labels, minlength=10) if len(labels) else np.zeros(10, dtype=int)
+    return {
+        "images": len(images),
+        "array shape": str(images.shape),
+        "dtype": str(images.dtype),
+        "pixel range": f"{images.min():g} – {images.max():g}" if len(images) else "",
+        "images per digit": f"{counts.min()} – {counts.max()}",
+    }
+
+
+def dataset_table(data: "MNIST") -> pd.DataFrame:
+    """The raw arrays as loaded: counts, shapes, dtype, pixel range and class balance."""
+    return pd.DataFrame({"train": _describe(data.x_train, data.y_train),
+                         "test": _describe(data.x_test, data.y_test)}).T
+
+
+def splits_table(splits: "Splits") -> pd.DataFrame:
+    """The prepared arrays the model sees: 4-D float32 in [0, 1]."""
+    return pd.DataFrame({
+        "train": _describe(splits.x_train, splits.y_train),
+        "validation": _describe(splits.x_val, splits.y_val),
+        "test": _describe(splits.x_test, splits.y_test),
+    }).T
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [row for key, item in value.items() for row in _flatten(f"{prefix}.{key}" if prefix else key, item)]
+    return [(prefix, "—" if value is None else str(value))]
+
+
+def provenance_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Parameters, data checksums, seed, versions and hardware of a run, one per row."""
+    rows = (_flatten("parameters", metrics["parameters"]) + _flatten("data", metrics["data"])
+            + _flatten("reproducibility", metrics["reproducibility"]) + _flatten("", metrics["environment"]))
+    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+
+def parameters_table(parameters: dict[str, Any]) -> pd.DataFrame:
+    """The run's parameters as a one-column table, for the top of the report."""
+    return pd.DataFrame({"value": {name: "—" if value is None else str(value) for name, value in parameters.items()}})

@@ -1,0 +1,60 @@
+"""Shared fixtures: the real MNIST files (a slice of them), and helpers that write IDX files."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
+    """Write `array` (uint8) as a gzip-compressed IDX file, optionally with a wrong magic number."""
+    array = np.asarray(array, dtype=np.uint8)
+    magic = magic if magic is not None else 0x00000800 | array.ndim
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.tobytes())
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The canonical MNIST files: $DIGITLIB_DATA_DIR, else ../shared/data/mnist beside the project."""
+    candidates = [os.environ.get("DIGITLIB_DATA_DIR"), REPOSITORY.parent / "shared" / "data" / "mnist"]
+    for candidate in filter(None, candidates):
+        if (Path(candidate) / "train-images-idx3-ubyte.gz").is_file():
+            return Path(candidate)
+    pytest.skip("the MNIST files are not available: set DIGITLIB_DATA_DIR to a folder holding them")
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    from digitlib import load_mnist
+
+    return load_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def small_splits(mnist):
+    """1,200 training images (10% held out) and 500 test images, prepared."""
+    from digitlib import prepare_splits
+
+    return prepare_splits(mnist, validation_split=0.1, seed=0, train_limit=1200, test_limit=500)
+
+
+@pytest.fixture(scope="session")
+def trained(small_splits):
+    """The seed model after one epoch on the small slice, with its training result."""
+    from digitlib import build_model, fit_model, set_reproducible
+
+    set_reproducible(0)
+    model = build_model("seed")
+    result = fit_model(model, small_splits, epochs=1, batch_size=32, learning_rate=0.001, stream=open(os.devnull, "w"))
+    return model, result

@@ -1,0 +1,121 @@
+"""End to end: `digitlib report` executes the notebook with papermill on a slice and renders HTML."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import digitlib
+
+pytestmark = pytest.mark.e2e
+SCHEMA = json.loads((Path(digitlib.__file__).parent / "metrics.schema.json").read_text())
+QUICK = ["-p", "train_limit", "3000", "-p", "test_limit", "1000", "-p", "epochs", "1",
+         "-p", "validation_split", "0.1"]
+
+
+def digitlib_cli(*arguments, cwd):
+    command = [sys.executable, "-m", "digitlib.cli", *arguments]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, mnist_dir):
+    """A folder where one quick successful run has happened."""
+    folder = tmp_path_factory.mktemp("e2e")
+    result = digitlib_cli("report", *QUICK, "-p", "data_dir", str(mnist_dir), cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder, result
+
+
+def only_run(reports: Path) -> Path:
+    runs = [p for p in reports.iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_successful_run_prints_progress_and_the_report_path(workspace):
+    folder, result = workspace
+    run_dir = only_run(folder / "reports")
+    assert re.search(r"^epoch 1/1  accuracy \d\.\d{4}  loss .* s$", result.stdout, re.M)
+    printed = result.stdout.strip().splitlines()[-1].rsplit("report written to ", 1)[1]
+    assert (folder / printed).resolve() == (run_dir / "report.html").resolve()
+    assert "I0000" not in result.stdout + result.stderr, "TensorFlow's C++ chatter stays in kernel.log"
+    assert {"run.json", "notebook.ipynb", "report.html", "metrics.json", "model.keras", "kernel.log"} <= {
+        p.name for p in run_dir.iterdir()}
+    assert os.readlink(folder / "reports" / "latest") == run_dir.name
+
+
+def test_metrics_follow_the_schema_and_record_provenance(workspace, mnist_dir):
+    folder, _ = workspace
+    metrics = json.loads((only_run(folder / "reports") / "metrics.json").read_text())
+    jsonschema.validate(metrics, SCHEMA)
+    assert metrics["test"]["images"] == 1000 and metrics["training"]["train_images"] == 2700
+    assert metrics["test"]["accuracy"] > 0.85
+    assert metrics["parameters"]["data_dir"] == str(mnist_dir.resolve())
+    assert metrics["data"]["sha256"] == digitlib.data.IDX_FILES
+    assert metrics["reproducibility"] == {"seed": 42, "backend": "tensorflow", "op_determinism": True}
+    assert metrics["environment"]["device"]["type"] == "CPU"
+    assert metrics["environment"]["versions"]["tensorflow"]
+
+
+def test_report_html_shows_every_section_with_embedded_images(workspace):
+    folder, _ = workspace
+    html = (only_run(folder / "reports") / "report.html").read_text()
+    for heading in ["Downloading the MNIST data", "Reshaping and normalizing", "Building the convolutional network",
+                    "Compiling and fitting the model", "Evaluating the model", "Precision, recall and F1 per digit",
+                    "Confusion matrix", "Sample predictions", "The most confident mistakes", "Reproducibility"]:
+        assert heading in html, heading
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 4  # curves, matrix, samples, mistakes
+    assert not re.search(r"<script[^>]+src=", html), "no scripts fetched from the network"
+    assert "digitlib.load_mnist" not in html, "code is hidden by default"
+
+
+def test_the_model_is_saved_and_reloads(workspace, mnist):
+    import keras
+    import numpy as np
+
+    folder, _ = workspace
+    model = keras.saving.load_model(only_run(folder / "reports") / "model.keras")
+    images = digitlib.prepare_images(mnist.x_test[:200])
+    accuracy = float(np.mean(model.predict(images, verbose=0).argmax(axis=1) == mnist.y_test[:200]))
+    assert accuracy > 0.85
+
+
+def test_index_has_a_row_for_the_run(workspace):
+    folder, _ = workspace
+    run_dir = only_run(folder / "reports")
+    page = (folder / "reports" / "index.html").read_text()
+    assert f'<a href="{run_dir.name}/report.html">' in page and 'class="status succeeded"' in page
+
+
+def test_bad_parameter_fails_fast_and_leaves_earlier_runs_intact(workspace):
+    folder, _ = workspace
+    before = {p.name: p.stat().st_mtime_ns for p in (folder / "reports").rglob("*")}
+    result = digitlib_cli("report", "-p", "epochs", "0", cwd=folder)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "digitlib: error: parameter 'epochs'=0 must be at least 1"
+    result = digitlib_cli("report", "-p", "modle", "seed", cwd=folder)
+    assert result.returncode == 2 and "unknown parameter 'modle'; valid names: model" in result.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in (folder / "reports").rglob("*")} == before
+
+
+def test_failing_notebook_exits_non_zero_and_is_listed_as_failed(workspace, tmp_path):
+    folder, _ = workspace
+    latest = os.readlink(folder / "reports" / "latest")
+    result = digitlib_cli("report", *QUICK, "-p", "data_dir", str(tmp_path / "empty"), cwd=folder)
+    assert result.returncode == 1
+    message = result.stderr.strip().splitlines()[-1]
+    assert re.match(r"digitlib: run \S+ failed: DataError: .*empty: no such directory", message)
+    failed = json.loads(next(p for p in (folder / "reports").glob("*/run.json")
+                             if json.loads(p.read_text())["status"] == "failed").read_text())
+    html = (folder / "reports" / failed["run_id"] / "report.html").read_text()
+    assert "DataError" in html and "no such directory" in html
+    assert os.readlink(folder / "reports" / "latest") == latest
+    page = (folder / "reports" / "index.html").read_text()
+    assert page.count("<tr><td>") == 2 and 'class="status failed"' in page

@@ -1,0 +1,101 @@
+"""The runner's bookkeeping: run ids, directories, atomic files, the index and failures."""
+
+import json
+import os
+import re
+from datetime import datetime, timezone
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from digitlib.atomic import replace_symlink, write_atomic
+from digitlib.index import read_runs, write_index
+from digitlib.params import ParameterError
+from digitlib.runner import create_run_directory, render_html, run_id_for, run_report
+
+
+def test_run_id_is_time_plus_parameter_digest():
+    when = datetime(2026, 11, 25, 13, 1, 2, tzinfo=timezone.utc)
+    first = run_id_for({"epochs": 1}, when)
+    assert re.fullmatch(r"20261125-130102-[0-9a-f]{8}", first)
+    assert first == run_id_for({"epochs": 1}, when) != run_id_for({"epochs": 2}, when)
+
+
+def test_run_directories_are_never_reused(tmp_path):
+    made = [create_run_directory(tmp_path, "run") for _ in range(3)]
+    assert [p.name for p in made] == ["run", "run-2", "run-3"]
+
+
+def test_write_atomic_replaces_whole_files_and_leaves_no_temporaries(tmp_path):
+    target = tmp_path / "metrics.json"
+    write_atomic(target, "old")
+    write_atomic(target, "new")
+    assert target.read_text() == "new" and os.listdir(tmp_path) == ["metrics.json"]
+
+
+def test_replace_symlink_moves_latest(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    replace_symlink(tmp_path / "latest", "a")
+    replace_symlink(tmp_path / "latest", "b")
+    assert os.readlink(tmp_path / "latest") == "b"
+
+
+def _fake_run(reports, run_id, status, accuracy=None, started="2026-11-25T10:00:00+00:00"):
+    run_dir = reports / run_id
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps(
+        {"run_id": run_id, "status": status, "started": started, "parameters": {"model": "seed", "epochs": 3},
+         "error": "DataError: boom" if status == "failed" else None}))
+    if accuracy is not None:
+        (run_dir / "metrics.json").write_text(json.dumps(
+            {"test": {"accuracy": accuracy}, "training": {"epochs": 3, "train_seconds": 12.3}}))
+
+
+def test_index_lists_every_run_newest_first(tmp_path):
+    _fake_run(tmp_path, "20261125-100000-aaaa", "succeeded", 0.9871)
+    _fake_run(tmp_path, "20261125-110000-bbbb", "failed", started="2026-11-25T11:00:00+00:00")
+    (tmp_path / "not-a-run").mkdir()
+    replace_symlink(tmp_path / "latest", "20261125-100000-aaaa")
+    assert [run["run_id"] for run in read_runs(tmp_path)] == ["20261125-110000-bbbb", "20261125-100000-aaaa"]
+    page = write_index(tmp_path).read_text()
+    assert page.index("110000-bbbb") < page.index("100000-aaaa")
+    assert "98.71%" in page and "12 s" in page and 'class="status failed"' in page
+    assert '<a href="20261125-100000-aaaa/report.html">' in page and "2 runs" in page
+
+
+def _notebook(path, *sources):
+    cells = [new_markdown_cell("# A tiny report")]
+    cells.append(new_code_cell("value = 1", metadata={"tags": ["parameters"]}))
+    cells += [new_code_cell(source) for source in sources]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                      "display_name": "Python 3"}}), path)
+    return path
+
+
+def test_render_html_is_self_contained_and_hides_code(tmp_path):
+    notebook = _notebook(tmp_path / "n.ipynb", "secret_code = 42")
+    html = render_html(notebook, tmp_path / "n.html").read_text()
+    assert "A tiny report" in html and "secret_code" not in html
+    assert not re.search(r"<script[^>]+src=", html) and "cdn" not in html.lower()
+    assert "secret_code" in render_html(notebook, tmp_path / "c.html", show_code=True).read_text()
+
+
+def test_invalid_parameters_create_nothing(tmp_path):
+    with pytest.raises(ParameterError, match="epochs"):
+        run_report({"epochs": 0}, reports_dir=tmp_path / "reports")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_failing_notebook_is_rendered_recorded_and_indexed(tmp_path):
+    notebook = _notebook(tmp_path / "fails.ipynb", "print('before the failure')", "raise ValueError('no luck')")
+    result = run_report({"epochs": 1}, reports_dir=tmp_path / "reports", notebook=notebook,
+                        stream=open(os.devnull, "w"))
+    assert result.status == "failed" and result.error.startswith("ValueError: no luck")
+    record = json.loads((result.run_dir / "run.json").read_text())
+    assert record["status"] == "failed" and record["finished"] and record["parameters"]["epochs"] == 1
+    html = result.report.read_text()
+    assert "before the failure" in html and "no luck" in html
+    assert 'class="status failed"' in (tmp_path / "reports" / "index.html").read_text()
+    assert not (tmp_path / "reports" / "latest").exists()

@@ -16,6 +16,7 @@ help:
 	@echo "make report   train and evaluate on MNIST, write reports/<run-id>/report.html (ARGS='-p NAME VALUE ...')"
 	@echo "make test     run the whole test suite (PYTEST_ARGS='...')"
 	@echo "make lab      open JupyterLab on notebooks/"
+	@echo "make bench    time to accuracy, inference speed, end-to-end timing (bench/results/)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
@@ -36,3 +37,15 @@ lab: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Benchmarks (see bench/): results land in bench/results/ as markdown and JSON.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python bench/time_to_accuracy.py
+	$(BIN)/python bench/inference.py
+	$(BIN)/python bench/end_to_end.py --runs 3
+
+# The sample images of notebooks/predict_your_digits.ipynb, made from MNIST test digits and pen strokes.
+.PHONY: samples
+samples: $(STAMP)
+	$(BIN)/python -c "import digitlib, digitlib.photos as p; d = digitlib.load_mnist(); p.write_samples('notebooks/samples', d.x_test, d.y_test)"

@@ -1,11 +1,17 @@
-"""The ``digitlib`` command: ``digitlib report [-p NAME VALUE ...] [--params-file FILE]``."""
+"""The ``digitlib`` command.
+
+``digitlib report [-p NAME VALUE ...] [--params-file FILE]`` trains and renders a report;
+``digitlib predict IMAGE_OR_DIR ... [--model PATH] [--top K] [--json]`` reads digits from images.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from .params import ParameterError, describe_parameters, load_parameters_file, parse_value
+from .params import ParameterError, describe_parameters, load_parameters_file, notebook_names, parse_value
+from .predict import DEFAULT_MODEL, ModelError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -24,17 +30,27 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--params-file", metavar="FILE", help="YAML file of parameters (-p wins over it)")
     report.add_argument("--reports-dir", default="reports", metavar="DIR", help="where runs go (default: reports)")
     report.add_argument("--show-code", action="store_true", help="keep the code cells in report.html")
+    report.add_argument("--notebook", default="mnist_cnn", choices=notebook_names(),
+                        help="which notebook to run (default: mnist_cnn; predict_your_digits reads your images)")
+
+    predict = commands.add_parser("predict", help="read the digit in each image with a trained model")
+    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files, or folders of images")
+    predict.add_argument("--model", default=str(DEFAULT_MODEL), metavar="PATH",
+                         help=f"a saved model.keras (default: {DEFAULT_MODEL})")
+    predict.add_argument("--top", type=int, default=3, metavar="K", help="how many likeliest digits to list (1-10)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per image")
     return parser
 
 
 def report_command(arguments: argparse.Namespace) -> int:
-    from .params import validate_parameters
+    from .params import validate_notebook_parameters
     from .runner import run_report
 
     parameters = load_parameters_file(arguments.params_file) if arguments.params_file else {}
     parameters.update({name: parse_value(value) for name, value in arguments.parameter})
-    parameters = validate_parameters(parameters)  # refuse bad input before importing the heavy stack
-    result = run_report(parameters, reports_dir=arguments.reports_dir, show_code=arguments.show_code)
+    validate_notebook_parameters(arguments.notebook, parameters)  # refuse bad input before the heavy imports
+    result = run_report(parameters, reports_dir=arguments.reports_dir, show_code=arguments.show_code,
+                        notebook=arguments.notebook)
     if result.status != "succeeded":
         print(f"digitlib: run {result.run_dir.name} failed: {result.error} (report: {result.report})",
               file=sys.stderr)
@@ -45,12 +61,36 @@ def report_command(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def predict_command(arguments: argparse.Namespace) -> int:
+    import os
+
+    from .native import native_stderr_to
+    from .predict import load_trained_model, predict_images
+
+    if not 1 <= arguments.top <= 10:
+        raise ParameterError(f"--top must be between 1 and 10, got {arguments.top}")
+    with native_stderr_to(os.devnull):  # TensorFlow's C++ start-up messages are not the user's business
+        predictions = predict_images(load_trained_model(arguments.model), arguments.inputs)
+    failed = False
+    for prediction in predictions:
+        failed |= prediction.error is not None
+        if arguments.json:
+            print(json.dumps(prediction.as_dict(arguments.top)), flush=True)
+        elif prediction.error:
+            print(f"digitlib: {prediction.error}", file=sys.stderr, flush=True)
+        else:
+            ranked = ", ".join(f"{d} {p:.1%}" for d, p in prediction.top(arguments.top))
+            print(f"{prediction.path}: {prediction.digit} ({prediction.probability:.1%})  top {arguments.top}: {ranked}",
+                  flush=True)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     try:
-        return report_command(arguments)
-    except ParameterError as error:
+        return predict_command(arguments) if arguments.command == "predict" else report_command(arguments)
+    except (ParameterError, ModelError) as error:
         print(f"digitlib: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

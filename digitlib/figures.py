@@ -92,3 +92,32 @@ def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
         axes.grid(alpha=0.3)
         axes.legend()
     return figure
+
+
+def predictions_figure(predictions, low_confidence: float = 0.8) -> Figure:
+    """Per image: the picture as given, the 28x28 digit the model saw, and its ten probabilities."""
+    from .handwriting import ImageError, grey_levels, read_image
+
+    readable = [p for p in predictions if p.error is None]
+    if not readable:
+        raise ValueError("no image could be read, so there is nothing to show")
+    figure = Figure(figsize=(10, 2.1 * len(readable)), layout="constrained")
+    for row, prediction in zip(figure.subplots(len(readable), 3, squeeze=False,
+                                               gridspec_kw={"width_ratios": [1, 1, 2.4]}), readable):
+        original, seen, bars = row
+        try:
+            original.imshow(grey_levels(read_image(prediction.path)), cmap="gray", vmin=0, vmax=1)
+        except ImageError:
+            pass  # the file changed since it was predicted; the other panels still stand
+        original.set_title(prediction.path.name, fontsize=9)
+        seen.imshow(prediction.digit_image, cmap="gray", vmin=0, vmax=255)
+        seen.set_title("as the model sees it", fontsize=9)
+        for axes in (original, seen):
+            axes.set_axis_off()
+        unsure = prediction.probability < low_confidence
+        colors = [(_WRONG if unsure else _RIGHT) if d == prediction.digit else "#8c959f" for d in DIGITS]
+        bars.bar(DIGITS, prediction.probabilities, color=colors)
+        bars.set(xticks=DIGITS, ylim=(0, 1), ylabel="probability")
+        bars.set_title(f"{prediction.digit} ({prediction.probability:.1%})"
+                       + ("  low confidence" if unsure else ""), fontsize=10, color=_WRONG if unsure else "black")
+    return figure

@@ -10,11 +10,12 @@ value is refused before any training starts, however the notebook is run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import yaml
 
-from .models import model_names
+from .models import SCHEDULES, model_names, model_spec
 
 
 class ParameterError(ValueError):
@@ -25,10 +26,11 @@ class ParameterError(ValueError):
 class Parameter:
     name: str
     default: Any
-    kind: type
+    kind: type | tuple[type, ...]
     help: str
     optional: bool = False  # None is allowed
     check: Callable[[Any], str | None] = lambda value: None  # returns a complaint or None
+    path: bool = False  # a file or folder: the runner makes a caller's relative path absolute
 
 
 def _at_least(minimum: int) -> Callable[[Any], str | None]:
@@ -40,38 +42,78 @@ def _known_model(value: str) -> str | None:
 
 
 PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("model", "seed", str, "network from the model registry", check=_known_model),
-    Parameter("epochs", 10, int, "passes over the training set (the seed trains 10)", check=_at_least(1)),
-    Parameter("batch_size", 32, int, "images per gradient step (Keras' default, as the seed)", check=_at_least(1)),
-    Parameter("learning_rate", 0.001, float, "Adam's step size (Keras' default)",
-              check=lambda v: None if v > 0 else "must be greater than 0"),
-    Parameter("validation_split", 0.0, float,
-              "fraction of the training set held out to watch overfitting; 0 trains on all 60,000 as the seed",
-              check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
+    Parameter("model", "fast", str, "network from the model registry (fast, seed, keras-example)", check=_known_model),
+    Parameter("epochs", None, int, "passes over the training set; None: the model's recipe (fast: 12, seed: 10)",
+              optional=True, check=_at_least(1)),
+    Parameter("batch_size", None, int, "images per gradient step; None: the model's recipe (fast: 256, seed: 32)",
+              optional=True, check=_at_least(1)),
+    Parameter("learning_rate", None, float, "Adam's (peak) step size; None: the model's recipe (fast: 0.005, seed: 0.001)",
+              optional=True, check=lambda v: None if v > 0 else "must be greater than 0"),
+    Parameter("schedule", None, str, "learning-rate schedule, constant or one-cycle; None: the model's recipe",
+              optional=True, check=lambda v: None if v in SCHEDULES else f"must be one of: {', '.join(SCHEDULES)}"),
+    Parameter("validation_split", None, float,
+              "fraction of the training set held out to watch overfitting; None: the model's recipe (fast: 0.1, seed: 0)",
+              optional=True, check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
     Parameter("seed", 42, int, "seeds Python, NumPy, TensorFlow and the validation split"),
     Parameter("data_dir", None, str, "folder with the MNIST files; None: $DIGITLIB_DATA_DIR, else download",
-              optional=True),
+              optional=True, path=True),
     Parameter("train_limit", None, int, "use only the first N training images (quick runs); None: all 60,000",
               optional=True, check=_at_least(1)),
     Parameter("test_limit", None, int, "use only the first N test images; None: all 10,000",
               optional=True, check=_at_least(1)),
 )
-BY_NAME = {parameter.name: parameter for parameter in PARAMETERS}
+RECIPE = ("epochs", "batch_size", "learning_rate", "schedule", "validation_split")  # None takes the model's own value
 DEFAULTS: dict[str, Any] = {parameter.name: parameter.default for parameter in PARAMETERS}
 
 
-def validate_parameters(values: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
-    """All parameters, defaults filled in, each checked; raises ParameterError naming the culprit."""
-    given = {**(values or {}), **more}
-    unknown = sorted(set(given) - set(BY_NAME))
+def _list_of_paths(value: Any) -> str | None:
+    if isinstance(value, list) and (not value or not all(isinstance(item, str) for item in value)):
+        return "must be a path or a non-empty list of paths"
+    return None
+
+
+PREDICTION_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("images", "samples", (str, list), "an image, a folder of images, or a list of them "
+              "(relative paths: from notebooks/)", check=_list_of_paths, path=True),
+    Parameter("model_path", "../reports/latest/model.keras", str, "the trained model.keras to use "
+              "(relative paths: from notebooks/)", path=True),
+    Parameter("low_confidence", 0.8, float, "flag predictions whose probability is below this",
+              check=lambda v: None if 0 <= v <= 1 else "must be in [0, 1]"),
+    Parameter("top", 3, int, "how many likeliest digits to list per image",
+              check=lambda v: None if 1 <= v <= 10 else "must be between 1 and 10"),
+)
+
+
+def _validate(contract: tuple[Parameter, ...], given: Mapping[str, Any]) -> dict[str, Any]:
+    by_name = {parameter.name: parameter for parameter in contract}
+    unknown = sorted(set(given) - set(by_name))
     if unknown:
         raise ParameterError(
             f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-            f"valid names: {', '.join(BY_NAME)}"
+            f"valid names: {', '.join(by_name)}"
         )
-    result = dict(DEFAULTS)
+    result = {parameter.name: parameter.default for parameter in contract}
     for name, value in given.items():
-        result[name] = _checked(BY_NAME[name], value)
+        result[name] = _checked(by_name[name], value)
+    return result
+
+
+def validate_prediction_parameters(values: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
+    """The parameters of predict_your_digits.ipynb, checked like the training ones."""
+    return _validate(PREDICTION_PARAMETERS, {**(values or {}), **more})
+
+
+def validate_parameters(values: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
+    """All parameters, defaults filled in, each checked; raises ParameterError naming the culprit.
+
+    Training knobs left at None are resolved from the chosen model's recipe, so the
+    result always holds the values that will actually be used.
+    """
+    result = _validate(PARAMETERS, {**(values or {}), **more})
+    spec = model_spec(result["model"])
+    for name in RECIPE:
+        if result[name] is None:
+            result[name] = getattr(spec, name)
     return result
 
 
@@ -83,8 +125,9 @@ def _checked(parameter: Parameter, value: Any) -> Any:
     if parameter.kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, parameter.kind) or isinstance(value, bool):
+        kinds = parameter.kind if isinstance(parameter.kind, tuple) else (parameter.kind,)
         raise ParameterError(
-            f"parameter {parameter.name!r} must be {parameter.kind.__name__}"
+            f"parameter {parameter.name!r} must be {' or '.join(kind.__name__ for kind in kinds)}"
             f"{' or None' if parameter.optional else ''}, got {value!r}"
         )
     complaint = parameter.check(value)
@@ -120,3 +163,38 @@ def load_parameters_file(path: str) -> dict[str, Any]:
 def describe_parameters() -> str:
     """A plain-text table of every parameter, its default and meaning (for --help and the README)."""
     return "\n".join(f"  {p.name:<17} {p.default!r:<8} {p.help}" for p in PARAMETERS)
+
+
+def recipe(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The training knobs of validated parameters, ready for ``fit_model(model, splits, **recipe(...))``."""
+    return {name: parameters[name] for name in RECIPE if name != "validation_split"}
+
+
+# Each runnable notebook (notebooks/NAME.ipynb) and the contract its parameters cell follows.
+CONTRACTS: dict[str, tuple[tuple[Parameter, ...], Callable[..., dict[str, Any]]]] = {
+    "mnist_cnn": (PARAMETERS, validate_parameters),
+    "predict_your_digits": (PREDICTION_PARAMETERS, validate_prediction_parameters),
+}
+
+
+def notebook_names() -> list[str]:
+    return list(CONTRACTS)
+
+
+def validate_notebook_parameters(notebook: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check `values` against the contract of notebooks/`notebook`.ipynb."""
+    if notebook not in CONTRACTS:
+        raise ParameterError(f"unknown notebook {notebook!r}; choose one of: {', '.join(CONTRACTS)}")
+    return CONTRACTS[notebook][1](values)
+
+
+def absolute_paths(notebook: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The caller's relative file and folder parameters made absolute (the kernel runs in notebooks/)."""
+    paths = {p.name for p in CONTRACTS[notebook][0] if p.path}
+
+    def absolute(value: Any) -> Any:
+        if isinstance(value, list):
+            return [absolute(item) for item in value]
+        return str(Path(value).expanduser().resolve()) if isinstance(value, str) else value
+
+    return {name: absolute(value) if name in paths else value for name, value in given.items()}

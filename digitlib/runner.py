@@ -3,8 +3,8 @@
 A run directory ``reports/<run-id>/`` holds ``run.json`` (status, parameters,
 timing, error), the executed ``notebook.ipynb``, ``report.html``,
 ``metrics.json`` and ``model.keras``. Runs never share or reuse a directory;
-``reports/index.html`` and the ``reports/latest`` link are refreshed after
-each run.
+``reports/index.html`` is refreshed after each run, and ``reports/latest`` links
+the newest successful run that trained a model.
 """
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ import json
 import os
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, TextIO
+from typing import Any, Mapping, TextIO
 
 from .atomic import replace_symlink, write_atomic
 from .index import RUN_FILE, locked, write_index
-from .params import validate_parameters
+from .native import native_stderr_to
+from .params import absolute_paths, validate_notebook_parameters
 from .provenance import REPOSITORY
+from .results import MODEL_FILE
 
-NOTEBOOK = REPOSITORY / "notebooks" / "mnist_cnn.ipynb"
+NOTEBOOKS = REPOSITORY / "notebooks"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
 # it into the notebook, and send it to the run's kernel.log instead of the terminal.
@@ -82,21 +83,6 @@ def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False
     return write_atomic(html_path, body)
 
 
-@contextmanager
-def _native_stderr_to(path: Path) -> Iterator[None]:
-    """Point file descriptor 2 at `path` while a kernel is started, so the kernel inherits it."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(path, "ab") as log:
-            os.dup2(log.fileno(), 2)
-            yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc).astimezone()
 
@@ -113,21 +99,23 @@ def run_report(
     parameters: Mapping[str, Any] | None = None,
     *,
     reports_dir: str | os.PathLike = "reports",
-    notebook: str | os.PathLike = NOTEBOOK,
+    notebook: str = "mnist_cnn",
+    notebook_path: str | os.PathLike | None = None,
     show_code: bool = False,
     stream: TextIO | None = None,
 ) -> RunResult:
-    """Validate `parameters`, execute `notebook` with them into a new run directory, render it, index it.
+    """Validate `parameters`, execute the notebook with them into a new run directory, render it, index it.
 
-    Invalid parameters raise :class:`~digitlib.params.ParameterError` before anything is
-    created. A notebook that fails still gets its HTML (showing the failing cell) and an
-    index row marked failed; the result says so instead of raising.
+    `notebook` names the parameter contract (and the file notebooks/NAME.ipynb unless
+    `notebook_path` is given). Invalid parameters raise :class:`~digitlib.params.ParameterError`
+    before anything is created. A notebook that fails still gets its HTML (showing the failing
+    cell) and an index row marked failed; the result says so instead of raising.
     """
     import papermill
 
-    parameters = validate_parameters(parameters)
-    if parameters["data_dir"]:  # the kernel may run elsewhere; relative paths mean the caller's
-        parameters["data_dir"] = str(Path(parameters["data_dir"]).expanduser().resolve())
+    # The kernel runs in the notebook's folder, so a caller's relative paths are made absolute.
+    parameters = validate_notebook_parameters(notebook, absolute_paths(notebook, parameters or {}))
+    notebook_path = Path(notebook_path or NOTEBOOKS / f"{notebook}.ipynb").resolve()
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     started = _now()
@@ -135,7 +123,7 @@ def run_report(
     record: dict[str, Any] = {
         "run_id": run_dir.name,
         "status": "running",
-        "notebook": str(notebook),
+        "notebook": str(notebook_path),
         "parameters": parameters,
         "started": started.isoformat(timespec="seconds"),
         "pid": os.getpid(),
@@ -145,10 +133,11 @@ def run_report(
     clock = time.perf_counter()
     status, error = "failed", None
     try:
-        with _native_stderr_to(run_dir / KERNEL_LOG):
+        with native_stderr_to(run_dir / KERNEL_LOG):
             papermill.execute_notebook(
-                str(notebook),
+                str(notebook_path),
                 str(output_notebook),
+                cwd=str(notebook_path.parent),
                 parameters={**parameters, "output_dir": str(run_dir.resolve())},
                 kernel_name="python3",
                 extra_arguments=KERNEL_ARGUMENTS,
@@ -173,7 +162,7 @@ def run_report(
                       wall_seconds=round(time.perf_counter() - clock, 1))
         write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
         with locked(reports_dir):
-            if status == "succeeded":
+            if status == "succeeded" and (run_dir / MODEL_FILE).exists():  # a training run: its model is the latest
                 replace_symlink(reports_dir / "latest", run_dir.name)
             write_index(reports_dir)
     return RunResult(run_dir=run_dir, status=status, error=error)

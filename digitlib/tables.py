@@ -54,3 +54,16 @@ def provenance_table(metrics: dict[str, Any]) -> pd.DataFrame:
 def parameters_table(parameters: dict[str, Any]) -> pd.DataFrame:
     """The run's parameters as a one-column table, for the top of the report."""
     return pd.DataFrame({"value": {name: "—" if value is None else str(value) for name, value in parameters.items()}})
+
+
+def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3) -> pd.DataFrame:
+    """One row per input image: the digit read, its probability, the runners-up, or why it failed."""
+    rows = []
+    for p in predictions:
+        if p.error:
+            rows.append({"image": str(p.path), "digit": "", "probability": "", f"top {top}": "", "note": p.error})
+        else:
+            rows.append({"image": str(p.path), "digit": p.digit, "probability": f"{p.probability:.1%}",
+                         f"top {top}": ", ".join(f"{d} ({q:.0%})" for d, q in p.top(top)),
+                         "note": "low confidence" if p.probability < low_confidence else ""})
+    return pd.DataFrame(rows).set_index("image")

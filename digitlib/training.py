@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
@@ -37,12 +39,28 @@ def set_reproducible(seed: int) -> Reproducibility:
     return Reproducibility(seed=seed, backend=backend, op_determinism=backend == "tensorflow")
 
 
-def compile_model(model: "keras.Model", learning_rate: float) -> "keras.Model":
+def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):
+    """A constant rate, or one cycle: linear warm-up over the first quarter of the steps from a
+    tenth of `learning_rate` to it, then cosine decay to 1% of it (Keras' CosineDecay)."""
+    import keras
+
+    if schedule == "constant":
+        return learning_rate
+    if schedule != "one-cycle":
+        raise ValueError(f"unknown schedule {schedule!r}; choose constant or one-cycle")
+    warmup = max(1, total_steps // 4)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=learning_rate / 10, decay_steps=max(1, total_steps - warmup), alpha=0.01,
+        warmup_target=learning_rate, warmup_steps=warmup,
+    )
+
+
+def compile_model(model: "keras.Model", learning_rate, *, steps: int = 1, schedule: str = "constant") -> "keras.Model":
     """Adam, sparse categorical cross-entropy and accuracy: the seed's training contract."""
     import keras
 
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate_schedule(learning_rate, schedule, steps)),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=["accuracy"],
     )
@@ -92,10 +110,13 @@ def fit_model(
     epochs: int,
     batch_size: int,
     learning_rate: float,
+    schedule: str = "constant",
+    callbacks: Sequence["keras.callbacks.Callback"] = (),
     stream: TextIO | None = None,
 ) -> TrainingResult:
     """Compile and fit on the training split, watching the validation split if it has any."""
-    compile_model(model, learning_rate)
+    steps = math.ceil(len(splits.x_train) / batch_size) * epochs
+    compile_model(model, learning_rate, steps=steps, schedule=schedule)
     progress = _epoch_progress(epochs, stream or sys.stdout)
     validation = (splits.x_val, splits.y_val) if len(splits.x_val) else None
     history = model.fit(
@@ -105,7 +126,7 @@ def fit_model(
         epochs=epochs,
         batch_size=batch_size,
         verbose=0,
-        callbacks=[progress],
+        callbacks=[progress, *callbacks],
     )
     return TrainingResult(
         history={key: [float(v) for v in values] for key, values in history.history.items()},

@@ -1,12 +1,39 @@
+import io
+
 import numpy as np
 import pytest
 
 from digitlib import build_model, describe_model, layers_table, model_names
 
 
-def test_registry_lists_the_seed():
-    assert "seed" in model_names()
-    assert "28 filters" in describe_model("seed")
+def test_registry_lists_every_model_with_a_description():
+    assert model_names() == ["seed", "keras-example", "fast"]
+    assert "28 filters" in describe_model("seed") and "Simple MNIST convnet" in describe_model("keras-example")
+
+
+def test_keras_example_matches_the_published_architecture():
+    model = build_model("keras-example")
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"]
+    assert model.count_params() == 34_826  # as printed in Keras' example
+
+
+@pytest.mark.parametrize("name", ["seed", "keras-example", "fast"])
+def test_every_model_trains_saves_and_reloads_to_the_same_predictions(name, small_splits, tmp_path):
+    import keras
+
+    from digitlib import fit_model, set_reproducible
+    from digitlib.params import recipe, validate_parameters
+
+    set_reproducible(0)
+    model = build_model(name)
+    settings = {**recipe(validate_parameters(model=name)), "epochs": 1}
+    result = fit_model(model, small_splits, **settings, stream=io.StringIO())
+    assert result.epochs == 1 and np.isfinite(result.history["loss"][0])
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(reloaded.predict(small_splits.x_test, verbose=0),
+                               model.predict(small_splits.x_test, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_seed_model_matches_the_seed():

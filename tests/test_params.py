@@ -3,24 +3,62 @@ import pytest
 
 from conftest import REPOSITORY
 from digitlib.params import (
+    CONTRACTS,
     DEFAULTS,
+    absolute_paths,
+    validate_notebook_parameters,
+    validate_prediction_parameters,
     ParameterError,
     load_parameters_file,
     parse_value,
+    recipe,
     validate_parameters,
 )
 
 
-def test_defaults_are_the_seeds_recipe():
-    assert validate_parameters() == DEFAULTS
-    assert DEFAULTS["model"] == "seed" and DEFAULTS["epochs"] == 10 and DEFAULTS["batch_size"] == 32
+def test_defaults_are_the_fast_models_recipe():
+    assert DEFAULTS["model"] == "fast" and DEFAULTS["epochs"] is None
+    resolved = validate_parameters()
+    assert resolved == {**DEFAULTS, "epochs": 12, "batch_size": 256, "learning_rate": 0.005,
+                        "schedule": "one-cycle", "validation_split": 0.1}
 
 
-def test_notebook_parameters_cell_matches_the_contract():
-    inspected = papermill.inspect_notebook(str(REPOSITORY / "notebooks" / "mnist_cnn.ipynb"))
+def test_the_seed_model_is_one_parameter_away_with_its_own_recipe():
+    seed = validate_parameters(model="seed")
+    assert (seed["epochs"], seed["batch_size"], seed["learning_rate"], seed["schedule"], seed["validation_split"]) == (
+        10, 32, 0.001, "constant", 0.0)
+    assert recipe(seed) == {"epochs": 10, "batch_size": 32, "learning_rate": 0.001, "schedule": "constant"}
+
+
+def test_explicit_values_win_over_the_recipe():
+    assert validate_parameters(model="seed", epochs=2, validation_split=0.2)["epochs"] == 2
+    assert validate_parameters(model="keras-example", schedule="one-cycle")["schedule"] == "one-cycle"
+
+
+@pytest.mark.parametrize("notebook", list(CONTRACTS))
+def test_notebook_parameters_cell_matches_the_contract(notebook):
+    inspected = papermill.inspect_notebook(str(REPOSITORY / "notebooks" / f"{notebook}.ipynb"))
     in_notebook = {name: eval(spec["default"]) for name, spec in inspected.items()}  # literals only
-    assert in_notebook == {**DEFAULTS, "output_dir": None}
+    contract = {parameter.name: parameter.default for parameter in CONTRACTS[notebook][0]}
+    assert in_notebook == {**contract, "output_dir": None}
     assert all(spec["help"] for spec in inspected.values()), "every knob is documented in its comment"
+
+
+def test_prediction_parameters():
+    assert validate_prediction_parameters(images=["a.png", "b/"])["images"] == ["a.png", "b/"]
+    with pytest.raises(ParameterError, match="must be a path or a non-empty list of paths"):
+        validate_prediction_parameters(images=[])
+    with pytest.raises(ParameterError, match="'low_confidence'=2.0 must be in"):
+        validate_prediction_parameters(low_confidence=2)
+    with pytest.raises(ParameterError, match="unknown notebook 'nope'"):
+        validate_notebook_parameters("nope", {})
+
+
+def test_relative_paths_become_absolute_for_the_kernel(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    given = absolute_paths("predict_your_digits", {"images": ["x.png", "d"], "top": 2})
+    assert given == {"images": [str(tmp_path / "x.png"), str(tmp_path / "d")], "top": 2}
+    assert absolute_paths("mnist_cnn", {"data_dir": "m", "epochs": 1})["data_dir"] == str(tmp_path / "m")
 
 
 def test_unknown_name_lists_the_valid_ones():
@@ -30,14 +68,15 @@ def test_unknown_name_lists_the_valid_ones():
 
 @pytest.mark.parametrize("name, value, message", [
     ("epochs", 0, r"'epochs'=0 must be at least 1"),
-    ("epochs", "ten", r"'epochs' must be int, got 'ten'"),
+    ("epochs", "ten", r"'epochs' must be int or None, got 'ten'"),
     ("epochs", 2.5, r"'epochs' must be int"),
     ("epochs", True, r"'epochs' must be int"),
-    ("epochs", None, r"'epochs' needs a value"),
+    ("seed", None, r"'seed' needs a value"),
     ("batch_size", -1, "must be at least 1"),
     ("learning_rate", 0, "must be greater than 0"),
     ("validation_split", 1.0, r"must be in \[0, 1\)"),
-    ("model", "resnet", "unknown model; choose one of: seed"),
+    ("model", "resnet", "unknown model; choose one of: seed, keras-example, fast"),
+    ("schedule", "cyclic", "must be one of: constant, one-cycle"),
     ("train_limit", 0, "must be at least 1"),
     ("data_dir", 3, r"'data_dir' must be str or None"),
 ])

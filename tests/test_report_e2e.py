@@ -14,7 +14,7 @@ import digitlib
 
 pytestmark = pytest.mark.e2e
 SCHEMA = json.loads((Path(digitlib.__file__).parent / "metrics.schema.json").read_text())
-QUICK = ["-p", "train_limit", "3000", "-p", "test_limit", "1000", "-p", "epochs", "1",
+QUICK = ["-p", "train_limit", "3000", "-p", "test_limit", "1000", "-p", "epochs", "2", "-p", "batch_size", "64",
          "-p", "validation_split", "0.1"]
 
 
@@ -42,7 +42,7 @@ def only_run(reports: Path) -> Path:
 def test_successful_run_prints_progress_and_the_report_path(workspace):
     folder, result = workspace
     run_dir = only_run(folder / "reports")
-    assert re.search(r"^epoch 1/1  accuracy \d\.\d{4}  loss .* s$", result.stdout, re.M)
+    assert re.search(r"^epoch 2/2  accuracy \d\.\d{4}  loss .* s$", result.stdout, re.M)
     printed = result.stdout.strip().splitlines()[-1].rsplit("report written to ", 1)[1]
     assert (folder / printed).resolve() == (run_dir / "report.html").resolve()
     assert "I0000" not in result.stdout + result.stderr, "TensorFlow's C++ chatter stays in kernel.log"
@@ -119,3 +119,21 @@ def test_failing_notebook_exits_non_zero_and_is_listed_as_failed(workspace, tmp_
     assert os.readlink(folder / "reports" / "latest") == latest
     page = (folder / "reports" / "index.html").read_text()
     assert page.count("<tr><td>") == 2 and 'class="status failed"' in page
+
+
+def test_prediction_notebook_renders_through_the_same_runner(workspace):
+    folder, _ = workspace
+    model = (folder / "reports/latest/model.keras").resolve()
+    result = digitlib_cli("report", "--notebook", "predict_your_digits", "-p", "model_path",
+                          "reports/latest/model.keras", "-p", "low_confidence", "0.99", cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = (folder / result.stdout.strip().splitlines()[-1].rsplit("report written to ", 1)[1]).parent
+    html = (run_dir / "report.html").read_text()
+    assert "From a photo to an MNIST digit" in html and "drawn_7.png" in html
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 1
+    predictions = json.loads((run_dir / "predictions.json").read_text())
+    assert len(predictions) == 9 and all("digit" in p for p in predictions)
+    assert "9 of 9 images read" in html
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["parameters"]["model_path"] == str(model)  # the run records which model it used
+    assert (folder / "reports/latest/model.keras").resolve() == model  # latest stays the newest trained model

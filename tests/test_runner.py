@@ -90,7 +90,7 @@ def test_invalid_parameters_create_nothing(tmp_path):
 
 def test_failing_notebook_is_rendered_recorded_and_indexed(tmp_path):
     notebook = _notebook(tmp_path / "fails.ipynb", "print('before the failure')", "raise ValueError('no luck')")
-    result = run_report({"epochs": 1}, reports_dir=tmp_path / "reports", notebook=notebook,
+    result = run_report({"epochs": 1}, reports_dir=tmp_path / "reports", notebook_path=notebook,
                         stream=open(os.devnull, "w"))
     assert result.status == "failed" and result.error.startswith("ValueError: no luck")
     record = json.loads((result.run_dir / "run.json").read_text())

@@ -1,0 +1,99 @@
+"""Time to accuracy: `fast` against Keras' simple convnet, run alternately in one invocation.
+
+Each contestant trains with its recipe on 54,000 images, watching a 6,000-image validation
+split, and stops as soon as validation accuracy reaches the threshold; the test set is only
+scored afterwards. `fast` is also trained through its full default recipe for its final accuracy.
+
+    python bench/time_to_accuracy.py [--runs 3] [--threshold 0.99]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+from common import median, write_result
+
+import digitlib
+from digitlib.params import recipe, validate_parameters
+
+
+def stop_at(threshold: float):
+    import keras
+
+    class StopAtValidationAccuracy(keras.callbacks.Callback):
+        """End training after the first epoch whose validation accuracy reaches `threshold`."""
+
+        def __init__(self):
+            super().__init__()
+            self.reached_at: int | None = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.reached_at is None and (logs or {}).get("val_accuracy", 0.0) >= threshold:
+                self.reached_at = epoch + 1
+                self.model.stop_training = True
+
+    return StopAtValidationAccuracy()
+
+
+CONTESTANTS = {  # label: (model, overrides, stop at the threshold?)
+    "fast, 3-epoch schedule": ("fast", {"epochs": 3}, True),
+    "keras-example, published settings": ("keras-example", {}, True),
+    "fast, default 12-epoch recipe": ("fast", {}, False),
+}
+
+
+def one_run(data, label: str, threshold: float, seed: int) -> dict:
+    model_name, overrides, stopping = CONTESTANTS[label]
+    parameters = validate_parameters(model=model_name, seed=seed, validation_split=0.1, **overrides)
+    splits = digitlib.prepare_splits(data, validation_split=0.1, seed=seed)
+    digitlib.set_reproducible(seed)
+    model = digitlib.build_model(model_name)
+    stopper = stop_at(threshold)
+    training = digitlib.fit_model(model, splits, **recipe(parameters), callbacks=[stopper] if stopping else [],
+                                  stream=io.StringIO())
+    evaluation = digitlib.evaluate_model(model, splits.x_test, splits.y_test)
+    result = {"contestant": label, "seed": seed, "epochs": training.epochs, "train_seconds": training.train_seconds,
+              "reached": stopper.reached_at is not None, "test_accuracy": evaluation.accuracy,
+              "val_accuracy": training.history["val_accuracy"][-1]}
+    print(f"  {label}: {training.epochs} epochs, {training.train_seconds:.1f} s, val {result['val_accuracy']:.4f}, "
+          f"test {evaluation.accuracy:.4f}" + ("" if not stopping or result["reached"] else " (threshold not reached)"),
+          flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threshold", type=float, default=0.99)
+    arguments = parser.parse_args()
+    data = digitlib.load_mnist()
+    runs = []
+    for repetition in range(arguments.runs):
+        print(f"repetition {repetition + 1}/{arguments.runs}", flush=True)
+        for label in CONTESTANTS:  # alternate, so drifts in machine speed hit every contestant alike
+            runs.append(one_run(data, label, arguments.threshold, seed=repetition))
+    rows, summary = [], {}
+    for label, (_, _, stopping) in CONTESTANTS.items():
+        mine = [run for run in runs if run["contestant"] == label]
+        reached = [run for run in mine if run["reached"]] if stopping else mine
+        summary[label] = {"median_seconds": median([r["train_seconds"] for r in reached]),
+                          "reached": f"{len(reached)}/{len(mine)}",
+                          "median_test_accuracy": median([r["test_accuracy"] for r in mine]),
+                          "median_epochs": median([r["epochs"] for r in mine])}
+        s = summary[label]
+        rows.append([label, f"val ≥ {arguments.threshold:.1%}" if stopping else "full recipe", s["reached"],
+                     f"{s['median_epochs']:g}", f"{s['median_seconds']:.1f}", f"{s['median_test_accuracy']:.2%}"])
+    fast, baseline = summary["fast, 3-epoch schedule"], summary["keras-example, published settings"]
+    ratio = baseline["median_seconds"] / fast["median_seconds"]
+    write_result(
+        "time_to_accuracy", f"Time to {arguments.threshold:.1%} validation accuracy (medians of {arguments.runs} runs)",
+        ["contestant", "stops at", "reached", "epochs", "train seconds", "test accuracy"], rows,
+        {"threshold": arguments.threshold, "runs": runs, "summary": summary, "ratio": ratio},
+        notes=f"keras-example / fast time to {arguments.threshold:.1%}: **{ratio:.1f}×** "
+              "(medians over the runs that reached it; contestants alternate within one invocation).",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Turning a photo or drawing of one digit into an MNIST-style 28x28 image.
+
+MNIST's digits were size-normalized to fit a 20x20 box, keeping their aspect ratio
+and anti-aliased, then centred in a 28x28 field by their centre of mass, white ink
+on black. :func:`mnist_style` does the same to any picture:
+
+1. grey levels, after compositing transparent images on white paper;
+2. light paper is detected from the border and inverted, so ink is bright;
+3. the background level is subtracted and faint noise (< 25% of the ink's
+   contrast) is zeroed;
+4. the digit's bounding box is cropped;
+5. its longer side is scaled to 20 px, keeping the aspect ratio, with Lanczos
+   anti-aliasing;
+6. it is placed in 28x28 so that its centre of mass is at the centre.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
+MAX_PIXELS = 50_000_000  # a 7000x7000 photo; bigger is refused before it is decoded
+MIN_CONTRAST = 0.08  # ink must differ from the paper by 8% of the grey range
+NOISE_FLOOR = 0.25  # share of the ink's contrast below which pixels count as paper
+BOX, FIELD = 20, 28
+
+
+class ImageError(ValueError):
+    """An input image cannot be read or holds no digit; the message names the file."""
+
+
+def read_image(path: str | os.PathLike) -> Image.Image:
+    """Open an image file (the first frame of an animation), refusing files too large to decode safely."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageError(f"{path}: {image.width}x{image.height} pixels is more than the "
+                                 f"{MAX_PIXELS:,} allowed; resize the image first")
+            image.seek(0)  # animated GIF/PNG/WebP: the first frame
+            image.load()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: too many pixels to decode safely; resize the image first") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image Pillow can read") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageError(f"{path}: unreadable image ({error})") from None
+    return image
+
+
+def grey_levels(image: Image.Image) -> np.ndarray:
+    """Grey levels in [0, 1] (0 black, 1 white), transparent parts shown on white paper."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit and float greys
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        return np.clip(values / top, 0.0, 1.0)
+    if image.mode == "P" or image.mode in ("LA", "PA", "RGBA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba)
+    return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+
+
+def _ink(grey: np.ndarray) -> np.ndarray:
+    """Ink in [0, 1] on a zero background, whatever the paper's colour."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > 0.5:  # light paper, dark ink: invert so the ink is bright
+        grey = 1.0 - grey
+        border = 1.0 - border
+    background = np.median(border)
+    contrast = grey.max() - background
+    if contrast < MIN_CONTRAST:
+        return np.zeros_like(grey)
+    ink = np.clip((grey - background) / contrast, 0.0, 1.0)
+    ink[ink < NOISE_FLOOR] = 0.0
+    return ink
+
+
+def mnist_style(image: Image.Image | np.ndarray, name: str = "image") -> np.ndarray:
+    """The digit as MNIST presents one: (28, 28) uint8, white on black, 20-px box, centred by mass."""
+    grey = grey_levels(image) if isinstance(image, Image.Image) else np.asarray(image, dtype=np.float64) / 255.0
+    if grey.ndim != 2 or min(grey.shape) < 2:
+        raise ImageError(f"{name}: expected a 2-D picture, got shape {grey.shape}")
+    ink = _ink(grey)
+    rows, columns = np.nonzero(ink)
+    if len(rows) == 0:
+        raise ImageError(f"{name}: no digit found (the image is blank or has no contrast)")
+    crop = ink[rows.min(): rows.max() + 1, columns.min(): columns.max() + 1]
+    height, width = crop.shape
+    scale = BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = Image.fromarray(np.uint8(np.round(crop * 255))).resize(size, Image.Resampling.LANCZOS)
+    digit = np.asarray(small, dtype=np.float64)
+    if digit.sum() == 0:
+        raise ImageError(f"{name}: no digit found (the marks vanish at 20 px)")
+    centre_row, centre_column = (np.array(np.nonzero(digit)).T * digit[np.nonzero(digit)][:, None]).sum(0) / digit.sum()
+    field = np.zeros((FIELD + 2 * BOX, FIELD + 2 * BOX))  # margins so any shift fits, cropped below
+    top = BOX + int(round(FIELD / 2 - 0.5 - centre_row))
+    left = BOX + int(round(FIELD / 2 - 0.5 - centre_column))
+    field[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
+    return np.uint8(np.clip(np.round(field[BOX: BOX + FIELD, BOX: BOX + FIELD]), 0, 255))
+
+
+def load_digit(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file and return its digit MNIST-style, (28, 28) uint8."""
+    return mnist_style(read_image(path), name=str(path))
+
+
+def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
+    """Expand files and folders into image paths; the second list says which inputs gave none."""
+    paths, problems = [], []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if not found:
+                problems.append(f"{item}: no images in this directory (looked for {', '.join(IMAGE_SUFFIXES)})")
+            paths.extend(found)
+        else:
+            paths.append(item)  # missing or unreadable files are reported when they are read
+    return paths, problems

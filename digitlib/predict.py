@@ -1,0 +1,99 @@
+"""Reading digits from the user's own images with a trained model."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .evaluation import predict_probabilities
+from .handwriting import ImageError, find_images, load_digit
+from .prepare import prepare_images
+
+if TYPE_CHECKING:
+    import keras
+
+DEFAULT_MODEL = Path("reports") / "latest" / "model.keras"
+
+
+class ModelError(ValueError):
+    """The model file is missing or is not a Keras model of ten digit classes."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's answer: the digit, its probability and the ten probabilities, or why it failed."""
+
+    path: Path
+    probabilities: np.ndarray | None = None  # (10,)
+    digit_image: np.ndarray | None = field(default=None, repr=False)  # (28, 28) uint8, as the model saw it
+    error: str | None = None
+
+    @property
+    def digit(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def probability(self) -> float:
+        return float(np.max(self.probabilities))
+
+    def top(self, k: int = 3) -> list[tuple[int, float]]:
+        order = np.argsort(-self.probabilities, kind="stable")[:k]
+        return [(int(d), float(self.probabilities[d])) for d in order]
+
+    def as_dict(self, k: int = 3) -> dict:
+        if self.error:
+            return {"path": str(self.path), "error": self.error}
+        return {"path": str(self.path), "digit": self.digit, "probability": round(self.probability, 6),
+                "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top(k)]}
+
+
+def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> "keras.Model":
+    """Load a saved model.keras, with a clear error when it is missing or not a digit classifier."""
+    path = Path(path)
+    if not path.is_file():
+        hint = " (no run has succeeded yet: run `make report` first, or pass --model)" if path == DEFAULT_MODEL else ""
+        raise ModelError(f"model file not found: {path}{hint}")
+    import keras
+
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a bad file
+        raise ModelError(f"{path}: not a Keras model file ({type(error).__name__}: {str(error)[:200]})") from None
+    if tuple(model.output_shape[1:]) != (10,) or tuple(model.input_shape[1:]) != (28, 28, 1):
+        raise ModelError(f"{path}: expects {model.input_shape} and gives {model.output_shape}, "
+                         "not 28x28x1 images to ten digit probabilities")
+    return model
+
+
+def predict_images(model: "keras.Model", inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:
+    """Preprocess every image MNIST-style and predict them in one batch; failures are kept, in order."""
+    paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
+    results: list[Prediction] = [Prediction(path=Path(p.split(":", 1)[0]), error=p) for p in problems]
+    digits, readable = [], []
+    for path in paths:
+        try:
+            digits.append(load_digit(path))
+            readable.append(path)
+        except ImageError as error:
+            results.append(Prediction(path=path, error=str(error)))
+    if digits:
+        stacked = np.stack(digits)
+        probabilities = predict_probabilities(model, prepare_images(stacked))
+        results += [Prediction(path=p, probabilities=pr, digit_image=d)
+                    for p, pr, d in zip(readable, probabilities, stacked)]
+    order = {str(p): i for i, p in enumerate(paths)}
+    return sorted(results, key=lambda r: order.get(str(r.path), -1))
+
+
+def save_predictions(output_dir: str | os.PathLike, predictions: list[Prediction], top: int = 3) -> Path:
+    """predictions.json in `output_dir`, written atomically."""
+    import json
+
+    from .atomic import write_atomic
+
+    return write_atomic(Path(output_dir) / "predictions.json",
+                        json.dumps([p.as_dict(top) for p in predictions], indent=2) + "\n")

@@ -1,0 +1,125 @@
+"""MNIST-style preprocessing on synthetic pictures whose right answer is known."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlib.handwriting import MAX_PIXELS, ImageError, find_images, grey_levels, load_digit, mnist_style, read_image
+
+
+def bar(height=400, width=300, box=(100, 130, 300, 170), paper=235, ink=30) -> np.ndarray:
+    """Dark ink on light paper: a vertical bar (rows 100-300, columns 130-170)."""
+    picture = np.full((height, width), paper, np.uint8)
+    top, left, bottom, right = box
+    picture[top:bottom, left:right] = ink
+    return picture
+
+
+def centre_of_mass(digit):
+    rows, columns = np.indices(digit.shape)
+    weights = digit.astype(float)
+    return (rows * weights).sum() / weights.sum(), (columns * weights).sum() / weights.sum()
+
+
+def test_dark_on_light_becomes_white_on_black_in_a_20px_box_centred_by_mass():
+    digit = mnist_style(Image.fromarray(bar()))
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+    rows, columns = np.nonzero(digit)
+    assert rows.max() - rows.min() + 1 == 20  # the longer side is 20 px
+    assert 3 <= columns.max() - columns.min() + 1 <= 5  # 40/200 of 20 px, aspect ratio kept
+    assert digit.max() == 255 and digit[0, 0] == 0  # bright ink, black field
+    assert np.allclose(centre_of_mass(digit), (13.5, 13.5), atol=0.6)
+
+
+def test_position_and_size_in_the_picture_do_not_matter():
+    reference = mnist_style(Image.fromarray(bar()))
+    moved = mnist_style(Image.fromarray(bar(height=900, width=700, box=(500, 20, 700, 60))))
+    doubled = mnist_style(Image.fromarray(bar(height=800, width=600, box=(200, 260, 600, 340))))
+    assert np.abs(moved.astype(int) - reference).max() <= 2
+    assert np.abs(doubled.astype(int) - reference).max() <= 16  # resampling differs a little
+
+
+def test_light_ink_on_dark_paper_is_not_inverted():
+    reference = mnist_style(Image.fromarray(bar()))
+    dark_paper = mnist_style(Image.fromarray(bar(paper=20, ink=230)))
+    assert np.abs(dark_paper.astype(int) - reference).max() <= 2
+
+
+def test_faint_background_noise_is_suppressed():
+    rng = np.random.default_rng(0)
+    noisy = bar().astype(int) + rng.integers(-15, 16, size=(400, 300))
+    digit = mnist_style(Image.fromarray(np.uint8(np.clip(noisy, 0, 255))))
+    rows, columns = np.nonzero(digit)
+    assert rows.max() - rows.min() + 1 == 20 and columns.max() - columns.min() + 1 <= 6
+
+
+def test_transparent_background_is_composited_on_white():
+    rgba = np.zeros((200, 200, 4), np.uint8)  # fully transparent, black "behind"
+    rgba[50:150, 90:110] = (10, 10, 80, 255)  # opaque blue ink
+    digit = mnist_style(Image.fromarray(rgba, "RGBA"))
+    rows, _ = np.nonzero(digit)
+    assert rows.max() - rows.min() + 1 == 20 and digit[0, 0] == 0
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "RGB", "LA", "1"])
+def test_every_common_mode_gives_the_same_digit(mode, tmp_path):
+    reference = mnist_style(Image.fromarray(bar(ink=0, paper=255)))
+    image = Image.fromarray(bar(ink=0, paper=255)).convert(mode)
+    path = tmp_path / ("digit.tif" if mode == "CMYK" else "digit.png")
+    image.save(path)
+    assert np.abs(load_digit(path).astype(int) - reference).max() <= 2
+
+
+def test_sixteen_bit_greys(tmp_path):
+    reference = mnist_style(Image.fromarray(bar()))
+    path = tmp_path / "deep.png"
+    Image.fromarray(bar().astype(np.uint16) * 257).save(path)
+    assert read_image(path).mode.startswith("I")
+    assert np.abs(load_digit(path).astype(int) - reference).max() <= 2
+
+
+def test_animated_gif_uses_the_first_frame(tmp_path):
+    first = Image.fromarray(bar())
+    second = Image.fromarray(np.full((400, 300), 235, np.uint8))  # blank
+    path = tmp_path / "anim.gif"
+    first.save(path, save_all=True, append_images=[second])
+    assert np.abs(load_digit(path).astype(int) - mnist_style(first)).max() <= 2
+
+
+@pytest.mark.parametrize("picture", [np.full((50, 50), 255, np.uint8), np.full((50, 50), 0, np.uint8),
+                                     np.full((50, 50), 128, np.uint8) + np.uint8(np.arange(50) % 2)])
+def test_blank_pictures_have_no_digit(picture):
+    with pytest.raises(ImageError, match="no digit found"):
+        mnist_style(Image.fromarray(picture), name="blank.png")
+
+
+def test_huge_images_are_refused_before_decoding(tmp_path):
+    side = int(MAX_PIXELS ** 0.5) + 10
+    path = tmp_path / "huge.png"
+    Image.new("1", (side, side), 1).save(path)  # small on disk, huge in memory
+    with pytest.raises(ImageError, match=r"huge\.png: \d+x\d+ pixels is more than the"):
+        read_image(path)
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    (tmp_path / "notes.png").write_text("not a picture")
+    with pytest.raises(ImageError, match=r"notes\.png: not an image Pillow can read"):
+        read_image(tmp_path / "notes.png")
+    with pytest.raises(ImageError, match=r"gone\.png: no such file"):
+        read_image(tmp_path / "gone.png")
+
+
+def test_find_images_expands_folders_and_reports_empty_ones(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "2.png").write_bytes(b"")
+    (tmp_path / "a" / "1.JPG").write_bytes(b"")
+    (tmp_path / "a" / "readme.txt").write_text("")
+    (tmp_path / "empty").mkdir()
+    paths, problems = find_images([tmp_path / "a", tmp_path / "empty", tmp_path / "x.png"])
+    assert [p.name for p in paths] == ["1.JPG", "2.png", "x.png"]
+    assert len(problems) == 1 and "empty: no images in this directory" in problems[0]
+
+
+def test_grey_levels_are_in_unit_range():
+    grey = grey_levels(Image.fromarray(bar()))
+    assert grey.min() == pytest.approx(30 / 255) and grey.max() == pytest.approx(235 / 255)

@@ -1,0 +1,108 @@
+"""`digitlib predict` and the prediction path on the user's own pictures."""
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import digitlib
+from digitlib.photos import photo_of_digit
+
+ONE = np.pad(np.full((20, 4), 255, np.uint8), ((4, 4), (12, 12)))  # a 28x28 stroke, like a "1"
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, mnist):
+    """The fast model trained briefly on 12,000 images, saved as a run would save it."""
+    splits = digitlib.prepare_splits(mnist, validation_split=0.0, seed=0, train_limit=12000, test_limit=2000)
+    digitlib.set_reproducible(0)
+    model = digitlib.build_model("fast")
+    digitlib.fit_model(model, splits, epochs=3, batch_size=128, learning_rate=0.005, schedule="one-cycle",
+                       stream=io.StringIO())
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    model.save(path)
+    return path
+
+
+def predict_cli(*arguments, cwd=None):
+    return subprocess.run([sys.executable, "-m", "digitlib.cli", "predict", *map(str, arguments)],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def test_photos_of_test_digits_read_almost_as_well_as_the_clean_digits(model_file, mnist):
+    """1,000 MNIST test digits as dark-on-light JPEG photos of 64-512 px, through the predict path."""
+    model = digitlib.load_trained_model(model_file)
+    rng = np.random.default_rng(1)
+    chosen = rng.choice(10000, size=1000, replace=False)
+    clean = digitlib.evaluate_model(model, digitlib.prepare_images(mnist.x_test[chosen]), mnist.y_test[chosen])
+    photos = np.stack([digitlib.mnist_style(photo_of_digit(mnist.x_test[i], rng)) for i in chosen])
+    read = digitlib.evaluate_model(model, digitlib.prepare_images(photos), mnist.y_test[chosen])
+    print(f"clean {clean.accuracy:.3f}, photos {read.accuracy:.3f}")
+    assert clean.accuracy > 0.95
+    assert read.accuracy >= clean.accuracy - 0.015
+
+
+def test_predicts_the_shipped_samples(model_file):
+    result = predict_cli("notebooks/samples", "--model", model_file, "--json", cwd=digitlib.provenance.REPOSITORY)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 9 and all(set(row) == {"path", "digit", "probability", "top"} for row in rows)
+    photos = [row for row in rows if "_label" in row["path"]]
+    right = sum(row["digit"] == int(row["path"].rsplit("_label", 1)[1][0]) for row in photos)
+    assert right >= 5, rows  # of 6 photos
+    assert all(len(row["top"]) == 3 and row["top"][0]["digit"] == row["digit"] for row in rows)
+
+
+def test_text_output_and_top_k(model_file, tmp_path):
+    photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "one.png")
+    result = predict_cli(tmp_path / "one.png", "--model", model_file, "--top", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{tmp_path / 'one.png'}: ") and "top 2: " in result.stdout
+
+
+def test_bad_inputs_are_reported_per_file_and_the_rest_still_predicted(model_file, tmp_path):
+    good = tmp_path / "good.png"
+    photo_of_digit(ONE, np.random.default_rng(0)).save(good)
+    (tmp_path / "text.png").write_text("hello")
+    Image.new("L", (64, 64), 255).save(tmp_path / "blank.png")
+    (tmp_path / "empty").mkdir()
+    result = predict_cli(good, tmp_path / "missing.png", tmp_path / "text.png", tmp_path / "blank.png",
+                         tmp_path / "empty", "--model", model_file)
+    assert result.returncode == 1
+    assert result.stdout.count("\n") == 1 and result.stdout.startswith(str(good))
+    errors = result.stderr.strip().splitlines()
+    for expected in ["missing.png: no such file", "text.png: not an image Pillow can read",
+                     "blank.png: no digit found", "empty: no images in this directory"]:
+        assert any(expected in line for line in errors), (expected, errors)
+    assert len(errors) == 4 and "Traceback" not in result.stderr
+
+
+def test_json_reports_errors_as_objects(model_file, tmp_path):
+    result = predict_cli(tmp_path / "missing.png", "--model", model_file, "--json")
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == {"path": str(tmp_path / "missing.png"),
+                                         "error": f"{tmp_path / 'missing.png'}: no such file"}
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "nope.keras", "model file not found"),
+    (lambda d: (d / "fake.keras").write_text("not a model") and d / "fake.keras", "not a Keras model file"),
+])
+def test_bad_model_paths_are_usage_errors(tmp_path, make, message):
+    result = predict_cli(tmp_path, "--model", make(tmp_path))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_default_model_is_the_latest_run(tmp_path):
+    result = predict_cli(tmp_path, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "model file not found: reports/latest/model.keras (no run has succeeded yet" in result.stderr
+
+
+def test_usage_errors_exit_2(model_file, tmp_path):
+    assert predict_cli(tmp_path, "--model", model_file, "--top", "11").returncode == 2
+    assert predict_cli().returncode == 2  # no image given: argparse's usage error

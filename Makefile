@@ -29,8 +29,13 @@ $(STAMP): pyproject.toml
 report: $(STAMP)
 	$(BIN)/digitlib report $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium; install it where we may (root with apt), else they skip.
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null || { 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then 	    echo "Installing Debian's chromium for the browser tests"; 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; 	  else echo "Note: chromium is not installed, so the browser tests will be skipped"; fi; }
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

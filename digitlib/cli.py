@@ -30,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--params-file", metavar="FILE", help="YAML file of parameters (-p wins over it)")
     report.add_argument("--reports-dir", default="reports", metavar="DIR", help="where runs go (default: reports)")
     report.add_argument("--show-code", action="store_true", help="keep the code cells in report.html")
+    report.add_argument("--resume", metavar="RUN_ID",
+                        help="continue an interrupted or failed run in its directory, from its last finished epoch")
+    report.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="stop the run, marked 'timed out', when one notebook cell runs longer")
     report.add_argument("--notebook", default="mnist_cnn", choices=notebook_names(),
                         help="which notebook to run (default: mnist_cnn; predict_your_digits reads your images)")
 
@@ -44,16 +48,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def report_command(arguments: argparse.Namespace) -> int:
     from .params import validate_notebook_parameters
-    from .runner import run_report
+    from .runner import resume_report, run_report
 
-    parameters = load_parameters_file(arguments.params_file) if arguments.params_file else {}
-    parameters.update({name: parse_value(value) for name, value in arguments.parameter})
-    validate_notebook_parameters(arguments.notebook, parameters)  # refuse bad input before the heavy imports
-    result = run_report(parameters, reports_dir=arguments.reports_dir, show_code=arguments.show_code,
-                        notebook=arguments.notebook)
+    if arguments.timeout is not None and arguments.timeout <= 0:
+        raise ParameterError(f"--timeout must be positive, got {arguments.timeout:g}")
+    options = {"reports_dir": arguments.reports_dir, "show_code": arguments.show_code, "timeout": arguments.timeout}
+    if arguments.resume:
+        if arguments.parameter or arguments.params_file:
+            raise ParameterError("--resume continues a run with its own parameters; drop -p and --params-file")
+        result = resume_report(arguments.resume, **options)
+    else:
+        parameters = load_parameters_file(arguments.params_file) if arguments.params_file else {}
+        parameters.update({name: parse_value(value) for name, value in arguments.parameter})
+        validate_notebook_parameters(arguments.notebook, parameters)  # refuse bad input before the heavy imports
+        result = run_report(parameters, notebook=arguments.notebook, **options)
     if result.status != "succeeded":
-        print(f"digitlib: run {result.run_dir.name} failed: {result.error} (report: {result.report})",
-              file=sys.stderr)
+        print(f"digitlib: run {result.run_dir.name} {result.status}: "
+              f"{result.error} (report: {result.report})", file=sys.stderr)
         return EXIT_FAILED
     accuracy = (result.metrics or {}).get("test", {}).get("accuracy")
     summary = f"test accuracy {accuracy:.2%}; " if accuracy is not None else ""
@@ -85,9 +96,20 @@ def predict_command(arguments: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so a killed run is still marked interrupted and indexed."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
+    _interrupt_on_sigterm()
     try:
         return predict_command(arguments) if arguments.command == "predict" else report_command(arguments)
     except (ParameterError, ModelError) as error:

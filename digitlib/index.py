@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import html
 import json
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -28,6 +29,8 @@ def read_runs(reports_dir: Path) -> list[dict[str, Any]]:
             run = json.loads(record_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a foreign or damaged folder is not a run
+        if run.get("status") == "running" and not process_alive(run.get("pid")):
+            run["status"], run["error"] = "interrupted", "its process ended without finishing (killed?)"
         metrics_path = record_path.parent / "metrics.json"
         try:
             run["metrics"] = json.loads(metrics_path.read_text(encoding="utf-8"))
@@ -35,6 +38,19 @@ def read_runs(reports_dir: Path) -> list[dict[str, Any]]:
             run["metrics"] = None
         runs.append(run)
     return sorted(runs, key=lambda run: (run.get("started", ""), run.get("run_id", "")), reverse=True)
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether process `pid` still runs on this machine (a run marked running may have been killed)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
@@ -63,7 +79,7 @@ def _row(run: dict[str, Any]) -> str:
         html.escape(str(training.get("epochs", parameters.get("epochs", "—")))),
         accuracy,
         seconds,
-        f'<span class="status {html.escape(status)}" title="{html.escape(run.get("error") or "")}">'
+        f'<span class="status {html.escape(status.replace(" ", "-"))}" title="{html.escape(run.get("error") or "")}">'
         f"{html.escape(status)}</span>",
     ]
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
@@ -78,7 +94,8 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1000px
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ padding: .4rem .7rem; border-bottom: 1px solid #d0d7de; text-align: left; }}
 th {{ background: #f6f8fa; }}
-.status.succeeded {{ color: #1a7f37; }} .status.failed, .status.interrupted {{ color: #cf222e; }}
+.status.succeeded {{ color: #1a7f37; }} .status.running {{ color: #9a6700; }}
+.status.failed, .status.interrupted, .status.timed-out {{ color: #cf222e; }}
 </style></head>
 <body><h1>digit-recognizer runs</h1>
 <p>{len(runs)} run{'s' if len(runs) != 1 else ''}, newest first.

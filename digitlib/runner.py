@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from .atomic import replace_symlink, write_atomic
-from .index import RUN_FILE, locked, write_index
+from .index import RUN_FILE, locked, process_alive, write_index
 from .native import native_stderr_to
-from .params import absolute_paths, validate_notebook_parameters
+from .params import ParameterError, absolute_paths, validate_notebook_parameters
 from .provenance import REPOSITORY
+from .resources import check_memory
 from .results import MODEL_FILE
 
 NOTEBOOKS = REPOSITORY / "notebooks"
@@ -37,7 +38,7 @@ KERNEL_LOG = "kernel.log"
 @dataclass(frozen=True)
 class RunResult:
     run_dir: Path
-    status: str  # "succeeded", "failed" or "interrupted"
+    status: str  # "succeeded", "failed", "timed out" or "interrupted"
     error: str | None = None
 
     @property
@@ -102,6 +103,7 @@ def run_report(
     notebook: str = "mnist_cnn",
     notebook_path: str | os.PathLike | None = None,
     show_code: bool = False,
+    timeout: float | None = None,
     stream: TextIO | None = None,
 ) -> RunResult:
     """Validate `parameters`, execute the notebook with them into a new run directory, render it, index it.
@@ -109,12 +111,13 @@ def run_report(
     `notebook` names the parameter contract (and the file notebooks/NAME.ipynb unless
     `notebook_path` is given). Invalid parameters raise :class:`~digitlib.params.ParameterError`
     before anything is created. A notebook that fails still gets its HTML (showing the failing
-    cell) and an index row marked failed; the result says so instead of raising.
+    cell) and an index row marked failed; the result says so instead of raising. With
+    `timeout` (seconds), a cell that runs longer stops the run, marked "timed out".
     """
-    import papermill
-
     # The kernel runs in the notebook's folder, so a caller's relative paths are made absolute.
     parameters = validate_notebook_parameters(notebook, absolute_paths(notebook, parameters or {}))
+    if notebook == "mnist_cnn":
+        check_memory(parameters)
     notebook_path = Path(notebook_path or NOTEBOOKS / f"{notebook}.ipynb").resolve()
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -122,12 +125,44 @@ def run_report(
     run_dir = create_run_directory(reports_dir, run_id_for(parameters, started))
     record: dict[str, Any] = {
         "run_id": run_dir.name,
-        "status": "running",
+        "notebook_name": notebook,
         "notebook": str(notebook_path),
         "parameters": parameters,
         "started": started.isoformat(timespec="seconds"),
-        "pid": os.getpid(),
     }
+    return _execute(run_dir, record, show_code=show_code, timeout=timeout, stream=stream)
+
+
+def resume_report(
+    run_id: str,
+    *,
+    reports_dir: str | os.PathLike = "reports",
+    show_code: bool = False,
+    timeout: float | None = None,
+    stream: TextIO | None = None,
+) -> RunResult:
+    """Run an unfinished run again in its own directory, with its own parameters; training
+    continues from the last epoch it finished (the checkpoint in the run directory)."""
+    run_dir = Path(reports_dir) / run_id
+    try:
+        record = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ParameterError(f"no run {run_id!r} in {reports_dir} to resume") from None
+    if record.get("status") == "succeeded":
+        raise ParameterError(f"run {run_id} already succeeded; there is nothing to resume")
+    if record.get("status") == "running" and process_alive(record.get("pid")):
+        raise ParameterError(f"run {run_id} is still running (process {record['pid']})")
+    record["resumed"] = record.get("resumed", 0) + 1
+    return _execute(run_dir, record, show_code=show_code, timeout=timeout, stream=stream)
+
+
+def _execute(run_dir: Path, record: dict[str, Any], *, show_code: bool, timeout: float | None,
+             stream: TextIO | None) -> RunResult:
+    """Execute the record's notebook into `run_dir`, render it, and record and index the outcome."""
+    import papermill
+
+    reports_dir, notebook_path = run_dir.parent, Path(record["notebook"])
+    record.update(status="running", pid=os.getpid(), error=None)
     write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
     output_notebook = run_dir / "notebook.ipynb"
     clock = time.perf_counter()
@@ -138,16 +173,19 @@ def run_report(
                 str(notebook_path),
                 str(output_notebook),
                 cwd=str(notebook_path.parent),
-                parameters={**parameters, "output_dir": str(run_dir.resolve())},
+                parameters={**record["parameters"], "output_dir": str(run_dir.resolve())},
                 kernel_name="python3",
                 extra_arguments=KERNEL_ARGUMENTS,
+                execution_timeout=timeout,
                 progress_bar=False,
                 stdout_file=stream or sys.stdout,
             )
         status = "succeeded"
     except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        status, error = "interrupted", "interrupted (Ctrl-C or SIGTERM); digitlib report --resume continues it"
         raise
+    except TimeoutError as exception:  # nbclient's CellTimeoutError
+        status, error = "timed out", f"a cell ran longer than the {timeout:g} s timeout ({exception})"
     except Exception as exception:  # noqa: BLE001 - any failure is recorded, rendered and reported
         error = _failure_reason(exception)
     finally:
@@ -156,9 +194,8 @@ def run_report(
                 render_html(output_notebook, run_dir / "report.html", show_code=show_code)
             except Exception as exception:  # noqa: BLE001 - a broken render must not hide the run's status
                 error = error or f"rendering failed: {_failure_reason(exception)}"
-                status = "failed"
-        finished = _now()
-        record.update(status=status, error=error, finished=finished.isoformat(timespec="seconds"),
+                status = "failed" if status == "succeeded" else status
+        record.update(status=status, error=error, finished=_now().isoformat(timespec="seconds"),
                       wall_seconds=round(time.perf_counter() - clock, 1))
         write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
         with locked(reports_dir):

@@ -44,19 +44,25 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
     return [(prefix, "—" if value is None else str(value))]
 
 
-def provenance_table(metrics: dict[str, Any]) -> pd.DataFrame:
-    """Parameters, data checksums, seed, versions and hardware of a run, one per row."""
+def _in_full(table: pd.DataFrame):
+    """A left-aligned Styler: unlike a DataFrame's repr, it never truncates long values (checksums, paths)."""
+    return table.style.set_properties(**{"text-align": "left"})
+
+
+def provenance_table(metrics: dict[str, Any]):
+    """Parameters, data checksums, seed, versions and hardware of a run, one per row, in full."""
     rows = (_flatten("parameters", metrics["parameters"]) + _flatten("data", metrics["data"])
             + _flatten("reproducibility", metrics["reproducibility"]) + _flatten("", metrics["environment"]))
-    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+    return _in_full(pd.DataFrame(rows, columns=["item", "value"]).set_index("item"))
 
 
-def parameters_table(parameters: dict[str, Any]) -> pd.DataFrame:
+def parameters_table(parameters: dict[str, Any]):
     """The run's parameters as a one-column table, for the top of the report."""
-    return pd.DataFrame({"value": {name: "—" if value is None else str(value) for name, value in parameters.items()}})
+    return _in_full(pd.DataFrame({"value": {name: "—" if value is None else str(value)
+                                            for name, value in parameters.items()}}))
 
 
-def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3) -> pd.DataFrame:
+def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
     """One row per input image: the digit read, its probability, the runners-up, or why it failed."""
     rows = []
     for p in predictions:
@@ -66,4 +72,4 @@ def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3) ->
             rows.append({"image": str(p.path), "digit": p.digit, "probability": f"{p.probability:.1%}",
                          f"top {top}": ", ".join(f"{d} ({q:.0%})" for d, q in p.top(top)),
                          "note": "low confidence" if p.probability < low_confidence else ""})
-    return pd.DataFrame(rows).set_index("image")
+    return _in_full(pd.DataFrame(rows).set_index("image"))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
+
+import numpy as np
+
+from .atomic import write_atomic
 
 if TYPE_CHECKING:
     import keras
@@ -103,6 +110,43 @@ class TrainingResult:
         return float(sum(self.epoch_seconds))
 
 
+CHECKPOINT_WEIGHTS, CHECKPOINT_STATE = "checkpoint.weights.h5", "checkpoint.json"
+
+
+def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
+    """The order in which epoch `epoch` visits the training images: fixed by (seed, epoch) alone,
+    so a run resumed in a new process shuffles exactly as the uninterrupted run did."""
+    return np.random.default_rng([seed, epoch]).permutation(count)
+
+
+def _random_states(model: "keras.Model") -> list:
+    """The dropout layers' random-generator states, which save_weights leaves out."""
+    return [v for v in model.variables if v.name == "seed_generator_state"]
+
+
+def _save_checkpoint(directory: Path, model: "keras.Model", history: dict, seconds: list[float]) -> None:
+    """Weights, optimizer and random-generator state and progress after an epoch, each replaced atomically."""
+    temporary = directory / f".{CHECKPOINT_WEIGHTS}.{os.getpid()}.weights.h5"  # Keras insists on the suffix
+    model.save_weights(temporary)
+    os.replace(temporary, directory / CHECKPOINT_WEIGHTS)
+    random_states = [np.asarray(v).tolist() for v in _random_states(model)]
+    write_atomic(directory / CHECKPOINT_STATE, json.dumps({"epochs_done": len(seconds), "history": history,
+                                                           "epoch_seconds": seconds, "random_states": random_states}))
+
+
+def _load_checkpoint(directory: Path, model: "keras.Model") -> tuple[dict, list[float]]:
+    """Restore a checkpoint into the compiled `model`; empty history when there is none."""
+    state_path, weights_path = directory / CHECKPOINT_STATE, directory / CHECKPOINT_WEIGHTS
+    if not (state_path.exists() and weights_path.exists()):
+        return {}, []
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    model.optimizer.build(model.trainable_variables)  # so its moments can be loaded too
+    model.load_weights(weights_path)
+    for variable, value in zip(_random_states(model), state["random_states"], strict=True):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+    return state["history"], state["epoch_seconds"]
+
+
 def fit_model(
     model: "keras.Model",
     splits: "Splits",
@@ -111,24 +155,36 @@ def fit_model(
     batch_size: int,
     learning_rate: float,
     schedule: str = "constant",
+    seed: int = 0,
+    checkpoint_dir: str | os.PathLike | None = None,
     callbacks: Sequence["keras.callbacks.Callback"] = (),
     stream: TextIO | None = None,
 ) -> TrainingResult:
-    """Compile and fit on the training split, watching the validation split if it has any."""
+    """Compile and fit on the training split, watching the validation split if it has any.
+
+    Each epoch visits the images in :func:`epoch_order`. With `checkpoint_dir`, the state is
+    saved after every epoch and training resumes from the last finished epoch when a checkpoint
+    is there: an interrupted run, resumed, ends with the same weights as an uninterrupted one.
+    """
     steps = math.ceil(len(splits.x_train) / batch_size) * epochs
     compile_model(model, learning_rate, steps=steps, schedule=schedule)
     progress = _epoch_progress(epochs, stream or sys.stdout)
     validation = (splits.x_val, splits.y_val) if len(splits.x_val) else None
-    history = model.fit(
-        splits.x_train,
-        splits.y_train,
-        validation_data=validation,
-        epochs=epochs,
-        batch_size=batch_size,
-        verbose=0,
-        callbacks=[progress, *callbacks],
-    )
-    return TrainingResult(
-        history={key: [float(v) for v in values] for key, values in history.history.items()},
-        epoch_seconds=progress.seconds,
-    )
+    directory = Path(checkpoint_dir) if checkpoint_dir else None
+    history, seconds = _load_checkpoint(directory, model) if directory else ({}, [])
+    if seconds:
+        print(f"resuming after epoch {len(seconds)}/{epochs} from the checkpoint in {directory}",
+              file=stream or sys.stdout, flush=True)
+    progress.seconds.extend(seconds)
+    for epoch in range(len(seconds), epochs):
+        order = epoch_order(len(splits.x_train), seed, epoch)
+        fitted = model.fit(splits.x_train[order], splits.y_train[order], validation_data=validation,
+                           initial_epoch=epoch, epochs=epoch + 1, batch_size=batch_size, shuffle=False,
+                           verbose=0, callbacks=[progress, *callbacks])
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+        if directory:
+            _save_checkpoint(directory, model, history, progress.seconds)
+        if model.stop_training:  # a callback (early stopping, a time-to-accuracy bench) ended training
+            break
+    return TrainingResult(history=history, epoch_seconds=list(progress.seconds))

@@ -58,3 +58,41 @@ def trained(small_splits):
     model = build_model("seed")
     result = fit_model(model, small_splits, epochs=1, batch_size=32, learning_rate=0.001, stream=open(os.devnull, "w"))
     return model, result
+
+
+QUICK_REPORT = ["-p", "train_limit", "3000", "-p", "test_limit", "1000", "-p", "epochs", "2",
+                "-p", "batch_size", "64", "-p", "validation_split", "0.1"]
+
+
+def digitlib_cli(*arguments, cwd, timeout=600):
+    """Run the `digitlib` command line in `cwd` as a user would."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "digitlib.cli", *map(str, arguments)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def run_dir_of(result, cwd: Path) -> Path:
+    """The run directory whose report path `digitlib report` printed last."""
+    return (cwd / result.stdout.strip().splitlines()[-1].rsplit("report written to ", 1)[1]).parent
+
+
+@pytest.fixture(scope="session")
+def report_run(tmp_path_factory, mnist_dir) -> Path:
+    """A quick successful training report, in a folder of its own."""
+    folder = tmp_path_factory.mktemp("browser")
+    result = digitlib_cli("report", *QUICK_REPORT, "-p", "data_dir", mnist_dir, cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir_of(result, folder)
+
+
+@pytest.fixture(scope="session")
+def prediction_run(report_run) -> Path:
+    """The prediction notebook on the shipped samples, with the model of `report_run`."""
+    folder = report_run.parent.parent
+    result = digitlib_cli("report", "--notebook", "predict_your_digits", "-p", "model_path",
+                          report_run / "model.keras", cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir_of(result, folder)

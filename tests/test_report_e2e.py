@@ -3,25 +3,17 @@
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 import digitlib
+from conftest import QUICK_REPORT as QUICK
+from conftest import digitlib_cli, run_dir_of
 
 pytestmark = pytest.mark.e2e
 SCHEMA = json.loads((Path(digitlib.__file__).parent / "metrics.schema.json").read_text())
-QUICK = ["-p", "train_limit", "3000", "-p", "test_limit", "1000", "-p", "epochs", "2", "-p", "batch_size", "64",
-         "-p", "validation_split", "0.1"]
-
-
-def digitlib_cli(*arguments, cwd):
-    command = [sys.executable, "-m", "digitlib.cli", *arguments]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +35,7 @@ def test_successful_run_prints_progress_and_the_report_path(workspace):
     folder, result = workspace
     run_dir = only_run(folder / "reports")
     assert re.search(r"^epoch 2/2  accuracy \d\.\d{4}  loss .* s$", result.stdout, re.M)
-    printed = result.stdout.strip().splitlines()[-1].rsplit("report written to ", 1)[1]
-    assert (folder / printed).resolve() == (run_dir / "report.html").resolve()
+    assert run_dir_of(result, folder).resolve() == run_dir.resolve()
     assert "I0000" not in result.stdout + result.stderr, "TensorFlow's C++ chatter stays in kernel.log"
     assert {"run.json", "notebook.ipynb", "report.html", "metrics.json", "model.keras", "kernel.log"} <= {
         p.name for p in run_dir.iterdir()}
@@ -127,7 +118,7 @@ def test_prediction_notebook_renders_through_the_same_runner(workspace):
     result = digitlib_cli("report", "--notebook", "predict_your_digits", "-p", "model_path",
                           "reports/latest/model.keras", "-p", "low_confidence", "0.99", cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = (folder / result.stdout.strip().splitlines()[-1].rsplit("report written to ", 1)[1]).parent
+    run_dir = run_dir_of(result, folder)
     html = (run_dir / "report.html").read_text()
     assert "From a photo to an MNIST digit" in html and "drawn_7.png" in html
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 1

@@ -1,0 +1,43 @@
+"""A checkpoint restores everything training depends on, so a resumed run continues exactly."""
+
+import io
+
+import keras
+import numpy as np
+
+from digitlib import build_model, fit_model, set_reproducible
+
+RECIPE = {"epochs": 3, "batch_size": 64, "learning_rate": 0.005, "schedule": "one-cycle", "seed": 7}
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Ends training after `epochs` epochs, as a kill right after a checkpoint would."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epochs:
+            self.model.stop_training = True
+
+
+def test_resuming_from_a_checkpoint_equals_training_straight_through(small_splits, tmp_path):
+    set_reproducible(0)
+    straight = build_model("fast")
+    straight_result = fit_model(straight, small_splits, **RECIPE, stream=io.StringIO())
+
+    set_reproducible(0)
+    interrupted = build_model("fast")
+    fit_model(interrupted, small_splits, **RECIPE, checkpoint_dir=tmp_path, callbacks=[StopAfter(1)],
+              stream=io.StringIO())
+
+    set_reproducible(123)  # a new process: different random state until the checkpoint restores it
+    resumed = build_model("fast")
+    log = io.StringIO()
+    result = fit_model(resumed, small_splits, **RECIPE, checkpoint_dir=tmp_path, stream=log)
+    assert "resuming after epoch 1/3" in log.getvalue()
+    assert [line.split()[1] for line in log.getvalue().splitlines()[1:]] == ["2/3", "3/3"]
+    assert result.epochs == 3 and result.history == straight_result.history
+    for a, b in zip(straight.variables, resumed.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)

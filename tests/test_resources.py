@@ -1,0 +1,30 @@
+import pytest
+
+from conftest import digitlib_cli
+from digitlib.params import ParameterError, validate_parameters
+from digitlib.resources import available_memory, check_memory, training_memory
+
+
+def test_the_default_run_fits_easily():
+    needs = training_memory(validate_parameters())
+    assert 0 < sum(needs.values()) < 2 * 1024 ** 3 < available_memory()
+    check_memory(validate_parameters())
+
+
+def test_activations_grow_with_the_batch_and_data_with_the_limit():
+    small = training_memory(validate_parameters(batch_size=10, train_limit=100))
+    large = training_memory(validate_parameters(batch_size=1000, train_limit=10000))
+    assert large["activations"] == 100 * small["activations"] and large["data"] > small["data"]
+
+
+def test_a_batch_that_cannot_fit_is_refused_with_the_numbers():
+    with pytest.raises(ParameterError, match=r"batch_size 1,000,000 with 60,000 training images needs about "
+                                             r"[\d,.]+ GiB \(data .* GiB, activations .* GiB, parameters .* GiB\) "
+                                             r"but 1.0 GiB is available; lower batch_size"):
+        check_memory(validate_parameters(batch_size=1_000_000), available=1024 ** 3)
+
+
+def test_the_cli_refuses_it_before_creating_a_run(tmp_path):
+    result = digitlib_cli("report", "-p", "batch_size", "100000000", cwd=tmp_path)
+    assert result.returncode == 2 and "is available; lower batch_size" in result.stderr
+    assert not (tmp_path / "reports").exists()

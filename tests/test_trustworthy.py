@@ -1,0 +1,122 @@
+"""Runs that survive faults: kill and resume, determinism, concurrent runs, interruptions, timeouts."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import digitlib_cli, run_dir_of
+
+pytestmark = pytest.mark.e2e
+SLICE = ["-p", "train_limit", "6000", "-p", "test_limit", "1000", "-p", "epochs", "4", "-p", "batch_size", "64"]
+TIMINGS = {"train_seconds", "epoch_seconds"}
+
+
+def comparable(metrics: dict) -> dict:
+    """metrics.json without what may differ between identical runs: timings and where the data came from."""
+    metrics = json.loads(json.dumps(metrics))
+    for key in TIMINGS:
+        metrics["training"].pop(key)
+    metrics.pop("environment")
+    return metrics
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, mnist_dir):
+    """The uninterrupted run every fault is compared with."""
+    folder = tmp_path_factory.mktemp("reference")
+    result = digitlib_cli("report", *SLICE, "-p", "data_dir", mnist_dir, cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((run_dir_of(result, folder) / "metrics.json").read_text())
+
+
+def test_same_seed_same_numbers(reference, mnist_dir, tmp_path):
+    result = digitlib_cli("report", *SLICE, "-p", "data_dir", mnist_dir, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    again = json.loads((run_dir_of(result, tmp_path) / "metrics.json").read_text())
+    assert comparable(again) == comparable(reference)
+    assert again["reproducibility"]["op_determinism"] is True
+
+
+def start(arguments, cwd):
+    return subprocess.Popen([sys.executable, "-m", "digitlib.cli", *map(str, arguments)], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def wait_for_line(process, prefix: str) -> list[str]:
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith(prefix):
+            return lines
+    raise AssertionError(f"the run ended before printing {prefix!r}: {lines} {process.stderr.read()[-2000:]}")
+
+
+@pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_mid_training_then_resumed_matches_the_uninterrupted_run(fault, reference, mnist_dir, tmp_path):
+    process = start(["report", *SLICE, "-p", "data_dir", mnist_dir], tmp_path)
+    wait_for_line(process, "epoch 2/4")
+    process.send_signal(fault)
+    process.wait(timeout=60)
+    time.sleep(3)  # the orphaned kernel notices its parent is gone within a second, and exits
+    (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink()]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert not (run_dir / "metrics.json").exists(), "no finished-looking results after a kill"
+    assert (run_dir / "checkpoint.json").exists()
+    if fault == signal.SIGTERM:  # handled: the run is marked, indexed and rendered up to the kill
+        assert process.returncode == 130 and record["status"] == "interrupted"
+        assert 'class="status interrupted"' in (tmp_path / "reports" / "index.html").read_text()
+    else:  # no chance to write anything: the record still says running, with a dead process
+        assert record["status"] == "running"
+
+    resumed = digitlib_cli("report", "--resume", run_dir.name, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming after epoch" in resumed.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test"] == reference["test"]
+    assert comparable(metrics) == comparable(reference)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "succeeded" and record["resumed"] == 1
+    assert os.readlink(tmp_path / "reports" / "latest") == run_dir.name
+
+
+def test_resume_refuses_finished_and_unknown_runs(tmp_path, reference):
+    result = digitlib_cli("report", "--resume", "20990101-000000-nothere", cwd=tmp_path)
+    assert result.returncode == 2 and "no run '20990101-000000-nothere'" in result.stderr
+
+
+def test_two_runs_started_at_once_are_both_indexed(mnist_dir, tmp_path):
+    tiny = ["report", "-p", "train_limit", "1000", "-p", "test_limit", "200", "-p", "epochs", "1",
+            "-p", "data_dir", mnist_dir]
+    processes = [start(tiny, tmp_path), start(tiny, tmp_path)]
+    for process in processes:
+        process.communicate(timeout=300)
+        assert process.returncode == 0
+    runs = sorted(p.name for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink())
+    assert len(runs) == 2 and runs[0] != runs[1]
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert all(f'href="{run}/report.html"' in page for run in runs)
+    assert page.count('class="status succeeded"') == 2
+
+
+def test_ctrl_c_marks_the_run_interrupted(mnist_dir, tmp_path):
+    process = start(["report", *SLICE, "-p", "data_dir", mnist_dir], tmp_path)
+    wait_for_line(process, "epoch 1/4")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in stderr
+    (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink()]
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+    assert not (run_dir / "metrics.json").exists()
+
+
+def test_timeout_marks_the_run_timed_out(mnist_dir, tmp_path):
+    result = digitlib_cli("report", *SLICE, "-p", "data_dir", mnist_dir, "--timeout", "1", cwd=tmp_path)
+    assert result.returncode == 1 and "timed out: a cell ran longer than the 1 s timeout" in result.stderr
+    (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink()]
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "timed out"
+    assert 'class="status timed-out"' in (tmp_path / "reports" / "index.html").read_text()

@@ -119,14 +119,14 @@ def load_digit(path: str | os.PathLike) -> np.ndarray:
     return mnist_style(read_image(path), name=str(path))
 
 
-def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
-    """Expand files and folders into image paths; the second list says which inputs gave none."""
+def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Expand files and folders into image paths; the second list names the folders that held none."""
     paths, problems = [], []
     for item in map(Path, inputs):
         if item.is_dir():
             found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
             if not found:
-                problems.append(f"{item}: no images in this directory (looked for {', '.join(IMAGE_SUFFIXES)})")
+                problems.append((item, f"{item}: no images in this directory (looked for {', '.join(IMAGE_SUFFIXES)})"))
             paths.extend(found)
         else:
             paths.append(item)  # missing or unreadable files are reported when they are read

@@ -72,7 +72,7 @@ def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> "keras.Model"
 def predict_images(model: "keras.Model", inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:
     """Preprocess every image MNIST-style and predict them in one batch; failures are kept, in order."""
     paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
-    results: list[Prediction] = [Prediction(path=Path(p.split(":", 1)[0]), error=p) for p in problems]
+    results: list[Prediction] = [Prediction(path=path, error=message) for path, message in problems]
     digits, readable = [], []
     for path in paths:
         try:

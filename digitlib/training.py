@@ -8,8 +8,8 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import numpy as np

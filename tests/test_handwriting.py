@@ -117,7 +117,8 @@ def test_find_images_expands_folders_and_reports_empty_ones(tmp_path):
     (tmp_path / "empty").mkdir()
     paths, problems = find_images([tmp_path / "a", tmp_path / "empty", tmp_path / "x.png"])
     assert [p.name for p in paths] == ["1.JPG", "2.png", "x.png"]
-    assert len(problems) == 1 and "empty: no images in this directory" in problems[0]
+    assert len(problems) == 1 and problems[0][0] == tmp_path / "empty"
+    assert "empty: no images in this directory" in problems[0][1]
 
 
 def test_grey_levels_are_in_unit_range():

@@ -36,7 +36,7 @@ def test_successful_run_prints_progress_and_the_report_path(workspace):
     run_dir = only_run(folder / "reports")
     assert re.search(r"^epoch 2/2  accuracy \d\.\d{4}  loss .* s$", result.stdout, re.M)
     assert run_dir_of(result, folder).resolve() == run_dir.resolve()
-    assert "I0000" not in result.stdout + result.stderr, "TensorFlow's C++ chatter stays in kernel.log"
+    assert "I0000" not in result.stdout + result.stderr, "TensorFlow's C++ chatter stays off the terminal"
     assert {"run.json", "notebook.ipynb", "report.html", "metrics.json", "model.keras", "kernel.log"} <= {
         p.name for p in run_dir.iterdir()}
     assert os.readlink(folder / "reports" / "latest") == run_dir.name

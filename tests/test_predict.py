@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,26 @@ def test_default_model_is_the_latest_run(tmp_path):
 def test_usage_errors_exit_2(model_file, tmp_path):
     assert predict_cli(tmp_path, "--model", model_file, "--top", "11").returncode == 2
     assert predict_cli().returncode == 2  # no image given: argparse's usage error
+
+
+def test_awkward_formats_through_the_cli(model_file, tmp_path, mnist):
+    """16-bit, palette, CMYK, RGBA and animated images are read; a huge one is refused, alone."""
+    from digitlib.handwriting import MAX_PIXELS
+
+    digit = np.asarray(photo_of_digit(mnist.x_test[0], np.random.default_rng(2), size=(120, 120)))
+    Image.fromarray(digit.astype(np.uint16) * 257).save(tmp_path / "deep16.png")
+    Image.fromarray(digit).convert("P").save(tmp_path / "palette.png")
+    Image.fromarray(digit).convert("CMYK").save(tmp_path / "cmyk.tif")
+    rgba = np.zeros((120, 120, 4), np.uint8)
+    rgba[..., 3] = 255 - digit  # ink where the photo is dark, transparent elsewhere
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "transparent.png")
+    Image.fromarray(digit).save(tmp_path / "animated.gif", save_all=True,
+                                append_images=[Image.new("L", (120, 120), 255)])
+    side = int(MAX_PIXELS ** 0.5) + 10
+    Image.new("1", (side, side), 1).save(tmp_path / "huge.png")
+    result = predict_cli(tmp_path, "--model", model_file, "--json")
+    assert result.returncode == 1
+    rows = {Path(row["path"]).name: row for row in map(json.loads, result.stdout.splitlines())}
+    assert "pixels is more than the 50,000,000 allowed" in rows.pop("huge.png")["error"]
+    assert sorted(rows) == ["animated.gif", "cmyk.tif", "deep16.png", "palette.png", "transparent.png"]
+    assert {row.get("digit") for row in rows.values()} == {int(mnist.y_test[0])}, rows

@@ -42,7 +42,7 @@ def _known_model(value: str) -> str | None:
 
 
 PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("model", "fast", str, "network from the model registry (fast, seed, keras-example)", check=_known_model),
+    Parameter("model", "fast", str, "network from the model registry (fast, seed, keras-example, strong)", check=_known_model),
     Parameter("epochs", None, int, "passes over the training set; None: the model's recipe (fast: 12, seed: 10)",
               optional=True, check=_at_least(1)),
     Parameter("batch_size", None, int, "images per gradient step; None: the model's recipe (fast: 256, seed: 32)",

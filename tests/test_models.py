@@ -7,7 +7,7 @@ from digitlib import build_model, describe_model, layers_table, model_names
 
 
 def test_registry_lists_every_model_with_a_description():
-    assert model_names() == ["seed", "keras-example", "fast"]
+    assert model_names() == ["seed", "keras-example", "fast", "strong"]
     assert "28 filters" in describe_model("seed") and "Simple MNIST convnet" in describe_model("keras-example")
 
 
@@ -18,7 +18,7 @@ def test_keras_example_matches_the_published_architecture():
     assert model.count_params() == 34_826  # as printed in Keras' example
 
 
-@pytest.mark.parametrize("name", ["seed", "keras-example", "fast"])
+@pytest.mark.parametrize("name", ["seed", "keras-example", "fast", "strong"])
 def test_every_model_trains_saves_and_reloads_to_the_same_predictions(name, small_splits, tmp_path):
     import keras
 
@@ -59,3 +59,14 @@ def test_layers_table_has_one_row_per_layer():
     table = layers_table(build_model("seed"))
     assert len(table) == 6 and table["parameters"].sum() == 607_394
     assert table.iloc[0]["output shape"] == "(None, 26, 26, 28)"
+
+
+def test_strong_augments_training_inputs_but_never_evaluation_inputs(small_splits):
+    model = build_model("strong")
+    augmentation = model.get_layer("augmentation")
+    images = small_splits.x_test[:16]
+    trained_view = np.asarray(augmentation(images, training=True))
+    assert trained_view.shape == images.shape and not np.allclose(trained_view, images)
+    np.testing.assert_array_equal(np.asarray(augmentation(images, training=False)), images)
+    first = model.predict(images, verbose=0)
+    np.testing.assert_array_equal(model.predict(images, verbose=0), first)  # evaluation is deterministic

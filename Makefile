@@ -54,3 +54,10 @@ bench: $(STAMP)
 .PHONY: samples
 samples: $(STAMP)
 	$(BIN)/python -c "import digitlib, digitlib.photos as p; d = digitlib.load_mnist(); p.write_samples('notebooks/samples', d.x_test, d.y_test)"
+
+# A batch of reports from a sweep file: make sweep SWEEP=sweeps/ladder.yaml JOBS=1
+SWEEP ?= sweeps/ladder.yaml
+JOBS  ?= 1
+.PHONY: sweep
+sweep: $(STAMP)
+	$(BIN)/digitlib sweep $(SWEEP) --jobs $(JOBS)

@@ -16,7 +16,14 @@ from .figures import (
 )
 from .handwriting import ImageError, load_digit, mnist_style
 from .models import build_model, describe_model, layers_table, model_names
-from .params import PARAMETERS, ParameterError, recipe, validate_parameters, validate_prediction_parameters
+from .params import (
+    PARAMETERS,
+    ParameterError,
+    recipe,
+    validate_comparison_parameters,
+    validate_parameters,
+    validate_prediction_parameters,
+)
 from .predict import ModelError, Prediction, load_trained_model, predict_images, save_predictions
 from .prepare import Splits, prepare_images, prepare_splits, split_validation
 from .provenance import describe_environment
@@ -32,7 +39,7 @@ __all__ = [
     "confident_mistakes_figure", "confusion_matrix_figure", "learning_curves_figure", "predictions_figure",
     "sample_predictions_figure", "ImageError", "load_digit", "mnist_style",
     "ModelError", "Prediction", "load_trained_model", "predict_images", "save_predictions",
-    "validate_prediction_parameters", "predictions_table",
+    "validate_prediction_parameters", "validate_comparison_parameters", "predictions_table",
     "build_model", "describe_model", "layers_table", "model_names",
     "PARAMETERS", "ParameterError", "recipe", "validate_parameters",
     "Splits", "prepare_images", "prepare_splits", "split_validation",

@@ -1,6 +1,7 @@
 """The ``digitlib`` command.
 
 ``digitlib report [-p NAME VALUE ...] [--params-file FILE]`` trains and renders a report;
+``digitlib sweep SWEEP.yaml [--jobs N]`` runs a batch of reports;
 ``digitlib predict IMAGE_OR_DIR ... [--model PATH] [--top K] [--json]`` reads digits from images.
 """
 
@@ -36,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="stop the run, marked 'timed out', when one notebook cell runs longer")
     report.add_argument("--notebook", default="mnist_cnn", choices=notebook_names(),
                         help="which notebook to run (default: mnist_cnn; predict_your_digits reads your images)")
+
+    sweep = commands.add_parser("sweep", help="run every parameter set of a YAML sweep file, skipping those done")
+    sweep.add_argument("sweep_file", metavar="SWEEP.yaml", help="a grid or list of parameter sets (see sweeps/)")
+    sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
+    sweep.add_argument("--reports-dir", default="reports", metavar="DIR", help="where runs go (default: reports)")
 
     predict = commands.add_parser("predict", help="read the digit in each image with a trained model")
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files, or folders of images")
@@ -106,12 +112,31 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def sweep_command(arguments: argparse.Namespace) -> int:
+    from .sweep import load_sweep, render_comparison, run_sweep
+
+    if arguments.jobs < 1:
+        raise ParameterError(f"--jobs must be at least 1, got {arguments.jobs}")
+    sweep = load_sweep(arguments.sweep_file)  # every set is checked before anything runs
+    outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs)
+    failed = [o for o in outcomes if o["status"] == "failed" or o.get("earlier") == "failed"]
+    skipped = sum(o["status"] == "skipped" for o in outcomes)
+    print(f"sweep {sweep.name}: {len(outcomes)} runs, {len(outcomes) - skipped} executed and {skipped} already "
+          f"finished earlier; {len(failed)} failed. Index: {arguments.reports_dir}/index.html")
+    comparison = render_comparison(sweep, outcomes, arguments.reports_dir)
+    print(f"comparison written to {comparison}" if comparison else "no run succeeded, so there is nothing to compare")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+COMMANDS = {"report": report_command, "sweep": sweep_command, "predict": predict_command}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     _interrupt_on_sigterm()
     try:
-        return predict_command(arguments) if arguments.command == "predict" else report_command(arguments)
+        return COMMANDS[arguments.command](arguments)
     except (ParameterError, ModelError) as error:
         print(f"digitlib: error: {error}", file=sys.stderr)
         return EXIT_USAGE

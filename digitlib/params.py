@@ -84,6 +84,15 @@ PREDICTION_PARAMETERS: tuple[Parameter, ...] = (
 )
 
 
+COMPARISON_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("runs", "../reports", (str, list), "run directories, or a folder of runs "
+              "(relative paths: from notebooks/)", check=_list_of_paths, path=True),
+    Parameter("title", "All runs", str, "what is being compared, shown in the report"),
+    Parameter("data_dir", None, str, "folder with the MNIST files for the shared-mistakes section; "
+              "None: $DIGITLIB_DATA_DIR, else download", optional=True, path=True),
+)
+
+
 def _validate(contract: tuple[Parameter, ...], given: Mapping[str, Any]) -> dict[str, Any]:
     by_name = {parameter.name: parameter for parameter in contract}
     unknown = sorted(set(given) - set(by_name))
@@ -101,6 +110,11 @@ def _validate(contract: tuple[Parameter, ...], given: Mapping[str, Any]) -> dict
 def validate_prediction_parameters(values: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
     """The parameters of predict_your_digits.ipynb, checked like the training ones."""
     return _validate(PREDICTION_PARAMETERS, {**(values or {}), **more})
+
+
+def validate_comparison_parameters(values: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
+    """The parameters of compare_runs.ipynb."""
+    return _validate(COMPARISON_PARAMETERS, {**(values or {}), **more})
 
 
 def validate_parameters(values: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
@@ -174,6 +188,7 @@ def recipe(parameters: Mapping[str, Any]) -> dict[str, Any]:
 CONTRACTS: dict[str, tuple[tuple[Parameter, ...], Callable[..., dict[str, Any]]]] = {
     "mnist_cnn": (PARAMETERS, validate_parameters),
     "predict_your_digits": (PREDICTION_PARAMETERS, validate_prediction_parameters),
+    "compare_runs": (COMPARISON_PARAMETERS, validate_comparison_parameters),
 }
 
 

@@ -62,3 +62,17 @@ def test_prediction_report_and_index_work_offline(browser, prediction_run):
     assert "What the model sees, and how sure it is" in seen["headings"]
     index = open_offline(browser, prediction_run.parent / "index.html", prediction_run.parent / "index.png")
     assert index["errors"] == [] and index["outside"] == [] and "digit-recognizer runs" in index["headings"]
+
+
+def test_comparison_report_works_offline(browser, report_run, mnist_dir):
+    from conftest import digitlib_cli, run_dir_of
+
+    folder = report_run.parent.parent
+    result = digitlib_cli("report", "--notebook", "compare_runs", "-p", "runs", report_run,
+                          "-p", "data_dir", mnist_dir, cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    comparison = run_dir_of(result, folder)
+    seen = open_offline(browser, comparison / "report.html", comparison / "report.png")
+    assert seen["errors"] == [] and seen["outside"] == []
+    assert len(seen["images"]) == 4 and all(width > 0 for width in seen["images"])
+    assert "Digits every model gets wrong" in seen["headings"]

@@ -1,0 +1,197 @@
+"""Batch runs: a YAML file of parameter sets, each executed by the same runner as `digitlib report`.
+
+A sweep file holds a `grid` (every combination of the listed values) or a list of `runs`,
+plus optional `common` values for all of them::
+
+    name: ladder            # optional; default: the file's name
+    common: {seed: 0}
+    runs:
+      - {model: seed}
+      - {model: fast, epochs: 3}
+
+Every set is validated before anything runs; errors name the file, line and key. A run whose
+parameters match an earlier finished run (succeeded or failed) in the same reports folder is not
+run again; an interrupted or timed-out one is resumed from its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .index import read_runs
+from .params import ParameterError, validate_parameters
+
+TOP_LEVEL = ("name", "common", "grid", "runs")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    parameter_sets: list[dict[str, Any]]  # validated, recipe resolved
+
+
+def _line_of(node: yaml.Node, *path: Any) -> int:
+    """1-based line of the value at `path` (mapping keys or sequence indices) in a composed YAML tree."""
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            found = next(((k, v) for k, v in node.value if k.value == step), None)
+            if found is None:
+                break
+            node = found[0] if step == path[-1] else found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            break
+    return node.start_mark.line + 1
+
+
+def load_sweep(path: str | os.PathLike) -> Sweep:
+    """Read and validate a sweep file; raises ParameterError naming the file, line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        tree, data = yaml.compose(text), yaml.safe_load(text)
+    except OSError as error:
+        raise ParameterError(f"cannot read sweep file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ParameterError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"{path}: a sweep file is a mapping with 'grid' or 'runs'")
+    for key in data:
+        if key not in TOP_LEVEL:
+            raise ParameterError(f"{path}:{_line_of(tree, key)}: unknown key {key!r}; use {', '.join(TOP_LEVEL)}")
+    if ("grid" in data) == ("runs" in data):
+        raise ParameterError(f"{path}: give either 'grid' or 'runs'")
+    common = data.get("common") or {}
+    if not isinstance(common, dict):
+        raise ParameterError(f"{path}:{_line_of(tree, 'common')}: 'common' must map parameter names to values")
+    if "grid" in data:
+        grid = data["grid"]
+        if not isinstance(grid, dict) or not grid or any(not isinstance(v, list) or not v for v in grid.values()):
+            raise ParameterError(f"{path}:{_line_of(tree, 'grid')}: the grid is empty; give each parameter a "
+                                 "non-empty list of values")
+        names = list(grid)
+        sets = [(("grid",), dict(zip(names, values))) for values in itertools.product(*grid.values())]
+    else:
+        runs = data["runs"]
+        if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
+            raise ParameterError(f"{path}:{_line_of(tree, 'runs')}: 'runs' must be a non-empty list of mappings")
+        sets = [(("runs", index), run) for index, run in enumerate(runs)]
+    validated = []
+    for where, values in sets:
+        for name, value in {**common, **values}.items():  # one key at a time, to point at its line
+            try:
+                validate_parameters({name: value})
+            except ParameterError as error:
+                origin = ("common", name) if name not in values else ("grid", name) if where == ("grid",) else (
+                    *where, name)
+                raise ParameterError(f"{path}:{_line_of(tree, *origin)}: {error}") from None
+        validated.append(validate_parameters({**common, **values}))
+    return Sweep(name=str(data.get("name") or path.stem), parameter_sets=validated)
+
+
+FINISHED = ("succeeded", "failed")  # the same parameters would end the same way: not run again
+RESUMABLE = ("interrupted", "timed out")  # continued from their last finished epoch
+
+
+def earlier_runs(reports_dir: Path) -> dict[str, dict[str, Any]]:
+    """The newest training run for each parameter set (as canonical JSON) in `reports_dir`."""
+    earlier: dict[str, dict[str, Any]] = {}
+    for run in read_runs(reports_dir):  # newest first
+        if run.get("notebook_name", "mnist_cnn") == "mnist_cnn":
+            earlier.setdefault(json.dumps(run.get("parameters"), sort_keys=True), run)
+    return earlier
+
+
+def _run_one(parameters: dict[str, Any], reports_dir: Path, resume: str | None) -> tuple[str, str]:
+    """One `digitlib report` process (or --resume of an interrupted one); returns (status, run id or error)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(parameters, handle)
+    arguments = ["--resume", resume] if resume else ["--params-file", handle.name]
+    try:
+        result = subprocess.run([sys.executable, "-m", "digitlib.cli", "report", *arguments,
+                                 "--reports-dir", str(reports_dir)], capture_output=True, text=True)
+    finally:
+        os.unlink(handle.name)
+    if result.returncode == 0:
+        return "succeeded", Path(result.stdout.strip().splitlines()[-1].rsplit(" ", 1)[-1]).parent.name
+    return "failed", (result.stderr.strip().splitlines() or ["no message"])[-1]
+
+
+def describe(parameters: dict[str, Any]) -> str:
+    return f"{parameters['model']} (epochs {parameters['epochs']}, seed {parameters['seed']})"
+
+
+def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: int = 1) -> list[dict[str, Any]]:
+    """Run every parameter set not already done, `jobs` at a time; failures are reported, not fatal."""
+    from tqdm import tqdm
+
+    reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_runs(reports_dir)
+    outcomes: list[dict[str, Any]] = []
+    pending: list[tuple[dict[str, Any], str | None]] = []
+    for parameters in sweep.parameter_sets:
+        run = earlier.get(json.dumps(parameters, sort_keys=True))
+        if run and run["status"] in FINISHED:
+            outcomes.append({"parameters": parameters, "status": "skipped", "run_id": run["run_id"],
+                             "earlier": run["status"]})
+        else:
+            pending.append((parameters, run["run_id"] if run and run["status"] in RESUMABLE else None))
+    with tqdm(total=len(sweep.parameter_sets), initial=len(outcomes), unit="run", desc=sweep.name,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        for outcome in outcomes:
+            tqdm.write(f"{describe(outcome['parameters'])}: already {outcome['earlier']} ({outcome['run_id']}), "
+                       "not run again", file=sys.stdout)
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(_run_one, parameters, reports_dir, resume): parameters
+                       for parameters, resume in pending}
+            for future in as_completed(futures):
+                parameters = futures[future]
+                status, detail = future.result()
+                outcome = {"parameters": parameters, "status": status,
+                           **({"run_id": detail} if status == "succeeded" else {"error": detail})}
+                outcomes.append(outcome)
+                accuracy = ""
+                if status == "succeeded":
+                    metrics = json.loads((reports_dir / detail / "metrics.json").read_text(encoding="utf-8"))
+                    accuracy = f", test accuracy {metrics['test']['accuracy']:.2%}"
+                tqdm.write(f"{describe(parameters)}: {status}{accuracy} ({detail})", file=sys.stdout)
+                bar.update(1)
+    return outcomes
+
+
+def render_comparison(sweep: Sweep, outcomes: list[dict[str, Any]], reports_dir: str | os.PathLike = "reports"):
+    """Render compare_runs.ipynb over the sweep's successful runs; link it as reports/sweep-NAME/comparison.html.
+
+    Returns the link, or None when no run succeeded.
+    """
+    from .atomic import replace_symlink, write_atomic
+    from .runner import run_report
+
+    reports_dir = Path(reports_dir)
+    good = [o for o in outcomes if o["status"] == "succeeded" or o.get("earlier") == "succeeded"]
+    if not good:
+        return None
+    data_dirs = [o["parameters"]["data_dir"] for o in good if o["parameters"].get("data_dir")]
+    result = run_report({"runs": [str((reports_dir / o["run_id"]).resolve()) for o in good],
+                         "title": f"sweep {sweep.name}", "data_dir": data_dirs[0] if data_dirs else None},
+                        notebook="compare_runs", reports_dir=reports_dir, stream=open(os.devnull, "w"))
+    if result.status != "succeeded":
+        raise RuntimeError(f"the comparison of sweep {sweep.name} failed: {result.error} (see {result.report})")
+    folder = reports_dir / f"sweep-{sweep.name}"
+    folder.mkdir(exist_ok=True)
+    write_atomic(folder / "sweep.json", json.dumps({"name": sweep.name, "runs": outcomes,
+                                                    "comparison_run": result.run_dir.name}, indent=2) + "\n")
+    return replace_symlink(folder / "comparison.html", f"../{result.run_dir.name}/report.html")

@@ -1,0 +1,84 @@
+"""Sweep files are checked before anything runs; a smoke sweep runs, reports its failure, and resumes."""
+
+import json
+import re
+
+import pytest
+
+from conftest import REPOSITORY, digitlib_cli
+from digitlib.params import ParameterError
+from digitlib.sweep import load_sweep
+
+
+def write(tmp_path, text):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_grid_is_every_combination(tmp_path):
+    sweep = load_sweep(write(tmp_path, "name: g\ncommon: {train_limit: 100}\ngrid:\n  model: [fast, seed]\n"
+                                       "  epochs: [1, 2, 3]\n"))
+    assert sweep.name == "g" and len(sweep.parameter_sets) == 6
+    assert {(p["model"], p["epochs"]) for p in sweep.parameter_sets} == {
+        (m, e) for m in ("fast", "seed") for e in (1, 2, 3)}
+    assert all(p["train_limit"] == 100 for p in sweep.parameter_sets)
+    assert sweep.parameter_sets[0]["batch_size"] == 256  # recipes resolved per model
+
+
+def test_the_shipped_sweeps_are_valid():
+    ladder = load_sweep(REPOSITORY / "sweeps" / "ladder.yaml")
+    assert [p["model"] for p in ladder.parameter_sets] == ["seed", "keras-example", "fast", "strong"]
+    assert len(load_sweep(REPOSITORY / "sweeps" / "smoke.yaml").parameter_sets) == 2
+
+
+@pytest.mark.parametrize("text, message", [
+    ("runs:\n  - model: fast\n  - model: seed\n    epoch: 3\n", r"sweep.yaml:4: unknown parameter 'epoch'"),
+    ("runs:\n  - model: fast\n    epochs: ten\n", r"sweep.yaml:3: parameter 'epochs' must be int or None"),
+    ("common:\n  batch_size: 0\nruns:\n  - model: fast\n", r"sweep.yaml:2: parameter 'batch_size'=0 must be at least 1"),
+    ("grid:\n  model: [fast, resnet]\n", r"sweep.yaml:2: parameter 'model'='resnet' unknown model"),
+    ("grid: {}\n", r"sweep.yaml:1: the grid is empty"),
+    ("grid:\n  epochs: []\n", r"sweep.yaml:1: the grid is empty"),
+    ("runs: []\n", r"sweep.yaml:1: 'runs' must be a non-empty list"),
+    ("name: x\ngrids:\n  epochs: [1]\n", r"sweep.yaml:2: unknown key 'grids'"),
+    ("grid:\n  epochs: [1]\nruns:\n  - {}\n", "give either 'grid' or 'runs'"),
+])
+def test_bad_sweep_files_name_the_line_and_key(tmp_path, text, message):
+    with pytest.raises(ParameterError, match=message):
+        load_sweep(write(tmp_path, text))
+
+
+def test_the_cli_refuses_a_bad_sweep_before_running_anything(tmp_path):
+    result = digitlib_cli("sweep", write(tmp_path, "runs:\n  - {model: fast, epoch: 3}\n"), cwd=tmp_path)
+    assert result.returncode == 2 and "sweep.yaml:2: unknown parameter 'epoch'" in result.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.e2e
+def test_smoke_sweep_reports_the_failure_and_resumes_without_rerunning(tmp_path, mnist_dir, monkeypatch):
+    monkeypatch.setenv("DIGITLIB_DATA_DIR", str(mnist_dir))
+    smoke = REPOSITORY / "sweeps" / "smoke.yaml"
+    first = digitlib_cli("sweep", smoke, "--jobs", "2", cwd=tmp_path)
+    assert first.returncode == 1, first.stderr[-2000:]
+    assert re.search(r"^seed \(epochs 1, seed 42\): succeeded, test accuracy \d+\.\d+%", first.stdout, re.M)
+    assert re.search(r"^fast \(epochs 1, seed 42\): failed \(digitlib: run \S+ failed: DataError", first.stdout, re.M)
+    assert "2 runs, 2 executed and 0 already finished earlier; 1 failed" in first.stdout
+    comparison = tmp_path / "reports" / "sweep-smoke" / "comparison.html"
+    assert first.stdout.strip().endswith(f"comparison written to reports/sweep-smoke/comparison.html")
+    html = comparison.read_text()  # through the link, as a browser opens it
+    for heading in ["The runs, best first", "Accuracy against training time", "Per-digit accuracy",
+                    "Learning curves", "Digits every model gets wrong"]:
+        assert heading in html, heading
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 4
+    runs = sorted(p.name for p in (tmp_path / "reports").iterdir()
+                  if p.is_dir() and not p.is_symlink() and not p.name.startswith("sweep-"))
+    assert len(runs) == 3  # two training runs and the comparison
+    statuses = sorted(json.loads((tmp_path / "reports" / r / "run.json").read_text())["status"] for r in runs)
+    assert statuses == ["failed", "succeeded", "succeeded"]
+
+    again = digitlib_cli("sweep", smoke, cwd=tmp_path)
+    assert again.returncode == 1
+    assert "2 runs, 0 executed and 2 already finished earlier" in again.stdout
+    training = [r for r in sorted(p.name for p in (tmp_path / "reports").iterdir()
+                                  if p.is_dir() and not p.is_symlink() and not p.name.startswith("sweep-"))]
+    assert len(training) == 4 and set(runs) < set(training)  # only a fresh comparison was added

@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from .evaluation import DIGITS
-from .figures import _digit_grid
+from .figures import digit_grid
 from .index import RUN_FILE
 
 
@@ -118,4 +118,4 @@ def common_mistakes_figure(runs: list[dict[str, Any]], images: np.ndarray, label
     titles = [f"{labels[i]} → {predictions[0, i]}" for i in chosen]
     title = (f"{len(wrong)} test digits every model gets wrong (true → {label(runs[0])})" if len(wrong)
              else "No test digit is missed by every model")
-    return _digit_grid(images[chosen], titles, ["#cf222e"] * len(chosen), 10, title)
+    return digit_grid(images[chosen], titles, ["#cf222e"] * len(chosen), 10, title)

@@ -41,8 +41,9 @@ def _outline(column: int, row: int):
     return Rectangle((column, row), 1, 1, fill=False, edgecolor=_WRONG, linewidth=1)
 
 
-def _digit_grid(images: np.ndarray, titles: Sequence[str], colors: Sequence[str], columns: int,
+def digit_grid(images: np.ndarray, titles: Sequence[str], colors: Sequence[str], columns: int,
                 suptitle: str) -> Figure:
+    """Digits in a grid, each titled and coloured: the layout of every gallery in the reports."""
     rows = max(1, -(-len(images) // columns))
     figure = Figure(figsize=(1.3 * columns, 1.5 * rows + 0.4), layout="constrained")
     figure.suptitle(suptitle)
@@ -63,7 +64,7 @@ def sample_predictions_figure(images: np.ndarray, evaluation: Evaluation, count:
     right = evaluation.predictions[chosen] == evaluation.labels[chosen]
     titles = [f"{t} → {p}" + ("" if ok else " ✗") for t, p, ok in
               zip(evaluation.labels[chosen], evaluation.predictions[chosen], right)]
-    return _digit_grid(images[chosen], titles, [_RIGHT if ok else _WRONG for ok in right], columns,
+    return digit_grid(images[chosen], titles, [_RIGHT if ok else _WRONG for ok in right], columns,
                        f"Sample test predictions (true → predicted), {int((~right).sum())} of {len(chosen)} wrong")
 
 
@@ -74,7 +75,7 @@ def confident_mistakes_figure(images: np.ndarray, evaluation: Evaluation, count:
     titles = [f"{evaluation.labels[i]} → {evaluation.predictions[i]} ({evaluation.confidence[i]:.0%})" for i in chosen]
     title = (f"The {len(chosen)} most confident mistakes (true → predicted, confidence)" if len(chosen)
              else "No mistakes on the test set")
-    return _digit_grid(images[chosen], titles, [_WRONG] * len(chosen), columns, title)
+    return digit_grid(images[chosen], titles, [_WRONG] * len(chosen), columns, title)
 
 
 def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:

@@ -24,9 +24,6 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
 
-    def summary(self) -> dict[str, tuple[int, ...]]:
-        return {"train": self.x_train.shape, "validation": self.x_val.shape, "test": self.x_test.shape}
-
 
 def prepare_images(images: np.ndarray) -> np.ndarray:
     """Reshape uint8 digits (N, 28, 28) to (N, 28, 28, 1) float32 and scale to [0, 1]."""

@@ -6,7 +6,9 @@ notebooks with papermill and renders them to HTML.
 """
 
 from .data import DataError, MNIST, load_mnist
-from .evaluation import Evaluation, evaluate_model, evaluate_predictions, per_class_metrics, predict_probabilities
+from .evaluation import (
+    Evaluation, evaluate_members, evaluate_model, evaluate_predictions, per_class_metrics, predict_probabilities,
+)
 from .figures import (
     confident_mistakes_figure,
     confusion_matrix_figure,
@@ -28,14 +30,16 @@ from .predict import ModelError, Prediction, load_trained_model, predict_images,
 from .prepare import Splits, prepare_images, prepare_splits, split_validation
 from .provenance import describe_environment
 from .results import run_metrics, save_results
-from .tables import dataset_table, parameters_table, predictions_table, provenance_table, splits_table
+from .tables import (
+    dataset_table, members_table, parameters_table, predictions_table, provenance_table, splits_table,
+)
 from .training import TrainingResult, fit_model, set_reproducible
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DataError", "MNIST", "load_mnist",
-    "Evaluation", "evaluate_model", "evaluate_predictions", "per_class_metrics", "predict_probabilities",
+    "Evaluation", "evaluate_members", "evaluate_model", "evaluate_predictions", "per_class_metrics", "predict_probabilities",
     "confident_mistakes_figure", "confusion_matrix_figure", "learning_curves_figure", "predictions_figure",
     "sample_predictions_figure", "ImageError", "load_digit", "mnist_style",
     "ModelError", "Prediction", "load_trained_model", "predict_images", "save_predictions",
@@ -44,6 +48,6 @@ __all__ = [
     "PARAMETERS", "ParameterError", "recipe", "validate_parameters",
     "Splits", "prepare_images", "prepare_splits", "split_validation",
     "describe_environment", "run_metrics", "save_results",
-    "dataset_table", "parameters_table", "provenance_table", "splits_table",
+    "dataset_table", "members_table", "parameters_table", "provenance_table", "splits_table",
     "TrainingResult", "fit_model", "set_reproducible",
 ]

@@ -76,6 +76,13 @@ def evaluate_model(model: "keras.Model", images: np.ndarray, labels: np.ndarray)
     return evaluate_predictions(predict_probabilities(model, images), labels)
 
 
+def evaluate_members(model: "keras.Model", images: np.ndarray, labels: np.ndarray) -> list[Evaluation]:
+    """Each member of an ensemble scored on its own, to see what averaging adds; [] for other models."""
+    from .models import ensemble_members
+
+    return [evaluate_model(member, images, labels) for member in ensemble_members(model)]
+
+
 def per_class_metrics(evaluation: Evaluation) -> pd.DataFrame:
     """Precision, recall, F1 and support for each digit (scikit-learn)."""
     precision, recall, f1, support = precision_recall_fscore_support(

@@ -120,6 +120,24 @@ def strong_model() -> "keras.Model":
     )
 
 
+def ensemble_model(members: int = 3) -> "keras.Model":
+    """An ensemble of `members` strong CNNs, trained one after another with the seeds seed, seed+1, ...
+    (each exactly the `strong` model of that seed), whose softmax outputs are averaged."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=INPUT_SHAPE)
+    outputs = [keras.Sequential([strong_model()], name=f"member_{k}")(inputs) for k in range(members)]
+    return keras.Model(inputs, layers.Average(name="average")(outputs), name="ensemble")
+
+
+def ensemble_members(model: "keras.Model") -> list["keras.Model"]:
+    """The member networks of an ensemble built by :func:`ensemble_model`; [] for any other model."""
+    if model.name != "ensemble":
+        return []
+    return [layer.layers[0] for layer in model.layers if layer.name.startswith("member_")]
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A registered model: how to build it and the recipe it trains with by default."""
@@ -130,6 +148,7 @@ class ModelSpec:
     learning_rate: float
     schedule: str = "constant"  # "one-cycle": linear warm-up to learning_rate, then cosine decay
     validation_split: float = 0.1  # share of the training set held out to watch overfitting
+    members: int | None = None  # ensembles only: how many networks are averaged
 
     @property
     def description(self) -> str:
@@ -141,7 +160,10 @@ MODELS: dict[str, ModelSpec] = {
     "keras-example": ModelSpec(keras_example_model, epochs=15, batch_size=128, learning_rate=0.001),
     "fast": ModelSpec(fast_model, epochs=12, batch_size=256, learning_rate=0.005, schedule="one-cycle"),
     "strong": ModelSpec(strong_model, epochs=30, batch_size=128, learning_rate=0.003, schedule="one-cycle"),
+    "ensemble": ModelSpec(ensemble_model, epochs=30, batch_size=128, learning_rate=0.003, schedule="one-cycle",
+                          members=3),
 }
+MEMBER_MODEL = "strong"  # what an ensemble's members are
 
 
 def model_names() -> list[str]:
@@ -161,9 +183,14 @@ def describe_model(name: str) -> str:
     return model_spec(name).description
 
 
-def build_model(name: str) -> "keras.Model":
-    """A fresh, uncompiled model from the registry."""
-    return model_spec(name).build()
+def build_model(name: str, members: int | None = None) -> "keras.Model":
+    """A fresh, uncompiled model from the registry; `members` sizes an ensemble (None: its recipe)."""
+    spec = model_spec(name)
+    if spec.members is None:
+        if members is not None:
+            raise ValueError(f"members applies only to ensembles, not to model {name!r}")
+        return spec.build()
+    return spec.build(members or spec.members)
 
 
 def layers_table(model: "keras.Model"):

@@ -42,7 +42,8 @@ def _known_model(value: str) -> str | None:
 
 
 PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("model", "fast", str, "network from the model registry (fast, seed, keras-example, strong)", check=_known_model),
+    Parameter("model", "fast", str, "network from the model registry (fast, seed, keras-example, strong, ensemble)",
+              check=_known_model),
     Parameter("epochs", None, int, "passes over the training set; None: the model's recipe (fast: 12, seed: 10)",
               optional=True, check=_at_least(1)),
     Parameter("batch_size", None, int, "images per gradient step; None: the model's recipe (fast: 256, seed: 32)",
@@ -54,6 +55,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("validation_split", None, float,
               "fraction of the training set held out to watch overfitting; None: the model's recipe (fast: 0.1, seed: 0)",
               optional=True, check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
+    Parameter("members", None, int, "ensemble only: how many strong networks, seeded seed, seed+1, ...; "
+              "None: 3 for the ensemble", optional=True, check=_at_least(2)),
     Parameter("seed", 42, int, "seeds Python, NumPy, TensorFlow and the validation split"),
     Parameter("data_dir", None, str, "folder with the MNIST files; None: $DIGITLIB_DATA_DIR, else download",
               optional=True, path=True),
@@ -62,7 +65,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("test_limit", None, int, "use only the first N test images; None: all 10,000",
               optional=True, check=_at_least(1)),
 )
-RECIPE = ("epochs", "batch_size", "learning_rate", "schedule", "validation_split")  # None takes the model's own value
+RECIPE = ("epochs", "batch_size", "learning_rate", "schedule", "validation_split", "members")  # None: the model's own
 DEFAULTS: dict[str, Any] = {parameter.name: parameter.default for parameter in PARAMETERS}
 
 
@@ -125,6 +128,9 @@ def validate_parameters(values: Mapping[str, Any] | None = None, **more: Any) ->
     """
     result = _validate(PARAMETERS, {**(values or {}), **more})
     spec = model_spec(result["model"])
+    if result["members"] is not None and spec.members is None:
+        raise ParameterError(f"parameter 'members' applies only to model 'ensemble', not {result['model']!r}; "
+                             "leave it out (or null)")
     for name in RECIPE:
         if result[name] is None:
             result[name] = getattr(spec, name)
@@ -181,7 +187,7 @@ def describe_parameters() -> str:
 
 def recipe(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The training knobs of validated parameters, ready for ``fit_model(model, splits, **recipe(...))``."""
-    return {name: parameters[name] for name in RECIPE if name != "validation_split"}
+    return {name: parameters[name] for name in RECIPE if name not in ("validation_split", "members")}
 
 
 # Each runnable notebook (notebooks/NAME.ipynb) and the contract its parameters cell follows.

@@ -7,7 +7,7 @@ set (the test set is never used for selection).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -15,7 +15,12 @@ from sklearn.model_selection import train_test_split
 
 @dataclass(frozen=True)
 class Splits:
-    """Prepared arrays for training, validation (may be empty) and test."""
+    """Prepared arrays for training, validation (may be empty) and test.
+
+    `train_positions` and `val_positions` say where each training and validation image sat in
+    the (limited) training set, so :meth:`resplit` can hold out a different slice; `data_sha256`
+    names the MNIST files they came from, so trained models can be matched to their data.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -23,6 +28,21 @@ class Splits:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    train_positions: np.ndarray | None = None
+    val_positions: np.ndarray | None = None
+    validation_split: float = 0.0
+    data_sha256: dict[str, str] = field(default_factory=dict)
+
+    def resplit(self, seed: int) -> "Splits":
+        """The same images with the validation slice :func:`prepare_splits` holds out for `seed`."""
+        if self.train_positions is None or self.val_positions is None:
+            raise ValueError("these splits do not record image positions; make them with prepare_splits")
+        order = np.argsort(np.concatenate([self.train_positions, self.val_positions]))
+        images = np.concatenate([self.x_train, self.x_val])[order]
+        labels = np.concatenate([self.y_train, self.y_val])[order]
+        train, val = _split_positions(labels, self.validation_split, seed)
+        return replace(self, x_train=images[train], y_train=labels[train], x_val=images[val], y_val=labels[val],
+                       train_positions=train, val_positions=val)
 
 
 def prepare_images(images: np.ndarray) -> np.ndarray:
@@ -48,20 +68,25 @@ def take(images: np.ndarray, labels: np.ndarray, limit: int | None) -> tuple[np.
     return images[:limit], labels[:limit]
 
 
+def _split_positions(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the training and the held-out examples, stratified by digit."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
+    positions = np.arange(len(labels))
+    if fraction == 0.0:
+        return positions, positions[:0]
+    counts = np.bincount(labels)
+    stratify = labels if counts[counts > 0].min() >= 2 else None
+    train, val = train_test_split(positions, test_size=fraction, random_state=seed, stratify=stratify)
+    return train, val
+
+
 def split_validation(
     images: np.ndarray, labels: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hold out `fraction` of the examples, stratified by digit, the same for the same seed."""
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
-    if fraction == 0.0:
-        return images, labels, images[:0], labels[:0]
-    counts = np.bincount(labels)
-    stratify = labels if counts[counts > 0].min() >= 2 else None
-    x_train, x_val, y_train, y_val = train_test_split(
-        images, labels, test_size=fraction, random_state=seed, stratify=stratify
-    )
-    return x_train, y_train, x_val, y_val
+    train, val = _split_positions(labels, fraction, seed)
+    return images[train], labels[train], images[val], labels[val]
 
 
 def prepare_splits(
@@ -73,11 +98,12 @@ def prepare_splits(
     test_limit: int | None = None,
 ) -> Splits:
     """From loaded MNIST to the arrays a model trains and is tested on."""
-    x_train, y_train = take(data.x_train, data.y_train, train_limit)
+    images, labels = take(data.x_train, data.y_train, train_limit)
     x_test, y_test = take(data.x_test, data.y_test, test_limit)
-    x_train, y_train, x_val, y_val = split_validation(x_train, y_train, validation_split, seed)
+    train, val = _split_positions(labels, validation_split, seed)
     return Splits(
-        prepare_images(x_train), y_train.astype(np.int64),
-        prepare_images(x_val), y_val.astype(np.int64),
+        prepare_images(images[train]), labels[train].astype(np.int64),
+        prepare_images(images[val]), labels[val].astype(np.int64),
         prepare_images(x_test), y_test.astype(np.int64),
+        train_positions=train, val_positions=val, validation_split=validation_split, data_sha256=dict(getattr(data, "sha256", {})),
     )

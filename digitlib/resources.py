@@ -6,7 +6,7 @@ import math
 import os
 from typing import Any
 
-from .models import build_model
+from .models import MEMBER_MODEL, build_model
 from .params import ParameterError
 
 FLOAT = 4  # bytes per float32
@@ -28,8 +28,12 @@ def available_memory() -> int:
 
 
 def training_memory(parameters: dict[str, Any]) -> dict[str, int]:
-    """Bytes a training run needs, by part: the prepared data, one batch's activations, the parameters."""
-    model = build_model(parameters["model"])
+    """Bytes a training run needs, by part: the prepared data, one batch's activations, the parameters.
+
+    An ensemble trains one member at a time, so it needs one member's training plus the others' weights.
+    """
+    members = parameters.get("members") or 1
+    model = build_model(MEMBER_MODEL if members > 1 else parameters["model"])
     activations = sum(math.prod(layer.output.shape[1:]) for layer in model.layers)
     train = min(parameters["train_limit"] or TRAIN_IMAGES, TRAIN_IMAGES)
     test = min(parameters["test_limit"] or TEST_IMAGES, TEST_IMAGES)
@@ -37,7 +41,7 @@ def training_memory(parameters: dict[str, Any]) -> dict[str, int]:
         # raw uint8 arrays, float32 copies for train and test, and each epoch's reordered training copy
         "data": (TRAIN_IMAGES + TEST_IMAGES) * PIXELS + (2 * train + test) * PIXELS * FLOAT,
         "activations": parameters["batch_size"] * activations * FLOAT * ACTIVATION_OVERHEAD,
-        "parameters": model.count_params() * FLOAT * PARAMETER_COPIES,
+        "parameters": model.count_params() * FLOAT * (PARAMETER_COPIES + members - 1),
     }
 
 

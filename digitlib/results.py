@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +32,16 @@ def run_metrics(
     evaluation: Evaluation,
     reproducibility: "Reproducibility",
     environment: dict[str, Any],
+    member_evaluations: Sequence[Evaluation] = (),
 ) -> dict[str, Any]:
-    """Everything a reader needs to judge and reproduce the run, as plain JSON values."""
+    """Everything a reader needs to judge and reproduce the run, as plain JSON values.
+
+    For an ensemble, `member_evaluations` adds each member's own test accuracy to its entry.
+    """
     per_class = per_class_metrics(evaluation)
+    members = [dict(info) for info in training.members]
+    for info, scored in zip(members, member_evaluations):
+        info["test_accuracy"] = scored.accuracy
     return {
         "schema_version": SCHEMA_VERSION,
         "model": parameters["model"],
@@ -56,6 +64,7 @@ def run_metrics(
             "train_images": int(len(splits.x_train)),
             "validation_images": int(len(splits.x_val)),
             "model_parameters": int(model.count_params()),
+            **({"members": members} if members else {}),
         },
         "data": {"source": data.source, "sha256": dict(data.sha256)},
         "reproducibility": {

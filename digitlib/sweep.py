@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from .index import read_runs
-from .params import ParameterError, validate_parameters
+from .params import DEFAULTS, ParameterError, validate_parameters
 
 TOP_LEVEL = ("name", "common", "grid", "runs")
 
@@ -90,9 +90,11 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         sets = [(("runs", index), run) for index, run in enumerate(runs)]
     validated = []
     for where, values in sets:
-        for name, value in {**common, **values}.items():  # one key at a time, to point at its line
+        merged = {**common, **values}
+        for name in sorted(merged, key=lambda key: key != "model"):  # one key at a time, to point at its line
+            context = {"model": merged["model"]} if name != "model" and "model" in merged else {}
             try:
-                validate_parameters({name: value})
+                validate_parameters({**context, name: merged[name]})
             except ParameterError as error:
                 origin = ("common", name) if name not in values else ("grid", name) if where == ("grid",) else (
                     *where, name)
@@ -106,11 +108,15 @@ RESUMABLE = ("interrupted", "timed out")  # continued from their last finished e
 
 
 def earlier_runs(reports_dir: Path) -> dict[str, dict[str, Any]]:
-    """The newest training run for each parameter set (as canonical JSON) in `reports_dir`."""
+    """The newest training run for each parameter set (as canonical JSON) in `reports_dir`.
+
+    Parameters added since a run was made count as their defaults, so adding a knob does not
+    make every earlier run look different.
+    """
     earlier: dict[str, dict[str, Any]] = {}
     for run in read_runs(reports_dir):  # newest first
-        if run.get("notebook_name", "mnist_cnn") == "mnist_cnn":
-            earlier.setdefault(json.dumps(run.get("parameters"), sort_keys=True), run)
+        if run.get("notebook_name", "mnist_cnn") == "mnist_cnn" and isinstance(run.get("parameters"), dict):
+            earlier.setdefault(json.dumps({**DEFAULTS, **run["parameters"]}, sort_keys=True), run)
     return earlier
 
 
@@ -130,7 +136,8 @@ def _run_one(parameters: dict[str, Any], reports_dir: Path, resume: str | None) 
 
 
 def describe(parameters: dict[str, Any]) -> str:
-    return f"{parameters['model']} (epochs {parameters['epochs']}, seed {parameters['seed']})"
+    members = f" of {parameters['members']}" if parameters.get("members") else ""
+    return f"{parameters['model']}{members} (epochs {parameters['epochs']}, seed {parameters['seed']})"
 
 
 def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: int = 1) -> list[dict[str, Any]]:

@@ -9,7 +9,9 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from .data import MNIST
+    from .evaluation import Evaluation
     from .prepare import Splits
+    from .training import TrainingResult
 
 
 def _describe(images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -73,3 +75,19 @@ def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
                          f"top {top}": ", ".join(f"{d} ({q:.0%})" for d, q in p.top(top)),
                          "note": "low confidence" if p.probability < low_confidence else ""})
     return _in_full(pd.DataFrame(rows).set_index("image"))
+
+
+def members_table(training: "TrainingResult", members: "list[Evaluation]", ensemble: "Evaluation"):
+    """An ensemble's members next to their average: seed, where each came from, training time,
+    validation and test accuracy. None (nothing shown) for a model that is not an ensemble."""
+    if not members:
+        return None
+    rows = [{"member": f"seed {info['seed']}", "trained": info["source"],
+             "training time": f"{info['train_seconds']:,.0f} s",
+             "validation accuracy": "—" if info.get("val_accuracy") is None else f"{info['val_accuracy']:.2%}",
+             "test accuracy": f"{evaluation.accuracy:.2%}", "test mistakes": len(evaluation.mistakes)}
+            for info, evaluation in zip(training.members, members, strict=True)]
+    rows.append({"member": "ensemble (average)", "trained": "", "training time": f"{training.train_seconds:,.0f} s",
+                 "validation accuracy": "", "test accuracy": f"{ensemble.accuracy:.2%}",
+                 "test mistakes": len(ensemble.mistakes)})
+    return _in_full(pd.DataFrame(rows).set_index("member"))

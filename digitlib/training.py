@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from .atomic import write_atomic
+from .models import ensemble_members
 
 if TYPE_CHECKING:
     import keras
@@ -100,6 +101,7 @@ class TrainingResult:
 
     history: dict[str, list[float]]
     epoch_seconds: list[float] = field(default_factory=list)
+    members: tuple[dict, ...] = ()  # an ensemble's members: seed, where it came from, its training seconds
 
     @property
     def epochs(self) -> int:
@@ -165,7 +167,14 @@ def fit_model(
     Each epoch visits the images in :func:`epoch_order`. With `checkpoint_dir`, the state is
     saved after every epoch and training resumes from the last finished epoch when a checkpoint
     is there: an interrupted run, resumed, ends with the same weights as an uninterrupted one.
+    An ensemble trains member after member (:func:`digitlib.ensemble.fit_ensemble`).
     """
+    if ensemble_members(model):
+        from .ensemble import fit_ensemble
+
+        return fit_ensemble(model, splits, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                            schedule=schedule, seed=seed, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
+                            stream=stream)
     steps = math.ceil(len(splits.x_train) / batch_size) * epochs
     compile_model(model, learning_rate, steps=steps, schedule=schedule)
     progress = _epoch_progress(epochs, stream or sys.stdout)

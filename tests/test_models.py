@@ -7,7 +7,7 @@ from digitlib import build_model, describe_model, layers_table, model_names
 
 
 def test_registry_lists_every_model_with_a_description():
-    assert model_names() == ["seed", "keras-example", "fast", "strong"]
+    assert model_names() == ["seed", "keras-example", "fast", "strong", "ensemble"]
     assert "28 filters" in describe_model("seed") and "Simple MNIST convnet" in describe_model("keras-example")
 
 
@@ -18,7 +18,7 @@ def test_keras_example_matches_the_published_architecture():
     assert model.count_params() == 34_826  # as printed in Keras' example
 
 
-@pytest.mark.parametrize("name", ["seed", "keras-example", "fast", "strong"])
+@pytest.mark.parametrize("name", model_names())
 def test_every_model_trains_saves_and_reloads_to_the_same_predictions(name, small_splits, tmp_path):
     import keras
 
@@ -26,7 +26,7 @@ def test_every_model_trains_saves_and_reloads_to_the_same_predictions(name, smal
     from digitlib.params import recipe, validate_parameters
 
     set_reproducible(0)
-    model = build_model(name)
+    model = build_model(name, members=2 if name == "ensemble" else None)
     settings = {**recipe(validate_parameters(model=name)), "epochs": 1}
     result = fit_model(model, small_splits, **settings, stream=io.StringIO())
     assert result.epochs == 1 and np.isfinite(result.history["loss"][0])

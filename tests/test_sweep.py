@@ -28,8 +28,12 @@ def test_a_grid_is_every_combination(tmp_path):
 
 def test_the_shipped_sweeps_are_valid():
     ladder = load_sweep(REPOSITORY / "sweeps" / "ladder.yaml")
-    assert [p["model"] for p in ladder.parameter_sets] == ["seed", "keras-example", "fast", "strong"]
+    assert [p["model"] for p in ladder.parameter_sets] == ["seed", "keras-example", "fast", "strong", "ensemble"]
+    assert ladder.parameter_sets[-1]["members"] == 3 and ladder.parameter_sets[-2]["members"] is None
     assert len(load_sweep(REPOSITORY / "sweeps" / "smoke.yaml").parameter_sets) == 2
+    accuracy = load_sweep(REPOSITORY / "sweeps" / "accuracy.yaml").parameter_sets
+    assert sorted(p["seed"] for p in accuracy if p["model"] == "strong") == [0, 1, 2]
+    assert [(p["members"], p["seed"]) for p in accuracy if p["model"] == "ensemble"] == [(3, 0)]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -37,6 +41,8 @@ def test_the_shipped_sweeps_are_valid():
     ("runs:\n  - model: fast\n    epochs: ten\n", r"sweep.yaml:3: parameter 'epochs' must be int or None"),
     ("common:\n  batch_size: 0\nruns:\n  - model: fast\n", r"sweep.yaml:2: parameter 'batch_size'=0 must be at least 1"),
     ("grid:\n  model: [fast, resnet]\n", r"sweep.yaml:2: parameter 'model'='resnet' unknown model"),
+    ("runs:\n  - {model: ensemble, members: 3}\n  - model: fast\n    members: 3\n",
+     r"sweep.yaml:4: parameter 'members' applies only to model 'ensemble'"),
     ("grid: {}\n", r"sweep.yaml:1: the grid is empty"),
     ("grid:\n  epochs: []\n", r"sweep.yaml:1: the grid is empty"),
     ("runs: []\n", r"sweep.yaml:1: 'runs' must be a non-empty list"),
@@ -82,3 +88,15 @@ def test_smoke_sweep_reports_the_failure_and_resumes_without_rerunning(tmp_path,
     training = [r for r in sorted(p.name for p in (tmp_path / "reports").iterdir()
                                   if p.is_dir() and not p.is_symlink() and not p.name.startswith("sweep-"))]
     assert len(training) == 4 and set(runs) < set(training)  # only a fresh comparison was added
+
+
+def test_runs_made_before_a_parameter_existed_still_count_as_done(tmp_path):
+    from digitlib.params import validate_parameters
+    from digitlib.sweep import earlier_runs
+
+    parameters = validate_parameters(model="strong", seed=1)
+    older = {name: value for name, value in parameters.items() if name != "members"}  # before `members` existed
+    (tmp_path / "old-run").mkdir()
+    (tmp_path / "old-run" / "run.json").write_text(json.dumps(
+        {"run_id": "old-run", "status": "succeeded", "started": "2026-11-25T10:00:00", "parameters": older}))
+    assert earlier_runs(tmp_path)[json.dumps(parameters, sort_keys=True)]["run_id"] == "old-run"

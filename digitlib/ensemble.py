@@ -1,0 +1,179 @@
+"""Training an ensemble: its `strong` members one after another, never one twice.
+
+Member k of an ensemble with seed S is exactly what ``digitlib report -p model strong -p seed S+k``
+trains: the same validation slice, initial weights, augmentation and image order. So a member is
+trained only when no finished copy of it exists. Before training member k, :func:`fit_ensemble` looks
+in the reports folder for a finished ``strong`` run with the same recipe, seed and data, and for a
+member an earlier ensemble run finished (``RUN/members/seed-N/``); it loads the first it finds.
+Members it trains itself are checkpointed after every epoch in this run's ``members/seed-N/``, so an
+interrupted ensemble resumes inside the member it was training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import numpy as np
+
+from .atomic import write_atomic
+from .models import MEMBER_MODEL, build_model, ensemble_members
+from .results import METRICS_FILE, MODEL_FILE
+
+if TYPE_CHECKING:
+    import keras
+
+    from .prepare import Splits
+    from .training import TrainingResult
+
+MEMBERS_DIR, MEMBER_FILE = "members", "member.json"
+RECIPE_KEYS = ("epochs", "batch_size", "learning_rate", "schedule")
+
+
+def member_record(splits: "Splits", recipe: dict[str, Any], seed: int) -> dict[str, Any]:
+    """What identifies a trained member: the model, its recipe and seed, and the data it learned from."""
+    return {
+        "model": MEMBER_MODEL,
+        "seed": seed,
+        **recipe,
+        "validation_split": splits.validation_split,
+        "training_images": int(len(splits.x_train) + len(splits.x_val)),
+        "data_sha256": dict(splits.data_sha256),
+    }
+
+
+def _record_of(finished: dict[str, Any]) -> dict[str, Any] | None:
+    """The member record of a finished run's metrics.json (or a member.json), None if unreadable."""
+    try:
+        parameters, training = finished["parameters"], finished["training"]
+        return {
+            "model": finished["model"],
+            "seed": parameters["seed"],
+            **{name: parameters[name] for name in RECIPE_KEYS},
+            "validation_split": parameters["validation_split"],
+            "training_images": training["train_images"] + training["validation_images"],
+            "data_sha256": finished["data"]["sha256"],
+        }
+    except (KeyError, TypeError):
+        return None
+
+
+def find_trained_member(reports_dir: str | os.PathLike, wanted: dict[str, Any], first: Path | None = None) -> Path | None:
+    """The folder of a finished model matching `wanted` (a :func:`member_record`): `first` if it
+    matches, else a ``strong`` run or an ensemble member in `reports_dir`; None when there is none."""
+    reports_dir = Path(reports_dir)
+    candidates = [first / MEMBER_FILE] if first else []
+    candidates += sorted(reports_dir.glob(f"*/{METRICS_FILE}")) + sorted(reports_dir.glob(f"*/{MEMBERS_DIR}/*/{MEMBER_FILE}"))
+    for path in candidates:
+        if not (path.parent / MODEL_FILE).exists():
+            continue
+        try:
+            finished = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if _record_of(finished) == wanted:
+            return path.parent
+    return None
+
+
+def _save_member(directory: Path, member: "keras.Model", wanted: dict[str, Any], splits: "Splits",
+                 training: "TrainingResult") -> None:
+    """model.keras, then member.json (the mark of a finished member, shaped like a run's metrics.json)."""
+    temporary = directory / f".{MODEL_FILE}.{os.getpid()}.keras"  # Keras insists on the suffix
+    try:
+        member.save(temporary)
+        os.replace(temporary, directory / MODEL_FILE)
+    finally:
+        temporary.unlink(missing_ok=True)
+    finished = {
+        "model": MEMBER_MODEL,
+        "parameters": {name: wanted[name] for name in ("seed", *RECIPE_KEYS, "validation_split")},
+        "training": {"history": training.history, "epoch_seconds": training.epoch_seconds,
+                     "train_images": len(splits.x_train), "validation_images": len(splits.x_val)},
+        "data": {"sha256": wanted["data_sha256"]},
+    }
+    write_atomic(directory / MEMBER_FILE, json.dumps(finished, indent=2) + "\n")
+
+
+def _load_member(directory: Path) -> tuple["keras.Model", "TrainingResult"]:
+    import keras
+
+    from .training import TrainingResult
+
+    finished = json.loads((directory / (MEMBER_FILE if (directory / MEMBER_FILE).exists() else METRICS_FILE))
+                          .read_text(encoding="utf-8"))
+    training = TrainingResult(history=finished["training"]["history"],
+                              epoch_seconds=finished["training"]["epoch_seconds"])
+    return keras.saving.load_model(directory / MODEL_FILE, compile=False), training
+
+
+def fit_ensemble(
+    ensemble: "keras.Model",
+    splits: "Splits",
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    schedule: str = "constant",
+    seed: int = 0,
+    checkpoint_dir: str | os.PathLike | None = None,
+    callbacks: Sequence["keras.callbacks.Callback"] = (),
+    stream: TextIO | None = None,
+) -> "TrainingResult":
+    """Train (or load) each member of `ensemble` in turn, seeded seed, seed+1, ..., into its place.
+
+    Without `checkpoint_dir` every member is trained here, in memory. The result's history is the
+    members' mean per epoch, its epoch times their sum (for a loaded member, as measured when it
+    was trained), and `members` says where each member came from.
+    """
+    from .training import TrainingResult, fit_model, set_reproducible
+
+    stream = stream or sys.stdout
+    recipe = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule}
+    places = ensemble_members(ensemble)
+    results, sources = [], []
+    for k, place in enumerate(places):
+        member_seed = seed + k
+        wanted = member_record(splits, recipe, member_seed)
+        own = Path(checkpoint_dir) / MEMBERS_DIR / f"seed-{member_seed}" if checkpoint_dir else None
+        reports_dir = Path(checkpoint_dir).parent if checkpoint_dir else None
+        found = find_trained_member(reports_dir, wanted, first=own) if reports_dir else None
+        heading = f"member {k + 1}/{len(places)} (seed {member_seed})"
+        if found:
+            member, training = _load_member(found)
+            source = "this run" if found == own else str(found.relative_to(reports_dir))
+            print(f"{heading}: already trained, loaded from {source}", file=stream, flush=True)
+        else:
+            print(f"{heading}: training", file=stream, flush=True)
+            set_reproducible(member_seed)  # as `digitlib report -p model strong -p seed N` does before building
+            member = build_model(MEMBER_MODEL)
+            member_splits = splits.resplit(member_seed)
+            if own:
+                own.mkdir(parents=True, exist_ok=True)
+            training = fit_model(member, member_splits, **recipe, seed=member_seed, checkpoint_dir=own,
+                                 callbacks=callbacks, stream=stream)
+            if own:
+                _save_member(own, member, wanted, member_splits, training)
+            source = "trained"
+        place.set_weights(member.get_weights())
+        results.append(training)
+        sources.append({"seed": member_seed, "source": source, "train_seconds": training.train_seconds,
+                        "val_accuracy": (training.history.get("val_accuracy") or [None])[-1]})
+    set_reproducible(seed)
+    return _combined(results, sources)
+
+
+def _combined(results: list["TrainingResult"], members: list[dict[str, Any]]) -> "TrainingResult":
+    """One training record for the ensemble: mean metrics and summed seconds per epoch."""
+    from .training import TrainingResult
+
+    epochs = min(len(result.epoch_seconds) for result in results)
+    keys = set.intersection(*(set(result.history) for result in results))
+    history = {key: [float(np.mean([r.history[key][e] for r in results])) for e in range(epochs)]
+               for key in results[0].history if key in keys}
+    seconds = [float(sum(r.epoch_seconds[e] for r in results)) for e in range(epochs)]
+    return TrainingResult(history=history, epoch_seconds=seconds, members=tuple(members))

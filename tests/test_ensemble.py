@@ -1,0 +1,131 @@
+"""The ensemble: members are exactly `strong` runs of consecutive seeds, and none is trained twice."""
+
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+import digitlib
+from digitlib import (
+    build_model, evaluate_members, evaluate_model, fit_model, members_table, predict_probabilities, prepare_splits,
+    run_metrics, set_reproducible,
+)
+from digitlib.ensemble import find_trained_member, member_record
+from digitlib.models import ensemble_members
+from digitlib.params import ParameterError, recipe, validate_parameters
+
+SCHEMA = json.loads((Path(digitlib.__file__).parent / "metrics.schema.json").read_text())
+QUICK = {"epochs": 1, "batch_size": 128, "learning_rate": 0.003, "schedule": "one-cycle"}
+
+
+@pytest.fixture(scope="module")
+def tiny(mnist):
+    """400 training images (10% held out, as the strong recipe does) and 200 test images."""
+    return prepare_splits(mnist, validation_split=0.1, seed=0, train_limit=400, test_limit=200)
+
+
+def test_an_ensemble_averages_strong_members():
+    ensemble = build_model("ensemble", members=2)
+    members = ensemble_members(ensemble)
+    assert len(members) == 2 and all(m.count_params() == build_model("strong").count_params() for m in members)
+    assert ensemble_members(build_model("strong")) == []
+    assert len(ensemble_members(build_model("ensemble"))) == 3  # the recipe's size
+
+
+def test_members_is_a_parameter_of_ensembles_only():
+    assert validate_parameters(model="ensemble")["members"] == 3
+    assert validate_parameters(model="ensemble", members=5)["members"] == 5
+    assert validate_parameters(model="fast")["members"] is None
+    with pytest.raises(ParameterError, match="'members' applies only to model 'ensemble'"):
+        validate_parameters(model="strong", members=3)
+    with pytest.raises(ParameterError, match="at least 2"):
+        validate_parameters(model="ensemble", members=1)
+    assert "members" not in recipe(validate_parameters(model="ensemble"))
+
+
+def test_resplit_holds_out_what_prepare_splits_holds_out_for_that_seed(mnist, tiny):
+    direct = prepare_splits(mnist, validation_split=0.1, seed=3, train_limit=400, test_limit=200)
+    resplit = tiny.resplit(3)
+    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(resplit, name), getattr(direct, name))
+    assert not np.array_equal(tiny.y_val, resplit.y_val)
+
+
+def _strong_run(mnist, reports, seed):
+    """What `digitlib report -p model strong -p seed SEED` leaves behind, trained on the tiny slice."""
+    from digitlib import save_results
+
+    parameters = validate_parameters(model="strong", seed=seed, train_limit=400, test_limit=200, **QUICK)
+    reproducibility = set_reproducible(seed)
+    splits = prepare_splits(mnist, validation_split=0.1, seed=seed, train_limit=400, test_limit=200)
+    model = build_model("strong")
+    training = fit_model(model, splits, **recipe(parameters), seed=seed, stream=io.StringIO())
+    metrics = run_metrics(parameters=parameters, data=mnist, splits=splits, model=model, training=training,
+                          evaluation=evaluate_model(model, splits.x_test, splits.y_test),
+                          reproducibility=reproducibility, environment={})
+    save_results(reports / f"strong-seed-{seed}", model, metrics)
+    return model
+
+
+def test_members_are_strong_runs_and_none_is_trained_twice(mnist, tiny, tmp_path):
+    reports = tmp_path / "reports"
+    strong = _strong_run(mnist, reports, seed=8)  # a finished strong run beside the ensembles
+
+    first, log = build_model("ensemble", members=2), io.StringIO()
+    result = fit_model(first, tiny, **QUICK, seed=7, checkpoint_dir=reports / "first", stream=log)
+    assert "member 1/2 (seed 7): training" in log.getvalue()
+    assert "member 2/2 (seed 8): already trained, loaded from strong-seed-8" in log.getvalue()
+    assert [m["source"] for m in result.members] == ["trained", "strong-seed-8"]
+    # The member loaded is the strong run's network, weight for weight.
+    np.testing.assert_array_equal(predict_probabilities(ensemble_members(first)[1], tiny.x_test),
+                                  predict_probabilities(strong, tiny.x_test))
+    finished = json.loads((reports / "first" / "members" / "seed-7" / "member.json").read_text())
+    assert finished["model"] == "strong" and finished["parameters"]["seed"] == 7
+
+    # A member trained inside an ensemble is what a strong run of its seed trains (same process, same CPU).
+    alone = _strong_run(mnist, tmp_path / "elsewhere", seed=7)
+    np.testing.assert_array_equal(predict_probabilities(ensemble_members(first)[0], tiny.x_test),
+                                  predict_probabilities(alone, tiny.x_test))
+
+    # A bigger ensemble of the same seed trains only its new member.
+    second, log = build_model("ensemble", members=3), io.StringIO()
+    result = fit_model(second, tiny, **QUICK, seed=7, checkpoint_dir=reports / "second", stream=log)
+    assert log.getvalue().count(": training") == 1 and "member 3/3 (seed 9): training" in log.getvalue()
+    assert [m["source"] for m in result.members] == ["first/members/seed-7", "strong-seed-8", "trained"]
+    assert len(result.history["loss"]) == 1
+    assert result.train_seconds == pytest.approx(sum(m["train_seconds"] for m in result.members))
+    averaged = np.mean([predict_probabilities(m, tiny.x_test) for m in ensemble_members(second)], axis=0)
+    np.testing.assert_allclose(predict_probabilities(second, tiny.x_test), averaged, rtol=1e-5, atol=1e-6)
+
+    # The report's members section and metrics.json: each member's own test accuracy beside the average's.
+    ensemble = evaluate_model(second, tiny.x_test, tiny.y_test)
+    members = evaluate_members(second, tiny.x_test, tiny.y_test)
+    table = members_table(result, members, ensemble).data
+    assert list(table.index) == ["seed 7", "seed 8", "seed 9", "ensemble (average)"]
+    assert table.loc["seed 8", "trained"] == "strong-seed-8"
+    metrics = run_metrics(parameters=validate_parameters(model="ensemble", seed=7, **QUICK), data=mnist,
+                          splits=tiny, model=second, training=result, evaluation=ensemble,
+                          reproducibility=set_reproducible(7), environment={}, member_evaluations=members)
+    assert [m["test_accuracy"] for m in metrics["training"]["members"]] == [e.accuracy for e in members]
+    jsonschema.validate(metrics["training"], SCHEMA["properties"]["training"])
+
+
+def test_other_models_have_no_members_section(trained, small_splits):
+    model, training = trained
+    evaluation = evaluate_model(model, small_splits.x_test, small_splits.y_test)
+    assert evaluate_members(model, small_splits.x_test, small_splits.y_test) == []
+    assert members_table(training, [], evaluation) is None
+
+
+def test_a_member_with_another_recipe_or_data_is_not_reused(mnist, tiny, tmp_path):
+    reports = tmp_path / "reports"
+    _strong_run(mnist, reports, seed=8)
+    same = member_record(tiny, QUICK, seed=8)
+    assert find_trained_member(reports, same) == reports / "strong-seed-8"
+    assert find_trained_member(reports, member_record(tiny, {**QUICK, "epochs": 2}, seed=8)) is None
+    assert find_trained_member(reports, member_record(tiny, QUICK, seed=9)) is None
+    other_data = prepare_splits(mnist, validation_split=0.1, seed=0, train_limit=500, test_limit=200)
+    assert find_trained_member(reports, member_record(other_data, QUICK, seed=8)) is None

@@ -22,7 +22,7 @@ import numpy as np
 
 from .atomic import write_atomic
 from .models import MEMBER_MODEL, build_model, ensemble_members
-from .results import METRICS_FILE, MODEL_FILE
+from .results import METRICS_FILE, MODEL_FILE, save_model
 
 if TYPE_CHECKING:
     import keras
@@ -67,7 +67,8 @@ def find_trained_member(reports_dir: str | os.PathLike, wanted: dict[str, Any], 
     matches, else a ``strong`` run or an ensemble member in `reports_dir`; None when there is none."""
     reports_dir = Path(reports_dir)
     candidates = [first / MEMBER_FILE] if first else []
-    candidates += sorted(reports_dir.glob(f"*/{METRICS_FILE}")) + sorted(reports_dir.glob(f"*/{MEMBERS_DIR}/*/{MEMBER_FILE}"))
+    candidates += sorted(reports_dir.glob(f"*/{METRICS_FILE}"))
+    candidates += sorted(reports_dir.glob(f"*/{MEMBERS_DIR}/*/{MEMBER_FILE}"))
     for path in candidates:
         if not (path.parent / MODEL_FILE).exists():
             continue
@@ -83,12 +84,7 @@ def find_trained_member(reports_dir: str | os.PathLike, wanted: dict[str, Any], 
 def _save_member(directory: Path, member: "keras.Model", wanted: dict[str, Any], splits: "Splits",
                  training: "TrainingResult") -> None:
     """model.keras, then member.json (the mark of a finished member, shaped like a run's metrics.json)."""
-    temporary = directory / f".{MODEL_FILE}.{os.getpid()}.keras"  # Keras insists on the suffix
-    try:
-        member.save(temporary)
-        os.replace(temporary, directory / MODEL_FILE)
-    finally:
-        temporary.unlink(missing_ok=True)
+    save_model(directory, member)
     finished = {
         "model": MEMBER_MODEL,
         "parameters": {name: wanted[name] for name in ("seed", *RECIPE_KEYS, "validation_split")},
@@ -130,7 +126,7 @@ def fit_ensemble(
     members' mean per epoch, its epoch times their sum (for a loaded member, as measured when it
     was trained), and `members` says where each member came from.
     """
-    from .training import TrainingResult, fit_model, set_reproducible
+    from .training import fit_model, set_reproducible
 
     stream = stream or sys.stdout
     recipe = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule}

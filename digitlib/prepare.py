@@ -105,5 +105,6 @@ def prepare_splits(
         prepare_images(images[train]), labels[train].astype(np.int64),
         prepare_images(images[val]), labels[val].astype(np.int64),
         prepare_images(x_test), y_test.astype(np.int64),
-        train_positions=train, val_positions=val, validation_split=validation_split, data_sha256=dict(getattr(data, "sha256", {})),
+        train_positions=train, val_positions=val, validation_split=validation_split,
+        data_sha256=dict(getattr(data, "sha256", {})),
     )

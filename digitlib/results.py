@@ -76,15 +76,22 @@ def run_metrics(
     }
 
 
+def save_model(output_dir: str | os.PathLike, model: "keras.Model") -> Path:
+    """Write OUTPUT_DIR/model.keras atomically: a reader never sees half a model."""
+    path = Path(output_dir) / MODEL_FILE
+    temporary = path.with_name(f".{MODEL_FILE}.{os.getpid()}.keras")  # Keras insists on the suffix
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
 def save_results(output_dir: str | os.PathLike, model: "keras.Model", metrics: dict[str, Any]) -> Path:
     """Write model.keras then metrics.json, each atomically; metrics last, as the mark of a finished run."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    temporary = output_dir / f".{MODEL_FILE}.{os.getpid()}.keras"  # Keras insists on the suffix
-    try:
-        model.save(temporary)
-        os.replace(temporary, output_dir / MODEL_FILE)
-    finally:
-        temporary.unlink(missing_ok=True)
+    save_model(output_dir, model)
     write_atomic(output_dir / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=False) + "\n")
     return output_dir

@@ -129,3 +129,33 @@ def test_a_member_with_another_recipe_or_data_is_not_reused(mnist, tiny, tmp_pat
     assert find_trained_member(reports, member_record(tiny, QUICK, seed=9)) is None
     other_data = prepare_splits(mnist, validation_split=0.1, seed=0, train_limit=500, test_limit=200)
     assert find_trained_member(reports, member_record(other_data, QUICK, seed=8)) is None
+
+
+def test_an_interrupted_ensemble_resumes_inside_the_member_it_was_training(tiny, tmp_path):
+    import keras
+
+    class StopInSecondMember(keras.callbacks.Callback):
+        """Raises as the second member starts its second epoch: its first is checkpointed."""
+
+        calls = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            StopInSecondMember.calls += 1
+            if StopInSecondMember.calls == 4:
+                raise KeyboardInterrupt
+
+    settings = {**QUICK, "epochs": 2, "seed": 3}
+    with pytest.raises(KeyboardInterrupt):
+        fit_model(build_model("ensemble", members=2), tiny, **settings, checkpoint_dir=tmp_path / "reports" / "run",
+                  callbacks=[StopInSecondMember()], stream=io.StringIO())
+    assert not (tmp_path / "reports" / "run" / "members" / "seed-4" / "member.json").exists()
+
+    resumed, log = build_model("ensemble", members=2), io.StringIO()
+    fit_model(resumed, tiny, **settings, checkpoint_dir=tmp_path / "reports" / "run", stream=log)
+    assert "member 1/2 (seed 3): already trained, loaded from this run" in log.getvalue()
+    assert "resuming after epoch 1/2" in log.getvalue()
+
+    uninterrupted = build_model("ensemble", members=2)
+    fit_model(uninterrupted, tiny, **settings, checkpoint_dir=tmp_path / "elsewhere" / "run", stream=io.StringIO())
+    np.testing.assert_array_equal(predict_probabilities(resumed, tiny.x_test),
+                                  predict_probabilities(uninterrupted, tiny.x_test))

@@ -128,3 +128,23 @@ def test_prediction_notebook_renders_through_the_same_runner(workspace):
     record = json.loads((run_dir / "run.json").read_text())
     assert record["parameters"]["model_path"] == str(model)  # the run records which model it used
     assert (folder / "reports/latest/model.keras").resolve() == model  # latest stays the newest trained model
+
+
+def test_an_ensemble_report_loads_the_strong_run_it_can_and_shows_its_members(tmp_path, mnist_dir):
+    tiny = ["-p", "train_limit", "400", "-p", "test_limit", "200", "-p", "epochs", "1", "-p", "seed", "5",
+            "-p", "data_dir", str(mnist_dir)]
+    strong = digitlib_cli("report", *tiny, "-p", "model", "strong", cwd=tmp_path)
+    assert strong.returncode == 0, strong.stderr[-3000:]
+    ensemble = digitlib_cli("report", *tiny, "-p", "model", "ensemble", "-p", "members", "2", cwd=tmp_path)
+    assert ensemble.returncode == 0, ensemble.stderr[-3000:]
+    strong_run, run_dir = run_dir_of(strong, tmp_path), run_dir_of(ensemble, tmp_path)
+    assert f"member 1/2 (seed 5): already trained, loaded from {strong_run.name}" in ensemble.stdout
+    assert "member 2/2 (seed 6): training" in ensemble.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    jsonschema.validate(metrics, SCHEMA)
+    assert [(m["seed"], m["source"]) for m in metrics["training"]["members"]] == [(5, strong_run.name), (6, "trained")]
+    assert metrics["training"]["model_parameters"] == 2 * json.loads(
+        (strong_run / "metrics.json").read_text())["training"]["model_parameters"]
+    html = (run_dir / "report.html").read_text()
+    assert "An ensemble&#39;s members" in html or "An ensemble's members" in html
+    assert "ensemble (average)" in html and (run_dir / "members" / "seed-6" / "member.json").exists()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from common import median, write_result
 
+from digitlib.params import model_label
 from digitlib.sweep import load_sweep, render_comparison, run_sweep
 
 TARGETS = {  # model: (description, test accuracy check)
@@ -40,9 +41,7 @@ def summarize(runs: list[dict]) -> list[dict]:
     """One row per model, in the order the sweep first names them."""
     by_model: dict[str, list[dict]] = defaultdict(list)
     for metrics in runs:
-        name = metrics["model"] + (f" of {metrics['parameters']['members']}" if metrics["parameters"].get("members")
-                                   else "")
-        by_model[name].append(metrics)
+        by_model[model_label(metrics["parameters"])].append(metrics)
     rows = []
     for name, group in by_model.items():
         accuracies = [m["test"]["accuracy"] for m in group]

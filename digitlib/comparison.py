@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from .evaluation import DIGITS
 from .figures import digit_grid
 from .index import RUN_FILE
+from .params import model_label
 
 
 def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict[str, Any]]:
@@ -42,13 +43,14 @@ def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict
 
 def label(run: dict[str, Any]) -> str:
     p = run["metrics"]["parameters"]
-    return f"{p['model']} · {p['epochs']} ep · seed {p['seed']}"
+    return f"{model_label(p)} · {p['epochs']} ep · seed {p['seed']}"
 
 
 def runs_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per run, best first: what it was, how well it did, what it cost."""
     rows = [{
-        "run": run["run_id"], "model": (m := run["metrics"])["model"], "epochs": m["training"]["epochs"],
+        "run": run["run_id"], "model": model_label((m := run["metrics"])["parameters"]),
+        "epochs": m["training"]["epochs"],
         "batch size": m["parameters"]["batch_size"], "seed": m["parameters"]["seed"],
         "test accuracy": f"{m['test']['accuracy']:.2%}", "test loss": f"{m['test']['loss']:.4f}",
         "train seconds": round(m["training"]["train_seconds"], 1), "parameters": m["training"]["model_parameters"],

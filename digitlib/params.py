@@ -185,6 +185,12 @@ def describe_parameters() -> str:
     return "\n".join(f"  {p.name:<17} {p.default!r:<8} {p.help}" for p in PARAMETERS)
 
 
+def model_label(parameters: Mapping[str, Any]) -> str:
+    """The model of validated parameters in a few words: 'fast', or 'ensemble of 3'."""
+    members = parameters.get("members")
+    return f"{parameters['model']} of {members}" if members else parameters["model"]
+
+
 def recipe(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The training knobs of validated parameters, ready for ``fit_model(model, splits, **recipe(...))``."""
     return {name: parameters[name] for name in RECIPE if name not in ("validation_split", "members")}

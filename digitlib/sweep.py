@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from .index import read_runs
-from .params import DEFAULTS, ParameterError, validate_parameters
+from .params import DEFAULTS, ParameterError, model_label, validate_parameters
 
 TOP_LEVEL = ("name", "common", "grid", "runs")
 
@@ -136,8 +136,7 @@ def _run_one(parameters: dict[str, Any], reports_dir: Path, resume: str | None) 
 
 
 def describe(parameters: dict[str, Any]) -> str:
-    members = f" of {parameters['members']}" if parameters.get("members") else ""
-    return f"{parameters['model']}{members} (epochs {parameters['epochs']}, seed {parameters['seed']})"
+    return f"{model_label(parameters)} (epochs {parameters['epochs']}, seed {parameters['seed']})"
 
 
 def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: int = 1) -> list[dict[str, Any]]:

@@ -104,3 +104,10 @@ def test_parameters_file(tmp_path):
         load_parameters_file(str(path))
     with pytest.raises(ParameterError, match="cannot read parameters file"):
         load_parameters_file(str(tmp_path / "missing.yaml"))
+
+
+def test_model_label_names_an_ensemble_with_its_size():
+    from digitlib.params import model_label
+
+    assert model_label(validate_parameters(model="fast")) == "fast"
+    assert model_label(validate_parameters(model="ensemble", members=5)) == "ensemble of 5"

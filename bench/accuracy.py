@@ -69,11 +69,11 @@ def markdown_rows(rows: list[dict], devices: list[str]) -> list[list[str]]:
     table = []
     for row in rows:
         accuracy = f"{row['mean_accuracy']:.2%}"
-        if len(row["test_accuracies"]) > 1:
-            accuracy += (f" ({min(row['test_accuracies']):.2%}–{max(row['test_accuracies']):.2%}, "
-                         f"{len(row['test_accuracies'])} seeds)")
+        if len(row["test_accuracies"]) > 1:  # a mean of seeds: one more digit, so it is not rounded onto a target
+            accuracy = (f"{row['mean_accuracy']:.3%} mean ({min(row['test_accuracies']):.2%}–"
+                        f"{max(row['test_accuracies']):.2%}, {len(row['test_accuracies'])} seeds)")
         times = [f"{row['train_seconds'][d]:,.0f} s" if d in row["train_seconds"] else "not measured" for d in devices]
-        verdict = "" if row["target"] is None else f"{row['target']}: {'met' if row['target_met'] else 'missed'}"
+        verdict = "—" if row["target"] is None else f"{row['target']}: {'met' if row['target_met'] else 'missed'}"
         table.append([row["model"], f"{row['parameters']:,}", str(row["epochs"]), accuracy, *times, verdict])
     return table
 
@@ -88,6 +88,8 @@ def main() -> None:
     sweep = load_sweep(arguments.sweep)
     outcomes = run_sweep(sweep, arguments.reports_dir, jobs=arguments.jobs)
     comparison = render_comparison(sweep, outcomes, arguments.reports_dir)
+    order = [json.dumps(p, sort_keys=True) for p in sweep.parameter_sets]
+    outcomes.sort(key=lambda o: order.index(json.dumps(o["parameters"], sort_keys=True)))  # the sweep's order
     finished = [o for o in outcomes if o["status"] == "succeeded" or o.get("earlier") == "succeeded"]
     runs = [json.loads((Path(arguments.reports_dir) / o["run_id"] / "metrics.json").read_text()) for o in finished]
     rows = summarize(runs)

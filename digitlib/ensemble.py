@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -110,17 +109,15 @@ def _load_member(directory: Path) -> tuple["keras.Model", "TrainingResult"]:
 def fit_ensemble(
     ensemble: "keras.Model",
     splits: "Splits",
+    recipe: dict[str, Any],
     *,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    schedule: str = "constant",
-    seed: int = 0,
-    checkpoint_dir: str | os.PathLike | None = None,
-    callbacks: Sequence["keras.callbacks.Callback"] = (),
-    stream: TextIO | None = None,
+    seed: int,
+    checkpoint_dir: str | os.PathLike | None,
+    callbacks: Sequence["keras.callbacks.Callback"],
+    stream: TextIO,
 ) -> "TrainingResult":
-    """Train (or load) each member of `ensemble` in turn, seeded seed, seed+1, ..., into its place.
+    """Train (or load) each member of `ensemble` in turn, seeded seed, seed+1, ..., into its place;
+    :func:`digitlib.fit_model` calls it with the recipe (epochs, batch_size, learning_rate, schedule).
 
     Without `checkpoint_dir` every member is trained here, in memory. The result's history is the
     members' mean per epoch, its epoch times their sum (for a loaded member, as measured when it
@@ -128,15 +125,13 @@ def fit_ensemble(
     """
     from .training import fit_model, set_reproducible
 
-    stream = stream or sys.stdout
-    recipe = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule}
+    reports_dir = Path(checkpoint_dir).parent if checkpoint_dir else None
     places = ensemble_members(ensemble)
     results, sources = [], []
     for k, place in enumerate(places):
         member_seed = seed + k
         wanted = member_record(splits, recipe, member_seed)
         own = Path(checkpoint_dir) / MEMBERS_DIR / f"seed-{member_seed}" if checkpoint_dir else None
-        reports_dir = Path(checkpoint_dir).parent if checkpoint_dir else None
         found = find_trained_member(reports_dir, wanted, first=own) if reports_dir else None
         heading = f"member {k + 1}/{len(places)} (seed {member_seed})"
         if found:

@@ -172,9 +172,9 @@ def fit_model(
     if ensemble_members(model):
         from .ensemble import fit_ensemble
 
-        return fit_ensemble(model, splits, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                            schedule=schedule, seed=seed, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
-                            stream=stream)
+        recipe = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule}
+        return fit_ensemble(model, splits, recipe, seed=seed, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
+                            stream=stream or sys.stdout)
     steps = math.ceil(len(splits.x_train) / batch_size) * epochs
     compile_model(model, learning_rate, steps=steps, schedule=schedule)
     progress = _epoch_progress(epochs, stream or sys.stdout)

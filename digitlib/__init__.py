@@ -31,7 +31,7 @@ from .prepare import Splits, prepare_images, prepare_splits, split_validation
 from .provenance import describe_environment
 from .results import run_metrics, save_results
 from .tables import (
-    dataset_table, members_table, parameters_table, predictions_table, provenance_table, splits_table,
+    dataset_table, members_table, parameters_table, per_class_table, predictions_table, provenance_table, splits_table,
 )
 from .training import TrainingResult, fit_model, set_reproducible
 
@@ -48,6 +48,6 @@ __all__ = [
     "PARAMETERS", "ParameterError", "recipe", "validate_parameters",
     "Splits", "prepare_images", "prepare_splits", "split_validation",
     "describe_environment", "run_metrics", "save_results",
-    "dataset_table", "members_table", "parameters_table", "provenance_table", "splits_table",
+    "dataset_table", "members_table", "parameters_table", "per_class_table", "provenance_table", "splits_table",
     "TrainingResult", "fit_model", "set_reproducible",
 ]

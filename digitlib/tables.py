@@ -46,9 +46,16 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
     return [(prefix, "—" if value is None else str(value))]
 
 
-def _in_full(table: pd.DataFrame):
-    """A left-aligned Styler: unlike a DataFrame's repr, it never truncates long values (checksums, paths)."""
-    return table.style.set_properties(**{"text-align": "left"})
+def _in_full(table: pd.DataFrame, **format_options: Any):
+    """A left-aligned Styler: unlike a DataFrame's repr, it never truncates long values (checksums, paths).
+
+    A Styler writes its cells and labels as raw HTML, and these tables show what users typed and
+    what their files are called, so every cell, row label and column label is HTML-escaped.
+    """
+    return (table.style.set_properties(**{"text-align": "left"})
+            .format(escape="html", **format_options)
+            .format_index(escape="html", axis=0)
+            .format_index(escape="html", axis=1))
 
 
 def provenance_table(metrics: dict[str, Any]):
@@ -75,6 +82,13 @@ def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
                          f"top {top}": ", ".join(f"{d} ({q:.0%})" for d, q in p.top(top)),
                          "note": "low confidence" if p.probability < low_confidence else ""})
     return _in_full(pd.DataFrame(rows).set_index("image"))
+
+
+def per_class_table(evaluation: "Evaluation"):
+    """Precision, recall and F1 (four decimals) and support for each digit."""
+    from .evaluation import per_class_metrics
+
+    return _in_full(per_class_metrics(evaluation), precision=4)
 
 
 def members_table(training: "TrainingResult", members: "list[Evaluation]", ensemble: "Evaluation"):

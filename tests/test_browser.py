@@ -30,7 +30,8 @@ def browser():
 def open_offline(browser, html: Path, screenshot: Path) -> dict:
     """Load `html` from file:// and return what the page did: errors, outside requests, images, headings."""
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    errors, outside = [], []
+    errors, outside, dialogs = [], [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("request", lambda request: None if re.match(r"(file|data|about):", request.url)
@@ -38,9 +39,11 @@ def open_offline(browser, html: Path, screenshot: Path) -> dict:
     page.goto(html.resolve().as_uri(), wait_until="load")
     images = page.eval_on_selector_all("img", "images => images.map(i => i.complete && i.naturalWidth)")
     headings = page.eval_on_selector_all("h1, h2, h3", "hs => hs.map(h => h.textContent.replace('¶', '').trim())")
+    text = page.inner_text("body")
     page.screenshot(path=str(screenshot), full_page=True)
     page.close()
-    return {"errors": errors, "outside": outside, "images": images, "headings": headings}
+    return {"errors": errors, "outside": outside, "images": images, "headings": headings, "dialogs": dialogs,
+            "text": text}
 
 
 def test_training_report_works_offline(browser, report_run):
@@ -76,3 +79,76 @@ def test_comparison_report_works_offline(browser, report_run, mnist_dir):
     assert seen["errors"] == [] and seen["outside"] == []
     assert len(seen["images"]) == 4 and all(width > 0 for width in seen["images"])
     assert "Digits every model gets wrong" in seen["headings"]
+
+
+# Markup a stranger may put in a parameter, a file name or a folder name: each would open a dialog if a
+# page let it through as HTML. The pages must show it as the text it is.
+PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+IMAGE_NAMES = ['"><img src=x onerror=alert(3)>.png', "<svg onload=alert(4)>.png"]
+
+
+def test_a_parameter_full_of_markup_is_shown_as_text(browser, tmp_path):
+    from conftest import digitlib_cli
+
+    result = digitlib_cli("report", "-p", "data_dir", PAYLOAD, "-p", "train_limit", "500", "-p", "epochs", "1",
+                          cwd=tmp_path)
+    assert result.returncode == 1  # no such data folder: the run fails, and its report says why
+    (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir()]
+    seen = open_offline(browser, run_dir / "report.html", run_dir / "report.png")
+    assert seen["dialogs"] == [] and seen["outside"] == []
+    assert PAYLOAD in seen["text"]  # literally, in the parameters table
+    index = open_offline(browser, tmp_path / "reports" / "index.html", tmp_path / "reports" / "index.png")
+    assert index["dialogs"] == [] and index["errors"] == []
+
+
+def test_image_file_names_full_of_markup_are_shown_as_text(browser, report_run, tmp_path):
+    from conftest import REPOSITORY, digitlib_cli, run_dir_of
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in IMAGE_NAMES:
+        shutil.copy(REPOSITORY / "notebooks" / "samples" / "drawn_7.png", images / name)
+    result = digitlib_cli("report", "--notebook", "predict_your_digits", "-p", "images", images,
+                          "-p", "model_path", report_run / "model.keras", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = run_dir_of(result, tmp_path)
+    seen = open_offline(browser, run_dir / "report.html", run_dir / "report.png")
+    assert seen["dialogs"] == [] and seen["errors"] == [] and seen["outside"] == []
+    for name in IMAGE_NAMES:
+        assert name in seen["text"]
+
+
+def test_a_comparison_title_and_a_run_folder_full_of_markup_are_shown_as_text(browser, report_run, tmp_path):
+    from conftest import digitlib_cli, run_dir_of
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    planted = reports / "<img src=x onerror=alert(5)>"  # a folder someone else put in the reports folder
+    shutil.copytree(report_run, planted)
+    result = digitlib_cli("report", "--notebook", "compare_runs", "-p", "runs", report_run, "-p", "title", PAYLOAD,
+                          cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    comparison = run_dir_of(result, tmp_path)
+    seen = open_offline(browser, comparison / "report.html", comparison / "report.png")
+    assert seen["dialogs"] == [] and seen["outside"] == []
+    assert PAYLOAD in seen["text"]
+    index = open_offline(browser, reports / "index.html", reports / "index.png")
+    assert index["dialogs"] == [] and index["errors"] == [] and index["outside"] == []
+
+
+def test_the_pages_run_no_script_even_if_markup_slipped_through(browser, tmp_path):
+    """Defence in depth: a notebook output that *is* raw HTML still cannot run a script (the CSP)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from digitlib.index import write_index
+    from digitlib.runner import render_html
+
+    cell = new_code_cell("", outputs=[new_output("display_data", data={
+        "text/html": "<script>alert(6)</script><img src=x onerror=alert(7)><svg onload=alert(8)></svg>"})])
+    notebook = tmp_path / "raw.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), notebook)
+    seen = open_offline(browser, render_html(notebook, tmp_path / "raw.html"), tmp_path / "raw.png")
+    assert seen["dialogs"] == [] and seen["outside"] == []
+    index = open_offline(browser, write_index(tmp_path), tmp_path / "index.png")
+    assert index["dialogs"] == [] and index["errors"] == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,28 +13,29 @@ from matplotlib.figure import Figure
 
 from .evaluation import DIGITS
 from .figures import digit_grid
-from .index import RUN_FILE
+from .rundir import RUN_FILE, InvalidRun, read_run, read_runs, skip_warning
 from .params import model_label
 
 
 def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict[str, Any]]:
-    """Successful training runs from run directories, or from a reports folder (all of its runs)."""
+    """Successful training runs from run directories, or from a reports folder (all of its runs).
+
+    Each run is read back as untrusted data (:func:`digitlib.rundir.read_run`): a directory whose
+    files do not validate is skipped with a warning.
+    """
     items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
-    directories: list[Path] = []
+    runs = []
     for item in map(Path, items):
         if (item / RUN_FILE).exists():
-            directories.append(item)
+            try:
+                runs.append({**read_run(item), "directory": item})
+            except InvalidRun as problem:
+                skip_warning(item, problem)
         elif item.is_dir():
-            directories += sorted(p for p in item.iterdir() if (p / RUN_FILE).exists() and not p.is_symlink())
+            runs += [{**run, "directory": item / run["run_id"]} for run in read_runs(item)]
         else:
             raise ValueError(f"{item}: neither a run directory nor a folder of runs")
-    runs = []
-    for directory in directories:
-        if (directory / "metrics.json").exists():
-            run = json.loads((directory / RUN_FILE).read_text(encoding="utf-8"))
-            run["metrics"] = json.loads((directory / "metrics.json").read_text(encoding="utf-8"))
-            run["directory"] = directory
-            runs.append(run)
+    runs = [run for run in runs if run["metrics"] is not None and run.get("notebook_name") == "mnist_cnn"]
     if not runs:
         raise ValueError(f"no finished training runs in {', '.join(map(str, items))}")
     return sorted(runs, key=lambda r: -r["metrics"]["test"]["accuracy"])

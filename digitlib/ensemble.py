@@ -21,7 +21,8 @@ import numpy as np
 
 from .atomic import write_atomic
 from .models import MEMBER_MODEL, build_model, ensemble_members
-from .results import METRICS_FILE, MODEL_FILE, save_model
+from .results import save_model
+from .rundir import METRICS_FILE, MODEL_FILE, InvalidRun, read_json, skip_warning
 
 if TYPE_CHECKING:
     import keras
@@ -71,9 +72,10 @@ def find_trained_member(reports_dir: str | os.PathLike, wanted: dict[str, Any], 
     for path in candidates:
         if not (path.parent / MODEL_FILE).exists():
             continue
-        try:
-            finished = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        try:  # another run's files are data to check, like any run directory's
+            finished = read_json(path, "member.schema.json" if path.name == MEMBER_FILE else "metrics.schema.json")
+        except InvalidRun as problem:
+            skip_warning(path.parent, problem)
             continue
         if _record_of(finished) == wanted:
             return path.parent

@@ -8,49 +8,13 @@ from __future__ import annotations
 
 import fcntl
 import html
-import json
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 from .atomic import write_atomic
-
-RUN_FILE = "run.json"
-
-
-def read_runs(reports_dir: Path) -> list[dict[str, Any]]:
-    """Every run's record (run.json) joined with its metrics.json when it has one, newest first."""
-    runs = []
-    for record_path in Path(reports_dir).glob(f"*/{RUN_FILE}"):
-        if record_path.parent.is_symlink():
-            continue  # reports/latest is a link to a run, not a run of its own
-        try:
-            run = json.loads(record_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # a foreign or damaged folder is not a run
-        if run.get("status") == "running" and not process_alive(run.get("pid")):
-            run["status"], run["error"] = "interrupted", "its process ended without finishing (killed?)"
-        metrics_path = record_path.parent / "metrics.json"
-        try:
-            run["metrics"] = json.loads(metrics_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            run["metrics"] = None
-        runs.append(run)
-    return sorted(runs, key=lambda run: (run.get("started", ""), run.get("run_id", "")), reverse=True)
-
-
-def process_alive(pid: int | None) -> bool:
-    """Whether process `pid` still runs on this machine (a run marked running may have been killed)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from .pages import CONTENT_SECURITY_POLICY
+from .rundir import RUN_FILE, process_alive, read_runs  # noqa: F401 - the index's readers, re-exported
 
 
 @contextmanager
@@ -89,6 +53,7 @@ def render_index(runs: list[dict[str, Any]]) -> str:
     rows = "\n".join(_row(run) for run in runs) or '<tr><td colspan="7">No runs yet.</td></tr>'
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>digit-recognizer runs</title>
+<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #1f2328; }}
 table {{ border-collapse: collapse; width: 100%; }}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .atomic import write_atomic
 from .evaluation import Evaluation, per_class_metrics
+from .rundir import METRICS_FILE, MODEL_FILE
 
 if TYPE_CHECKING:
     import keras
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from .training import Reproducibility, TrainingResult
 
 SCHEMA_VERSION = 1
-METRICS_FILE, MODEL_FILE = "metrics.json", "model.keras"
 
 
 def run_metrics(

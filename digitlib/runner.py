@@ -20,19 +20,22 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from .atomic import replace_symlink, write_atomic
-from .index import RUN_FILE, locked, process_alive, write_index
+from .index import locked, write_index
 from .native import native_stderr_to
+from .pages import CONTENT_SECURITY_POLICY
 from .params import ParameterError, absolute_paths, validate_notebook_parameters
 from .provenance import REPOSITORY
 from .resources import check_memory
-from .results import MODEL_FILE
+from .rundir import (
+    MODEL_FILE, RUN_FILE, InvalidRun, process_alive, read_metrics, read_record, run_directory,
+)
 
 NOTEBOOKS = REPOSITORY / "notebooks"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
 # it into the notebook, and send it to the run's kernel.log instead of the terminal.
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
-KERNEL_LOG = "kernel.log"
+KERNEL_LOG, NOTEBOOK_FILE, REPORT_FILE = "kernel.log", "notebook.ipynb", "report.html"
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,11 @@ class RunResult:
 
     @property
     def report(self) -> Path:
-        return self.run_dir / "report.html"
+        return self.run_dir / REPORT_FILE
 
     @property
     def metrics(self) -> dict[str, Any] | None:
-        path = self.run_dir / "metrics.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        return read_metrics(self.run_dir)
 
 
 def run_id_for(parameters: Mapping[str, Any], when: datetime) -> str:
@@ -80,7 +82,8 @@ def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False
         exclude_input_prompt=not show_code,
         exclude_output_prompt=True,
     )
-    body, _ = exporter.from_filename(str(notebook_path))
+    body, _ = exporter.from_filename(str(notebook_path),
+                                     resources={"content_security_policy": CONTENT_SECURITY_POLICY})
     return write_atomic(html_path, body)
 
 
@@ -121,17 +124,21 @@ def run_report(
             check_memory(parameters)
     notebook_path = Path(notebook_path or NOTEBOOKS / f"{notebook}.ipynb").resolve()
     reports_dir = Path(reports_dir)
-    reports_dir.mkdir(parents=True, exist_ok=True)
     started = _now()
-    run_dir = create_run_directory(reports_dir, run_id_for(parameters, started))
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = create_run_directory(reports_dir, run_id_for(parameters, started))
+    except OSError as error:
+        raise ParameterError(f"cannot create a run in the reports folder {reports_dir}: "
+                             f"{error.strerror or error}; choose another with --reports-dir") from None
     record: dict[str, Any] = {
         "run_id": run_dir.name,
         "notebook_name": notebook,
-        "notebook": str(notebook_path),
+        "notebook": str(notebook_path),  # for the reader; a resumed run runs the project's notebook of that name
         "parameters": parameters,
         "started": started.isoformat(timespec="seconds"),
     }
-    return _execute(run_dir, record, show_code=show_code, timeout=timeout, stream=stream)
+    return _execute(run_dir, record, notebook_path, show_code=show_code, timeout=timeout, stream=stream)
 
 
 def resume_report(
@@ -144,43 +151,57 @@ def resume_report(
 ) -> RunResult:
     """Run an unfinished run again in its own directory, with its own parameters; training
     continues from the last epoch it finished (the checkpoint in the run directory)."""
-    run_dir = Path(reports_dir) / run_id
-    try:
-        record = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ParameterError(f"no run {run_id!r} in {reports_dir} to resume") from None
-    if record.get("status") == "succeeded":
+    run_dir = run_directory(reports_dir, run_id)
+    if not (run_dir / RUN_FILE).is_file():
+        raise ParameterError(f"no run {run_id!r} in {reports_dir} to resume")
+    try:  # run.json is data, never code: its notebook is one of ours, its parameters pass the contract
+        record = read_record(run_dir)
+        record["parameters"] = validate_notebook_parameters(record["notebook_name"], record["parameters"])
+    except (InvalidRun, ParameterError) as problem:
+        raise ParameterError(f"run {run_id} cannot be resumed: {problem}") from None
+    if record["status"] == "succeeded":
         raise ParameterError(f"run {run_id} already succeeded; there is nothing to resume")
-    if record.get("status") == "running" and process_alive(record.get("pid")):
+    if record["status"] in ("running", "rendering") and process_alive(record.get("pid")):
         raise ParameterError(f"run {run_id} is still running (process {record['pid']})")
+    executed = record["status"] == "rendering" and (run_dir / NOTEBOOK_FILE).is_file()
     record["resumed"] = record.get("resumed", 0) + 1
-    return _execute(run_dir, record, show_code=show_code, timeout=timeout, stream=stream)
+    return _execute(run_dir, record, NOTEBOOKS / f"{record['notebook_name']}.ipynb", show_code=show_code,
+                    timeout=timeout, stream=stream, render_only=executed)
 
 
-def _execute(run_dir: Path, record: dict[str, Any], *, show_code: bool, timeout: float | None,
-             stream: TextIO | None) -> RunResult:
-    """Execute the record's notebook into `run_dir`, render it, and record and index the outcome."""
+def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show_code: bool,
+             timeout: float | None, stream: TextIO | None, render_only: bool = False) -> RunResult:
+    """Execute `notebook_path` into `run_dir` with the record's parameters, render it, and record and
+    index the outcome. With `render_only`, the notebook already ran to the end (the run was killed
+    while rendering): it is rendered again, nothing is executed or trained."""
     import papermill
 
-    reports_dir, notebook_path = run_dir.parent, Path(record["notebook"])
-    record.update(status="running", pid=os.getpid(), error=None)
+    reports_dir = run_dir.parent
+    record.update(status="rendering" if render_only else "running", pid=os.getpid(), error=None)
     write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
-    output_notebook = run_dir / "notebook.ipynb"
+    output_notebook = run_dir / NOTEBOOK_FILE
     clock = time.perf_counter()
     status, error = "failed", None
     try:
-        with native_stderr_to(run_dir / KERNEL_LOG):
-            papermill.execute_notebook(
-                str(notebook_path),
-                str(output_notebook),
-                cwd=str(notebook_path.parent),
-                parameters={**record["parameters"], "output_dir": str(run_dir.resolve())},
-                kernel_name="python3",
-                extra_arguments=KERNEL_ARGUMENTS,
-                execution_timeout=timeout,
-                progress_bar=False,
-                stdout_file=stream or sys.stdout,
-            )
+        if render_only:
+            print(f"run {run_dir.name}: the notebook had run to the end; rendering its report again",
+                  file=stream or sys.stdout, flush=True)
+        else:
+            with native_stderr_to(run_dir / KERNEL_LOG):
+                papermill.execute_notebook(
+                    str(notebook_path),
+                    str(output_notebook),
+                    cwd=str(notebook_path.parent),
+                    parameters={**record["parameters"], "output_dir": str(run_dir.resolve())},
+                    kernel_name="python3",
+                    extra_arguments=KERNEL_ARGUMENTS,
+                    execution_timeout=timeout,
+                    progress_bar=False,
+                    stdout_file=stream or sys.stdout,
+                )
+            # Executed to the end: from here on, a killed run only needs rendering again.
+            record.update(status="rendering")
+            write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
         status = "succeeded"
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted (Ctrl-C or SIGTERM); digitlib report --resume continues it"
@@ -192,15 +213,26 @@ def _execute(run_dir: Path, record: dict[str, Any], *, show_code: bool, timeout:
     finally:
         if output_notebook.exists():
             try:
-                render_html(output_notebook, run_dir / "report.html", show_code=show_code)
+                render_html(output_notebook, run_dir / REPORT_FILE, show_code=show_code)
             except Exception as exception:  # noqa: BLE001 - a broken render must not hide the run's status
                 error = error or f"rendering failed: {_failure_reason(exception)}"
                 status = "failed" if status == "succeeded" else status
         record.update(status=status, error=error, finished=_now().isoformat(timespec="seconds"),
                       wall_seconds=round(time.perf_counter() - clock, 1))
         write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
-        with locked(reports_dir):
-            if status == "succeeded" and (run_dir / MODEL_FILE).exists():  # a training run: its model is the latest
-                replace_symlink(reports_dir / "latest", run_dir.name)
-            write_index(reports_dir)
+        _update_index(reports_dir, run_dir if status == "succeeded" and (run_dir / MODEL_FILE).exists() else None)
     return RunResult(run_dir=run_dir, status=status, error=error)
+
+
+def _update_index(reports_dir: Path, latest: Path | None) -> None:
+    """Point reports/latest at `latest` (a new training run) and rebuild the index. The run's own
+    files are already written: if the shared files cannot be, the run stands and this only warns."""
+    try:
+        with locked(reports_dir):
+            if latest is not None:
+                replace_symlink(reports_dir / "latest", latest.name)
+            write_index(reports_dir)
+    except OSError as error:
+        print(f"digitlib: warning: the run's own files are written, but {reports_dir}/index.html or "
+              f"{reports_dir}/latest could not be updated ({error.strerror or error}); the next run "
+              "rebuilds them", file=sys.stderr, flush=True)

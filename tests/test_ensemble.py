@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import digitlib
+from digitlib import describe_environment
 from digitlib import (
     build_model, evaluate_members, evaluate_model, fit_model, members_table, predict_probabilities, prepare_splits,
     run_metrics, set_reproducible,
@@ -65,7 +66,7 @@ def _strong_run(mnist, reports, seed):
     training = fit_model(model, splits, **recipe(parameters), seed=seed, stream=io.StringIO())
     metrics = run_metrics(parameters=parameters, data=mnist, splits=splits, model=model, training=training,
                           evaluation=evaluate_model(model, splits.x_test, splits.y_test),
-                          reproducibility=reproducibility, environment={})
+                          reproducibility=reproducibility, environment=describe_environment())
     save_results(reports / f"strong-seed-{seed}", model, metrics)
     return model
 
@@ -129,6 +130,19 @@ def test_a_member_with_another_recipe_or_data_is_not_reused(mnist, tiny, tmp_pat
     assert find_trained_member(reports, member_record(tiny, QUICK, seed=9)) is None
     other_data = prepare_splits(mnist, validation_split=0.1, seed=0, train_limit=500, test_limit=200)
     assert find_trained_member(reports, member_record(other_data, QUICK, seed=8)) is None
+
+
+def test_a_tampered_finished_run_is_not_reused_as_a_member(mnist, tiny, tmp_path):
+    from digitlib.rundir import RunDirectoryWarning
+
+    reports = tmp_path / "reports"
+    _strong_run(mnist, reports, seed=8)
+    metrics_path = reports / "strong-seed-8" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["training"]["epoch_seconds"] = "<script>alert(1)</script>"  # matches the record, breaks the schema
+    metrics_path.write_text(json.dumps(metrics))
+    with pytest.warns(RunDirectoryWarning, match="does not match its schema at training/epoch_seconds"):
+        assert find_trained_member(reports, member_record(tiny, QUICK, seed=8)) is None
 
 
 def test_an_interrupted_ensemble_resumes_inside_the_member_it_was_training(tiny, tmp_path):

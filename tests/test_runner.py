@@ -13,6 +13,7 @@ from digitlib.atomic import replace_symlink, write_atomic
 from digitlib.index import read_runs, write_index
 from digitlib.params import ParameterError
 from digitlib.runner import create_run_directory, render_html, run_id_for, run_report
+from test_rundir import valid_metrics
 
 
 def test_run_id_is_time_plus_parameter_digest():
@@ -49,8 +50,7 @@ def _fake_run(reports, run_id, status, accuracy=None, started="2026-11-25T10:00:
         {"run_id": run_id, "status": status, "started": started, "parameters": {"model": "seed", "epochs": 3},
          "error": "DataError: boom" if status == "failed" else None}))
     if accuracy is not None:
-        (run_dir / "metrics.json").write_text(json.dumps(
-            {"test": {"accuracy": accuracy}, "training": {"epochs": 3, "train_seconds": 12.3}}))
+        (run_dir / "metrics.json").write_text(json.dumps(valid_metrics(accuracy)))
 
 
 def test_index_lists_every_run_newest_first(tmp_path):
@@ -99,3 +99,54 @@ def test_failing_notebook_is_rendered_recorded_and_indexed(tmp_path):
     assert "before the failure" in html and "no luck" in html
     assert 'class="status failed"' in (tmp_path / "reports" / "index.html").read_text()
     assert not (tmp_path / "reports" / "latest").exists()
+
+
+def _succeeding(tmp_path):
+    return _notebook(tmp_path / "fine.ipynb", "print('all good')")
+
+
+def test_a_run_stands_when_the_index_cannot_be_replaced(tmp_path, monkeypatch, capsys):
+    """Root ignores file modes, so the failure is injected: the index writer raises."""
+    import digitlib.runner
+
+    def refuse(reports_dir):
+        raise PermissionError(13, "Permission denied", str(reports_dir / "index.html"))
+
+    monkeypatch.setattr(digitlib.runner, "write_index", refuse)
+    result = run_report({"epochs": 1}, reports_dir=tmp_path / "reports", notebook_path=_succeeding(tmp_path),
+                        stream=open(os.devnull, "w"))
+    assert result.status == "succeeded" and result.error is None
+    assert json.loads((result.run_dir / "run.json").read_text())["status"] == "succeeded"
+    warning = capsys.readouterr().err
+    assert "digitlib: warning: the run's own files are written" in warning and "Permission denied" in warning
+
+
+def test_a_run_stands_when_index_html_is_immutable(tmp_path):
+    import subprocess
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    stale = write_index(reports)
+    if subprocess.run(["chattr", "+i", str(stale)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable attribute (chattr +i)")
+    try:
+        result = run_report({"epochs": 1}, reports_dir=reports, notebook_path=_succeeding(tmp_path),
+                            stream=open(os.devnull, "w"))
+    finally:
+        subprocess.run(["chattr", "-i", str(stale)])
+    assert result.status == "succeeded"
+    assert json.loads((result.run_dir / "run.json").read_text())["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_outputs_get_the_users_usual_permissions(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        written = write_atomic(tmp_path / "metrics.json", "{}")
+        result = run_report({"epochs": 1}, reports_dir=tmp_path / "reports", notebook_path=_succeeding(tmp_path),
+                            stream=open(os.devnull, "w"))
+    finally:
+        os.umask(old)
+    assert written.stat().st_mode & 0o777 == mode
+    for path in [result.run_dir / "run.json", result.report, tmp_path / "reports" / "index.html"]:
+        assert path.stat().st_mode & 0o777 == mode, path

@@ -120,3 +120,37 @@ def test_timeout_marks_the_run_timed_out(mnist_dir, tmp_path):
     (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink()]
     assert json.loads((run_dir / "run.json").read_text())["status"] == "timed out"
     assert 'class="status timed-out"' in (tmp_path / "reports" / "index.html").read_text()
+
+
+KILLED_WHILE_RENDERING = """
+import os, signal, sys
+import digitlib.runner
+digitlib.runner.render_html = lambda *arguments, **options: os.kill(os.getpid(), signal.SIGKILL)
+from digitlib.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_killed_while_rendering_then_resumed_only_renders(mnist_dir, tmp_path):
+    tiny = ["report", "-p", "train_limit", "1000", "-p", "test_limit", "200", "-p", "epochs", "1",
+            "-p", "data_dir", mnist_dir]
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_RENDERING, *map(str, tiny)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL
+    (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink()]
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "rendering"
+    assert not (run_dir / "report.html").exists()
+    metrics = (run_dir / "metrics.json").read_text()
+    from digitlib.index import read_runs, write_index
+
+    (run,) = read_runs(tmp_path / "reports")  # what the index says of it
+    assert run["status"] == "interrupted" and "while rendering" in run["error"]
+    assert 'class="status interrupted"' in write_index(tmp_path / "reports").read_text()
+
+    resumed = digitlib_cli("report", "--resume", run_dir.name, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "rendering its report again" in resumed.stdout and "epoch" not in resumed.stdout
+    assert (run_dir / "metrics.json").read_text() == metrics  # nothing retrained or re-evaluated
+    assert "Recognizing handwritten digits" in (run_dir / "report.html").read_text()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "succeeded"
+    assert os.readlink(tmp_path / "reports" / "latest") == run_dir.name

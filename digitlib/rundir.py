@@ -1,0 +1,139 @@
+"""A run directory, ``reports/<run-id>/``: its name, its files, and reading it back without trusting it.
+
+Anyone can drop a folder into the reports folder or edit a run's JSON, so what is read back is
+data to check, never instructions: a run id is a plain name inside the reports folder, a run's id
+is its directory's name, ``run.json`` and ``metrics.json`` must match their schemas, and the
+parameters in ``run.json`` must pass the same validation as fresh ones. A directory that does not
+validate is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .params import ParameterError, notebook_names, validate_notebook_parameters
+
+RUN_FILE, METRICS_FILE, MODEL_FILE = "run.json", "metrics.json", "model.keras"
+RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
+MAX_JSON_BYTES = 10_000_000  # a run's JSON is a few kB; a bigger one is not ours
+
+
+class RunDirectoryWarning(UserWarning):
+    """A folder in the reports folder is skipped: its run.json or metrics.json does not validate."""
+
+
+class InvalidRun(ValueError):
+    """A run directory whose files do not validate; the message says which file and why."""
+
+
+def run_directory(reports_dir: str | os.PathLike, run_id: Any) -> Path:
+    """The directory of run `run_id` inside `reports_dir`; a ParameterError for anything but a plain name."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        raise ParameterError(f"{run_id!r} is not a run id: use the name of a folder in {reports_dir} "
+                             "(as listed in its index.html), such as 20261125-101500-1a2b3c4d")
+    path = Path(reports_dir) / run_id
+    if path.is_symlink():
+        raise ParameterError(f"{run_id!r} is a link to a run, not a run; use the run's own id "
+                             f"({os.readlink(path)})")
+    return path
+
+
+@cache
+def _schema(name: str) -> dict[str, Any]:
+    return json.loads((Path(__file__).parent / name).read_text(encoding="utf-8"))
+
+
+def read_json(path: Path, schema: str) -> dict[str, Any]:
+    """The JSON file `path` if it matches digitlib's `schema` file; :class:`InvalidRun` saying why if not."""
+    import jsonschema
+
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise InvalidRun(f"{path.name} is larger than {MAX_JSON_BYTES:,} bytes")
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise InvalidRun(f"{path.name} is unreadable ({type(error).__name__})") from None
+    try:
+        jsonschema.validate(value, _schema(schema))
+    except jsonschema.ValidationError as error:
+        where = "/".join(map(str, error.absolute_path)) or "top level"
+        raise InvalidRun(f"{path.name} does not match its schema at {where}: {error.message[:200]}") from None
+    return value
+
+
+def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """run.json, validated: its schema, a known notebook, and parameters that pass that notebook's contract.
+
+    The run's id is the directory's name, whatever the file says. Raises :class:`InvalidRun`.
+    """
+    run_dir = Path(run_dir)
+    record = read_json(run_dir / RUN_FILE, "run.schema.json")
+    notebook = record.setdefault("notebook_name", "mnist_cnn")  # runs made before it was recorded trained
+    if notebook not in notebook_names():
+        raise InvalidRun(f"{RUN_FILE} names an unknown notebook {notebook[:64]!r}")
+    try:
+        validate_notebook_parameters(notebook, record["parameters"])
+    except ParameterError as error:
+        raise InvalidRun(f"{RUN_FILE} holds invalid parameters: {str(error)[:300]}") from None
+    record["run_id"] = run_dir.name
+    return record
+
+
+def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """metrics.json validated against its schema; None when the run has none (it did not finish)."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return None
+    return read_json(path, "metrics.schema.json")
+
+
+def skip_warning(run_dir: Path, problem: Exception) -> None:
+    warnings.warn(f"skipping {run_dir}: {problem}", RunDirectoryWarning, stacklevel=2)
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether process `pid` still runs on this machine (a run marked running may have been killed)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return isinstance(pid, int) and pid > 0
+    return True
+
+
+def read_run(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """A run's record joined with its metrics (``run["metrics"]``, None before it finished); a run
+    marked running whose process is gone is reported interrupted. Raises :class:`InvalidRun`."""
+    run_dir = Path(run_dir)
+    run = read_record(run_dir)
+    if run["status"] in ("running", "rendering") and not process_alive(run.get("pid")):
+        stage = "while rendering its report" if run["status"] == "rendering" else "without finishing"
+        run["status"], run["error"] = "interrupted", f"its process ended {stage} (killed?)"
+    run["metrics"] = read_metrics(run_dir)
+    return run
+
+
+def read_runs(reports_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every valid run in `reports_dir`, newest first; folders that do not validate are skipped with a warning."""
+    runs = []
+    for record_path in Path(reports_dir).glob(f"*/{RUN_FILE}"):
+        run_dir = record_path.parent
+        if run_dir.is_symlink():
+            continue  # reports/latest is a link to a run, not a run of its own
+        if not RUN_ID.fullmatch(run_dir.name):
+            skip_warning(run_dir, InvalidRun("its name is not a run id"))
+            continue
+        try:
+            runs.append(read_run(run_dir))
+        except InvalidRun as problem:
+            skip_warning(run_dir, problem)
+    return sorted(runs, key=lambda run: (run.get("started", ""), run["run_id"]), reverse=True)

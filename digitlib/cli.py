@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import warnings
 
 from .params import ParameterError, describe_parameters, load_parameters_file, notebook_names, parse_value
 from .predict import DEFAULT_MODEL, ModelError
@@ -56,10 +58,10 @@ def report_command(arguments: argparse.Namespace) -> int:
     from .params import validate_notebook_parameters
     from .runner import resume_report, run_report
 
-    if arguments.timeout is not None and arguments.timeout <= 0:
-        raise ParameterError(f"--timeout must be positive, got {arguments.timeout:g}")
+    if arguments.timeout is not None and not (math.isfinite(arguments.timeout) and arguments.timeout > 0):
+        raise ParameterError(f"--timeout must be a positive number of seconds, got {arguments.timeout:g}")
     options = {"reports_dir": arguments.reports_dir, "show_code": arguments.show_code, "timeout": arguments.timeout}
-    if arguments.resume:
+    if arguments.resume is not None:  # `--resume ""` is a bad run id, not a fresh run
         if arguments.parameter or arguments.params_file:
             raise ParameterError("--resume continues a run with its own parameters; drop -p and --params-file")
         result = resume_report(arguments.resume, **options)
@@ -102,6 +104,11 @@ def predict_command(arguments: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _warnings_in_one_line() -> None:
+    """Warnings (a run folder skipped, say) read like the command's other messages, one line each."""
+    warnings.formatwarning = lambda message, category, *rest, **options: f"digitlib: warning: {message}\n"
+
+
 def _interrupt_on_sigterm() -> None:
     """Treat SIGTERM like Ctrl-C, so a killed run is still marked interrupted and indexed."""
     import signal
@@ -134,6 +141,7 @@ COMMANDS = {"report": report_command, "sweep": sweep_command, "predict": predict
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
+    _warnings_in_one_line()
     _interrupt_on_sigterm()
     try:
         return COMMANDS[arguments.command](arguments)

@@ -9,6 +9,7 @@ value is refused before any training starts, however the notebook is run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -31,6 +32,9 @@ class Parameter:
     optional: bool = False  # None is allowed
     check: Callable[[Any], str | None] = lambda value: None  # returns a complaint or None
     path: bool = False  # a file or folder: the runner makes a caller's relative path absolute
+
+
+MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are 32-bit
 
 
 def _at_least(minimum: int) -> Callable[[Any], str | None]:
@@ -57,7 +61,8 @@ PARAMETERS: tuple[Parameter, ...] = (
               optional=True, check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
     Parameter("members", None, int, "ensemble only: how many strong networks, seeded seed, seed+1, ...; "
               "None: 3 for the ensemble", optional=True, check=_at_least(2)),
-    Parameter("seed", 42, int, "seeds Python, NumPy, TensorFlow and the validation split"),
+    Parameter("seed", 42, int, "seeds Python, NumPy, TensorFlow and the validation split",
+              check=lambda v: None if 0 <= v <= MAX_SEED else f"must be between 0 and {MAX_SEED}"),
     Parameter("data_dir", None, str, "folder with the MNIST files; None: $DIGITLIB_DATA_DIR, else download",
               optional=True, path=True),
     Parameter("train_limit", None, int, "use only the first N training images (quick runs); None: all 60,000",
@@ -101,7 +106,7 @@ def _validate(contract: tuple[Parameter, ...], given: Mapping[str, Any]) -> dict
     unknown = sorted(set(given) - set(by_name))
     if unknown:
         raise ParameterError(
-            f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(_shown, unknown))}; "
             f"valid names: {', '.join(by_name)}"
         )
     result = {parameter.name: parameter.default for parameter in contract}
@@ -137,22 +142,35 @@ def validate_parameters(values: Mapping[str, Any] | None = None, **more: Any) ->
     return result
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value as it reads in a message: its repr, cut short (a value may be megabytes long)."""
+    if isinstance(value, (list, dict)) and len(value) > 20:
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _checked(parameter: Parameter, value: Any) -> Any:
     if value is None:
         if parameter.optional:
             return None
         raise ParameterError(f"parameter {parameter.name!r} needs a value ({parameter.help})")
     if parameter.kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ParameterError(f"parameter {parameter.name!r} is too large, got {value}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(f"parameter {parameter.name!r} must be a finite number, got {value}")
     if not isinstance(value, parameter.kind) or isinstance(value, bool):
         kinds = parameter.kind if isinstance(parameter.kind, tuple) else (parameter.kind,)
         raise ParameterError(
             f"parameter {parameter.name!r} must be {' or '.join(kind.__name__ for kind in kinds)}"
-            f"{' or None' if parameter.optional else ''}, got {value!r}"
+            f"{' or None' if parameter.optional else ''}, got {_shown(value)}"
         )
     complaint = parameter.check(value)
     if complaint:
-        raise ParameterError(f"parameter {parameter.name!r}={value!r} {complaint}")
+        raise ParameterError(f"parameter {parameter.name!r}={_shown(value)} {complaint}")
     return value
 
 

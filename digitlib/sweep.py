@@ -31,6 +31,7 @@ import yaml
 
 from .index import read_runs
 from .params import DEFAULTS, ParameterError, model_label, validate_parameters
+from .yamlfile import YamlInputError, load_yaml_file
 
 TOP_LEVEL = ("name", "common", "grid", "runs")
 
@@ -60,12 +61,10 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     """Read and validate a sweep file; raises ParameterError naming the file, line and key."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        tree, data = yaml.compose(text), yaml.safe_load(text)
-    except OSError as error:
-        raise ParameterError(f"cannot read sweep file {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ParameterError(f"{path} is not valid YAML: {error}") from None
+        document = load_yaml_file(path, "sweep file")
+    except YamlInputError as error:
+        raise ParameterError(str(error)) from None
+    tree, data = document.tree, document.data
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: a sweep file is a mapping with 'grid' or 'runs'")
     for key in data:

@@ -5,7 +5,7 @@ These are a few hand-written lines each, so the loader is stricter than PyYAML's
 - anchors and aliases (``&a``, ``*a``) are refused before anything is built: a kilobyte of
   nested aliases ("billion laughs") becomes gigabytes as soon as it is printed or copied;
 - nesting deeper than :data:`MAX_DEPTH` is refused;
-- files over :data:`MAX_BYTES` are refused unread.
+- files over :data:`MAX_BYTES` are refused unread, files that are not UTF-8 before parsing.
 
 Every refusal raises :class:`YamlInputError`, whose message names the file and line.
 """
@@ -87,4 +87,10 @@ def load_yaml_file(path: str | os.PathLike, what: str) -> YamlDocument:
     if len(content) > MAX_BYTES:
         raise YamlInputError(f"{path} is larger than {MAX_BYTES // 1_000_000} MB; a {what} is a few lines "
                              "of YAML: is it the right file?")
-    return _load(content.decode("utf-8"), str(path))
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = content.count(b"\n", 0, error.start) + 1
+        raise YamlInputError(f"{path}:{line} is not UTF-8 text (byte 0x{content[error.start]:02x}); "
+                             "save the file as UTF-8") from None
+    return _load(text, str(path))

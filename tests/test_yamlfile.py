@@ -85,3 +85,13 @@ def test_the_cli_refuses_a_huge_sweep_file(tmp_path):
     result = digitlib_cli_guarded("sweep", "big.yaml", cwd=tmp_path)
     assert result.returncode == 2 and "digitlib: error: big.yaml is larger than 1 MB" in result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("command", [["sweep", "latin1.yaml"], ["report", "--params-file", "latin1.yaml"]])
+def test_a_file_that_is_not_utf8_is_one_clear_line(tmp_path, command):
+    (tmp_path / "latin1.yaml").write_bytes("runs:\n  # réglages\n  - {model: fast}\n".encode("latin-1"))
+    result = digitlib_cli_guarded(*command, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr == ("digitlib: error: latin1.yaml:2 is not UTF-8 text (byte 0xe9); "
+                             "save the file as UTF-8\n")
+    assert not (tmp_path / "reports").exists()

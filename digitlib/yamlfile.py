@@ -4,6 +4,7 @@ These are a few hand-written lines each, so the loader is stricter than PyYAML's
 
 - anchors and aliases (``&a``, ``*a``) are refused before anything is built: a kilobyte of
   nested aliases ("billion laughs") becomes gigabytes as soon as it is printed or copied;
+- a key given twice in one mapping is refused, instead of the last one silently winning;
 - nesting deeper than :data:`MAX_DEPTH` is refused;
 - files over :data:`MAX_BYTES` are refused unread, files that are not UTF-8 before parsing.
 
@@ -13,6 +14,8 @@ Every refusal raises :class:`YamlInputError`, whose message names the file and l
 from __future__ import annotations
 
 import os
+import reprlib
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +40,12 @@ class YamlDocument:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing anchors, aliases and deep nesting while it composes."""
+    """PyYAML's safe loader, refusing anchors, aliases, deep nesting and duplicate keys."""
 
     def __init__(self, text: str, where: str):
         super().__init__(text)
         self.where, self.depth = where, 0
+        self.name = where  # PyYAML's own messages say where, instead of "<unicode string>"
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -57,6 +61,20 @@ class _StrictLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # '<<' merges a mapping in; it is not a key of its own
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                continue  # the safe loader refuses it below, with its own message
+            if key in seen:
+                raise YamlInputError(f"duplicate key {reprlib.repr(key)} at {self.where}:"
+                                     f"{key_node.start_mark.line + 1}; give each key once")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _load(text: str, where: str) -> YamlDocument:

@@ -48,6 +48,9 @@ def test_the_shipped_sweeps_are_valid():
     ("runs: []\n", r"sweep.yaml:1: 'runs' must be a non-empty list"),
     ("name: x\ngrids:\n  epochs: [1]\n", r"sweep.yaml:2: unknown key 'grids'"),
     ("grid:\n  epochs: [1]\nruns:\n  - {}\n", "give either 'grid' or 'runs'"),
+    ("runs:\n  - model: fast\n    epochs: 1\n    epochs: 2\n", r"duplicate key 'epochs' at \S*sweep.yaml:4"),
+    ("common: {seed: 1}\nruns:\n  - {model: fast}\ncommon: {seed: 2}\n", r"duplicate key 'common' at \S*sweep.yaml:4"),
+    ("grid:\n  model: [fast]\n  seed: [1, 2]\n  model: [seed]\n", r"duplicate key 'model' at \S*sweep.yaml:4"),
 ])
 def test_bad_sweep_files_name_the_line_and_key(tmp_path, text, message):
     with pytest.raises(ParameterError, match=message):

@@ -95,3 +95,17 @@ def test_a_file_that_is_not_utf8_is_one_clear_line(tmp_path, command):
     assert result.stderr == ("digitlib: error: latin1.yaml:2 is not UTF-8 text (byte 0xe9); "
                              "save the file as UTF-8\n")
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_key_given_twice_is_refused_at_any_depth(tmp_path):
+    from digitlib.params import ParameterError, load_parameters_file, parse_value
+
+    path = tmp_path / "p.yaml"
+    path.write_text("epochs: 2\ntrain_limit: 100\nepochs: 3\n")
+    with pytest.raises(ParameterError, match=r"duplicate key 'epochs' at \S*p.yaml:3; give each key once"):
+        load_parameters_file(str(path))
+    with pytest.raises(YamlInputError, match=r"duplicate key 1 at f.yaml:4"):
+        load_yaml_text("a:\n  - b:\n      1: x\n      0x1: y\n", "f.yaml")
+    with pytest.raises(ParameterError, match=r"duplicate key 'a' at <-p value>:1"):
+        parse_value("{a: 1, a: 2}")
+    assert load_yaml_text("a: {x: 1}\nb: {x: 2}\n", "f.yaml") == {"a": {"x": 1}, "b": {"x": 2}}

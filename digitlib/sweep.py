@@ -19,6 +19,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
+import reprlib
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from .params import DEFAULTS, ParameterError, model_label, validate_parameters
 from .yamlfile import YamlInputError, load_yaml_file
 
 TOP_LEVEL = ("name", "common", "grid", "runs")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")  # one folder name, inside the reports folder
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,20 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
                     *where, name)
                 raise ParameterError(f"{path}:{_line_of(tree, *origin)}: {error}") from None
         validated.append(validate_parameters({**common, **values}))
-    return Sweep(name=str(data.get("name") or path.stem), parameter_sets=validated)
+    return Sweep(name=_sweep_name(data, path, tree), parameter_sets=validated)
+
+
+def _sweep_name(data: dict[str, Any], path: Path, tree: yaml.Node) -> str:
+    """The file's `name`, a plain name since it names reports/sweep-NAME/; else the file's name, made plain."""
+    if "name" not in data:
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip(".-")[:100] or "sweep"
+    name = data["name"]
+    name = str(name) if isinstance(name, int) and not isinstance(name, bool) else name
+    if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
+        raise ParameterError(f"{path}:{_line_of(tree, 'name')}: the sweep name {reprlib.repr(name)} is not a plain "
+                             "name: use up to 100 letters, digits, '-', '_' or '.', not starting with '.' "
+                             "(it names the folder reports/sweep-NAME)")
+    return name
 
 
 FINISHED = ("succeeded", "failed")  # the same parameters would end the same way: not run again

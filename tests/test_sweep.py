@@ -57,6 +57,29 @@ def test_bad_sweep_files_name_the_line_and_key(tmp_path, text, message):
         load_sweep(write(tmp_path, text))
 
 
+@pytest.mark.parametrize("name", ["../escape", "a/b", "/tmp/abs", "..", "", ".hidden", "x" * 101, "a b", None, [1]])
+def test_a_sweep_name_must_be_a_plain_name(tmp_path, name):
+    with pytest.raises(ParameterError, match=r"sweep.yaml:2: the sweep name .* is not a plain name: use up to 100 "):
+        load_sweep(write(tmp_path, f"runs: [{{model: fast}}]\nname: {json.dumps(name)}\n"))
+
+
+def test_plain_names_are_kept_and_the_file_name_made_plain(tmp_path):
+    assert load_sweep(write(tmp_path, "name: ladder-2.b_3\nruns: [{}]\n")).name == "ladder-2.b_3"
+    assert load_sweep(write(tmp_path, "name: 2024\nruns: [{}]\n")).name == "2024"
+    (tmp_path / "..my sweep (v2).yaml").write_text("runs: [{}]\n")
+    assert load_sweep(tmp_path / "..my sweep (v2).yaml").name == "my-sweep-v2"
+
+
+def test_the_cli_refuses_a_sweep_name_outside_reports_before_running_anything(tmp_path):
+    (tmp_path / "work").mkdir()
+    sweep = write(tmp_path / "work", "name: ../../escaped\nruns:\n  - {model: fast, data_dir: /nonexistent/mnist}\n")
+    result = digitlib_cli("sweep", sweep, cwd=tmp_path / "work")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.startswith("digitlib: error: ")
+    assert "sweep.yaml:1: the sweep name '../../escaped' is not a plain name" in result.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["sweep.yaml", "work"]
+
+
 def test_the_cli_refuses_a_bad_sweep_before_running_anything(tmp_path):
     result = digitlib_cli("sweep", write(tmp_path, "runs:\n  - {model: fast, epoch: 3}\n"), cwd=tmp_path)
     assert result.returncode == 2 and "sweep.yaml:2: unknown parameter 'epoch'" in result.stderr

@@ -1,13 +1,18 @@
 """Sweep files are checked before anything runs; a smoke sweep runs, reports its failure, and resumes."""
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from conftest import REPOSITORY, digitlib_cli
 from digitlib.params import ParameterError
-from digitlib.sweep import load_sweep
+from digitlib.sweep import Sweep, load_sweep
 
 
 def write(tmp_path, text):
@@ -126,3 +131,61 @@ def test_runs_made_before_a_parameter_existed_still_count_as_done(tmp_path):
     (tmp_path / "old-run" / "run.json").write_text(json.dumps(
         {"run_id": "old-run", "status": "succeeded", "started": "2026-11-25T10:00:00", "parameters": older}))
     assert earlier_runs(tmp_path)[json.dumps(parameters, sort_keys=True)]["run_id"] == "old-run"
+
+
+def run_directories(reports):
+    return sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
+
+
+@pytest.mark.e2e
+def test_sigterm_interrupts_the_running_run_and_starts_no_more(tmp_path, mnist_dir):
+    write(tmp_path, "name: stop\ncommon: {model: fast, train_limit: 500, test_limit: 200, epochs: 1}\n"
+                    "grid:\n  seed: [0, 1, 2]\n")
+    sweep = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "sweep", "sweep.yaml", "--jobs", "1"],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "DIGITLIB_DATA_DIR": str(mnist_dir)}, start_new_session=True)
+    reports = tmp_path / "reports"
+    try:
+        deadline = time.monotonic() + 120
+        while not list(reports.glob("*/run.json")):  # the first run has started
+            assert sweep.poll() is None and time.monotonic() < deadline, "the first run never started"
+            time.sleep(0.05)
+        sweep.send_signal(signal.SIGTERM)
+        _, stderr = sweep.communicate(timeout=60)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+    assert sweep.returncode == 130, stderr[-3000:]
+    assert stderr.splitlines()[-1] == ("digitlib: sweep stop stopped: 1 run interrupted, 2 not started; run "
+                                       "`digitlib sweep sweep.yaml` again to resume (interrupted runs continue, "
+                                       "finished ones are skipped)")
+    [run] = run_directories(reports)  # nothing else was started
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "interrupted" and record["parameters"]["seed"] == 0
+
+
+def test_a_sweep_of_more_than_100_runs_needs_yes(tmp_path):
+    from digitlib.sweep import check_sweep_size
+
+    sweep = load_sweep(write(tmp_path, "grid:\n  seed: [" + ", ".join(map(str, range(101))) + "]\n"))
+    with pytest.raises(ParameterError, match=r"the sweep sweep has 101 runs, roughly \d+(\.\d)? hours of "
+                                             r"training on 2 CPU cores; if that is what you want, add --yes"):
+        check_sweep_size(sweep, allow_large=False)
+    check_sweep_size(sweep, allow_large=True)
+    check_sweep_size(Sweep(sweep.name, sweep.parameter_sets[:100]), allow_large=False)
+
+    refused = digitlib_cli("sweep", "sweep.yaml", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.startswith("digitlib: error: the sweep sweep has 101 runs")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_yes_lets_a_large_sweep_through(tmp_path):
+    sweep = load_sweep(write(tmp_path, "grid:\n  seed: [" + ", ".join(map(str, range(101))) + "]\n"))
+    for number, parameters in enumerate(sweep.parameter_sets):  # all done before, so nothing trains now
+        (tmp_path / "reports" / f"run-{number}").mkdir(parents=True)
+        (tmp_path / "reports" / f"run-{number}" / "run.json").write_text(json.dumps(
+            {"run_id": f"run-{number}", "status": "failed", "started": "2026-01-01T00:00:00",
+             "parameters": parameters}))
+    result = digitlib_cli("sweep", "sweep.yaml", "--yes", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "sweep sweep: 101 runs, 0 executed and 101 already finished earlier; 101 failed" in result.stdout

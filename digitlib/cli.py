@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("sweep_file", metavar="SWEEP.yaml", help="a grid or list of parameter sets (see sweeps/)")
     sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
     sweep.add_argument("--reports-dir", default="reports", metavar="DIR", help="where runs go (default: reports)")
+    sweep.add_argument("--yes", action="store_true", help="run a sweep of more than 100 runs (never asked)")
 
     predict = commands.add_parser("predict", help="read the digit in each image with a trained model")
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files, or folders of images")
@@ -120,12 +121,25 @@ def _interrupt_on_sigterm() -> None:
 
 
 def sweep_command(arguments: argparse.Namespace) -> int:
-    from .sweep import load_sweep, render_comparison, run_sweep
+    import shlex
+
+    from .sweep import SweepInterrupted, check_sweep_size, load_sweep, render_comparison, run_sweep
 
     if arguments.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {arguments.jobs}")
     sweep = load_sweep(arguments.sweep_file)  # every set is checked before anything runs
-    outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs)
+    check_sweep_size(sweep, allow_large=arguments.yes)
+    try:
+        outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs)
+    except SweepInterrupted as stopped:
+        again = ["digitlib", "sweep", arguments.sweep_file]
+        if arguments.reports_dir != "reports":
+            again += ["--reports-dir", arguments.reports_dir]
+        if arguments.yes:
+            again.append("--yes")
+        print(f"digitlib: sweep {sweep.name} stopped: {stopped}; run `{shlex.join(again)}` again to resume "
+              "(interrupted runs continue, finished ones are skipped)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     failed = [o for o in outcomes if o["status"] == "failed" or o.get("earlier") == "failed"]
     skipped = sum(o["status"] == "skipped" for o in outcomes)
     print(f"sweep {sweep.name}: {len(outcomes)} runs, {len(outcomes) - skipped} executed and {skipped} already "

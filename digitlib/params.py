@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
-
 from .models import SCHEDULES, model_names, model_spec
+from .yamlfile import InvalidYaml, YamlInputError, load_yaml_file, load_yaml_text
 
 
 class ParameterError(ValueError):
@@ -175,22 +174,24 @@ def _checked(parameter: Parameter, value: Any) -> Any:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line value as YAML scalar, like papermill's ``-p``: '10' is 10, 'null' is None."""
+    """A command-line value as YAML scalar, like papermill's ``-p``: '10' is 10, 'null' is None.
+
+    Text that is not YAML stays text; anchors and aliases are refused.
+    """
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml_text(text, "<-p value>")
+    except InvalidYaml:
         return text
+    except YamlInputError as error:
+        raise ParameterError(str(error)) from None
 
 
 def load_parameters_file(path: str) -> dict[str, Any]:
     """Parameters from a YAML (or JSON) mapping file."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            loaded = yaml.safe_load(handle)
-    except OSError as error:
-        raise ParameterError(f"cannot read parameters file {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ParameterError(f"{path} is not valid YAML: {error}") from None
+        loaded = load_yaml_file(path, "parameters file").data
+    except YamlInputError as error:
+        raise ParameterError(str(error)) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

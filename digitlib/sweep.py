@@ -11,7 +11,9 @@ plus optional `common` values for all of them::
 
 Every set is validated before anything runs; errors name the file, line and key. A run whose
 parameters match an earlier finished run (succeeded or failed) in the same reports folder is not
-run again; an interrupted or timed-out one is resumed from its last finished epoch.
+run again; an interrupted or timed-out one is resumed from its last finished epoch. Ctrl-C or SIGTERM
+stops a sweep: its running runs are interrupted and no more are started. A sweep of more than 100 runs
+needs ``--yes``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
+import reprlib
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +37,10 @@ import yaml
 
 from .index import read_runs
 from .params import DEFAULTS, ParameterError, model_label, validate_parameters
+from .yamlfile import YamlInputError, load_yaml_file
 
 TOP_LEVEL = ("name", "common", "grid", "runs")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")  # one folder name, inside the reports folder
 
 
 @dataclass(frozen=True)
@@ -60,12 +68,10 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     """Read and validate a sweep file; raises ParameterError naming the file, line and key."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        tree, data = yaml.compose(text), yaml.safe_load(text)
-    except OSError as error:
-        raise ParameterError(f"cannot read sweep file {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ParameterError(f"{path} is not valid YAML: {error}") from None
+        document = load_yaml_file(path, "sweep file")
+    except YamlInputError as error:
+        raise ParameterError(str(error)) from None
+    tree, data = document.tree, document.data
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: a sweep file is a mapping with 'grid' or 'runs'")
     for key in data:
@@ -100,7 +106,43 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
                     *where, name)
                 raise ParameterError(f"{path}:{_line_of(tree, *origin)}: {error}") from None
         validated.append(validate_parameters({**common, **values}))
-    return Sweep(name=str(data.get("name") or path.stem), parameter_sets=validated)
+    return Sweep(name=_sweep_name(data, path, tree), parameter_sets=validated)
+
+
+def _sweep_name(data: dict[str, Any], path: Path, tree: yaml.Node) -> str:
+    """The file's `name`, a plain name since it names reports/sweep-NAME/; else the file's name, made plain."""
+    if "name" not in data:
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip(".-")[:100] or "sweep"
+    name = data["name"]
+    name = str(name) if isinstance(name, int) and not isinstance(name, bool) else name
+    if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
+        raise ParameterError(f"{path}:{_line_of(tree, 'name')}: the sweep name {reprlib.repr(name)} is not a plain "
+                             "name: use up to 100 letters, digits, '-', '_' or '.', not starting with '.' "
+                             "(it names the folder reports/sweep-NAME)")
+    return name
+
+
+MAX_RUNS_UNASKED = 100  # a bigger sweep is more likely a typo in a grid than a plan: it needs --yes
+# Rough minutes per epoch on the full training set, on 2 CPU cores (the README's timings).
+MINUTES_PER_EPOCH = {"seed": 0.15, "keras-example": 0.13, "fast": 0.08, "strong": 0.85}
+MINUTES_PER_RUN = 0.5  # starting the kernel, loading the data, rendering the report
+
+
+def estimated_minutes(parameters: dict[str, Any]) -> float:
+    """A rough duration of one run on 2 CPU cores; an ensemble counts as all its members trained."""
+    share = min(parameters["train_limit"] or 60_000, 60_000) / 60_000
+    per_epoch = MINUTES_PER_EPOCH.get(parameters["model"], MINUTES_PER_EPOCH["strong"]) * (parameters["members"] or 1)
+    return MINUTES_PER_RUN + parameters["epochs"] * per_epoch * share
+
+
+def check_sweep_size(sweep: Sweep, allow_large: bool) -> None:
+    """Refuse a sweep of more than MAX_RUNS_UNASKED runs unless `allow_large` (the --yes flag)."""
+    count = len(sweep.parameter_sets)
+    if count > MAX_RUNS_UNASKED and not allow_large:
+        hours = sum(map(estimated_minutes, sweep.parameter_sets)) / 60
+        raise ParameterError(f"the sweep {sweep.name} has {count} runs, roughly {hours:.1f} hours of training on "
+                             f"2 CPU cores; if that is what you want, add --yes (more than {MAX_RUNS_UNASKED} runs "
+                             "are never started without it)")
 
 
 FINISHED = ("succeeded", "failed")  # the same parameters would end the same way: not run again
@@ -120,16 +162,64 @@ def earlier_runs(reports_dir: Path) -> dict[str, dict[str, Any]]:
     return earlier
 
 
-def _run_one(parameters: dict[str, Any], reports_dir: Path, resume: str | None) -> tuple[str, str]:
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a sweep: its running runs were interrupted, its queued ones never started."""
+
+    def __init__(self, interrupted: int, not_started: int):
+        super().__init__(f"{interrupted} run{'' if interrupted == 1 else 's'} interrupted, {not_started} not started")
+        self.interrupted, self.not_started = interrupted, not_started
+
+
+class _ReportProcesses:
+    """The `digitlib report` processes of a sweep, so that stopping the sweep stops them too."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self.started, self.stopping = 0, False
+
+    def run(self, command: list[str]) -> subprocess.CompletedProcess | None:
+        """Run `command` to its end; None, starting nothing, once the sweep is stopping."""
+        with self._lock:
+            if self.stopping:
+                return None
+            # A session of its own: a terminal's Ctrl-C reaches the sweep alone, which passes it on once.
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       start_new_session=True)
+            self._running.add(process)
+            self.started += 1
+        try:
+            stdout, stderr = process.communicate()
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+    def stop(self) -> int:
+        """Start nothing more and send SIGTERM to the running processes, which mark their runs interrupted.
+
+        Returns how many were running.
+        """
+        with self._lock:
+            self.stopping = True
+            for process in self._running:
+                process.send_signal(signal.SIGTERM)
+            return len(self._running)
+
+
+def _run_one(parameters: dict[str, Any], reports_dir: Path, resume: str | None,
+             processes: _ReportProcesses) -> tuple[str, str]:
     """One `digitlib report` process (or --resume of an interrupted one); returns (status, run id or error)."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(parameters, handle)
     arguments = ["--resume", resume] if resume else ["--params-file", handle.name]
     try:
-        result = subprocess.run([sys.executable, "-m", "digitlib.cli", "report", *arguments,
-                                 "--reports-dir", str(reports_dir)], capture_output=True, text=True)
+        result = processes.run([sys.executable, "-m", "digitlib.cli", "report", *arguments,
+                                "--reports-dir", str(reports_dir)])
     finally:
         os.unlink(handle.name)
+    if result is None:
+        return "not started", "the sweep was stopped"
     if result.returncode == 0:
         return "succeeded", Path(result.stdout.strip().splitlines()[-1].rsplit(" ", 1)[-1]).parent.name
     return "failed", (result.stderr.strip().splitlines() or ["no message"])[-1]
@@ -140,7 +230,11 @@ def describe(parameters: dict[str, Any]) -> str:
 
 
 def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: int = 1) -> list[dict[str, Any]]:
-    """Run every parameter set not already done, `jobs` at a time; failures are reported, not fatal."""
+    """Run every parameter set not already done, `jobs` at a time; failures are reported, not fatal.
+
+    Ctrl-C or SIGTERM interrupts the running runs, starts no more and raises :class:`SweepInterrupted`;
+    running the sweep again resumes the interrupted runs.
+    """
     from tqdm import tqdm
 
     reports_dir = Path(reports_dir)
@@ -160,21 +254,27 @@ def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: in
         for outcome in outcomes:
             tqdm.write(f"{describe(outcome['parameters'])}: already {outcome['earlier']} ({outcome['run_id']}), "
                        "not run again", file=sys.stdout)
+        processes = _ReportProcesses()
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_run_one, parameters, reports_dir, resume): parameters
-                       for parameters, resume in pending}
-            for future in as_completed(futures):
-                parameters = futures[future]
-                status, detail = future.result()
-                outcome = {"parameters": parameters, "status": status,
-                           **({"run_id": detail} if status == "succeeded" else {"error": detail})}
-                outcomes.append(outcome)
-                accuracy = ""
-                if status == "succeeded":
-                    metrics = json.loads((reports_dir / detail / "metrics.json").read_text(encoding="utf-8"))
-                    accuracy = f", test accuracy {metrics['test']['accuracy']:.2%}"
-                tqdm.write(f"{describe(parameters)}: {status}{accuracy} ({detail})", file=sys.stdout)
-                bar.update(1)
+            try:
+                futures = {pool.submit(_run_one, parameters, reports_dir, resume, processes): parameters
+                           for parameters, resume in pending}
+                for future in as_completed(futures):
+                    parameters = futures[future]
+                    status, detail = future.result()
+                    outcome = {"parameters": parameters, "status": status,
+                               **({"run_id": detail} if status == "succeeded" else {"error": detail})}
+                    outcomes.append(outcome)
+                    accuracy = ""
+                    if status == "succeeded":
+                        metrics = json.loads((reports_dir / detail / "metrics.json").read_text(encoding="utf-8"))
+                        accuracy = f", test accuracy {metrics['test']['accuracy']:.2%}"
+                    tqdm.write(f"{describe(parameters)}: {status}{accuracy} ({detail})", file=sys.stdout)
+                    bar.update(1)
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the command line turns it into one)
+                interrupted = processes.stop()
+                pool.shutdown(cancel_futures=True)  # waits for the interrupted runs to record themselves
+                raise SweepInterrupted(interrupted, not_started=len(pending) - processes.started) from None
     return outcomes
 
 

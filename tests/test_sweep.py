@@ -1,13 +1,18 @@
 """Sweep files are checked before anything runs; a smoke sweep runs, reports its failure, and resumes."""
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from conftest import REPOSITORY, digitlib_cli
 from digitlib.params import ParameterError
-from digitlib.sweep import load_sweep
+from digitlib.sweep import Sweep, load_sweep
 
 
 def write(tmp_path, text):
@@ -48,10 +53,36 @@ def test_the_shipped_sweeps_are_valid():
     ("runs: []\n", r"sweep.yaml:1: 'runs' must be a non-empty list"),
     ("name: x\ngrids:\n  epochs: [1]\n", r"sweep.yaml:2: unknown key 'grids'"),
     ("grid:\n  epochs: [1]\nruns:\n  - {}\n", "give either 'grid' or 'runs'"),
+    ("runs:\n  - model: fast\n    epochs: 1\n    epochs: 2\n", r"duplicate key 'epochs' at \S*sweep.yaml:4"),
+    ("common: {seed: 1}\nruns:\n  - {model: fast}\ncommon: {seed: 2}\n", r"duplicate key 'common' at \S*sweep.yaml:4"),
+    ("grid:\n  model: [fast]\n  seed: [1, 2]\n  model: [seed]\n", r"duplicate key 'model' at \S*sweep.yaml:4"),
 ])
 def test_bad_sweep_files_name_the_line_and_key(tmp_path, text, message):
     with pytest.raises(ParameterError, match=message):
         load_sweep(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "/tmp/abs", "..", "", ".hidden", "x" * 101, "a b", None, [1]])
+def test_a_sweep_name_must_be_a_plain_name(tmp_path, name):
+    with pytest.raises(ParameterError, match=r"sweep.yaml:2: the sweep name .* is not a plain name: use up to 100 "):
+        load_sweep(write(tmp_path, f"runs: [{{model: fast}}]\nname: {json.dumps(name)}\n"))
+
+
+def test_plain_names_are_kept_and_the_file_name_made_plain(tmp_path):
+    assert load_sweep(write(tmp_path, "name: ladder-2.b_3\nruns: [{}]\n")).name == "ladder-2.b_3"
+    assert load_sweep(write(tmp_path, "name: 2024\nruns: [{}]\n")).name == "2024"
+    (tmp_path / "..my sweep (v2).yaml").write_text("runs: [{}]\n")
+    assert load_sweep(tmp_path / "..my sweep (v2).yaml").name == "my-sweep-v2"
+
+
+def test_the_cli_refuses_a_sweep_name_outside_reports_before_running_anything(tmp_path):
+    (tmp_path / "work").mkdir()
+    sweep = write(tmp_path / "work", "name: ../../escaped\nruns:\n  - {model: fast, data_dir: /nonexistent/mnist}\n")
+    result = digitlib_cli("sweep", sweep, cwd=tmp_path / "work")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.startswith("digitlib: error: ")
+    assert "sweep.yaml:1: the sweep name '../../escaped' is not a plain name" in result.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["sweep.yaml", "work"]
 
 
 def test_the_cli_refuses_a_bad_sweep_before_running_anything(tmp_path):
@@ -100,3 +131,61 @@ def test_runs_made_before_a_parameter_existed_still_count_as_done(tmp_path):
     (tmp_path / "old-run" / "run.json").write_text(json.dumps(
         {"run_id": "old-run", "status": "succeeded", "started": "2026-11-25T10:00:00", "parameters": older}))
     assert earlier_runs(tmp_path)[json.dumps(parameters, sort_keys=True)]["run_id"] == "old-run"
+
+
+def run_directories(reports):
+    return sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
+
+
+@pytest.mark.e2e
+def test_sigterm_interrupts_the_running_run_and_starts_no_more(tmp_path, mnist_dir):
+    write(tmp_path, "name: stop\ncommon: {model: fast, train_limit: 500, test_limit: 200, epochs: 1}\n"
+                    "grid:\n  seed: [0, 1, 2]\n")
+    sweep = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "sweep", "sweep.yaml", "--jobs", "1"],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "DIGITLIB_DATA_DIR": str(mnist_dir)}, start_new_session=True)
+    reports = tmp_path / "reports"
+    try:
+        deadline = time.monotonic() + 120
+        while not list(reports.glob("*/run.json")):  # the first run has started
+            assert sweep.poll() is None and time.monotonic() < deadline, "the first run never started"
+            time.sleep(0.05)
+        sweep.send_signal(signal.SIGTERM)
+        _, stderr = sweep.communicate(timeout=60)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+    assert sweep.returncode == 130, stderr[-3000:]
+    assert stderr.splitlines()[-1] == ("digitlib: sweep stop stopped: 1 run interrupted, 2 not started; run "
+                                       "`digitlib sweep sweep.yaml` again to resume (interrupted runs continue, "
+                                       "finished ones are skipped)")
+    [run] = run_directories(reports)  # nothing else was started
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "interrupted" and record["parameters"]["seed"] == 0
+
+
+def test_a_sweep_of_more_than_100_runs_needs_yes(tmp_path):
+    from digitlib.sweep import check_sweep_size
+
+    sweep = load_sweep(write(tmp_path, "grid:\n  seed: [" + ", ".join(map(str, range(101))) + "]\n"))
+    with pytest.raises(ParameterError, match=r"the sweep sweep has 101 runs, roughly \d+(\.\d)? hours of "
+                                             r"training on 2 CPU cores; if that is what you want, add --yes"):
+        check_sweep_size(sweep, allow_large=False)
+    check_sweep_size(sweep, allow_large=True)
+    check_sweep_size(Sweep(sweep.name, sweep.parameter_sets[:100]), allow_large=False)
+
+    refused = digitlib_cli("sweep", "sweep.yaml", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.startswith("digitlib: error: the sweep sweep has 101 runs")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_yes_lets_a_large_sweep_through(tmp_path):
+    sweep = load_sweep(write(tmp_path, "grid:\n  seed: [" + ", ".join(map(str, range(101))) + "]\n"))
+    for number, parameters in enumerate(sweep.parameter_sets):  # all done before, so nothing trains now
+        (tmp_path / "reports" / f"run-{number}").mkdir(parents=True)
+        (tmp_path / "reports" / f"run-{number}" / "run.json").write_text(json.dumps(
+            {"run_id": f"run-{number}", "status": "failed", "started": "2026-01-01T00:00:00",
+             "parameters": parameters}))
+    result = digitlib_cli("sweep", "sweep.yaml", "--yes", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "sweep sweep: 101 runs, 0 executed and 101 already finished earlier; 101 failed" in result.stdout

@@ -12,6 +12,7 @@ import json
 import math
 import sys
 import warnings
+from pathlib import Path
 
 from .params import ParameterError, describe_parameters, load_parameters_file, notebook_names, parse_value
 from .predict import DEFAULT_MODEL, ModelError
@@ -37,12 +38,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="continue an interrupted or failed run in its directory, from its last finished epoch")
     report.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="stop the run, marked 'timed out', when one notebook cell runs longer")
+    report.add_argument("--json", action="store_true",
+                        help="print the result as one JSON object on stdout (run id, status, paths, test accuracy); "
+                             "the notebook's progress goes to stderr")
     report.add_argument("--notebook", default="mnist_cnn", choices=notebook_names(),
                         help="which notebook to run (default: mnist_cnn; predict_your_digits reads your images)")
 
     sweep = commands.add_parser("sweep", help="run every parameter set of a YAML sweep file, skipping those done")
     sweep.add_argument("sweep_file", metavar="SWEEP.yaml", help="a grid or list of parameter sets (see sweeps/)")
     sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
+    sweep.add_argument("--json", action="store_true",
+                       help="print the outcome as one JSON object on stdout (every run's id, status and accuracy)")
     sweep.add_argument("--reports-dir", default="reports", metavar="DIR", help="where runs go (default: reports)")
     sweep.add_argument("--yes", action="store_true", help="run a sweep of more than 100 runs (never asked)")
 
@@ -56,12 +62,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def report_command(arguments: argparse.Namespace) -> int:
-    from .params import validate_notebook_parameters
     from .runner import resume_report, run_report
 
     if arguments.timeout is not None and not (math.isfinite(arguments.timeout) and arguments.timeout > 0):
         raise ParameterError(f"--timeout must be a positive number of seconds, got {arguments.timeout:g}")
-    options = {"reports_dir": arguments.reports_dir, "show_code": arguments.show_code, "timeout": arguments.timeout}
+    options = {"reports_dir": arguments.reports_dir, "show_code": arguments.show_code, "timeout": arguments.timeout,
+               "stream": sys.stderr if arguments.json else sys.stdout}  # --json: stdout holds the result alone
     if arguments.resume is not None:  # `--resume ""` is a bad run id, not a fresh run
         if arguments.parameter or arguments.params_file:
             raise ParameterError("--resume continues a run with its own parameters; drop -p and --params-file")
@@ -69,15 +75,17 @@ def report_command(arguments: argparse.Namespace) -> int:
     else:
         parameters = load_parameters_file(arguments.params_file) if arguments.params_file else {}
         parameters.update({name: parse_value(value) for name, value in arguments.parameter})
-        validate_notebook_parameters(arguments.notebook, parameters)  # refuse bad input before the heavy imports
-        result = run_report(parameters, notebook=arguments.notebook, **options)
+        result = run_report(parameters, notebook=arguments.notebook, **options)  # validates before anything runs
+    if arguments.json:
+        print(json.dumps(result.as_dict()), flush=True)
     if result.status != "succeeded":
         print(f"digitlib: run {result.run_dir.name} {result.status}: "
               f"{result.error} (report: {result.report})", file=sys.stderr)
         return EXIT_FAILED
     accuracy = (result.metrics or {}).get("test", {}).get("accuracy")
     summary = f"test accuracy {accuracy:.2%}; " if accuracy is not None else ""
-    print(f"{summary}report written to {result.report}")
+    if not arguments.json:
+        print(f"{summary}report written to {result.report}")
     return EXIT_OK
 
 
@@ -130,7 +138,8 @@ def sweep_command(arguments: argparse.Namespace) -> int:
     sweep = load_sweep(arguments.sweep_file)  # every set is checked before anything runs
     check_sweep_size(sweep, allow_large=arguments.yes)
     try:
-        outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs)
+        outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs,
+                             log=sys.stderr if arguments.json else sys.stdout)
     except SweepInterrupted as stopped:
         again = ["digitlib", "sweep", arguments.sweep_file]
         if arguments.reports_dir != "reports":
@@ -142,10 +151,16 @@ def sweep_command(arguments: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     failed = [o for o in outcomes if o["status"] == "failed" or o.get("earlier") == "failed"]
     skipped = sum(o["status"] == "skipped" for o in outcomes)
+    log = sys.stderr if arguments.json else sys.stdout
     print(f"sweep {sweep.name}: {len(outcomes)} runs, {len(outcomes) - skipped} executed and {skipped} already "
-          f"finished earlier; {len(failed)} failed. Index: {arguments.reports_dir}/index.html")
+          f"finished earlier; {len(failed)} failed. Index: {arguments.reports_dir}/index.html", file=log)
     comparison = render_comparison(sweep, outcomes, arguments.reports_dir)
-    print(f"comparison written to {comparison}" if comparison else "no run succeeded, so there is nothing to compare")
+    print(f"comparison written to {comparison}" if comparison else "no run succeeded, so there is nothing to compare",
+          file=log)
+    if arguments.json:
+        print(json.dumps({"sweep": sweep.name, "runs": outcomes, "failed": len(failed), "skipped": skipped,
+                          "index": str(Path(arguments.reports_dir) / "index.html"),
+                          "comparison": str(comparison) if comparison else None}), flush=True)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -52,6 +52,13 @@ class RunResult:
     def metrics(self) -> dict[str, Any] | None:
         return read_metrics(self.run_dir)
 
+    def as_dict(self) -> dict[str, Any]:
+        """What `digitlib report --json` prints: the run, how it ended, where its files are."""
+        metrics = self.metrics if self.status == "succeeded" else None
+        return {"run_id": self.run_dir.name, "status": self.status, "error": self.error,
+                "run_dir": str(self.run_dir), "report": str(self.report) if self.report.exists() else None,
+                "test_accuracy": metrics["test"]["accuracy"] if metrics else None}
+
 
 def run_id_for(parameters: Mapping[str, Any], when: datetime) -> str:
     """Timestamp plus a short digest of the parameters: sortable, and tells runs apart at a glance."""

@@ -31,7 +31,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 
@@ -208,35 +208,44 @@ class _ReportProcesses:
 
 
 def _run_one(parameters: dict[str, Any], reports_dir: Path, resume: str | None,
-             processes: _ReportProcesses) -> tuple[str, str]:
-    """One `digitlib report` process (or --resume of an interrupted one); returns (status, run id or error)."""
+             processes: _ReportProcesses) -> dict[str, Any]:
+    """One `digitlib report --json` process (or --resume of an interrupted one); returns what it printed:
+    status and run id, and the error of a failed run."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(parameters, handle)
     arguments = ["--resume", resume] if resume else ["--params-file", handle.name]
     try:
-        result = processes.run([sys.executable, "-m", "digitlib.cli", "report", *arguments,
+        result = processes.run([sys.executable, "-m", "digitlib.cli", "report", "--json", *arguments,
                                 "--reports-dir", str(reports_dir)])
     finally:
         os.unlink(handle.name)
     if result is None:
-        return "not started", "the sweep was stopped"
-    if result.returncode == 0:
-        return "succeeded", Path(result.stdout.strip().splitlines()[-1].rsplit(" ", 1)[-1]).parent.name
-    return "failed", (result.stderr.strip().splitlines() or ["no message"])[-1]
+        return {"status": "not started", "error": "the sweep was stopped"}
+    try:  # one JSON object on its last line; a usage error (exit 2) creates no run and prints none
+        printed = json.loads(result.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"status": "failed", "error": (result.stderr.strip().splitlines() or ["no message"])[-1]}
+    if result.returncode == 0 and printed["status"] == "succeeded":
+        return {"status": "succeeded", "run_id": printed["run_id"], "test_accuracy": printed["test_accuracy"]}
+    return {"status": "failed", "run_id": printed["run_id"],
+            "error": f"digitlib: run {printed['run_id']} {printed['status']}: {printed['error']}"}
 
 
 def describe(parameters: dict[str, Any]) -> str:
     return f"{model_label(parameters)} (epochs {parameters['epochs']}, seed {parameters['seed']})"
 
 
-def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: int = 1) -> list[dict[str, Any]]:
+def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: int = 1,
+              log: TextIO | None = None) -> list[dict[str, Any]]:
     """Run every parameter set not already done, `jobs` at a time; failures are reported, not fatal.
+    One line per run goes to `log` (default stdout), the progress bar to stderr.
 
     Ctrl-C or SIGTERM interrupts the running runs, starts no more and raises :class:`SweepInterrupted`;
     running the sweep again resumes the interrupted runs.
     """
     from tqdm import tqdm
 
+    log = log or sys.stdout
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     earlier = earlier_runs(reports_dir)
@@ -253,7 +262,7 @@ def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: in
               file=sys.stderr, dynamic_ncols=True) as bar:
         for outcome in outcomes:
             tqdm.write(f"{describe(outcome['parameters'])}: already {outcome['earlier']} ({outcome['run_id']}), "
-                       "not run again", file=sys.stdout)
+                       "not run again", file=log)
         processes = _ReportProcesses()
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             try:
@@ -261,15 +270,13 @@ def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: in
                            for parameters, resume in pending}
                 for future in as_completed(futures):
                     parameters = futures[future]
-                    status, detail = future.result()
-                    outcome = {"parameters": parameters, "status": status,
-                               **({"run_id": detail} if status == "succeeded" else {"error": detail})}
+                    outcome = {"parameters": parameters, **future.result()}
                     outcomes.append(outcome)
-                    accuracy = ""
-                    if status == "succeeded":
-                        metrics = json.loads((reports_dir / detail / "metrics.json").read_text(encoding="utf-8"))
-                        accuracy = f", test accuracy {metrics['test']['accuracy']:.2%}"
-                    tqdm.write(f"{describe(parameters)}: {status}{accuracy} ({detail})", file=sys.stdout)
+                    if outcome["status"] == "succeeded":
+                        said = f"succeeded, test accuracy {outcome['test_accuracy']:.2%} ({outcome['run_id']})"
+                    else:
+                        said = f"{outcome['status']} ({outcome['error']})"
+                    tqdm.write(f"{describe(parameters)}: {said}", file=log)
                     bar.update(1)
             except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the command line turns it into one)
                 interrupted = processes.stop()

@@ -75,15 +75,17 @@ def digitlib_cli(*arguments, cwd, timeout=600):
 
 
 def run_dir_of(result, cwd: Path) -> Path:
-    """The run directory whose report path `digitlib report` printed last."""
-    return (cwd / result.stdout.strip().splitlines()[-1].rsplit("report written to ", 1)[1]).parent
+    """The run directory of a `digitlib report --json` result (relative paths are from `cwd`)."""
+    import json
+
+    return cwd / json.loads(result.stdout.strip().splitlines()[-1])["run_dir"]
 
 
 @pytest.fixture(scope="session")
 def report_run(tmp_path_factory, mnist_dir) -> Path:
     """A quick successful training report, in a folder of its own."""
     folder = tmp_path_factory.mktemp("browser")
-    result = digitlib_cli("report", *QUICK_REPORT, "-p", "data_dir", mnist_dir, cwd=folder)
+    result = digitlib_cli("report", "--json", *QUICK_REPORT, "-p", "data_dir", mnist_dir, cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir_of(result, folder)
 
@@ -92,7 +94,7 @@ def report_run(tmp_path_factory, mnist_dir) -> Path:
 def prediction_run(report_run) -> Path:
     """The prediction notebook on the shipped samples, with the model of `report_run`."""
     folder = report_run.parent.parent
-    result = digitlib_cli("report", "--notebook", "predict_your_digits", "-p", "model_path",
+    result = digitlib_cli("report", "--json", "--notebook", "predict_your_digits", "-p", "model_path",
                           report_run / "model.keras", cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir_of(result, folder)

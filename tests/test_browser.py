@@ -71,7 +71,7 @@ def test_comparison_report_works_offline(browser, report_run, mnist_dir):
     from conftest import digitlib_cli, run_dir_of
 
     folder = report_run.parent.parent
-    result = digitlib_cli("report", "--notebook", "compare_runs", "-p", "runs", report_run,
+    result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", report_run,
                           "-p", "data_dir", mnist_dir, cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
     comparison = run_dir_of(result, folder)
@@ -108,7 +108,7 @@ def test_image_file_names_full_of_markup_are_shown_as_text(browser, report_run, 
     images.mkdir()
     for name in IMAGE_NAMES:
         shutil.copy(REPOSITORY / "notebooks" / "samples" / "drawn_7.png", images / name)
-    result = digitlib_cli("report", "--notebook", "predict_your_digits", "-p", "images", images,
+    result = digitlib_cli("report", "--json", "--notebook", "predict_your_digits", "-p", "images", images,
                           "-p", "model_path", report_run / "model.keras", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = run_dir_of(result, tmp_path)
@@ -125,7 +125,7 @@ def test_a_comparison_title_and_a_run_folder_full_of_markup_are_shown_as_text(br
     reports.mkdir()
     planted = reports / "<img src=x onerror=alert(5)>"  # a folder someone else put in the reports folder
     shutil.copytree(report_run, planted)
-    result = digitlib_cli("report", "--notebook", "compare_runs", "-p", "runs", report_run, "-p", "title", PAYLOAD,
+    result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", report_run, "-p", "title", PAYLOAD,
                           cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     comparison = run_dir_of(result, tmp_path)

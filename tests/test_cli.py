@@ -113,3 +113,15 @@ def test_an_immutable_reports_folder_is_one_line_and_exit_2(tmp_path):
         assert list(reports.iterdir()) == []
     finally:
         subprocess.run(["chattr", "-i", str(reports)])
+
+
+def test_report_json_is_one_object_on_stdout(tmp_path):
+    result = digitlib_cli("report", "--json", "-p", "data_dir", tmp_path / "nowhere", "-p", "epochs", "1",
+                          "-p", "train_limit", "100", cwd=tmp_path)
+    assert result.returncode == 1
+    (line,) = result.stdout.strip().splitlines()
+    printed = json.loads(line)
+    assert printed["status"] == "failed" and printed["error"].startswith("DataError: ")
+    assert printed["test_accuracy"] is None
+    run_dir = tmp_path / printed["run_dir"]
+    assert run_dir.name == printed["run_id"] and (tmp_path / printed["report"]).is_file()

@@ -35,7 +35,7 @@ def test_successful_run_prints_progress_and_the_report_path(workspace):
     folder, result = workspace
     run_dir = only_run(folder / "reports")
     assert re.search(r"^epoch 2/2  accuracy \d\.\d{4}  loss .* s$", result.stdout, re.M)
-    assert run_dir_of(result, folder).resolve() == run_dir.resolve()
+    assert result.stdout.strip().splitlines()[-1].endswith(f"report written to reports/{run_dir.name}/report.html")
     assert "I0000" not in result.stdout + result.stderr, "TensorFlow's C++ chatter stays off the terminal"
     assert {"run.json", "notebook.ipynb", "report.html", "metrics.json", "model.keras", "kernel.log"} <= {
         p.name for p in run_dir.iterdir()}
@@ -115,7 +115,7 @@ def test_failing_notebook_exits_non_zero_and_is_listed_as_failed(workspace, tmp_
 def test_prediction_notebook_renders_through_the_same_runner(workspace):
     folder, _ = workspace
     model = (folder / "reports/latest/model.keras").resolve()
-    result = digitlib_cli("report", "--notebook", "predict_your_digits", "-p", "model_path",
+    result = digitlib_cli("report", "--json", "--notebook", "predict_your_digits", "-p", "model_path",
                           "reports/latest/model.keras", "-p", "low_confidence", "0.99", cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = run_dir_of(result, folder)
@@ -133,13 +133,13 @@ def test_prediction_notebook_renders_through_the_same_runner(workspace):
 def test_an_ensemble_report_loads_the_strong_run_it_can_and_shows_its_members(tmp_path, mnist_dir):
     tiny = ["-p", "train_limit", "400", "-p", "test_limit", "200", "-p", "epochs", "1", "-p", "seed", "5",
             "-p", "data_dir", str(mnist_dir)]
-    strong = digitlib_cli("report", *tiny, "-p", "model", "strong", cwd=tmp_path)
+    strong = digitlib_cli("report", "--json", *tiny, "-p", "model", "strong", cwd=tmp_path)
     assert strong.returncode == 0, strong.stderr[-3000:]
-    ensemble = digitlib_cli("report", *tiny, "-p", "model", "ensemble", "-p", "members", "2", cwd=tmp_path)
+    ensemble = digitlib_cli("report", "--json", *tiny, "-p", "model", "ensemble", "-p", "members", "2", cwd=tmp_path)
     assert ensemble.returncode == 0, ensemble.stderr[-3000:]
     strong_run, run_dir = run_dir_of(strong, tmp_path), run_dir_of(ensemble, tmp_path)
-    assert f"member 1/2 (seed 5): already trained, loaded from {strong_run.name}" in ensemble.stdout
-    assert "member 2/2 (seed 6): training" in ensemble.stdout
+    assert f"member 1/2 (seed 5): already trained, loaded from {strong_run.name}" in ensemble.stderr  # progress
+    assert "member 2/2 (seed 6): training" in ensemble.stderr
     metrics = json.loads((run_dir / "metrics.json").read_text())
     jsonschema.validate(metrics, SCHEMA)
     assert [(m["seed"], m["source"]) for m in metrics["training"]["members"]] == [(5, strong_run.name), (6, "trained")]

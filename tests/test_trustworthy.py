@@ -29,13 +29,13 @@ def comparable(metrics: dict) -> dict:
 def reference(tmp_path_factory, mnist_dir):
     """The uninterrupted run every fault is compared with."""
     folder = tmp_path_factory.mktemp("reference")
-    result = digitlib_cli("report", *SLICE, "-p", "data_dir", mnist_dir, cwd=folder)
+    result = digitlib_cli("report", "--json", *SLICE, "-p", "data_dir", mnist_dir, cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((run_dir_of(result, folder) / "metrics.json").read_text())
 
 
 def test_same_seed_same_numbers(reference, mnist_dir, tmp_path):
-    result = digitlib_cli("report", *SLICE, "-p", "data_dir", mnist_dir, cwd=tmp_path)
+    result = digitlib_cli("report", "--json", *SLICE, "-p", "data_dir", mnist_dir, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     again = json.loads((run_dir_of(result, tmp_path) / "metrics.json").read_text())
     assert comparable(again) == comparable(reference)

@@ -24,7 +24,7 @@ PHASES = [  # (phase, text that opens the first cell of the phase)
     ("start-up (kernel, imports, seeding)", "%matplotlib inline"),
     ("data loading", "digitlib.load_mnist("),
     ("preparation and model building", "digitlib.prepare_splits("),
-    ("training", "digitlib.fit_model("),
+    ("training", "digitlib.train_network("),
     ("evaluation and figures", "digitlib.evaluate_model("),
     ("provenance and saving", "digitlib.describe_environment("),
 ]

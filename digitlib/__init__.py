@@ -33,6 +33,7 @@ from .results import run_metrics, save_results
 from .tables import (
     dataset_table, members_table, parameters_table, per_class_table, predictions_table, provenance_table, splits_table,
 )
+from .ensemble import train_network
 from .training import TrainingResult, fit_model, set_reproducible
 
 __version__ = "0.1.0"
@@ -49,5 +50,5 @@ __all__ = [
     "Splits", "prepare_images", "prepare_splits", "split_validation",
     "describe_environment", "run_metrics", "save_results",
     "dataset_table", "members_table", "parameters_table", "per_class_table", "provenance_table", "splits_table",
-    "TrainingResult", "fit_model", "set_reproducible",
+    "TrainingResult", "fit_model", "set_reproducible", "train_network",
 ]

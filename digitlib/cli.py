@@ -14,6 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .layout import INDEX_FILE, REPORTS_DIR
 from .params import ParameterError, describe_parameters, load_parameters_file, notebook_names, parse_value
 from .predict import DEFAULT_MODEL, ModelError
 
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a parameter; VALUE is read as YAML (10, 0.5, null, text)")
     report.add_argument("--params-file", metavar="FILE", help="YAML file of parameters (-p wins over it)")
-    report.add_argument("--reports-dir", default="reports", metavar="DIR", help="where runs go (default: reports)")
+    report.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR", help=f"where runs go (default: {REPORTS_DIR})")
     report.add_argument("--show-code", action="store_true", help="keep the code cells in report.html")
     report.add_argument("--resume", metavar="RUN_ID",
                         help="continue an interrupted or failed run in its directory, from its last finished epoch")
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
     sweep.add_argument("--json", action="store_true",
                        help="print the outcome as one JSON object on stdout (every run's id, status and accuracy)")
-    sweep.add_argument("--reports-dir", default="reports", metavar="DIR", help="where runs go (default: reports)")
+    sweep.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR", help=f"where runs go (default: {REPORTS_DIR})")
     sweep.add_argument("--yes", action="store_true", help="run a sweep of more than 100 runs (never asked)")
 
     predict = commands.add_parser("predict", help="read the digit in each image with a trained model")
@@ -142,7 +143,7 @@ def sweep_command(arguments: argparse.Namespace) -> int:
                              log=sys.stderr if arguments.json else sys.stdout)
     except SweepInterrupted as stopped:
         again = ["digitlib", "sweep", arguments.sweep_file]
-        if arguments.reports_dir != "reports":
+        if arguments.reports_dir != REPORTS_DIR:
             again += ["--reports-dir", arguments.reports_dir]
         if arguments.yes:
             again.append("--yes")
@@ -159,7 +160,7 @@ def sweep_command(arguments: argparse.Namespace) -> int:
           file=log)
     if arguments.json:
         print(json.dumps({"sweep": sweep.name, "runs": outcomes, "failed": len(failed), "skipped": skipped,
-                          "index": str(Path(arguments.reports_dir) / "index.html"),
+                          "index": str(Path(arguments.reports_dir) / INDEX_FILE),
                           "comparison": str(comparison) if comparison else None}), flush=True)
     return EXIT_FAILED if failed else EXIT_OK
 

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from .evaluation import DIGITS
 from .figures import digit_grid
-from .rundir import RUN_FILE, InvalidRun, read_run, read_runs, skip_warning
+from .rundir import MODEL_FILE, RUN_FILE, InvalidRun, read_run, read_runs, skip_warning
 from .params import model_label
 
 
@@ -107,7 +107,7 @@ def common_mistakes(runs: list[dict[str, Any]], images: np.ndarray, labels: np.n
 
     from .evaluation import predict_probabilities
 
-    predictions = np.stack([predict_probabilities(keras.saving.load_model(run["directory"] / "model.keras"),
+    predictions = np.stack([predict_probabilities(keras.saving.load_model(run["directory"] / MODEL_FILE),
                                                   images).argmax(axis=1) for run in runs])
     return np.flatnonzero((predictions != labels).all(axis=0)), predictions
 

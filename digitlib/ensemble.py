@@ -3,8 +3,10 @@
 Member k of an ensemble with seed S is exactly what ``digitlib report -p model strong -p seed S+k``
 trains: the same validation slice, initial weights, augmentation and image order. So a member is
 trained only when no finished copy of it exists. Before training member k, :func:`fit_ensemble` looks
-in the reports folder for a finished ``strong`` run with the same recipe, seed and data, and for a
-member an earlier ensemble run finished (``RUN/members/seed-N/``); it loads the first it finds.
+in the folder of finished runs it is given (the reports folder) for a ``strong`` run with the same
+recipe, seed and data, and for a member an earlier ensemble run finished (``RUN/members/seed-N/``);
+it loads the first it finds. :func:`train_network` trains any network of the registry: an ensemble
+this way, any other with :func:`digitlib.fit_model`.
 Members it trains itself are checkpointed after every epoch in this run's ``members/seed-N/``, so an
 interrupted ensemble resumes inside the member it was training.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from .atomic import write_atomic
-from .models import MEMBER_MODEL, build_model, ensemble_members
+from .models import MEMBER_MODEL, build_model, ensemble_members, model_spec
 from .results import save_model
 from .rundir import METRICS_FILE, MODEL_FILE, InvalidRun, read_json, skip_warning
 
@@ -36,8 +39,12 @@ RECIPE_KEYS = ("epochs", "batch_size", "learning_rate", "schedule")
 
 def member_record(splits: "Splits", recipe: dict[str, Any], seed: int) -> dict[str, Any]:
     """What identifies a trained member: the model, its recipe and seed, and the data it learned from."""
+    import keras
+
     return {
         "model": MEMBER_MODEL,
+        "model_version": model_spec(MEMBER_MODEL).version,
+        "backend": keras.backend.backend(),
         "seed": seed,
         **recipe,
         "validation_split": splits.validation_split,
@@ -50,8 +57,10 @@ def _record_of(finished: dict[str, Any]) -> dict[str, Any] | None:
     """The member record of a finished run's metrics.json (or a member.json), None if unreadable."""
     try:
         parameters, training = finished["parameters"], finished["training"]
-        return {
+        return {  # older files, made before these were recorded, were TensorFlow runs of version 1
             "model": finished["model"],
+            "model_version": finished.get("model_version", 1),
+            "backend": finished.get("backend") or finished.get("reproducibility", {}).get("backend", "tensorflow"),
             "seed": parameters["seed"],
             **{name: parameters[name] for name in RECIPE_KEYS},
             "validation_split": parameters["validation_split"],
@@ -62,13 +71,14 @@ def _record_of(finished: dict[str, Any]) -> dict[str, Any] | None:
         return None
 
 
-def find_trained_member(reports_dir: str | os.PathLike, wanted: dict[str, Any], first: Path | None = None) -> Path | None:
+def find_trained_member(reports_dir: str | os.PathLike | None, wanted: dict[str, Any],
+                        first: Path | None = None) -> Path | None:
     """The folder of a finished model matching `wanted` (a :func:`member_record`): `first` if it
     matches, else a ``strong`` run or an ensemble member in `reports_dir`; None when there is none."""
-    reports_dir = Path(reports_dir)
     candidates = [first / MEMBER_FILE] if first else []
-    candidates += sorted(reports_dir.glob(f"*/{METRICS_FILE}"))
-    candidates += sorted(reports_dir.glob(f"*/{MEMBERS_DIR}/*/{MEMBER_FILE}"))
+    if reports_dir:
+        candidates += sorted(Path(reports_dir).glob(f"*/{METRICS_FILE}"))
+        candidates += sorted(Path(reports_dir).glob(f"*/{MEMBERS_DIR}/*/{MEMBER_FILE}"))
     for path in candidates:
         if not (path.parent / MODEL_FILE).exists():
             continue
@@ -88,6 +98,8 @@ def _save_member(directory: Path, member: "keras.Model", wanted: dict[str, Any],
     save_model(directory, member)
     finished = {
         "model": MEMBER_MODEL,
+        "model_version": wanted["model_version"],
+        "backend": wanted["backend"],
         "parameters": {name: wanted[name] for name in ("seed", *RECIPE_KEYS, "validation_split")},
         "training": {"history": training.history, "epoch_seconds": training.epoch_seconds,
                      "train_images": len(splits.x_train), "validation_images": len(splits.x_val)},
@@ -108,6 +120,32 @@ def _load_member(directory: Path) -> tuple["keras.Model", "TrainingResult"]:
     return keras.saving.load_model(directory / MODEL_FILE, compile=False), training
 
 
+def train_network(
+    network: "keras.Model",
+    splits: "Splits",
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    schedule: str = "constant",
+    seed: int = 0,
+    checkpoint_dir: str | os.PathLike | None = None,
+    finished_runs: str | os.PathLike | None = None,
+    callbacks: Sequence["keras.callbacks.Callback"] = (),
+    stream: TextIO | None = None,
+) -> "TrainingResult":
+    """Train any network of the registry with its recipe: an ensemble member by member (members already
+    trained in `finished_runs`, a reports folder, are loaded instead), any other with fit_model."""
+    from .training import fit_model
+
+    recipe = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule}
+    if ensemble_members(network):
+        return fit_ensemble(network, splits, recipe, seed=seed, checkpoint_dir=checkpoint_dir,
+                            finished_runs=finished_runs, callbacks=callbacks, stream=stream or sys.stdout)
+    return fit_model(network, splits, **recipe, seed=seed, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
+                     stream=stream)
+
+
 def fit_ensemble(
     ensemble: "keras.Model",
     splits: "Splits",
@@ -115,30 +153,32 @@ def fit_ensemble(
     *,
     seed: int,
     checkpoint_dir: str | os.PathLike | None,
+    finished_runs: str | os.PathLike | None,
     callbacks: Sequence["keras.callbacks.Callback"],
     stream: TextIO,
 ) -> "TrainingResult":
-    """Train (or load) each member of `ensemble` in turn, seeded seed, seed+1, ..., into its place;
-    :func:`digitlib.fit_model` calls it with the recipe (epochs, batch_size, learning_rate, schedule).
+    """Train (or load) each member of `ensemble` in turn, seeded seed, seed+1, ..., into its place,
+    with the recipe (epochs, batch_size, learning_rate, schedule).
 
-    Without `checkpoint_dir` every member is trained here, in memory. The result's history is the
-    members' mean per epoch, its epoch times their sum (for a loaded member, as measured when it
-    was trained), and `members` says where each member came from.
+    Without `checkpoint_dir` every member is trained here, in memory; without `finished_runs`
+    no finished run is looked for. The result's history is the members' mean per epoch, its epoch
+    times their sum (for a loaded member, as measured when it was trained), and `members` says
+    where each member came from.
     """
     from .training import fit_model, set_reproducible
 
-    reports_dir = Path(checkpoint_dir).parent if checkpoint_dir else None
+    finished_runs = Path(finished_runs) if finished_runs else None
     places = ensemble_members(ensemble)
     results, sources = [], []
     for k, place in enumerate(places):
         member_seed = seed + k
         wanted = member_record(splits, recipe, member_seed)
         own = Path(checkpoint_dir) / MEMBERS_DIR / f"seed-{member_seed}" if checkpoint_dir else None
-        found = find_trained_member(reports_dir, wanted, first=own) if reports_dir else None
+        found = find_trained_member(finished_runs, wanted, first=own)
         heading = f"member {k + 1}/{len(places)} (seed {member_seed})"
         if found:
             member, training = _load_member(found)
-            source = "this run" if found == own else str(found.relative_to(reports_dir))
+            source = "this run" if found == own else str(found.relative_to(finished_runs))
             print(f"{heading}: already trained, loaded from {source}", file=stream, flush=True)
         else:
             print(f"{heading}: training", file=stream, flush=True)

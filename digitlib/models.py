@@ -149,6 +149,9 @@ class ModelSpec:
     schedule: str = "constant"  # "one-cycle": linear warm-up to learning_rate, then cosine decay
     validation_split: float = 0.1  # share of the training set held out to watch overfitting
     members: int | None = None  # ensembles only: how many networks are averaged
+    # Raised whenever the network or its recipe changes what it learns: runs of another version are
+    # never reused or skipped for this one (it is part of a run's identity).
+    version: int = 1
 
     @property
     def description(self) -> str:

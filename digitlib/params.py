@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .models import SCHEDULES, model_names, model_spec
+from .layout import LATEST, MODEL_FILE, REPORTS_DIR
+from .models import MEMBER_MODEL, SCHEDULES, model_names, model_spec
 from .yamlfile import InvalidYaml, YamlInputError, load_yaml_file, load_yaml_text
 
 
@@ -44,23 +45,35 @@ def _known_model(value: str) -> str | None:
     return None if value in model_names() else f"unknown model; choose one of: {', '.join(model_names())}"
 
 
+def _by_model(name: str, models: tuple[str, ...] = ("fast", "seed")) -> str:
+    """'None: the model's recipe (fast: 12, seed: 10)', read from the registry, never copied by hand."""
+    values = ", ".join(f"{model}: {getattr(model_spec(model), name):g}" for model in models)
+    return f"None: the model's own ({values})"
+
+
+# The training knobs every model of the registry has its own values for: what a model was tuned with.
+RECIPE = ("epochs", "batch_size", "learning_rate", "schedule")
+# Parameters left at None take the chosen model's value: its recipe, its validation split, an ensemble's size.
+MODEL_DEFAULTS = (*RECIPE, "validation_split", "members")
+
 PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("model", "fast", str, "network from the model registry (fast, seed, keras-example, strong, ensemble)",
+    Parameter("model", "fast", str, f"network from the model registry ({', '.join(model_names())})",
               check=_known_model),
-    Parameter("epochs", None, int, "passes over the training set; None: the model's recipe (fast: 12, seed: 10)",
+    Parameter("epochs", None, int, f"passes over the training set; {_by_model('epochs')}",
               optional=True, check=_at_least(1)),
-    Parameter("batch_size", None, int, "images per gradient step; None: the model's recipe (fast: 256, seed: 32)",
+    Parameter("batch_size", None, int, f"images per gradient step; {_by_model('batch_size')}",
               optional=True, check=_at_least(1)),
-    Parameter("learning_rate", None, float, "Adam's (peak) step size; None: the model's recipe (fast: 0.005, seed: 0.001)",
+    Parameter("learning_rate", None, float, f"Adam's (peak) step size; {_by_model('learning_rate')}",
               optional=True, check=lambda v: None if v > 0 else "must be greater than 0"),
-    Parameter("schedule", None, str, "learning-rate schedule, constant or one-cycle; None: the model's recipe",
-              optional=True, check=lambda v: None if v in SCHEDULES else f"must be one of: {', '.join(SCHEDULES)}"),
-    Parameter("validation_split", None, float,
-              "fraction of the training set held out to watch overfitting; None: the model's recipe (fast: 0.1, seed: 0)",
-              optional=True, check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
-    Parameter("members", None, int, "ensemble only: how many strong networks, seeded seed, seed+1, ...; "
-              "None: 3 for the ensemble", optional=True, check=_at_least(2)),
-    Parameter("seed", 42, int, "seeds Python, NumPy, TensorFlow and the validation split",
+    Parameter("schedule", None, str, f"learning-rate schedule, {' or '.join(SCHEDULES)}; "
+              "None: the model's own", optional=True,
+              check=lambda v: None if v in SCHEDULES else f"must be one of: {', '.join(SCHEDULES)}"),
+    Parameter("validation_split", None, float, "fraction of the training set held out to watch overfitting; "
+              f"{_by_model('validation_split')}", optional=True,
+              check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
+    Parameter("members", None, int, f"ensemble only: how many {MEMBER_MODEL} networks, seeded seed, seed+1, ...; "
+              f"None: {model_spec('ensemble').members}", optional=True, check=_at_least(2)),
+    Parameter("seed", 42, int, "seeds Python, NumPy, the backend and the validation split",
               check=lambda v: None if 0 <= v <= MAX_SEED else f"must be between 0 and {MAX_SEED}"),
     Parameter("data_dir", None, str, "folder with the MNIST files; None: $DIGITLIB_DATA_DIR, else download",
               optional=True, path=True),
@@ -69,7 +82,6 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("test_limit", None, int, "use only the first N test images; None: all 10,000",
               optional=True, check=_at_least(1)),
 )
-RECIPE = ("epochs", "batch_size", "learning_rate", "schedule", "validation_split", "members")  # None: the model's own
 DEFAULTS: dict[str, Any] = {parameter.name: parameter.default for parameter in PARAMETERS}
 
 
@@ -82,7 +94,7 @@ def _list_of_paths(value: Any) -> str | None:
 PREDICTION_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("images", "samples", (str, list), "an image, a folder of images, or a list of them "
               "(relative paths: from notebooks/)", check=_list_of_paths, path=True),
-    Parameter("model_path", "../reports/latest/model.keras", str, "the trained model.keras to use "
+    Parameter("model_path", f"../{REPORTS_DIR}/{LATEST}/{MODEL_FILE}", str, "the trained model.keras to use "
               "(relative paths: from notebooks/)", path=True),
     Parameter("low_confidence", 0.8, float, "flag predictions whose probability is below this",
               check=lambda v: None if 0 <= v <= 1 else "must be in [0, 1]"),
@@ -92,7 +104,7 @@ PREDICTION_PARAMETERS: tuple[Parameter, ...] = (
 
 
 COMPARISON_PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("runs", "../reports", (str, list), "run directories, or a folder of runs "
+    Parameter("runs", f"../{REPORTS_DIR}", (str, list), "run directories, or a folder of runs "
               "(relative paths: from notebooks/)", check=_list_of_paths, path=True),
     Parameter("title", "All runs", str, "what is being compared, shown in the report"),
     Parameter("data_dir", None, str, "folder with the MNIST files for the shared-mistakes section; "
@@ -135,7 +147,7 @@ def validate_parameters(values: Mapping[str, Any] | None = None, **more: Any) ->
     if result["members"] is not None and spec.members is None:
         raise ParameterError(f"parameter 'members' applies only to model 'ensemble', not {result['model']!r}; "
                              "leave it out (or null)")
-    for name in RECIPE:
+    for name in MODEL_DEFAULTS:
         if result[name] is None:
             result[name] = getattr(spec, name)
     return result
@@ -200,8 +212,16 @@ def load_parameters_file(path: str) -> dict[str, Any]:
 
 
 def describe_parameters() -> str:
-    """A plain-text table of every parameter, its default and meaning (for --help and the README)."""
+    """A plain-text table of every training parameter, its default and meaning (for --help)."""
     return "\n".join(f"  {p.name:<17} {p.default!r:<8} {p.help}" for p in PARAMETERS)
+
+
+def parameters_markdown() -> str:
+    """The README's table of training parameters (a test keeps the README equal to it)."""
+    import json
+
+    rows = [f"| `{p.name}` | `{json.dumps(p.default)}` | {p.help} |" for p in PARAMETERS]
+    return "\n".join(["| parameter | default | meaning |", "|---|---|---|", *rows])
 
 
 def model_label(parameters: Mapping[str, Any]) -> str:
@@ -212,7 +232,7 @@ def model_label(parameters: Mapping[str, Any]) -> str:
 
 def recipe(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The training knobs of validated parameters, ready for ``fit_model(model, splits, **recipe(...))``."""
-    return {name: parameters[name] for name in RECIPE if name not in ("validation_split", "members")}
+    return {name: parameters[name] for name in RECIPE}
 
 
 # Each runnable notebook (notebooks/NAME.ipynb) and the contract its parameters cell follows.
@@ -221,6 +241,34 @@ CONTRACTS: dict[str, tuple[tuple[Parameter, ...], Callable[..., dict[str, Any]]]
     "predict_your_digits": (PREDICTION_PARAMETERS, validate_prediction_parameters),
     "compare_runs": (COMPARISON_PARAMETERS, validate_comparison_parameters),
 }
+
+
+# What `digitlib report` sets in each notebook besides its parameters, with what it means there.
+SET_BY_THE_RUNNER: dict[str, dict[str, str]] = {
+    "mnist_cnn": {
+        "output_dir": "where metrics.json and model.keras are saved; None: nowhere (set by `digitlib report`)",
+        "reports_dir": "finished runs an ensemble may load members from; None: none (set by `digitlib report`)",
+    },
+    "predict_your_digits": {
+        "output_dir": "where predictions.json is saved; None: nowhere (set by `digitlib report`)",
+    },
+    "compare_runs": {
+        "output_dir": "unused: a comparison saves nothing but its report (set by `digitlib report`)",
+    },
+}
+
+
+def parameters_cell(notebook: str) -> str:
+    """The source of notebooks/NOTEBOOK.ipynb's `parameters` cell, generated from its contract: the
+    notebooks carry exactly these defaults and comments (a test compares them)."""
+    import json
+
+    lines = [f"# Parameters: papermill overrides this cell, and `digitlib report --notebook {notebook}` "
+             "validates them first"]
+    literal = lambda value: json.dumps(value) if isinstance(value, str) else repr(value)  # noqa: E731
+    lines += [f"{p.name} = {literal(p.default)}  # {p.help}" for p in CONTRACTS[notebook][0]]
+    lines += [f"{name} = None  # {meaning}" for name, meaning in SET_BY_THE_RUNNER[notebook].items()]
+    return "\n".join(lines)
 
 
 def notebook_names() -> list[str]:

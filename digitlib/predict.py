@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .evaluation import predict_probabilities
+from .layout import LATEST, MODEL_FILE, REPORTS_DIR
 from .handwriting import ImageError, find_images, load_digit
 from .prepare import prepare_images
 
 if TYPE_CHECKING:
     import keras
 
-DEFAULT_MODEL = Path("reports") / "latest" / "model.keras"
+DEFAULT_MODEL = Path(REPORTS_DIR) / LATEST / MODEL_FILE
 
 
 class ModelError(ValueError):

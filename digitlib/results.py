@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .atomic import write_atomic
 from .evaluation import Evaluation, per_class_metrics
+from .models import model_spec
 from .rundir import METRICS_FILE, MODEL_FILE
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def run_metrics(
     return {
         "schema_version": SCHEMA_VERSION,
         "model": parameters["model"],
+        "model_version": model_spec(parameters["model"]).version,
         "parameters": parameters,
         "test": {
             "accuracy": evaluation.accuracy,

@@ -9,17 +9,20 @@ validate is skipped with a warning.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import warnings
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from .layout import (  # noqa: F401 - the run directory's names, re-exported
+    INDEX_FILE, LATEST, METRICS_FILE, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE,
+)
 from .params import ParameterError, notebook_names, validate_notebook_parameters
 
-RUN_FILE, METRICS_FILE, MODEL_FILE = "run.json", "metrics.json", "model.keras"
 RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
 MAX_JSON_BYTES = 10_000_000  # a run's JSON is a few kB; a bigger one is not ours
 
@@ -91,6 +94,59 @@ def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return read_json(path, "metrics.schema.json")
+
+
+# What a run's result depends on besides its parameters. Where the data lives does not count: the
+# loader accepts only files with MNIST's published SHA-256s, and those are part of the identity.
+NOT_IDENTITY = ("data_dir",)
+
+
+def configured_backend() -> str:
+    """The Keras backend a new run will use, found as Keras finds it, without importing Keras:
+    $KERAS_BACKEND, else ~/.keras/keras.json, else TensorFlow."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        backend = json.loads(config.read_text(encoding="utf-8")).get("backend")
+    except (OSError, ValueError, AttributeError):
+        backend = None
+    return backend if isinstance(backend, str) and backend else "tensorflow"
+
+
+def run_identity(parameters: Mapping[str, Any], *, notebook: str = "mnist_cnn", backend: str | None = None,
+                 model_version: int | None = None) -> str:
+    """The SHA-256 of everything that determines a run's result, as hex.
+
+    For a training run: its parameters (defaults filled in, so a knob added later does not make earlier
+    runs look new; where the data lives left out), the Keras backend, the version of the model's
+    definition and the data's checksums. Two runs with the same identity end the same way, so a sweep
+    skips a run whose identity is done, and run ids carry its first eight digits.
+    """
+    if notebook == "mnist_cnn":
+        from .data import IDX_FILES
+        from .models import model_spec
+        from .params import DEFAULTS
+
+        values = {name: value for name, value in {**DEFAULTS, **parameters}.items() if name not in NOT_IDENTITY}
+        try:
+            version = model_spec(values["model"]).version if model_version is None else model_version
+        except ValueError:
+            version = model_version
+        content = {"notebook": notebook, "parameters": values, "backend": backend or configured_backend(),
+                   "model_version": version, "data_sha256": IDX_FILES}
+    else:
+        content = {"notebook": notebook, "parameters": dict(parameters)}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def identity_of(run: Mapping[str, Any]) -> str:
+    """The identity of a run read back (:func:`read_run`): what it recorded, older runs' defaults otherwise
+    (they all trained with TensorFlow, on the first version of each model)."""
+    metrics = run.get("metrics") or {}
+    backend = run.get("backend") or metrics.get("reproducibility", {}).get("backend") or "tensorflow"
+    return run_identity(run["parameters"], notebook=run.get("notebook_name", "mnist_cnn"), backend=backend,
+                        model_version=run.get("model_version", 1))
 
 
 def skip_warning(run_dir: Path, problem: Exception) -> None:

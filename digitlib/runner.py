@@ -9,7 +9,6 @@ the newest successful run that trained a model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -23,11 +22,13 @@ from .atomic import replace_symlink, write_atomic
 from .index import locked, write_index
 from .native import native_stderr_to
 from .pages import CONTENT_SECURITY_POLICY
+from .models import model_spec
 from .params import ParameterError, absolute_paths, validate_notebook_parameters
 from .provenance import REPOSITORY
 from .resources import check_memory
 from .rundir import (
-    MODEL_FILE, RUN_FILE, InvalidRun, process_alive, read_metrics, read_record, run_directory,
+    LATEST, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE, InvalidRun, configured_backend, process_alive, read_metrics, read_record,
+    run_directory, run_identity,
 )
 
 NOTEBOOKS = REPOSITORY / "notebooks"
@@ -35,7 +36,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 # TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
 # it into the notebook, and send it to the run's kernel.log instead of the terminal.
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
-KERNEL_LOG, NOTEBOOK_FILE, REPORT_FILE = "kernel.log", "notebook.ipynb", "report.html"
+KERNEL_LOG = "kernel.log"
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,9 @@ class RunResult:
                 "test_accuracy": metrics["test"]["accuracy"] if metrics else None}
 
 
-def run_id_for(parameters: Mapping[str, Any], when: datetime) -> str:
-    """Timestamp plus a short digest of the parameters: sortable, and tells runs apart at a glance."""
-    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{when:%Y%m%d-%H%M%S}-{digest}"
+def run_id_for(parameters: Mapping[str, Any], when: datetime, notebook: str = "mnist_cnn") -> str:
+    """Timestamp plus the first digits of the run's identity: sortable, and tells runs apart at a glance."""
+    return f"{when:%Y%m%d-%H%M%S}-{run_identity(parameters, notebook=notebook)[:8]}"
 
 
 def create_run_directory(reports_dir: Path, run_id: str) -> Path:
@@ -109,7 +109,7 @@ def _failure_reason(error: BaseException) -> str:
 def run_report(
     parameters: Mapping[str, Any] | None = None,
     *,
-    reports_dir: str | os.PathLike = "reports",
+    reports_dir: str | os.PathLike = REPORTS_DIR,
     notebook: str = "mnist_cnn",
     notebook_path: str | os.PathLike | None = None,
     show_code: bool = False,
@@ -134,7 +134,7 @@ def run_report(
     started = _now()
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
-        run_dir = create_run_directory(reports_dir, run_id_for(parameters, started))
+        run_dir = create_run_directory(reports_dir, run_id_for(parameters, started, notebook))
     except OSError as error:
         raise ParameterError(f"cannot create a run in the reports folder {reports_dir}: "
                              f"{error.strerror or error}; choose another with --reports-dir") from None
@@ -144,6 +144,8 @@ def run_report(
         "notebook": str(notebook_path),  # for the reader; a resumed run runs the project's notebook of that name
         "parameters": parameters,
         "started": started.isoformat(timespec="seconds"),
+        **({"backend": configured_backend(), "model_version": model_spec(parameters["model"]).version,
+            "identity": run_identity(parameters)} if notebook == "mnist_cnn" else {}),
     }
     return _execute(run_dir, record, notebook_path, show_code=show_code, timeout=timeout, stream=stream)
 
@@ -151,7 +153,7 @@ def run_report(
 def resume_report(
     run_id: str,
     *,
-    reports_dir: str | os.PathLike = "reports",
+    reports_dir: str | os.PathLike = REPORTS_DIR,
     show_code: bool = False,
     timeout: float | None = None,
     stream: TextIO | None = None,
@@ -174,6 +176,15 @@ def resume_report(
     record["resumed"] = record.get("resumed", 0) + 1
     return _execute(run_dir, record, NOTEBOOKS / f"{record['notebook_name']}.ipynb", show_code=show_code,
                     timeout=timeout, stream=stream, render_only=executed)
+
+
+def _run_context(notebook: str, run_dir: Path) -> dict[str, str]:
+    """What the runner tells a notebook besides its parameters: where to save (and, for training, where
+    the finished runs an ensemble may load members from are)."""
+    context = {"output_dir": str(run_dir.resolve())}
+    if notebook == "mnist_cnn":
+        context["reports_dir"] = str(run_dir.parent.resolve())
+    return context
 
 
 def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show_code: bool,
@@ -199,7 +210,7 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
                     str(notebook_path),
                     str(output_notebook),
                     cwd=str(notebook_path.parent),
-                    parameters={**record["parameters"], "output_dir": str(run_dir.resolve())},
+                    parameters={**record["parameters"], **_run_context(record["notebook_name"], run_dir)},
                     kernel_name="python3",
                     extra_arguments=KERNEL_ARGUMENTS,
                     execution_timeout=timeout,
@@ -237,7 +248,7 @@ def _update_index(reports_dir: Path, latest: Path | None) -> None:
     try:
         with locked(reports_dir):
             if latest is not None:
-                replace_symlink(reports_dir / "latest", latest.name)
+                replace_symlink(reports_dir / LATEST, latest.name)
             write_index(reports_dir)
     except OSError as error:
         print(f"digitlib: warning: the run's own files are written, but {reports_dir}/index.html or "

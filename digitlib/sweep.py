@@ -35,8 +35,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from .index import read_runs
-from .params import DEFAULTS, ParameterError, model_label, validate_parameters
+from .rundir import REPORTS_DIR, identity_of, read_runs, run_identity
+from .params import ParameterError, model_label, validate_parameters
 from .yamlfile import YamlInputError, load_yaml_file
 
 TOP_LEVEL = ("name", "common", "grid", "runs")
@@ -150,15 +150,15 @@ RESUMABLE = ("interrupted", "timed out")  # continued from their last finished e
 
 
 def earlier_runs(reports_dir: Path) -> dict[str, dict[str, Any]]:
-    """The newest training run for each parameter set (as canonical JSON) in `reports_dir`.
+    """The newest training run of each identity (:func:`digitlib.rundir.run_identity`) in `reports_dir`.
 
     Parameters added since a run was made count as their defaults, so adding a knob does not
     make every earlier run look different.
     """
     earlier: dict[str, dict[str, Any]] = {}
     for run in read_runs(reports_dir):  # newest first
-        if run.get("notebook_name", "mnist_cnn") == "mnist_cnn" and isinstance(run.get("parameters"), dict):
-            earlier.setdefault(json.dumps({**DEFAULTS, **run["parameters"]}, sort_keys=True), run)
+        if run["notebook_name"] == "mnist_cnn":
+            earlier.setdefault(identity_of(run), run)
     return earlier
 
 
@@ -235,7 +235,7 @@ def describe(parameters: dict[str, Any]) -> str:
     return f"{model_label(parameters)} (epochs {parameters['epochs']}, seed {parameters['seed']})"
 
 
-def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: int = 1,
+def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = REPORTS_DIR, jobs: int = 1,
               log: TextIO | None = None) -> list[dict[str, Any]]:
     """Run every parameter set not already done, `jobs` at a time; failures are reported, not fatal.
     One line per run goes to `log` (default stdout), the progress bar to stderr.
@@ -252,7 +252,7 @@ def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: in
     outcomes: list[dict[str, Any]] = []
     pending: list[tuple[dict[str, Any], str | None]] = []
     for parameters in sweep.parameter_sets:
-        run = earlier.get(json.dumps(parameters, sort_keys=True))
+        run = earlier.get(run_identity(parameters))
         if run and run["status"] in FINISHED:
             outcomes.append({"parameters": parameters, "status": "skipped", "run_id": run["run_id"],
                              "earlier": run["status"]})
@@ -285,7 +285,7 @@ def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = "reports", jobs: in
     return outcomes
 
 
-def render_comparison(sweep: Sweep, outcomes: list[dict[str, Any]], reports_dir: str | os.PathLike = "reports"):
+def render_comparison(sweep: Sweep, outcomes: list[dict[str, Any]], reports_dir: str | os.PathLike = REPORTS_DIR):
     """Render compare_runs.ipynb over the sweep's successful runs; link it as reports/sweep-NAME/comparison.html.
 
     Returns the link, or None when no run succeeded.

@@ -167,14 +167,10 @@ def fit_model(
     Each epoch visits the images in :func:`epoch_order`. With `checkpoint_dir`, the state is
     saved after every epoch and training resumes from the last finished epoch when a checkpoint
     is there: an interrupted run, resumed, ends with the same weights as an uninterrupted one.
-    An ensemble trains member after member (:func:`digitlib.ensemble.fit_ensemble`).
+    One network only: an ensemble trains member by member (:func:`digitlib.train_network`).
     """
     if ensemble_members(model):
-        from .ensemble import fit_ensemble
-
-        recipe = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule}
-        return fit_ensemble(model, splits, recipe, seed=seed, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
-                            stream=stream or sys.stdout)
+        raise ValueError("an ensemble trains member by member: use digitlib.train_network, not fit_model")
     steps = math.ceil(len(splits.x_train) / batch_size) * epochs
     compile_model(model, learning_rate, steps=steps, schedule=schedule)
     progress = _epoch_progress(epochs, stream or sys.stdout)

@@ -11,7 +11,7 @@ import pytest
 import digitlib
 from digitlib import describe_environment
 from digitlib import (
-    build_model, evaluate_members, evaluate_model, fit_model, members_table, predict_probabilities, prepare_splits,
+    build_model, evaluate_members, evaluate_model, fit_model, members_table, train_network, predict_probabilities, prepare_splits,
     run_metrics, set_reproducible,
 )
 from digitlib.ensemble import find_trained_member, member_record
@@ -76,7 +76,8 @@ def test_members_are_strong_runs_and_none_is_trained_twice(mnist, tiny, tmp_path
     strong = _strong_run(mnist, reports, seed=8)  # a finished strong run beside the ensembles
 
     first, log = build_model("ensemble", members=2), io.StringIO()
-    result = fit_model(first, tiny, **QUICK, seed=7, checkpoint_dir=reports / "first", stream=log)
+    result = train_network(first, tiny, **QUICK, seed=7, checkpoint_dir=reports / "first", finished_runs=reports,
+                           stream=log)
     assert "member 1/2 (seed 7): training" in log.getvalue()
     assert "member 2/2 (seed 8): already trained, loaded from strong-seed-8" in log.getvalue()
     assert [m["source"] for m in result.members] == ["trained", "strong-seed-8"]
@@ -93,7 +94,8 @@ def test_members_are_strong_runs_and_none_is_trained_twice(mnist, tiny, tmp_path
 
     # A bigger ensemble of the same seed trains only its new member.
     second, log = build_model("ensemble", members=3), io.StringIO()
-    result = fit_model(second, tiny, **QUICK, seed=7, checkpoint_dir=reports / "second", stream=log)
+    result = train_network(second, tiny, **QUICK, seed=7, checkpoint_dir=reports / "second", finished_runs=reports,
+                           stream=log)
     assert log.getvalue().count(": training") == 1 and "member 3/3 (seed 9): training" in log.getvalue()
     assert [m["source"] for m in result.members] == ["first/members/seed-7", "strong-seed-8", "trained"]
     assert len(result.history["loss"]) == 1
@@ -160,16 +162,18 @@ def test_an_interrupted_ensemble_resumes_inside_the_member_it_was_training(tiny,
 
     settings = {**QUICK, "epochs": 2, "seed": 3}
     with pytest.raises(KeyboardInterrupt):
-        fit_model(build_model("ensemble", members=2), tiny, **settings, checkpoint_dir=tmp_path / "reports" / "run",
-                  callbacks=[StopInSecondMember()], stream=io.StringIO())
+        train_network(build_model("ensemble", members=2), tiny, **settings,
+                      checkpoint_dir=tmp_path / "reports" / "run", callbacks=[StopInSecondMember()],
+                      stream=io.StringIO())
     assert not (tmp_path / "reports" / "run" / "members" / "seed-4" / "member.json").exists()
 
     resumed, log = build_model("ensemble", members=2), io.StringIO()
-    fit_model(resumed, tiny, **settings, checkpoint_dir=tmp_path / "reports" / "run", stream=log)
+    train_network(resumed, tiny, **settings, checkpoint_dir=tmp_path / "reports" / "run", stream=log)
     assert "member 1/2 (seed 3): already trained, loaded from this run" in log.getvalue()
     assert "resuming after epoch 1/2" in log.getvalue()
 
     uninterrupted = build_model("ensemble", members=2)
-    fit_model(uninterrupted, tiny, **settings, checkpoint_dir=tmp_path / "elsewhere" / "run", stream=io.StringIO())
+    train_network(uninterrupted, tiny, **settings, checkpoint_dir=tmp_path / "elsewhere" / "run",
+                  stream=io.StringIO())
     np.testing.assert_array_equal(predict_probabilities(resumed, tiny.x_test),
                                   predict_probabilities(uninterrupted, tiny.x_test))

@@ -1,3 +1,4 @@
+import nbformat
 import papermill
 import pytest
 
@@ -36,12 +37,36 @@ def test_explicit_values_win_over_the_recipe():
 
 
 @pytest.mark.parametrize("notebook", list(CONTRACTS))
-def test_notebook_parameters_cell_matches_the_contract(notebook):
+def test_notebook_parameters_cell_is_generated_from_the_contract(notebook):
+    """Defaults and comments are defined once, in digitlib/params.py: the notebooks carry exactly them."""
+    from digitlib.params import SET_BY_THE_RUNNER, parameters_cell
+
+    cells = nbformat.read(REPOSITORY / "notebooks" / f"{notebook}.ipynb", as_version=4).cells
+    (cell,) = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert cell.source == parameters_cell(notebook), (
+        "regenerate the cell: paste digitlib.params.parameters_cell(notebook) into it")
     inspected = papermill.inspect_notebook(str(REPOSITORY / "notebooks" / f"{notebook}.ipynb"))
-    in_notebook = {name: eval(spec["default"]) for name, spec in inspected.items()}  # literals only
-    contract = {parameter.name: parameter.default for parameter in CONTRACTS[notebook][0]}
-    assert in_notebook == {**contract, "output_dir": None}
-    assert all(spec["help"] for spec in inspected.values()), "every knob is documented in its comment"
+    contract = {p.name: (p.default, p.help) for p in CONTRACTS[notebook][0]}
+    assert {name: (eval(spec["default"]), spec["help"]) for name, spec in inspected.items()} == {
+        **contract, **{name: (None, meaning) for name, meaning in SET_BY_THE_RUNNER[notebook].items()}}
+
+
+def test_the_readme_and_help_describe_the_parameters_as_defined():
+    from digitlib.cli import _parser
+    from digitlib.params import parameters_markdown
+
+    assert parameters_markdown() in (REPOSITORY / "README.md").read_text(), (
+        "update README's parameter table from digitlib.params.parameters_markdown()")
+    report_help = _parser()._subparsers._group_actions[0].choices["report"].format_help()
+    for parameter in CONTRACTS["mnist_cnn"][0]:
+        assert " ".join(parameter.help.split()) in " ".join(report_help.split())
+
+
+def test_recipe_numbers_in_the_help_come_from_the_registry():
+    from digitlib.models import model_spec
+
+    epochs = next(p for p in CONTRACTS["mnist_cnn"][0] if p.name == "epochs")
+    assert f"fast: {model_spec('fast').epochs}, seed: {model_spec('seed').epochs}" in epochs.help
 
 
 def test_prediction_parameters():

@@ -107,3 +107,28 @@ def test_comparisons_read_only_runs_that_validate(tmp_path):
     assert [run["run_id"] for run in runs] == ["20261125-100000-good"]
     with pytest.warns(RunDirectoryWarning), pytest.raises(ValueError, match="no finished training runs"):
         load_runs([tmp_path / "20261125-110000-evil"])
+
+
+def test_a_runs_identity_is_everything_that_decides_its_result():
+    from digitlib.rundir import run_identity
+
+    fast = validate_parameters(model="fast", seed=1)
+    same = run_identity(fast, backend="tensorflow")
+    assert same == run_identity({**fast, "data_dir": "/elsewhere"}, backend="tensorflow")  # checksummed data
+    assert same == run_identity({k: v for k, v in fast.items() if k != "members"}, backend="tensorflow")  # defaults
+    assert same != run_identity({**fast, "seed": 2}, backend="tensorflow")
+    assert same != run_identity(fast, backend="jax")
+    assert same != run_identity(fast, backend="tensorflow", model_version=2)
+    assert same != run_identity(fast, notebook="compare_runs")
+
+
+def test_a_sweep_never_skips_for_a_run_of_another_backend_or_model_version(tmp_path):
+    from digitlib.rundir import run_identity
+    from digitlib.sweep import earlier_runs
+
+    fast = validate_parameters(model="fast", seed=1, epochs=1)
+    write_run(tmp_path, "20261125-100000-jax", parameters=fast, backend="jax")
+    write_run(tmp_path, "20261125-100000-old", parameters=fast, model_version=2)
+    earlier = earlier_runs(tmp_path)
+    assert run_identity(fast, backend="tensorflow") not in earlier
+    assert earlier[run_identity(fast, backend="jax")]["run_id"] == "20261125-100000-jax"

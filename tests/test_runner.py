@@ -10,7 +10,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from digitlib.atomic import replace_symlink, write_atomic
-from digitlib.index import read_runs, write_index
+from digitlib.index import write_index
+from digitlib.rundir import read_runs
 from digitlib.params import ParameterError
 from digitlib.runner import create_run_directory, render_html, run_id_for, run_report
 from test_rundir import valid_metrics

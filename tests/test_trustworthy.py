@@ -141,7 +141,8 @@ def test_killed_while_rendering_then_resumed_only_renders(mnist_dir, tmp_path):
     assert json.loads((run_dir / "run.json").read_text())["status"] == "rendering"
     assert not (run_dir / "report.html").exists()
     metrics = (run_dir / "metrics.json").read_text()
-    from digitlib.index import read_runs, write_index
+    from digitlib.index import write_index
+    from digitlib.rundir import read_runs
 
     (run,) = read_runs(tmp_path / "reports")  # what the index says of it
     assert run["status"] == "interrupted" and "while rendering" in run["error"]

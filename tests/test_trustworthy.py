@@ -84,9 +84,16 @@ def test_killed_mid_training_then_resumed_matches_the_uninterrupted_run(fault, r
     assert os.readlink(tmp_path / "reports" / "latest") == run_dir.name
 
 
-def test_resume_refuses_finished_and_unknown_runs(tmp_path, reference):
+def test_resume_refuses_finished_and_unknown_runs(tmp_path):
     result = digitlib_cli("report", "--resume", "20990101-000000-nothere", cwd=tmp_path)
     assert result.returncode == 2 and "no run '20990101-000000-nothere'" in result.stderr
+    finished = tmp_path / "reports" / "20261125-100000-done"
+    finished.mkdir(parents=True)
+    (finished / "run.json").write_text(json.dumps({"status": "succeeded", "started": "2026-11-25T10:00:00",
+                                                   "notebook_name": "mnist_cnn", "parameters": {"epochs": 1}}))
+    result = digitlib_cli("report", "--resume", finished.name, cwd=tmp_path)
+    assert result.returncode == 2 and f"run {finished.name} already succeeded; there is nothing to resume" in result.stderr
+    assert sorted(p.name for p in finished.iterdir()) == ["run.json"]
 
 
 def test_two_runs_started_at_once_are_both_indexed(mnist_dir, tmp_path):

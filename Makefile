@@ -18,15 +18,17 @@ CONSTRAINT_PYTHONS := 3.11 3.12
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: help report test constraints lab clean-venv
+.PHONY: help report test test-quick lint constraints lab clean-venv
 
 help:
-	@echo "make report   train and evaluate on MNIST, write reports/<run-id>/report.html (ARGS='-p NAME VALUE ...')"
-	@echo "make test     run the whole test suite (PYTEST_ARGS='...')"
-	@echo "make lab      open JupyterLab on notebooks/"
-	@echo "make bench    time to accuracy, inference speed, end-to-end timing (bench/results/)"
+	@echo "make report      train and evaluate on MNIST, write reports/<run-id>/report.html (ARGS='-p NAME VALUE ...')"
+	@echo "make test        lint, then the whole test suite (PYTEST_ARGS='...')"
+	@echo "make test-quick  the tests without the end-to-end ones (under a minute), for the edit loop"
+	@echo "make lint        ruff over digitlib/, tests/ and bench/"
+	@echo "make lab         open JupyterLab on notebooks/"
+	@echo "make bench       time to accuracy, inference speed, end-to-end timing (bench/results/)"
 	@echo "make bench-accuracy  train every model of the ladder (3 seeds; hours on a CPU), write the accuracy table"
-	@echo "make constraints  rewrite constraints/ from pyproject.toml (UPGRADE=1: newest versions that fit)"
+	@echo "make constraints rewrite constraints/ from pyproject.toml (UPGRADE=1: newest versions that fit)"
 
 $(STAMP): pyproject.toml $(wildcard $(CONSTRAINTS))
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
@@ -40,8 +42,15 @@ $(STAMP): pyproject.toml $(wildcard $(CONSTRAINTS))
 report: $(STAMP)
 	$(BIN)/digitlib report $(ARGS)
 
-test: $(STAMP) browser
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit loop: everything but the tests marked e2e (notebooks executed, real training); under a minute.
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check digitlib tests bench
 
 # Rewrites constraints/py<X.Y>.txt in throwaway venvs (pip-compile); see scripts/compile-constraints.
 constraints:

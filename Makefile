@@ -18,7 +18,7 @@ CONSTRAINT_PYTHONS := 3.11 3.12
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: help report test test-quick lint constraints lab clean-venv
+.PHONY: help report test test-quick lint constraints browser lab clean-venv
 
 help:
 	@echo "make report      train and evaluate on MNIST, write reports/<run-id>/report.html (ARGS='-p NAME VALUE ...')"
@@ -56,10 +56,9 @@ lint: $(STAMP)
 constraints:
 	scripts/compile-constraints $(if $(UPGRADE),--upgrade) $(CONSTRAINT_PYTHONS)
 
-# The browser tests drive Debian's Chromium; install it where we may (root with apt), else they skip.
-.PHONY: browser
+# The browser tests drive Debian's Chromium: installed with apt where we may (root), else they skip.
 browser:
-	@command -v chromium >/dev/null || { 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then 	    echo "Installing Debian's chromium for the browser tests"; 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; 	  else echo "Note: chromium is not installed, so the browser tests will be skipped"; fi; }
+	@scripts/install-chromium
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     import keras
 
 DEFAULT_MODEL = Path("reports") / "latest" / "model.keras"
+MAX_MODEL_MIB = 512  # uncompressed; an ensemble of 3 takes a few MB
+MAX_INFLATION = 100  # Keras stores members uncompressed; zeros deflate 1,000-fold
 
 
 class ModelError(ValueError):
@@ -57,6 +60,7 @@ def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> "keras.Model"
     if not path.is_file():
         hint = " (no run has succeeded yet: run `make report` first, or pass --model)" if path == DEFAULT_MODEL else ""
         raise ModelError(f"model file not found: {path}{hint}")
+    check_model_archive(path)
     import keras
 
     try:
@@ -67,6 +71,31 @@ def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> "keras.Model"
         raise ModelError(f"{path}: expects {model.input_shape} and gives {model.output_shape}, "
                          "not 28x28x1 images to ten digit probabilities")
     return model
+
+
+def check_model_archive(path: Path) -> None:
+    """Refuse a file that is not a zip archive, or whose members would inflate like a zip bomb, before Keras reads it.
+
+    The sizes are those the archive declares: Python's zipfile never inflates a member past its declared size.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        raise ModelError(f"{path}: not a Keras model file (not a zip archive); pass a model.keras saved by "
+                         "model.save()") from None
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read the model file ({error.strerror or error})") from None
+    inflated = sum(member.file_size for member in members)
+    if inflated > MAX_MODEL_MIB * 2**20:
+        raise ModelError(f"{path}: {inflated / 2**20:,.0f} MiB once uncompressed, more than the {MAX_MODEL_MIB} MiB "
+                         "allowed for a model; refusing a possible zip bomb (check where the file came from)")
+    for member in members:
+        inflation = member.file_size / max(member.compress_size, 1)
+        if member.file_size > 2**20 and inflation > MAX_INFLATION:
+            raise ModelError(f"{path}: {member.filename} would inflate {inflation:,.0f}-fold, more than the "
+                             f"{MAX_INFLATION}-fold allowed for a model; refusing a possible zip bomb "
+                             "(check where the file came from)")
 
 
 def predict_images(model: "keras.Model", inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:

@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,14 @@ def model_file(tmp_path_factory, mnist):
     path = tmp_path_factory.mktemp("model") / "model.keras"
     model.save(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier():
+    """An untrained model of the right shapes, 28x28x1 images to ten probabilities: quick to build and save."""
+    import keras
+
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
 
 
 def predict_cli(*arguments, cwd=None):
@@ -130,3 +139,25 @@ def test_awkward_formats_through_the_cli(model_file, tmp_path, mnist):
     assert "pixels is more than the 50,000,000 allowed" in rows.pop("huge.png")["error"]
     assert sorted(rows) == ["animated.gif", "cmyk.tif", "deep16.png", "palette.png", "transparent.png"]
     assert {row.get("digit") for row in rows.values()} == {int(mnist.y_test[0])}, rows
+
+
+@pytest.mark.parametrize("inflated_mib, compresslevel, message", [
+    (600, 1, "600 MiB once uncompressed, more than the 512 MiB allowed"),  # 2.7 MB on disk
+    (64, 9, "model.weights.h5 would inflate 1,0"),  # 64 KB on disk; Keras stores its members uncompressed
+])
+def test_a_zip_bomb_model_is_refused_before_keras_inflates_it(tiny_classifier, tmp_path, inflated_mib, compresslevel,
+                                                              message):
+    tiny_classifier.save(tmp_path / "real.keras")
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    with zipfile.ZipFile(tmp_path / "real.keras") as real, \
+            zipfile.ZipFile(folder / "model.keras", "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as bomb:
+        for name in ("metadata.json", "config.json"):
+            bomb.writestr(name, real.read(name))
+        with bomb.open("model.weights.h5", "w", force_zip64=True) as weights:
+            for _ in range(inflated_mib):
+                weights.write(bytes(2**20))
+    result = predict_cli(tmp_path, "--model", folder / "model.keras")
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "zip bomb" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert [p.name for p in folder.iterdir()] == ["model.keras"]

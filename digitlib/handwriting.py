@@ -17,8 +17,10 @@ on black. :func:`mnist_style` does the same to any picture:
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -34,6 +36,18 @@ class ImageError(ValueError):
     """An input image cannot be read or holds no digit; the message names the file."""
 
 
+def open_regular_file(path: Path, error: type[Exception]) -> BinaryIO:
+    """Open `path` to read, raising `error` unless it is a regular file: a FIFO or a device may block or never end.
+
+    The file is opened without waiting for a FIFO's writer and checked once open, so it cannot be swapped in between.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise error(f"{path}: not a regular file; pass an ordinary file, not a FIFO, device or socket")
+    return os.fdopen(descriptor, "rb")
+
+
 def read_image(path: str | os.PathLike) -> Image.Image:
     """Open an image file (the first frame of an animation), refusing files too large to decode safely."""
     path = Path(path)
@@ -42,9 +56,9 @@ def read_image(path: str | os.PathLike) -> Image.Image:
     if path.is_dir():
         raise ImageError(f"{path}: is a directory")
     try:
-        with warnings.catch_warnings():
+        with open_regular_file(path, ImageError) as file, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(file)
             if image.width * image.height > MAX_PIXELS:
                 raise ImageError(f"{path}: {image.width}x{image.height} pixels is more than the "
                                  f"{MAX_PIXELS:,} allowed; resize the image first")
@@ -124,7 +138,8 @@ def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[tuple
     paths, problems = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            # not only regular files: reading a FIFO or a broken link named like an image says what is wrong
+            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
             if not found:
                 problems.append((item, f"{item}: no images in this directory (looked for {', '.join(IMAGE_SUFFIXES)})"))
             paths.extend(found)

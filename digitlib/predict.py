@@ -6,12 +6,12 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from .evaluation import predict_probabilities
-from .handwriting import ImageError, find_images, load_digit
+from .handwriting import ImageError, find_images, load_digit, open_regular_file
 from .prepare import prepare_images
 
 if TYPE_CHECKING:
@@ -57,10 +57,14 @@ class Prediction:
 def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> "keras.Model":
     """Load a saved model.keras, with a clear error when it is missing or not a digit classifier."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         hint = " (no run has succeeded yet: run `make report` first, or pass --model)" if path == DEFAULT_MODEL else ""
         raise ModelError(f"model file not found: {path}{hint}")
-    check_model_archive(path)
+    try:
+        with open_regular_file(path, ModelError) as file:
+            check_model_archive(file, path)
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read the model file ({error.strerror or error})") from None
     import keras
 
     try:
@@ -73,19 +77,17 @@ def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> "keras.Model"
     return model
 
 
-def check_model_archive(path: Path) -> None:
+def check_model_archive(file: BinaryIO, path: Path) -> None:
     """Refuse a file that is not a zip archive, or whose members would inflate like a zip bomb, before Keras reads it.
 
     The sizes are those the archive declares: Python's zipfile never inflates a member past its declared size.
     """
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(file) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, EOFError):
         raise ModelError(f"{path}: not a Keras model file (not a zip archive); pass a model.keras saved by "
                          "model.save()") from None
-    except OSError as error:
-        raise ModelError(f"{path}: cannot read the model file ({error.strerror or error})") from None
     inflated = sum(member.file_size for member in members)
     if inflated > MAX_MODEL_MIB * 2**20:
         raise ModelError(f"{path}: {inflated / 2**20:,.0f} MiB once uncompressed, more than the {MAX_MODEL_MIB} MiB "

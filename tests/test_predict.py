@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -38,9 +39,9 @@ def tiny_classifier():
     return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
 
 
-def predict_cli(*arguments, cwd=None):
+def predict_cli(*arguments, cwd=None, timeout=300):
     return subprocess.run([sys.executable, "-m", "digitlib.cli", "predict", *map(str, arguments)],
-                          capture_output=True, text=True, timeout=300, cwd=cwd)
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def test_photos_of_test_digits_read_almost_as_well_as_the_clean_digits(model_file, mnist):
@@ -161,3 +162,20 @@ def test_a_zip_bomb_model_is_refused_before_keras_inflates_it(tiny_classifier, t
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "zip bomb" in result.stderr and len(result.stderr.splitlines()) == 1
     assert [p.name for p in folder.iterdir()] == ["model.keras"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_fifos_are_refused_instead_of_waited_on(model_file, tmp_path):
+    """A FIFO named like an image, given or in a folder, or named like a model, would block its reader forever."""
+    photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "good.png")
+    os.mkfifo(tmp_path / "in-folder.png")
+    os.mkfifo(tmp_path / "given.png")
+    result = predict_cli(tmp_path, tmp_path / "given.png", "--model", model_file, timeout=120)
+    assert result.returncode == 1 and result.stdout.count("\n") == 1, result.stderr
+    errors = result.stderr.splitlines()
+    assert len(errors) == 3 and all(line.endswith(": not a regular file; pass an ordinary file, not a FIFO, "
+                                                  "device or socket") for line in errors), errors
+    assert sum("given.png" in line for line in errors) == 2  # once from the folder, once given
+    os.mkfifo(tmp_path / "model.keras")
+    result = predict_cli(tmp_path / "good.png", "--model", tmp_path / "model.keras", timeout=120)
+    assert result.returncode == 2 and "model.keras: not a regular file" in result.stderr, result.stderr

@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"digitlib: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("digitlib: interrupted; the run is marked 'interrupted' in the index", file=sys.stderr)
+        marked = "; the run is marked 'interrupted' in the index" if arguments.command == "report" else ""
+        print(f"digitlib: interrupted{marked}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -3,8 +3,10 @@
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -179,3 +181,20 @@ def test_fifos_are_refused_instead_of_waited_on(model_file, tmp_path):
     os.mkfifo(tmp_path / "model.keras")
     result = predict_cli(tmp_path / "good.png", "--model", tmp_path / "model.keras", timeout=120)
     assert result.returncode == 2 and "model.keras: not a regular file" in result.stderr, result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="watches /proc to see the command start")
+def test_ctrl_c_during_predict_says_interrupted_and_claims_no_run(model_file, tmp_path):
+    photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "0.png")
+    for copy in range(1, 200):
+        (tmp_path / f"{copy}.png").write_bytes((tmp_path / "0.png").read_bytes())
+    command = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "predict", tmp_path, "--model", model_file],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while os.readlink(f"/proc/{command.pid}/fd/2") != os.devnull:  # predict hides TensorFlow's start-up from here on
+        assert command.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    command.send_signal(signal.SIGINT)
+    stdout, stderr = command.communicate(timeout=120)
+    assert command.returncode == 130 and stdout == "", stderr
+    assert stderr.splitlines()[-1] == "digitlib: interrupted" and "run" not in stderr, stderr

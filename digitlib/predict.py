@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from .evaluation import predict_probabilities
-from .handwriting import ImageError, find_images, load_digit, open_regular_file
+from .handwriting import ImageError, find_images, load_digit, open_regular_file, printable, valid_unicode
 from .prepare import prepare_images
 
 if TYPE_CHECKING:
@@ -23,7 +23,10 @@ MAX_INFLATION = 100  # Keras stores members uncompressed; zeros deflate 1,000-fo
 
 
 class ModelError(ValueError):
-    """The model file is missing or is not a Keras model of ten digit classes."""
+    """The model file is missing or is not a Keras model of ten digit classes; the message is one printable line."""
+
+    def __init__(self, message: str):
+        super().__init__(printable(message))
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,8 @@ class Prediction:
 
     def as_dict(self, k: int = 3) -> dict:
         if self.error:
-            return {"path": str(self.path), "error": self.error}
-        return {"path": str(self.path), "digit": self.digit, "probability": round(self.probability, 6),
+            return {"path": valid_unicode(self.path), "error": self.error}
+        return {"path": valid_unicode(self.path), "digit": self.digit, "probability": round(self.probability, 6),
                 "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top(k)]}
 
 

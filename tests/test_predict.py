@@ -198,3 +198,26 @@ def test_ctrl_c_during_predict_says_interrupted_and_claims_no_run(model_file, tm
     stdout, stderr = command.communicate(timeout=120)
     assert command.returncode == 130 and stdout == "", stderr
     assert stderr.splitlines()[-1] == "digitlib: interrupted" and "run" not in stderr, stderr
+
+
+def test_file_names_can_neither_forge_lines_nor_reach_the_terminal_raw(model_file, tmp_path):
+    """A newline, an ANSI escape and a byte that is not UTF-8 in file names, through the text and JSON outputs."""
+    photo = photo_of_digit(ONE, np.random.default_rng(0))
+    names = ["forged\n7: 100.0%.png", "\x1b[31mred.png", os.fsdecode(b"latin-1 \xe9.png")]
+    for name in names:
+        photo.save(tmp_path / name, format="PNG")
+    (tmp_path / "bad\x1b[2J.png").write_text("not an image")
+    command = [sys.executable, "-m", "digitlib.cli", "predict", tmp_path, "--model", model_file]
+    text = subprocess.run(command, capture_output=True, timeout=300)
+    stdout, stderr = text.stdout.decode("utf-8"), text.stderr.decode("utf-8")  # strictly: valid UTF-8
+    assert text.returncode == 1 and "\x1b" not in stdout + stderr, stdout + stderr
+    lines = stdout.splitlines()
+    assert len(lines) == 3, lines  # one per image
+    for shown in ["forged\\n7: 100.0%.png", "\\x1b[31mred.png", "latin-1 \\xe9.png"]:
+        assert any(line.startswith(f"{tmp_path / shown}: ") for line in lines), (shown, lines)
+    assert stderr == f"digitlib: {tmp_path}/bad\\x1b[2J.png: not an image Pillow can read\n"
+    rows = [json.loads(line) for line in subprocess.run(command + ["--json"], capture_output=True, timeout=300).stdout
+            .decode("utf-8").splitlines()]
+    assert sorted(Path(row["path"]).name for row in rows) == [
+        "\x1b[31mred.png", "bad\x1b[2J.png", "forged\n7: 100.0%.png", "latin-1 \\xe9.png"]
+    json.dumps(rows, ensure_ascii=False).encode("utf-8")  # strictly: no lone surrogate

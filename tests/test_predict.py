@@ -196,7 +196,9 @@ def test_ctrl_c_during_predict_says_interrupted_and_claims_no_run(model_file, tm
         time.sleep(0.02)
     command.send_signal(signal.SIGINT)
     stdout, stderr = command.communicate(timeout=120)
-    assert command.returncode == 130 and stdout == "", stderr
+    # main() returns 130; CPython still ends by SIGINT if the interrupt landed in code that TensorFlow's import runs
+    # through PyRun_String (it flags that KeyboardInterrupt as unhandled). A shell shows both as exit status 130.
+    assert command.returncode in (130, -signal.SIGINT) and stdout == "", stderr
     assert stderr.splitlines()[-1] == "digitlib: interrupted" and "run" not in stderr, stderr
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = Path("reports") / "latest" / "model.keras"
 MAX_MODEL_MIB = 512  # uncompressed; an ensemble of 3 takes a few MB
 MAX_INFLATION = 100  # Keras stores members uncompressed; zeros deflate 1,000-fold
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 class ModelError(ValueError):
@@ -65,19 +66,30 @@ def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> "keras.Model"
         raise ModelError(f"model file not found: {path}{hint}")
     try:
         with open_regular_file(path, ModelError) as file:
+            refuse_legacy_hdf5(file, path)
             check_model_archive(file, path)
     except OSError as error:
         raise ModelError(f"{path}: cannot read the model file ({error.strerror or error})") from None
     import keras
 
     try:
-        model = keras.saving.load_model(path)
+        model = keras.saving.load_model(path, safe_mode=True)  # refuses the code a Lambda layer would carry
     except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a bad file
         raise ModelError(f"{path}: not a Keras model file ({type(error).__name__}: {str(error)[:200]})") from None
     if tuple(model.output_shape[1:]) != (10,) or tuple(model.input_shape[1:]) != (28, 28, 1):
         raise ModelError(f"{path}: expects {model.input_shape} and gives {model.output_shape}, "
                          "not 28x28x1 images to ten digit probabilities")
     return model
+
+
+def refuse_legacy_hdf5(file: BinaryIO, path: Path) -> None:
+    """Refuse an HDF5 (.h5) model, by its suffix or its signature: Keras loads those without its safe mode."""
+    signature = file.read(len(HDF5_SIGNATURE))
+    file.seek(0)
+    if path.suffix.lower() in (".h5", ".hdf5") or signature == HDF5_SIGNATURE:
+        raise ModelError(f"{path}: a legacy HDF5 model, which Keras loads without its safe mode (CVE-2025-9905); "
+                         "re-save it as .keras with a Keras you trust: "
+                         "keras.saving.load_model(OLD).save('model.keras')")
 
 
 def check_model_archive(file: BinaryIO, path: Path) -> None:

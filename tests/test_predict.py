@@ -223,3 +223,16 @@ def test_file_names_can_neither_forge_lines_nor_reach_the_terminal_raw(model_fil
     assert sorted(Path(row["path"]).name for row in rows) == [
         "\x1b[31mred.png", "bad\x1b[2J.png", "forged\n7: 100.0%.png", "latin-1 \\xe9.png"]
     json.dumps(rows, ensure_ascii=False).encode("utf-8")  # strictly: no lone surrogate
+
+
+def test_legacy_hdf5_models_are_refused_by_suffix_and_by_signature(tiny_classifier, tmp_path):
+    """Keras loads HDF5 models without its safe mode (CVE-2025-9905), whatever their name."""
+    photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "one.png")
+    tiny_classifier.save(tmp_path / "legacy.h5")  # Keras 3 still writes it, with a warning
+    (tmp_path / "renamed.keras").write_bytes((tmp_path / "legacy.h5").read_bytes())
+    for model in ["legacy.h5", "renamed.keras"]:
+        result = predict_cli(tmp_path / "one.png", "--model", tmp_path / model)
+        assert result.returncode == 2 and result.stderr.startswith(
+            f"digitlib: error: {tmp_path / model}: a legacy HDF5 model, which Keras loads without its safe mode "
+            "(CVE-2025-9905); re-save it as .keras with a Keras you trust"), result.stderr
+        assert len(result.stderr.splitlines()) == 1

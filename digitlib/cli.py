@@ -93,6 +93,7 @@ def report_command(arguments: argparse.Namespace) -> int:
 def predict_command(arguments: argparse.Namespace) -> int:
     import os
 
+    from .handwriting import printable
     from .native import native_stderr_to
     from .predict import load_trained_model, predict_images
 
@@ -109,8 +110,8 @@ def predict_command(arguments: argparse.Namespace) -> int:
             print(f"digitlib: {prediction.error}", file=sys.stderr, flush=True)
         else:
             ranked = ", ".join(f"{d} {p:.1%}" for d, p in prediction.top(arguments.top))
-            print(f"{prediction.path}: {prediction.digit} ({prediction.probability:.1%})  top {arguments.top}: {ranked}",
-                  flush=True)
+            print(f"{printable(prediction.path)}: {prediction.digit} ({prediction.probability:.1%})  "
+                  f"top {arguments.top}: {ranked}", flush=True)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -179,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"digitlib: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("digitlib: interrupted; the run is marked 'interrupted' in the index", file=sys.stderr)
+        marked = "; the run is marked 'interrupted' in the index" if arguments.command == "report" else ""
+        print(f"digitlib: interrupted{marked}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

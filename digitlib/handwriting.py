@@ -17,8 +17,10 @@ on black. :func:`mnist_style` does the same to any picture:
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -30,8 +32,42 @@ NOISE_FLOOR = 0.25  # share of the ink's contrast below which pixels count as pa
 BOX, FIELD = 20, 28
 
 
+def _escaped(character: str) -> str:
+    """`\\n`, `\\x1b`, `\\u202e`; a byte of a file name that is not UTF-8 (a lone surrogate in Python) as `\\xe9`."""
+    if "\udc80" <= character <= "\udcff":
+        return f"\\x{ord(character) - 0xDC00:02x}"
+    return character.encode("unicode_escape").decode("ascii")
+
+
+def printable(text: str | os.PathLike) -> str:
+    """Text, or a file name, safe to print on one line: control characters, terminal escape codes and the bytes
+    of a name that is not UTF-8 are shown escaped, as `\\n`, `\\x1b` and `\\xe9`."""
+    return "".join(c if c.isprintable() else _escaped(c) for c in os.fsdecode(text))
+
+
+def valid_unicode(text: str | os.PathLike) -> str:
+    """Text, or a file name, that encodes to UTF-8, as JSON needs: only the bytes of a name that is not UTF-8
+    are shown escaped, as `\\xe9`."""
+    return "".join(_escaped(c) if "\ud800" <= c <= "\udfff" else c for c in os.fsdecode(text))
+
+
 class ImageError(ValueError):
-    """An input image cannot be read or holds no digit; the message names the file."""
+    """An input image cannot be read or holds no digit; the message names the file, on one :func:`printable` line."""
+
+    def __init__(self, message: str):
+        super().__init__(printable(message))
+
+
+def open_regular_file(path: Path, error: type[Exception]) -> BinaryIO:
+    """Open `path` to read, raising `error` unless it is a regular file: a FIFO or a device may block or never end.
+
+    The file is opened without waiting for a FIFO's writer and checked once open, so it cannot be swapped in between.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise error(f"{path}: not a regular file; pass an ordinary file, not a FIFO, device or socket")
+    return os.fdopen(descriptor, "rb")
 
 
 def read_image(path: str | os.PathLike) -> Image.Image:
@@ -42,9 +78,9 @@ def read_image(path: str | os.PathLike) -> Image.Image:
     if path.is_dir():
         raise ImageError(f"{path}: is a directory")
     try:
-        with warnings.catch_warnings():
+        with open_regular_file(path, ImageError) as file, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(file)
             if image.width * image.height > MAX_PIXELS:
                 raise ImageError(f"{path}: {image.width}x{image.height} pixels is more than the "
                                  f"{MAX_PIXELS:,} allowed; resize the image first")
@@ -124,9 +160,11 @@ def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[tuple
     paths, problems = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            # not only regular files: reading a FIFO or a broken link named like an image says what is wrong
+            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
             if not found:
-                problems.append((item, f"{item}: no images in this directory (looked for {', '.join(IMAGE_SUFFIXES)})"))
+                problems.append((item, f"{printable(item)}: no images in this directory "
+                                       f"(looked for {', '.join(IMAGE_SUFFIXES)})"))
             paths.extend(found)
         else:
             paths.append(item)  # missing or unreadable files are reported when they are read

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from .evaluation import predict_probabilities
+from .handwriting import ImageError, find_images, load_digit, open_regular_file, printable, valid_unicode
 from .layout import LATEST, MODEL_FILE, REPORTS_DIR
-from .handwriting import ImageError, find_images, load_digit
 from .prepare import prepare_images
 
 if TYPE_CHECKING:
     import keras
 
 DEFAULT_MODEL = Path(REPORTS_DIR) / LATEST / MODEL_FILE
+MAX_MODEL_MIB = 512  # uncompressed; an ensemble of 3 takes a few MB
+MAX_INFLATION = 100  # Keras stores members uncompressed; zeros deflate 1,000-fold
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 class ModelError(ValueError):
-    """The model file is missing or is not a Keras model of ten digit classes."""
+    """The model file is missing or is not a Keras model of ten digit classes; the message is one printable line."""
+
+    def __init__(self, message: str):
+        super().__init__(printable(message))
 
 
 @dataclass(frozen=True)
@@ -47,27 +54,66 @@ class Prediction:
 
     def as_dict(self, k: int = 3) -> dict:
         if self.error:
-            return {"path": str(self.path), "error": self.error}
-        return {"path": str(self.path), "digit": self.digit, "probability": round(self.probability, 6),
+            return {"path": valid_unicode(self.path), "error": self.error}
+        return {"path": valid_unicode(self.path), "digit": self.digit, "probability": round(self.probability, 6),
                 "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top(k)]}
 
 
 def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> "keras.Model":
     """Load a saved model.keras, with a clear error when it is missing or not a digit classifier."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         hint = " (no run has succeeded yet: run `make report` first, or pass --model)" if path == DEFAULT_MODEL else ""
         raise ModelError(f"model file not found: {path}{hint}")
+    try:
+        with open_regular_file(path, ModelError) as file:
+            refuse_legacy_hdf5(file, path)
+            check_model_archive(file, path)
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read the model file ({error.strerror or error})") from None
     import keras
 
     try:
-        model = keras.saving.load_model(path)
+        model = keras.saving.load_model(path, safe_mode=True)  # refuses the code a Lambda layer would carry
     except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a bad file
         raise ModelError(f"{path}: not a Keras model file ({type(error).__name__}: {str(error)[:200]})") from None
     if tuple(model.output_shape[1:]) != (10,) or tuple(model.input_shape[1:]) != (28, 28, 1):
         raise ModelError(f"{path}: expects {model.input_shape} and gives {model.output_shape}, "
                          "not 28x28x1 images to ten digit probabilities")
     return model
+
+
+def refuse_legacy_hdf5(file: BinaryIO, path: Path) -> None:
+    """Refuse an HDF5 (.h5) model, by its suffix or its signature: Keras loads those without its safe mode."""
+    signature = file.read(len(HDF5_SIGNATURE))
+    file.seek(0)
+    if path.suffix.lower() in (".h5", ".hdf5") or signature == HDF5_SIGNATURE:
+        raise ModelError(f"{path}: a legacy HDF5 model, which Keras loads without its safe mode (CVE-2025-9905); "
+                         "re-save it as .keras with a Keras you trust: "
+                         "keras.saving.load_model(OLD).save('model.keras')")
+
+
+def check_model_archive(file: BinaryIO, path: Path) -> None:
+    """Refuse a file that is not a zip archive, or whose members would inflate like a zip bomb, before Keras reads it.
+
+    The sizes are those the archive declares: Python's zipfile never inflates a member past its declared size.
+    """
+    try:
+        with zipfile.ZipFile(file) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        raise ModelError(f"{path}: not a Keras model file (not a zip archive); pass a model.keras saved by "
+                         "model.save()") from None
+    inflated = sum(member.file_size for member in members)
+    if inflated > MAX_MODEL_MIB * 2**20:
+        raise ModelError(f"{path}: {inflated / 2**20:,.0f} MiB once uncompressed, more than the {MAX_MODEL_MIB} MiB "
+                         "allowed for a model; refusing a possible zip bomb (check where the file came from)")
+    for member in members:
+        inflation = member.file_size / max(member.compress_size, 1)
+        if member.file_size > 2**20 and inflation > MAX_INFLATION:
+            raise ModelError(f"{path}: {member.filename} would inflate {inflation:,.0f}-fold, more than the "
+                             f"{MAX_INFLATION}-fold allowed for a model; refusing a possible zip bomb "
+                             "(check where the file came from)")
 
 
 def predict_images(model: "keras.Model", inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:

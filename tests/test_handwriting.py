@@ -1,10 +1,13 @@
 """MNIST-style preprocessing on synthetic pictures whose right answer is known."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib.handwriting import MAX_PIXELS, ImageError, find_images, grey_levels, load_digit, mnist_style, read_image
+from digitlib.handwriting import (MAX_PIXELS, ImageError, find_images, grey_levels, load_digit, mnist_style, printable,
+                                  read_image, valid_unicode)
 
 
 def bar(height=400, width=300, box=(100, 130, 300, 170), paper=235, ink=30) -> np.ndarray:
@@ -124,3 +127,11 @@ def test_find_images_expands_folders_and_reports_empty_ones(tmp_path):
 def test_grey_levels_are_in_unit_range():
     grey = grey_levels(Image.fromarray(bar()))
     assert grey.min() == pytest.approx(30 / 255) and grey.max() == pytest.approx(235 / 255)
+
+
+def test_file_names_in_messages_are_printable_and_valid_unicode():
+    """A newline, an ANSI escape, a right-to-left override and a byte that is not UTF-8 (0xe9) in one name."""
+    name = "a\nb\x1b[31m\u202e" + os.fsdecode(b"\xe9") + "é.png"
+    assert printable(name) == "a\\nb\\x1b[31m\\u202e\\xe9é.png"
+    assert valid_unicode(name) == "a\nb\x1b[31m\u202e\\xe9é.png"
+    assert str(ImageError(f"{name}: no such file")) == "a\\nb\\x1b[31m\\u202e\\xe9é.png: no such file"

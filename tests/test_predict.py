@@ -2,8 +2,12 @@
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +33,17 @@ def model_file(tmp_path_factory, mnist):
     return path
 
 
-def predict_cli(*arguments, cwd=None):
+@pytest.fixture(scope="module")
+def tiny_classifier():
+    """An untrained model of the right shapes, 28x28x1 images to ten probabilities: quick to build and save."""
+    import keras
+
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
+
+
+def predict_cli(*arguments, cwd=None, timeout=300):
     return subprocess.run([sys.executable, "-m", "digitlib.cli", "predict", *map(str, arguments)],
-                          capture_output=True, text=True, timeout=300, cwd=cwd)
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def test_photos_of_test_digits_read_almost_as_well_as_the_clean_digits(model_file, mnist):
@@ -130,3 +142,97 @@ def test_awkward_formats_through_the_cli(model_file, tmp_path, mnist):
     assert "pixels is more than the 50,000,000 allowed" in rows.pop("huge.png")["error"]
     assert sorted(rows) == ["animated.gif", "cmyk.tif", "deep16.png", "palette.png", "transparent.png"]
     assert {row.get("digit") for row in rows.values()} == {int(mnist.y_test[0])}, rows
+
+
+@pytest.mark.parametrize("inflated_mib, compresslevel, message", [
+    (600, 1, "600 MiB once uncompressed, more than the 512 MiB allowed"),  # 2.7 MB on disk
+    (64, 9, "model.weights.h5 would inflate 1,0"),  # 64 KB on disk; Keras stores its members uncompressed
+])
+def test_a_zip_bomb_model_is_refused_before_keras_inflates_it(tiny_classifier, tmp_path, inflated_mib, compresslevel,
+                                                              message):
+    tiny_classifier.save(tmp_path / "real.keras")
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    with zipfile.ZipFile(tmp_path / "real.keras") as real, \
+            zipfile.ZipFile(folder / "model.keras", "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as bomb:
+        for name in ("metadata.json", "config.json"):
+            bomb.writestr(name, real.read(name))
+        with bomb.open("model.weights.h5", "w", force_zip64=True) as weights:
+            for _ in range(inflated_mib):
+                weights.write(bytes(2**20))
+    result = predict_cli(tmp_path, "--model", folder / "model.keras")
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "zip bomb" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert [p.name for p in folder.iterdir()] == ["model.keras"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_fifos_are_refused_instead_of_waited_on(model_file, tmp_path):
+    """A FIFO named like an image, given or in a folder, or named like a model, would block its reader forever."""
+    photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "good.png")
+    os.mkfifo(tmp_path / "in-folder.png")
+    os.mkfifo(tmp_path / "given.png")
+    result = predict_cli(tmp_path, tmp_path / "given.png", "--model", model_file, timeout=120)
+    assert result.returncode == 1 and result.stdout.count("\n") == 1, result.stderr
+    errors = result.stderr.splitlines()
+    assert len(errors) == 3 and all(line.endswith(": not a regular file; pass an ordinary file, not a FIFO, "
+                                                  "device or socket") for line in errors), errors
+    assert sum("given.png" in line for line in errors) == 2  # once from the folder, once given
+    os.mkfifo(tmp_path / "model.keras")
+    result = predict_cli(tmp_path / "good.png", "--model", tmp_path / "model.keras", timeout=120)
+    assert result.returncode == 2 and "model.keras: not a regular file" in result.stderr, result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="watches /proc to see the command start")
+def test_ctrl_c_during_predict_says_interrupted_and_claims_no_run(model_file, tmp_path):
+    photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "0.png")
+    for copy in range(1, 200):
+        (tmp_path / f"{copy}.png").write_bytes((tmp_path / "0.png").read_bytes())
+    command = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "predict", tmp_path, "--model", model_file],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while os.readlink(f"/proc/{command.pid}/fd/2") != os.devnull:  # predict hides TensorFlow's start-up from here on
+        assert command.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    command.send_signal(signal.SIGINT)
+    stdout, stderr = command.communicate(timeout=120)
+    # main() returns 130; CPython still ends by SIGINT if the interrupt landed in code that TensorFlow's import runs
+    # through PyRun_String (it flags that KeyboardInterrupt as unhandled). A shell shows both as exit status 130.
+    assert command.returncode in (130, -signal.SIGINT) and stdout == "", stderr
+    assert stderr.splitlines()[-1] == "digitlib: interrupted" and "run" not in stderr, stderr
+
+
+def test_file_names_can_neither_forge_lines_nor_reach_the_terminal_raw(model_file, tmp_path):
+    """A newline, an ANSI escape and a byte that is not UTF-8 in file names, through the text and JSON outputs."""
+    photo = photo_of_digit(ONE, np.random.default_rng(0))
+    names = ["forged\n7: 100.0%.png", "\x1b[31mred.png", os.fsdecode(b"latin-1 \xe9.png")]
+    for name in names:
+        photo.save(tmp_path / name, format="PNG")
+    (tmp_path / "bad\x1b[2J.png").write_text("not an image")
+    command = [sys.executable, "-m", "digitlib.cli", "predict", tmp_path, "--model", model_file]
+    text = subprocess.run(command, capture_output=True, timeout=300)
+    stdout, stderr = text.stdout.decode("utf-8"), text.stderr.decode("utf-8")  # strictly: valid UTF-8
+    assert text.returncode == 1 and "\x1b" not in stdout + stderr, stdout + stderr
+    lines = stdout.splitlines()
+    assert len(lines) == 3, lines  # one per image
+    for shown in ["forged\\n7: 100.0%.png", "\\x1b[31mred.png", "latin-1 \\xe9.png"]:
+        assert any(line.startswith(f"{tmp_path / shown}: ") for line in lines), (shown, lines)
+    assert stderr == f"digitlib: {tmp_path}/bad\\x1b[2J.png: not an image Pillow can read\n"
+    rows = [json.loads(line) for line in subprocess.run(command + ["--json"], capture_output=True, timeout=300).stdout
+            .decode("utf-8").splitlines()]
+    assert sorted(Path(row["path"]).name for row in rows) == [
+        "\x1b[31mred.png", "bad\x1b[2J.png", "forged\n7: 100.0%.png", "latin-1 \\xe9.png"]
+    json.dumps(rows, ensure_ascii=False).encode("utf-8")  # strictly: no lone surrogate
+
+
+def test_legacy_hdf5_models_are_refused_by_suffix_and_by_signature(tiny_classifier, tmp_path):
+    """Keras loads HDF5 models without its safe mode (CVE-2025-9905), whatever their name."""
+    photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "one.png")
+    tiny_classifier.save(tmp_path / "legacy.h5")  # Keras 3 still writes it, with a warning
+    (tmp_path / "renamed.keras").write_bytes((tmp_path / "legacy.h5").read_bytes())
+    for model in ["legacy.h5", "renamed.keras"]:
+        result = predict_cli(tmp_path / "one.png", "--model", tmp_path / model)
+        assert result.returncode == 2 and result.stderr.startswith(
+            f"digitlib: error: {tmp_path / model}: a legacy HDF5 model, which Keras loads without its safe mode "
+            "(CVE-2025-9905); re-save it as .keras with a Keras you trust"), result.stderr
+        assert len(result.stderr.splitlines()) == 1

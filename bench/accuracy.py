@@ -18,7 +18,6 @@ from collections import defaultdict
 from pathlib import Path
 
 from common import median, write_result
-
 from digitlib.params import model_label
 from digitlib.sweep import load_sweep, render_comparison, run_sweep
 

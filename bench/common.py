@@ -7,7 +7,7 @@ import os
 import platform
 import statistics
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -20,7 +20,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def machine() -> dict:
     return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
-            "versions": {k: v for k, v in package_versions().items() if k in ("python", "tensorflow", "keras", "numpy")}}
+            "versions": {k: v for k, v in package_versions().items()
+                         if k in ("python", "tensorflow", "keras", "numpy")}}
 
 
 def median(values: list[float]) -> float:
@@ -36,7 +37,7 @@ def write_result(name: str, title: str, header: list[str], rows: list[list], dat
     """bench/results/NAME.md (a table with the machine) and NAME.json (every raw measurement)."""
     RESULTS.mkdir(exist_ok=True)
     info = machine()
-    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    when = datetime.now(UTC).isoformat(timespec="seconds")
     lines = [f"# {title}", "", f"Machine: {info['cpu']}, {info['cores']} cores; "
              + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + f"; {when}", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

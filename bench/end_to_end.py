@@ -64,7 +64,8 @@ def main() -> None:
             runs.append({"wall_seconds": finished - started, "phases": phase_seconds(notebook, started, finished),
                          "test_accuracy": metrics["test"]["accuracy"], "model": metrics["model"],
                          "html_bytes": (run_dir / "report.html").stat().st_size})
-            print(f"  run: {runs[-1]['wall_seconds']:.1f} s wall, test accuracy {runs[-1]['test_accuracy']:.2%}", flush=True)
+            print(f"  run: {runs[-1]['wall_seconds']:.1f} s wall, test accuracy {runs[-1]['test_accuracy']:.2%}",
+                  flush=True)
     phases = list(runs[0]["phases"])
     rows = [[phase, f"{median([r['phases'][phase] for r in runs]):.1f}"] for phase in phases]
     rows.append(["**total wall time**", f"**{median([r['wall_seconds'] for r in runs]):.1f}**"])

@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import median, percentile, write_result
-
 import digitlib
+from common import median, percentile, write_result
 
 
 def main() -> None:
@@ -27,7 +26,10 @@ def main() -> None:
 
     import keras
 
-    model = keras.saving.load_model(arguments.model_path) if arguments.model_path else digitlib.build_model(arguments.model)
+    if arguments.model_path:
+        model = keras.saving.load_model(arguments.model_path)
+    else:
+        model = digitlib.build_model(arguments.model)
     images = digitlib.prepare_images(digitlib.load_mnist().x_test)
     digitlib.predict_probabilities(model, images[:1024])  # build and trace once, as a loaded model would be
     digitlib.predict_probabilities(model, images[:1])
@@ -50,7 +52,7 @@ def main() -> None:
         f"inference_{arguments.model}" if not arguments.model_path else "inference_saved",
         f"Inference speed of {label} ({model.count_params():,} parameters)",
         ["measure", "value"],
-        [["batch throughput, 10,000 test images (median of %d)" % arguments.repeats, f"{throughput:,.0f} images/s"],
+        [[f"batch throughput, 10,000 test images (median of {arguments.repeats})", f"{throughput:,.0f} images/s"],
          ["single image p50", f"{median(latencies_ms):.2f} ms"],
          ["single image p95", f"{percentile(latencies_ms, 95):.2f} ms"]],
         {"model": label, "batch_seconds": batch_seconds, "images_per_second": throughput,

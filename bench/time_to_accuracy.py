@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import io
 
-from common import median, write_result
-
 import digitlib
+from common import median, write_result
 from digitlib.params import recipe, validate_parameters
 
 

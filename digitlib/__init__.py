@@ -5,9 +5,15 @@ training, evaluation, the report's figures, and the runner that executes the
 notebooks with papermill and renders them to HTML.
 """
 
-from .data import DataError, MNIST, load_mnist
+from .data import MNIST, DataError, load_mnist
+from .ensemble import train_network
 from .evaluation import (
-    Evaluation, evaluate_members, evaluate_model, evaluate_predictions, per_class_metrics, predict_probabilities,
+    Evaluation,
+    evaluate_members,
+    evaluate_model,
+    evaluate_predictions,
+    per_class_metrics,
+    predict_probabilities,
 )
 from .figures import (
     confident_mistakes_figure,
@@ -31,16 +37,22 @@ from .prepare import Splits, prepare_images, prepare_splits, split_validation
 from .provenance import describe_environment
 from .results import run_metrics, save_results
 from .tables import (
-    dataset_table, members_table, parameters_table, per_class_table, predictions_table, provenance_table, splits_table,
+    dataset_table,
+    members_table,
+    parameters_table,
+    per_class_table,
+    predictions_table,
+    provenance_table,
+    splits_table,
 )
-from .ensemble import train_network
 from .training import TrainingResult, fit_model, set_reproducible
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DataError", "MNIST", "load_mnist",
-    "Evaluation", "evaluate_members", "evaluate_model", "evaluate_predictions", "per_class_metrics", "predict_probabilities",
+    "Evaluation", "evaluate_members", "evaluate_model", "evaluate_predictions", "per_class_metrics",
+    "predict_probabilities",
     "confident_mistakes_figure", "confusion_matrix_figure", "learning_curves_figure", "predictions_figure",
     "sample_predictions_figure", "ImageError", "load_digit", "mnist_style",
     "ModelError", "Prediction", "load_trained_model", "predict_images", "save_predictions",

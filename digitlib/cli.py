@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a parameter; VALUE is read as YAML (10, 0.5, null, text)")
     report.add_argument("--params-file", metavar="FILE", help="YAML file of parameters (-p wins over it)")
-    report.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR", help=f"where runs go (default: {REPORTS_DIR})")
+    report.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR",
+                        help=f"where runs go (default: {REPORTS_DIR})")
     report.add_argument("--show-code", action="store_true", help="keep the code cells in report.html")
     report.add_argument("--resume", metavar="RUN_ID",
                         help="continue an interrupted or failed run in its directory, from its last finished epoch")
@@ -50,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
     sweep.add_argument("--json", action="store_true",
                        help="print the outcome as one JSON object on stdout (every run's id, status and accuracy)")
-    sweep.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR", help=f"where runs go (default: {REPORTS_DIR})")
+    sweep.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR",
+                       help=f"where runs go (default: {REPORTS_DIR})")
     sweep.add_argument("--yes", action="store_true", help="run a sweep of more than 100 runs (never asked)")
 
     predict = commands.add_parser("predict", help="read the digit in each image with a trained model")

@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 
 from .evaluation import DIGITS
 from .figures import digit_grid
-from .rundir import MODEL_FILE, RUN_FILE, InvalidRun, read_run, read_runs, skip_warning
 from .params import model_label
+from .rundir import MODEL_FILE, RUN_FILE, InvalidRun, read_run, read_runs, skip_warning
 
 
 def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict[str, Any]]:
@@ -101,7 +101,8 @@ def curves_figure(runs: list[dict[str, Any]]) -> Figure:
     return figure
 
 
-def common_mistakes(runs: list[dict[str, Any]], images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def common_mistakes(runs: list[dict[str, Any]], images: np.ndarray,
+                    labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Test images that every run's model gets wrong, with each model's predictions (runs, images)."""
     import keras
 

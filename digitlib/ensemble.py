@@ -37,7 +37,7 @@ MEMBERS_DIR, MEMBER_FILE = "members", "member.json"
 RECIPE_KEYS = ("epochs", "batch_size", "learning_rate", "schedule")
 
 
-def member_record(splits: "Splits", recipe: dict[str, Any], seed: int) -> dict[str, Any]:
+def member_record(splits: Splits, recipe: dict[str, Any], seed: int) -> dict[str, Any]:
     """What identifies a trained member: the model, its recipe and seed, and the data it learned from."""
     import keras
 
@@ -92,8 +92,8 @@ def find_trained_member(reports_dir: str | os.PathLike | None, wanted: dict[str,
     return None
 
 
-def _save_member(directory: Path, member: "keras.Model", wanted: dict[str, Any], splits: "Splits",
-                 training: "TrainingResult") -> None:
+def _save_member(directory: Path, member: keras.Model, wanted: dict[str, Any], splits: Splits,
+                 training: TrainingResult) -> None:
     """model.keras, then member.json (the mark of a finished member, shaped like a run's metrics.json)."""
     save_model(directory, member)
     finished = {
@@ -108,7 +108,7 @@ def _save_member(directory: Path, member: "keras.Model", wanted: dict[str, Any],
     write_atomic(directory / MEMBER_FILE, json.dumps(finished, indent=2) + "\n")
 
 
-def _load_member(directory: Path) -> tuple["keras.Model", "TrainingResult"]:
+def _load_member(directory: Path) -> tuple[keras.Model, TrainingResult]:
     import keras
 
     from .training import TrainingResult
@@ -121,8 +121,8 @@ def _load_member(directory: Path) -> tuple["keras.Model", "TrainingResult"]:
 
 
 def train_network(
-    network: "keras.Model",
-    splits: "Splits",
+    network: keras.Model,
+    splits: Splits,
     *,
     epochs: int,
     batch_size: int,
@@ -131,9 +131,9 @@ def train_network(
     seed: int = 0,
     checkpoint_dir: str | os.PathLike | None = None,
     finished_runs: str | os.PathLike | None = None,
-    callbacks: Sequence["keras.callbacks.Callback"] = (),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     stream: TextIO | None = None,
-) -> "TrainingResult":
+) -> TrainingResult:
     """Train any network of the registry with its recipe: an ensemble member by member (members already
     trained in `finished_runs`, a reports folder, are loaded instead), any other with fit_model."""
     from .training import fit_model
@@ -147,16 +147,16 @@ def train_network(
 
 
 def fit_ensemble(
-    ensemble: "keras.Model",
-    splits: "Splits",
+    ensemble: keras.Model,
+    splits: Splits,
     recipe: dict[str, Any],
     *,
     seed: int,
     checkpoint_dir: str | os.PathLike | None,
     finished_runs: str | os.PathLike | None,
-    callbacks: Sequence["keras.callbacks.Callback"],
+    callbacks: Sequence[keras.callbacks.Callback],
     stream: TextIO,
-) -> "TrainingResult":
+) -> TrainingResult:
     """Train (or load) each member of `ensemble` in turn, seeded seed, seed+1, ..., into its place,
     with the recipe (epochs, batch_size, learning_rate, schedule).
 
@@ -200,7 +200,7 @@ def fit_ensemble(
     return _combined(results, sources)
 
 
-def _combined(results: list["TrainingResult"], members: list[dict[str, Any]]) -> "TrainingResult":
+def _combined(results: list[TrainingResult], members: list[dict[str, Any]]) -> TrainingResult:
     """One training record for the ensemble: mean metrics and summed seconds per epoch."""
     from .training import TrainingResult
 

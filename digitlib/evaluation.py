@@ -60,7 +60,7 @@ def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray) -> Evalu
     return Evaluation(probabilities=probabilities, labels=labels.astype(np.int64))
 
 
-def predict_probabilities(model: "keras.Model", images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Class probabilities (N, 10) for prepared images, in chunks of `batch_size`.
 
     ``predict_on_batch`` reuses one compiled function and skips ``predict``'s per-call set-up
@@ -71,12 +71,12 @@ def predict_probabilities(model: "keras.Model", images: np.ndarray, batch_size: 
     return np.concatenate(chunks) if chunks else np.zeros((0, len(DIGITS)), dtype=np.float32)
 
 
-def evaluate_model(model: "keras.Model", images: np.ndarray, labels: np.ndarray) -> Evaluation:
+def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     """Predict the test images once; every score and figure derives from these probabilities."""
     return evaluate_predictions(predict_probabilities(model, images), labels)
 
 
-def evaluate_members(model: "keras.Model", images: np.ndarray, labels: np.ndarray) -> list[Evaluation]:
+def evaluate_members(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> list[Evaluation]:
     """Each member of an ensemble scored on its own, to see what averaging adds; [] for other models."""
     from .models import ensemble_members
 

@@ -7,9 +7,10 @@ drift from the runs, and concurrent runs can never drop each other's rows.
 from __future__ import annotations
 
 import fcntl
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .atomic import write_atomic
 from .pages import CONTENT_SECURITY_POLICY

@@ -8,8 +8,9 @@ Models are built uncompiled; :mod:`digitlib.training` compiles and fits them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # Keras is imported by the builders, so the CLI validates names instantly
     import keras
@@ -19,7 +20,7 @@ NUM_CLASSES = 10
 SCHEDULES = ("constant", "one-cycle")
 
 
-def seed_model() -> "keras.Model":
+def seed_model() -> keras.Model:
     """The seed's baseline: one linear 3x3 convolution with 28 filters, 2x2 max-pooling,
     a 128-unit ReLU layer with 20% dropout and a softmax over the ten digits (98.5% in 10 epochs)."""
     import keras
@@ -39,7 +40,7 @@ def seed_model() -> "keras.Model":
     )
 
 
-def keras_example_model() -> "keras.Model":
+def keras_example_model() -> keras.Model:
     """Keras' "Simple MNIST convnet" example: two ReLU convolutions (32 and 64 filters), each
     followed by 2x2 max-pooling, 50% dropout and a softmax (published at ~99.2% after 15 epochs)."""
     import keras
@@ -60,7 +61,7 @@ def keras_example_model() -> "keras.Model":
     )
 
 
-def fast_model() -> "keras.Model":
+def fast_model() -> keras.Model:
     """A small CNN tuned for time to accuracy on a laptop CPU: a 5x5 convolution with 16 filters and a
     3x3 with 32, each batch-normalized and max-pooled, a 128-unit layer with 20% dropout and a softmax;
     trained with a one-cycle learning rate at batch 256 (about 99.35% after 12 epochs, under a minute
@@ -87,7 +88,7 @@ def fast_model() -> "keras.Model":
     )
 
 
-def strong_model() -> "keras.Model":
+def strong_model() -> keras.Model:
     """A modern single CNN: on-the-fly augmentation (rotations up to 10 degrees, 10% zoom and shifts,
     active only in training), then two blocks of three batch-normalized ReLU convolutions (32 and 64
     filters, the third 5x5 with stride 2) with 40% dropout, a 4x4 convolution with 128 filters and a
@@ -120,7 +121,7 @@ def strong_model() -> "keras.Model":
     )
 
 
-def ensemble_model(members: int = 3) -> "keras.Model":
+def ensemble_model(members: int = 3) -> keras.Model:
     """An ensemble of `members` strong CNNs, trained one after another with the seeds seed, seed+1, ...
     (each exactly the `strong` model of that seed), whose softmax outputs are averaged."""
     import keras
@@ -131,7 +132,7 @@ def ensemble_model(members: int = 3) -> "keras.Model":
     return keras.Model(inputs, layers.Average(name="average")(outputs), name="ensemble")
 
 
-def ensemble_members(model: "keras.Model") -> list["keras.Model"]:
+def ensemble_members(model: keras.Model) -> list[keras.Model]:
     """The member networks of an ensemble built by :func:`ensemble_model`; [] for any other model."""
     if model.name != "ensemble":
         return []
@@ -142,7 +143,7 @@ def ensemble_members(model: "keras.Model") -> list["keras.Model"]:
 class ModelSpec:
     """A registered model: how to build it and the recipe it trains with by default."""
 
-    build: Callable[[], "keras.Model"]
+    build: Callable[[], keras.Model]
     epochs: int
     batch_size: int
     learning_rate: float
@@ -186,7 +187,7 @@ def describe_model(name: str) -> str:
     return model_spec(name).description
 
 
-def build_model(name: str, members: int | None = None) -> "keras.Model":
+def build_model(name: str, members: int | None = None) -> keras.Model:
     """A fresh, uncompiled model from the registry; `members` sizes an ensemble (None: its recipe)."""
     spec = model_spec(name)
     if spec.members is None:
@@ -196,7 +197,7 @@ def build_model(name: str, members: int | None = None) -> "keras.Model":
     return spec.build(members or spec.members)
 
 
-def layers_table(model: "keras.Model"):
+def layers_table(model: keras.Model):
     """One row per layer (name, type, output shape, parameters): a model summary that renders as a table."""
     import pandas as pd
 

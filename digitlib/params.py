@@ -10,9 +10,10 @@ value is refused before any training starts, however the notebook is run.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .layout import LATEST, MODEL_FILE, REPORTS_DIR
 from .models import MEMBER_MODEL, SCHEDULES, model_names, model_spec

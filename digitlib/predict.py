@@ -59,7 +59,7 @@ class Prediction:
                 "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top(k)]}
 
 
-def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> "keras.Model":
+def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> keras.Model:
     """Load a saved model.keras, with a clear error when it is missing or not a digit classifier."""
     path = Path(path)
     if not path.exists():
@@ -116,7 +116,7 @@ def check_model_archive(file: BinaryIO, path: Path) -> None:
                              "(check where the file came from)")
 
 
-def predict_images(model: "keras.Model", inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:
+def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:
     """Preprocess every image MNIST-style and predict them in one batch; failures are kept, in order."""
     paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
     results: list[Prediction] = [Prediction(path=path, error=message) for path, message in problems]

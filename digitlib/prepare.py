@@ -33,7 +33,7 @@ class Splits:
     validation_split: float = 0.0
     data_sha256: dict[str, str] = field(default_factory=dict)
 
-    def resplit(self, seed: int) -> "Splits":
+    def resplit(self, seed: int) -> Splits:
         """The same images with the validation slice :func:`prepare_splits` holds out for `seed`."""
         if self.train_positions is None or self.val_positions is None:
             raise ValueError("these splits do not record image positions; make them with prepare_splits")

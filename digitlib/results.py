@@ -26,12 +26,12 @@ SCHEMA_VERSION = 1
 def run_metrics(
     *,
     parameters: dict[str, Any],
-    data: "MNIST",
-    splits: "Splits",
-    model: "keras.Model",
-    training: "TrainingResult",
+    data: MNIST,
+    splits: Splits,
+    model: keras.Model,
+    training: TrainingResult,
     evaluation: Evaluation,
-    reproducibility: "Reproducibility",
+    reproducibility: Reproducibility,
     environment: dict[str, Any],
     member_evaluations: Sequence[Evaluation] = (),
 ) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def run_metrics(
     }
 
 
-def save_model(output_dir: str | os.PathLike, model: "keras.Model") -> Path:
+def save_model(output_dir: str | os.PathLike, model: keras.Model) -> Path:
     """Write OUTPUT_DIR/model.keras atomically: a reader never sees half a model."""
     path = Path(output_dir) / MODEL_FILE
     temporary = path.with_name(f".{MODEL_FILE}.{os.getpid()}.keras")  # Keras insists on the suffix
@@ -90,7 +90,7 @@ def save_model(output_dir: str | os.PathLike, model: "keras.Model") -> Path:
     return path
 
 
-def save_results(output_dir: str | os.PathLike, model: "keras.Model", metrics: dict[str, Any]) -> Path:
+def save_results(output_dir: str | os.PathLike, model: keras.Model, metrics: dict[str, Any]) -> Path:
     """Write model.keras then metrics.json, each atomically; metrics last, as the mark of a finished run."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

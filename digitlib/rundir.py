@@ -14,12 +14,20 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .layout import (  # noqa: F401 - the run directory's names, re-exported
-    INDEX_FILE, LATEST, METRICS_FILE, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE,
+    INDEX_FILE,
+    LATEST,
+    METRICS_FILE,
+    MODEL_FILE,
+    NOTEBOOK_FILE,
+    REPORT_FILE,
+    REPORTS_DIR,
+    RUN_FILE,
 )
 from .params import ParameterError, notebook_names, validate_notebook_parameters
 

@@ -13,22 +13,34 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
 from .atomic import replace_symlink, write_atomic
 from .index import locked, write_index
+from .models import model_spec
 from .native import native_stderr_to
 from .pages import CONTENT_SECURITY_POLICY
-from .models import model_spec
 from .params import ParameterError, absolute_paths, validate_notebook_parameters
 from .provenance import REPOSITORY
 from .resources import check_memory
 from .rundir import (
-    LATEST, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE, InvalidRun, configured_backend, process_alive, read_metrics, read_record,
-    run_directory, run_identity,
+    LATEST,
+    MODEL_FILE,
+    NOTEBOOK_FILE,
+    REPORT_FILE,
+    REPORTS_DIR,
+    RUN_FILE,
+    InvalidRun,
+    configured_backend,
+    process_alive,
+    read_metrics,
+    read_record,
+    run_directory,
+    run_identity,
 )
 
 NOTEBOOKS = REPOSITORY / "notebooks"
@@ -95,7 +107,7 @@ def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).astimezone()
+    return datetime.now(UTC).astimezone()
 
 
 def _failure_reason(error: BaseException) -> str:

@@ -35,8 +35,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from .rundir import REPORTS_DIR, identity_of, read_runs, run_identity
 from .params import ParameterError, model_label, validate_parameters
+from .rundir import REPORTS_DIR, identity_of, read_runs, run_identity
 from .yamlfile import YamlInputError, load_yaml_file
 
 TOP_LEVEL = ("name", "common", "grid", "runs")

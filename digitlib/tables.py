@@ -25,13 +25,13 @@ def _describe(images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     }
 
 
-def dataset_table(data: "MNIST") -> pd.DataFrame:
+def dataset_table(data: MNIST) -> pd.DataFrame:
     """The raw arrays as loaded: counts, shapes, dtype, pixel range and class balance."""
     return pd.DataFrame({"train": _describe(data.x_train, data.y_train),
                          "test": _describe(data.x_test, data.y_test)}).T
 
 
-def splits_table(splits: "Splits") -> pd.DataFrame:
+def splits_table(splits: Splits) -> pd.DataFrame:
     """The prepared arrays the model sees: 4-D float32 in [0, 1]."""
     return pd.DataFrame({
         "train": _describe(splits.x_train, splits.y_train),
@@ -84,14 +84,14 @@ def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
     return _in_full(pd.DataFrame(rows).set_index("image"))
 
 
-def per_class_table(evaluation: "Evaluation"):
+def per_class_table(evaluation: Evaluation):
     """Precision, recall and F1 (four decimals) and support for each digit."""
     from .evaluation import per_class_metrics
 
     return _in_full(per_class_metrics(evaluation), precision=4)
 
 
-def members_table(training: "TrainingResult", members: "list[Evaluation]", ensemble: "Evaluation"):
+def members_table(training: TrainingResult, members: list[Evaluation], ensemble: Evaluation):
     """An ensemble's members next to their average: seed, where each came from, training time,
     validation and test accuracy. None (nothing shown) for a model that is not an ensemble."""
     if not members:

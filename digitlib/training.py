@@ -66,7 +66,7 @@ def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int
     )
 
 
-def compile_model(model: "keras.Model", learning_rate, *, steps: int = 1, schedule: str = "constant") -> "keras.Model":
+def compile_model(model: keras.Model, learning_rate, *, steps: int = 1, schedule: str = "constant") -> keras.Model:
     """Adam, sparse categorical cross-entropy and accuracy: the seed's training contract."""
     import keras
 
@@ -124,12 +124,12 @@ def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(count)
 
 
-def _random_states(model: "keras.Model") -> list:
+def _random_states(model: keras.Model) -> list:
     """The dropout layers' random-generator states, which save_weights leaves out."""
     return [v for v in model.variables if v.name == "seed_generator_state"]
 
 
-def _save_checkpoint(directory: Path, model: "keras.Model", history: dict, seconds: list[float]) -> None:
+def _save_checkpoint(directory: Path, model: keras.Model, history: dict, seconds: list[float]) -> None:
     """Weights, optimizer and random-generator state and progress after an epoch, each replaced atomically."""
     temporary = directory / f".{CHECKPOINT_WEIGHTS}.{os.getpid()}.weights.h5"  # Keras insists on the suffix
     model.save_weights(temporary)
@@ -139,7 +139,7 @@ def _save_checkpoint(directory: Path, model: "keras.Model", history: dict, secon
                                                            "epoch_seconds": seconds, "random_states": random_states}))
 
 
-def _load_checkpoint(directory: Path, model: "keras.Model") -> tuple[dict, list[float]]:
+def _load_checkpoint(directory: Path, model: keras.Model) -> tuple[dict, list[float]]:
     """Restore a checkpoint into the compiled `model`; empty history when there is none."""
     state_path, weights_path = directory / CHECKPOINT_STATE, directory / CHECKPOINT_WEIGHTS
     if not (state_path.exists() and weights_path.exists()):
@@ -153,8 +153,8 @@ def _load_checkpoint(directory: Path, model: "keras.Model") -> tuple[dict, list[
 
 
 def fit_model(
-    model: "keras.Model",
-    splits: "Splits",
+    model: keras.Model,
+    splits: Splits,
     *,
     epochs: int,
     batch_size: int,
@@ -162,7 +162,7 @@ def fit_model(
     schedule: str = "constant",
     seed: int = 0,
     checkpoint_dir: str | os.PathLike | None = None,
-    callbacks: Sequence["keras.callbacks.Callback"] = (),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     stream: TextIO | None = None,
 ) -> TrainingResult:
     """Compile and fit on the training split, watching the validation split if it has any.

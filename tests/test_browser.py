@@ -51,7 +51,8 @@ def test_training_report_works_offline(browser, report_run):
     assert seen["errors"] == [] and seen["outside"] == []
     assert len(seen["images"]) == 4 and all(width and width > 0 for width in seen["images"])
     for heading in ["Recognizing handwritten digits with a CNN", "Downloading the MNIST data",
-                    "Reshaping and normalizing", "Building the convolutional network", "Compiling and fitting the model",
+                    "Reshaping and normalizing", "Building the convolutional network",
+                    "Compiling and fitting the model",
                     "Evaluating the model", "Confusion matrix", "Sample predictions", "The most confident mistakes",
                     "Reproducibility"]:
         assert heading in seen["headings"], heading
@@ -125,8 +126,8 @@ def test_a_comparison_title_and_a_run_folder_full_of_markup_are_shown_as_text(br
     reports.mkdir()
     planted = reports / "<img src=x onerror=alert(5)>"  # a folder someone else put in the reports folder
     shutil.copytree(report_run, planted)
-    result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", report_run, "-p", "title", PAYLOAD,
-                          cwd=tmp_path)
+    result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", report_run,
+                          "-p", "title", PAYLOAD, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     comparison = run_dir_of(result, tmp_path)
     seen = open_offline(browser, comparison / "report.html", comparison / "report.png")

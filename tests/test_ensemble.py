@@ -9,10 +9,18 @@ import numpy as np
 import pytest
 
 import digitlib
-from digitlib import describe_environment
 from digitlib import (
-    build_model, evaluate_members, evaluate_model, fit_model, members_table, train_network, predict_probabilities, prepare_splits,
-    run_metrics, set_reproducible,
+    build_model,
+    describe_environment,
+    evaluate_members,
+    evaluate_model,
+    fit_model,
+    members_table,
+    predict_probabilities,
+    prepare_splits,
+    run_metrics,
+    set_reproducible,
+    train_network,
 )
 from digitlib.ensemble import find_trained_member, member_record
 from digitlib.models import ensemble_members

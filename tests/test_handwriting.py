@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib.handwriting import (MAX_PIXELS, ImageError, find_images, grey_levels, load_digit, mnist_style, printable,
-                                  read_image, valid_unicode)
+from digitlib.handwriting import (
+    MAX_PIXELS,
+    ImageError,
+    find_images,
+    grey_levels,
+    load_digit,
+    mnist_style,
+    printable,
+    read_image,
+    valid_unicode,
+)
 
 
 def bar(height=400, width=300, box=(100, 130, 300, 170), paper=235, ink=30) -> np.ndarray:

@@ -22,13 +22,13 @@ def test_keras_example_matches_the_published_architecture():
 def test_every_model_trains_saves_and_reloads_to_the_same_predictions(name, small_splits, tmp_path):
     import keras
 
-    from digitlib import fit_model, set_reproducible
+    from digitlib import set_reproducible, train_network
     from digitlib.params import recipe, validate_parameters
 
     set_reproducible(0)
     model = build_model(name, members=2 if name == "ensemble" else None)
     settings = {**recipe(validate_parameters(model=name)), "epochs": 1}
-    result = fit_model(model, small_splits, **settings, stream=io.StringIO())
+    result = train_network(model, small_splits, **settings, stream=io.StringIO())
     assert result.epochs == 1 and np.isfinite(result.history["loss"][0])
     model.save(tmp_path / "model.keras")
     reloaded = keras.saving.load_model(tmp_path / "model.keras")

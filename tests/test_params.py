@@ -6,14 +6,14 @@ from conftest import REPOSITORY
 from digitlib.params import (
     CONTRACTS,
     DEFAULTS,
-    absolute_paths,
-    validate_notebook_parameters,
-    validate_prediction_parameters,
     ParameterError,
+    absolute_paths,
     load_parameters_file,
     parse_value,
     recipe,
+    validate_notebook_parameters,
     validate_parameters,
+    validate_prediction_parameters,
 )
 
 

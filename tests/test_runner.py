@@ -3,7 +3,7 @@
 import json
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import nbformat
 import pytest
@@ -11,14 +11,14 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from digitlib.atomic import replace_symlink, write_atomic
 from digitlib.index import write_index
-from digitlib.rundir import read_runs
 from digitlib.params import ParameterError
+from digitlib.rundir import read_runs
 from digitlib.runner import create_run_directory, render_html, run_id_for, run_report
 from test_rundir import valid_metrics
 
 
 def test_run_id_is_time_plus_parameter_digest():
-    when = datetime(2026, 11, 25, 13, 1, 2, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 25, 13, 1, 2, tzinfo=UTC)
     first = run_id_for({"epochs": 1}, when)
     assert re.fullmatch(r"20261125-130102-[0-9a-f]{8}", first)
     assert first == run_id_for({"epochs": 1}, when) != run_id_for({"epochs": 2}, when)

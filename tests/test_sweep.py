@@ -44,7 +44,8 @@ def test_the_shipped_sweeps_are_valid():
 @pytest.mark.parametrize("text, message", [
     ("runs:\n  - model: fast\n  - model: seed\n    epoch: 3\n", r"sweep.yaml:4: unknown parameter 'epoch'"),
     ("runs:\n  - model: fast\n    epochs: ten\n", r"sweep.yaml:3: parameter 'epochs' must be int or None"),
-    ("common:\n  batch_size: 0\nruns:\n  - model: fast\n", r"sweep.yaml:2: parameter 'batch_size'=0 must be at least 1"),
+    ("common:\n  batch_size: 0\nruns:\n  - model: fast\n",
+     r"sweep.yaml:2: parameter 'batch_size'=0 must be at least 1"),
     ("grid:\n  model: [fast, resnet]\n", r"sweep.yaml:2: parameter 'model'='resnet' unknown model"),
     ("runs:\n  - {model: ensemble, members: 3}\n  - model: fast\n    members: 3\n",
      r"sweep.yaml:4: parameter 'members' applies only to model 'ensemble'"),
@@ -101,7 +102,7 @@ def test_smoke_sweep_reports_the_failure_and_resumes_without_rerunning(tmp_path,
     assert re.search(r"^fast \(epochs 1, seed 42\): failed \(digitlib: run \S+ failed: DataError", first.stdout, re.M)
     assert "2 runs, 2 executed and 0 already finished earlier; 1 failed" in first.stdout
     comparison = tmp_path / "reports" / "sweep-smoke" / "comparison.html"
-    assert first.stdout.strip().endswith(f"comparison written to reports/sweep-smoke/comparison.html")
+    assert first.stdout.strip().endswith("comparison written to reports/sweep-smoke/comparison.html")
     html = comparison.read_text()  # through the link, as a browser opens it
     for heading in ["The runs, best first", "Accuracy against training time", "Per-digit accuracy",
                     "Learning curves", "Digits every model gets wrong"]:

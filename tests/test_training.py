@@ -2,6 +2,7 @@ import io
 import os
 
 import numpy as np
+import pytest
 
 from digitlib import build_model, evaluate_model, fit_model, set_reproducible
 
@@ -48,3 +49,8 @@ def test_reproducibility_reports_tensorflows_real_op_determinism():
     state = set_reproducible(1)
     assert state.seed == 1 and state.backend == "tensorflow"
     assert state.op_determinism is True and is_op_determinism_enabled()  # TensorFlow's own setting
+
+
+def test_fit_model_trains_one_network_and_points_an_ensemble_to_train_network(small_splits):
+    with pytest.raises(ValueError, match="use digitlib.train_network"):
+        fit_model(build_model("ensemble", members=2), small_splits, epochs=1, batch_size=64, learning_rate=0.001)

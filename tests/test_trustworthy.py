@@ -92,7 +92,8 @@ def test_resume_refuses_finished_and_unknown_runs(tmp_path):
     (finished / "run.json").write_text(json.dumps({"status": "succeeded", "started": "2026-11-25T10:00:00",
                                                    "notebook_name": "mnist_cnn", "parameters": {"epochs": 1}}))
     result = digitlib_cli("report", "--resume", finished.name, cwd=tmp_path)
-    assert result.returncode == 2 and f"run {finished.name} already succeeded; there is nothing to resume" in result.stderr
+    assert result.returncode == 2
+    assert f"run {finished.name} already succeeded; there is nothing to resume" in result.stderr
     assert sorted(p.name for p in finished.iterdir()) == ["run.json"]
 
 

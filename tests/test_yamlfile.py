@@ -1,6 +1,5 @@
 """Hostile or broken YAML is refused with one clear line, wherever digitlib reads YAML."""
 
-import os
 import resource
 import subprocess
 import sys

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+from scipy import ndimage
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
@@ -142,7 +143,7 @@ def mnist_style(image: Image.Image | np.ndarray, name: str = "image") -> np.ndar
     digit = np.asarray(small, dtype=np.float64)
     if digit.sum() == 0:
         raise ImageError(f"{name}: no digit found (the marks vanish at 20 px)")
-    centre_row, centre_column = (np.array(np.nonzero(digit)).T * digit[np.nonzero(digit)][:, None]).sum(0) / digit.sum()
+    centre_row, centre_column = ndimage.center_of_mass(digit)
     field = np.zeros((FIELD + 2 * BOX, FIELD + 2 * BOX))  # margins so any shift fits, cropped below
     top = BOX + int(round(FIELD / 2 - 0.5 - centre_row))
     left = BOX + int(round(FIELD / 2 - 0.5 - centre_column))

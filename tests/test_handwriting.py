@@ -144,3 +144,18 @@ def test_file_names_in_messages_are_printable_and_valid_unicode():
     assert printable(name) == "a\\nb\\x1b[31m\\u202e\\xe9é.png"
     assert valid_unicode(name) == "a\nb\x1b[31m\u202e\\xe9é.png"
     assert str(ImageError(f"{name}: no such file")) == "a\\nb\\x1b[31m\\u202e\\xe9é.png: no such file"
+
+
+def test_centring_by_mass_matches_the_weighted_mean_of_pixel_positions():
+    """scipy's center_of_mass places digits exactly where the hand-written weighted mean did."""
+    from digitlib.handwriting import mnist_style
+
+    generator = np.random.default_rng(0)
+    for _ in range(50):
+        picture = np.zeros((60, 40), dtype=np.uint8)
+        top, left = generator.integers(0, 30), generator.integers(0, 20)
+        picture[top: top + 25, left: left + 15] = generator.integers(0, 256, (25, 15))
+        digit = mnist_style(picture).astype(np.float64)
+        rows, columns = np.indices(digit.shape)
+        centre = (rows * digit).sum() / digit.sum(), (columns * digit).sum() / digit.sum()
+        assert abs(centre[0] - 13.5) <= 1 and abs(centre[1] - 13.5) <= 1  # centred to the nearest pixel

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from scipy import ndimage
 from PIL import Image, UnidentifiedImageError
+from scipy import ndimage
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 50_000_000  # a 7000x7000 photo; bigger is refused before it is decoded

@@ -107,9 +107,9 @@ def test_unknown_name_lists_the_valid_ones():
     ("seed", -1, r"'seed'=-1 must be between 0 and 4294967295"),
     ("seed", 2**70, r"'seed'=1180591620717411303424 must be between 0 and 4294967295"),
     ("learning_rate", float("inf"), r"'learning_rate' must be a finite number, got inf"),
-    ("learning_rate", 10**400, r"'learning_rate' is too large"),
+    pytest.param("learning_rate", 10**400, r"'learning_rate' is too large", id="learning_rate-10**400"),
     ("validation_split", float("nan"), r"'validation_split' must be a finite number"),
-    ("epochs", "x" * 10**6, r"'epochs' must be int or None, got 'xxxx.*…$"),  # a huge value, cut short
+    pytest.param("epochs", "x" * 10**6, r"'epochs' must be int or None, got 'xxxx.*…$", id="epochs-a-megabyte"),
 ])
 def test_bad_values_are_refused_with_the_reason(name, value, message):
     with pytest.raises(ParameterError, match=message):

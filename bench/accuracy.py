@@ -15,10 +15,10 @@ import argparse
 import json
 import statistics
 from collections import defaultdict
-from pathlib import Path
 
 from common import median, write_result
 from digitlib.params import model_label
+from digitlib.rundir import read_metrics, run_directory
 from digitlib.sweep import load_sweep, render_comparison, run_sweep
 
 TARGETS = {  # model: (description, test accuracy check)
@@ -90,7 +90,7 @@ def main() -> None:
     order = [json.dumps(p, sort_keys=True) for p in sweep.parameter_sets]
     outcomes.sort(key=lambda o: order.index(json.dumps(o["parameters"], sort_keys=True)))  # the sweep's order
     finished = [o for o in outcomes if o["status"] == "succeeded" or o.get("earlier") == "succeeded"]
-    runs = [json.loads((Path(arguments.reports_dir) / o["run_id"] / "metrics.json").read_text()) for o in finished]
+    runs = [read_metrics(run_directory(arguments.reports_dir, o["run_id"])) for o in finished]
     rows = summarize(runs)
     devices = sorted({d for row in rows for d in row["train_seconds"]}, key=lambda d: "CPU" not in d)
     failed = [o for o in outcomes if o not in finished]

@@ -4,6 +4,7 @@ import io
 
 import keras
 import numpy as np
+import pytest
 
 from digitlib import build_model, fit_model, set_reproducible
 
@@ -22,6 +23,7 @@ class StopAfter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+@pytest.mark.e2e
 def test_resuming_from_a_checkpoint_equals_training_straight_through(small_splits, tmp_path):
     set_reproducible(0)
     straight = build_model("fast")

@@ -59,6 +59,7 @@ def test_resume_refuses_a_tampered_run_record(tmp_path, tamper, message):
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [run_dir.name]
 
 
+@pytest.mark.e2e
 def test_resume_runs_the_projects_notebook_never_a_path_from_run_json(tmp_path):
     """run.json's `notebook` path is informative only: the notebook run is the project's own, by name."""
     import nbformat
@@ -115,6 +116,7 @@ def test_an_immutable_reports_folder_is_one_line_and_exit_2(tmp_path):
         subprocess.run(["chattr", "-i", str(reports)])
 
 
+@pytest.mark.e2e
 def test_report_json_is_one_object_on_stdout(tmp_path):
     result = digitlib_cli("report", "--json", "-p", "data_dir", tmp_path / "nowhere", "-p", "epochs", "1",
                           "-p", "train_limit", "100", cwd=tmp_path)

@@ -79,6 +79,7 @@ def _strong_run(mnist, reports, seed):
     return model
 
 
+@pytest.mark.e2e
 def test_members_are_strong_runs_and_none_is_trained_twice(mnist, tiny, tmp_path):
     reports = tmp_path / "reports"
     strong = _strong_run(mnist, reports, seed=8)  # a finished strong run beside the ensembles
@@ -131,6 +132,7 @@ def test_other_models_have_no_members_section(trained, small_splits):
     assert members_table(training, [], evaluation) is None
 
 
+@pytest.mark.e2e
 def test_a_member_with_another_recipe_or_data_is_not_reused(mnist, tiny, tmp_path):
     reports = tmp_path / "reports"
     _strong_run(mnist, reports, seed=8)
@@ -142,6 +144,7 @@ def test_a_member_with_another_recipe_or_data_is_not_reused(mnist, tiny, tmp_pat
     assert find_trained_member(reports, member_record(other_data, QUICK, seed=8)) is None
 
 
+@pytest.mark.e2e
 def test_a_tampered_finished_run_is_not_reused_as_a_member(mnist, tiny, tmp_path):
     from digitlib.rundir import RunDirectoryWarning
 
@@ -155,6 +158,7 @@ def test_a_tampered_finished_run_is_not_reused_as_a_member(mnist, tiny, tmp_path
         assert find_trained_member(reports, member_record(tiny, QUICK, seed=8)) is None
 
 
+@pytest.mark.e2e
 def test_an_interrupted_ensemble_resumes_inside_the_member_it_was_training(tiny, tmp_path):
     import keras
 

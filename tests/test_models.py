@@ -18,6 +18,7 @@ def test_keras_example_matches_the_published_architecture():
     assert model.count_params() == 34_826  # as printed in Keras' example
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", model_names())
 def test_every_model_trains_saves_and_reloads_to_the_same_predictions(name, small_splits, tmp_path):
     import keras

@@ -46,6 +46,7 @@ def predict_cli(*arguments, cwd=None, timeout=300):
                           capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
+@pytest.mark.e2e
 def test_photos_of_test_digits_read_almost_as_well_as_the_clean_digits(model_file, mnist):
     """1,000 MNIST test digits as dark-on-light JPEG photos of 64-512 px, through the predict path."""
     model = digitlib.load_trained_model(model_file)
@@ -59,6 +60,7 @@ def test_photos_of_test_digits_read_almost_as_well_as_the_clean_digits(model_fil
     assert read.accuracy >= clean.accuracy - 0.015
 
 
+@pytest.mark.e2e
 def test_predicts_the_shipped_samples(model_file):
     result = predict_cli("notebooks/samples", "--model", model_file, "--json", cwd=digitlib.provenance.REPOSITORY)
     assert result.returncode == 0, result.stderr
@@ -70,6 +72,7 @@ def test_predicts_the_shipped_samples(model_file):
     assert all(len(row["top"]) == 3 and row["top"][0]["digit"] == row["digit"] for row in rows)
 
 
+@pytest.mark.e2e
 def test_text_output_and_top_k(model_file, tmp_path):
     photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "one.png")
     result = predict_cli(tmp_path / "one.png", "--model", model_file, "--top", "2")
@@ -77,6 +80,7 @@ def test_text_output_and_top_k(model_file, tmp_path):
     assert result.stdout.startswith(f"{tmp_path / 'one.png'}: ") and "top 2: " in result.stdout
 
 
+@pytest.mark.e2e
 def test_bad_inputs_are_reported_per_file_and_the_rest_still_predicted(model_file, tmp_path):
     good = tmp_path / "good.png"
     photo_of_digit(ONE, np.random.default_rng(0)).save(good)
@@ -94,6 +98,7 @@ def test_bad_inputs_are_reported_per_file_and_the_rest_still_predicted(model_fil
     assert len(errors) == 4 and "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_json_reports_errors_as_objects(model_file, tmp_path):
     result = predict_cli(tmp_path / "missing.png", "--model", model_file, "--json")
     assert result.returncode == 1
@@ -116,11 +121,13 @@ def test_default_model_is_the_latest_run(tmp_path):
     assert "model file not found: reports/latest/model.keras (no run has succeeded yet" in result.stderr
 
 
+@pytest.mark.e2e
 def test_usage_errors_exit_2(model_file, tmp_path):
     assert predict_cli(tmp_path, "--model", model_file, "--top", "11").returncode == 2
     assert predict_cli().returncode == 2  # no image given: argparse's usage error
 
 
+@pytest.mark.e2e
 def test_awkward_formats_through_the_cli(model_file, tmp_path, mnist):
     """16-bit, palette, CMYK, RGBA and animated images are read; a huge one is refused, alone."""
     from digitlib.handwriting import MAX_PIXELS
@@ -166,6 +173,7 @@ def test_a_zip_bomb_model_is_refused_before_keras_inflates_it(tiny_classifier, t
     assert [p.name for p in folder.iterdir()] == ["model.keras"]
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 def test_fifos_are_refused_instead_of_waited_on(model_file, tmp_path):
     """A FIFO named like an image, given or in a folder, or named like a model, would block its reader forever."""
@@ -183,6 +191,7 @@ def test_fifos_are_refused_instead_of_waited_on(model_file, tmp_path):
     assert result.returncode == 2 and "model.keras: not a regular file" in result.stderr, result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="watches /proc to see the command start")
 def test_ctrl_c_during_predict_says_interrupted_and_claims_no_run(model_file, tmp_path):
     photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "0.png")
@@ -204,6 +213,7 @@ def test_ctrl_c_during_predict_says_interrupted_and_claims_no_run(model_file, tm
     assert stderr.splitlines()[-1] == "digitlib: interrupted" and "run" not in stderr, stderr
 
 
+@pytest.mark.e2e
 def test_file_names_can_neither_forge_lines_nor_reach_the_terminal_raw(model_file, tmp_path):
     """A newline, an ANSI escape and a byte that is not UTF-8 in file names, through the text and JSON outputs."""
     photo = photo_of_digit(ONE, np.random.default_rng(0))

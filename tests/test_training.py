@@ -23,6 +23,7 @@ def _fit(splits, seed, stream):
     return model, result
 
 
+@pytest.mark.e2e
 def test_same_seed_same_numbers_and_one_line_per_epoch(small_splits):
     log = io.StringIO()
     first_model, first = _fit(small_splits, 3, log)
@@ -35,6 +36,7 @@ def test_same_seed_same_numbers_and_one_line_per_epoch(small_splits):
     assert "val_accuracy" in lines[1] and lines[1].endswith(" s")
 
 
+@pytest.mark.e2e
 def test_different_seed_different_numbers(small_splits):
     _, first = _fit(small_splits, 3, open(os.devnull, "w"))
     _, other = _fit(small_splits, 4, open(os.devnull, "w"))

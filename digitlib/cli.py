@@ -64,13 +64,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminal_stderr():
+    """The terminal's stderr as it is now: the runner points file descriptor 2 at the run's kernel.log
+    while the notebook runs, so progress meant for the user is written to a copy of the descriptor."""
+    import os
+
+    return os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+
+
 def report_command(arguments: argparse.Namespace) -> int:
     from .runner import resume_report, run_report
 
     if arguments.timeout is not None and not (math.isfinite(arguments.timeout) and arguments.timeout > 0):
         raise ParameterError(f"--timeout must be a positive number of seconds, got {arguments.timeout:g}")
     options = {"reports_dir": arguments.reports_dir, "show_code": arguments.show_code, "timeout": arguments.timeout,
-               "stream": sys.stderr if arguments.json else sys.stdout}  # --json: stdout holds the result alone
+               "stream": _terminal_stderr() if arguments.json else sys.stdout}  # --json: stdout holds the result
     if arguments.resume is not None:  # `--resume ""` is a bad run id, not a fresh run
         if arguments.parameter or arguments.params_file:
             raise ParameterError("--resume continues a run with its own parameters; drop -p and --params-file")

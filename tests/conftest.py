@@ -82,18 +82,29 @@ def run_dir_of(result, cwd: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def report_run(tmp_path_factory, mnist_dir) -> Path:
-    """A quick successful training report, in a folder of its own."""
-    folder = tmp_path_factory.mktemp("browser")
-    result = digitlib_cli("report", "--json", *QUICK_REPORT, "-p", "data_dir", mnist_dir, cwd=folder)
+def quick_report(tmp_path_factory, mnist_dir):
+    """One quick successful training report, run once for the whole session as a user would (human
+    output), in a folder of its own: (folder, the finished command). Tests that add runs beside it
+    use the folder; tests that need a folder to themselves make their own."""
+    folder = tmp_path_factory.mktemp("quick")
+    result = digitlib_cli("report", *QUICK_REPORT, "-p", "data_dir", mnist_dir, cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
-    return run_dir_of(result, folder)
+    return folder, result
 
 
 @pytest.fixture(scope="session")
-def prediction_run(report_run) -> Path:
-    """The prediction notebook on the shipped samples, with the model of `report_run`."""
-    folder = report_run.parent.parent
+def report_run(quick_report) -> Path:
+    """The run directory of `quick_report` (reports/latest: the folder's only successful training run)."""
+    import os
+
+    folder, _ = quick_report
+    return folder / "reports" / os.readlink(folder / "reports" / "latest")
+
+
+@pytest.fixture(scope="session")
+def prediction_run(report_run, tmp_path_factory) -> Path:
+    """The prediction notebook on the shipped samples, with the model of `report_run`, in its own folder."""
+    folder = tmp_path_factory.mktemp("prediction")
     result = digitlib_cli("report", "--json", "--notebook", "predict_your_digits", "-p", "model_path",
                           report_run / "model.keras", cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -68,14 +68,13 @@ def test_prediction_report_and_index_work_offline(browser, prediction_run):
     assert index["errors"] == [] and index["outside"] == [] and "digit-recognizer runs" in index["headings"]
 
 
-def test_comparison_report_works_offline(browser, report_run, mnist_dir):
+def test_comparison_report_works_offline(browser, report_run, mnist_dir, tmp_path):
     from conftest import digitlib_cli, run_dir_of
 
-    folder = report_run.parent.parent
     result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", report_run,
-                          "-p", "data_dir", mnist_dir, cwd=folder)
+                          "-p", "data_dir", mnist_dir, cwd=tmp_path)  # beside, not among, the shared runs
     assert result.returncode == 0, result.stderr[-3000:]
-    comparison = run_dir_of(result, folder)
+    comparison = run_dir_of(result, tmp_path)
     seen = open_offline(browser, comparison / "report.html", comparison / "report.png")
     assert seen["errors"] == [] and seen["outside"] == []
     assert len(seen["images"]) == 4 and all(width > 0 for width in seen["images"])

@@ -127,3 +127,12 @@ def test_report_json_is_one_object_on_stdout(tmp_path):
     assert printed["test_accuracy"] is None
     run_dir = tmp_path / printed["run_dir"]
     assert run_dir.name == printed["run_id"] and (tmp_path / printed["report"]).is_file()
+
+
+@pytest.mark.e2e
+def test_report_json_sends_the_notebooks_progress_to_stderr(tmp_path, mnist_dir):
+    result = digitlib_cli("report", "--json", "-p", "data_dir", mnist_dir, "-p", "train_limit", "500",
+                          "-p", "test_limit", "100", "-p", "epochs", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["status"] == "succeeded"  # stdout: the result alone
+    assert "epoch 1/1" in result.stderr and "I0000" not in result.stderr  # progress, without TensorFlow's chatter

@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -79,10 +80,23 @@ def _strong_run(mnist, reports, seed):
     return model
 
 
+@pytest.fixture(scope="module")
+def strong_seed_8(mnist, tmp_path_factory):
+    """A finished strong run of seed 8 on the tiny slice, trained once for this module: (folder, model)."""
+    reports = tmp_path_factory.mktemp("strong")
+    return reports / "strong-seed-8", _strong_run(mnist, reports, seed=8)
+
+
+def _reports_with(run: Path, tmp_path: Path) -> Path:
+    """A reports folder of this test's own, holding a copy of the finished `run`."""
+    shutil.copytree(run, tmp_path / "reports" / run.name)
+    return tmp_path / "reports"
+
+
 @pytest.mark.e2e
-def test_members_are_strong_runs_and_none_is_trained_twice(mnist, tiny, tmp_path):
-    reports = tmp_path / "reports"
-    strong = _strong_run(mnist, reports, seed=8)  # a finished strong run beside the ensembles
+def test_members_are_strong_runs_and_none_is_trained_twice(mnist, tiny, tmp_path, strong_seed_8):
+    reports = _reports_with(strong_seed_8[0], tmp_path)
+    strong = strong_seed_8[1]  # a finished strong run beside the ensembles
 
     first, log = build_model("ensemble", members=2), io.StringIO()
     result = train_network(first, tiny, **QUICK, seed=7, checkpoint_dir=reports / "first", finished_runs=reports,
@@ -133,9 +147,8 @@ def test_other_models_have_no_members_section(trained, small_splits):
 
 
 @pytest.mark.e2e
-def test_a_member_with_another_recipe_or_data_is_not_reused(mnist, tiny, tmp_path):
-    reports = tmp_path / "reports"
-    _strong_run(mnist, reports, seed=8)
+def test_a_member_with_another_recipe_or_data_is_not_reused(mnist, tiny, tmp_path, strong_seed_8):
+    reports = _reports_with(strong_seed_8[0], tmp_path)
     same = member_record(tiny, QUICK, seed=8)
     assert find_trained_member(reports, same) == reports / "strong-seed-8"
     assert find_trained_member(reports, member_record(tiny, {**QUICK, "epochs": 2}, seed=8)) is None
@@ -145,11 +158,10 @@ def test_a_member_with_another_recipe_or_data_is_not_reused(mnist, tiny, tmp_pat
 
 
 @pytest.mark.e2e
-def test_a_tampered_finished_run_is_not_reused_as_a_member(mnist, tiny, tmp_path):
+def test_a_tampered_finished_run_is_not_reused_as_a_member(mnist, tiny, tmp_path, strong_seed_8):
     from digitlib.rundir import RunDirectoryWarning
 
-    reports = tmp_path / "reports"
-    _strong_run(mnist, reports, seed=8)
+    reports = _reports_with(strong_seed_8[0], tmp_path)
     metrics_path = reports / "strong-seed-8" / "metrics.json"
     metrics = json.loads(metrics_path.read_text())
     metrics["training"]["epoch_seconds"] = "<script>alert(1)</script>"  # matches the record, breaks the schema

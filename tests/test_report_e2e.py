@@ -17,18 +17,16 @@ SCHEMA = json.loads((Path(digitlib.__file__).parent / "metrics.schema.json").rea
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, mnist_dir):
-    """A folder where one quick successful run has happened."""
-    folder = tmp_path_factory.mktemp("e2e")
-    result = digitlib_cli("report", *QUICK, "-p", "data_dir", str(mnist_dir), cwd=folder)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return folder, result
+def workspace(quick_report):
+    """A folder where one quick successful run has happened (shared with the browser tests)."""
+    return quick_report
 
 
 def only_run(reports: Path) -> Path:
-    runs = [p for p in reports.iterdir() if p.is_dir() and not p.is_symlink()]
-    assert len(runs) == 1, runs
-    return runs[0]
+    """The folder's one successful training run (other tests add prediction and failed runs beside it)."""
+    trained = [p for p in reports.iterdir() if (p / "model.keras").exists() and not p.is_symlink()]
+    assert len(trained) == 1, trained
+    return trained[0]
 
 
 def test_successful_run_prints_progress_and_the_report_path(workspace):

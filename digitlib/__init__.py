@@ -3,64 +3,52 @@
 Loading and verifying MNIST, preparing it, the model registry, reproducible
 training, evaluation, the report's figures, and the runner that executes the
 notebooks with papermill and renders them to HTML.
+
+The package imports its submodules only when a name is first used (PEP 562), so
+``digitlib --help`` does not pay for pandas, scikit-learn, matplotlib or Keras;
+``import digitlib; digitlib.load_mnist(...)`` works as before.
 """
 
-from .data import MNIST, DataError, load_mnist
-from .ensemble import train_network
-from .evaluation import (
-    Evaluation,
-    evaluate_members,
-    evaluate_model,
-    evaluate_predictions,
-    per_class_metrics,
-    predict_probabilities,
-)
-from .figures import (
-    confident_mistakes_figure,
-    confusion_matrix_figure,
-    learning_curves_figure,
-    predictions_figure,
-    sample_predictions_figure,
-)
-from .handwriting import ImageError, load_digit, mnist_style
-from .models import build_model, describe_model, layers_table, model_names
-from .params import (
-    PARAMETERS,
-    ParameterError,
-    recipe,
-    validate_comparison_parameters,
-    validate_parameters,
-    validate_prediction_parameters,
-)
-from .predict import ModelError, Prediction, load_trained_model, predict_images, save_predictions
-from .prepare import Splits, prepare_images, prepare_splits, split_validation
-from .provenance import describe_environment
-from .results import run_metrics, save_results
-from .tables import (
-    dataset_table,
-    members_table,
-    parameters_table,
-    per_class_table,
-    predictions_table,
-    provenance_table,
-    splits_table,
-)
-from .training import TrainingResult, fit_model, set_reproducible
+from importlib import import_module as _import_module
+from pathlib import Path as _Path
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DataError", "MNIST", "load_mnist",
-    "Evaluation", "evaluate_members", "evaluate_model", "evaluate_predictions", "per_class_metrics",
-    "predict_probabilities",
-    "confident_mistakes_figure", "confusion_matrix_figure", "learning_curves_figure", "predictions_figure",
-    "sample_predictions_figure", "ImageError", "load_digit", "mnist_style",
-    "ModelError", "Prediction", "load_trained_model", "predict_images", "save_predictions",
-    "validate_prediction_parameters", "validate_comparison_parameters", "predictions_table",
-    "build_model", "describe_model", "layers_table", "model_names",
-    "PARAMETERS", "ParameterError", "recipe", "validate_parameters",
-    "Splits", "prepare_images", "prepare_splits", "split_validation",
-    "describe_environment", "run_metrics", "save_results",
-    "dataset_table", "members_table", "parameters_table", "per_class_table", "provenance_table", "splits_table",
-    "TrainingResult", "fit_model", "set_reproducible", "train_network",
-]
+# submodule -> the public names it provides
+_EXPORTS = {
+    "data": ["DataError", "MNIST", "load_mnist"],
+    "ensemble": ["train_network"],
+    "evaluation": ["Evaluation", "evaluate_members", "evaluate_model", "evaluate_predictions", "per_class_metrics",
+                   "predict_probabilities"],
+    "figures": ["confident_mistakes_figure", "confusion_matrix_figure", "learning_curves_figure",
+                "predictions_figure", "sample_predictions_figure"],
+    "handwriting": ["ImageError", "load_digit", "mnist_style"],
+    "models": ["build_model", "describe_model", "layers_table", "model_names"],
+    "params": ["PARAMETERS", "ParameterError", "recipe", "validate_comparison_parameters", "validate_parameters",
+               "validate_prediction_parameters"],
+    "predict": ["ModelError", "Prediction", "load_trained_model", "predict_images", "save_predictions"],
+    "prepare": ["Splits", "prepare_images", "prepare_splits", "split_validation"],
+    "provenance": ["describe_environment"],
+    "results": ["run_metrics", "save_results"],
+    "tables": ["dataset_table", "members_table", "parameters_table", "per_class_table", "predictions_table",
+               "provenance_table", "splits_table"],
+    "training": ["TrainingResult", "fit_model", "set_reproducible"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = list(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    """Import a public name's submodule on first use; `digitlib.data` and the like import that submodule."""
+    if name in _MODULE_OF:
+        value = getattr(_import_module(f".{_MODULE_OF[name]}", __name__), name)
+        globals()[name] = value  # later uses are plain attribute look-ups
+        return value
+    if not name.startswith("_") and (_Path(__file__).parent / f"{name}.py").is_file():
+        return _import_module(f".{name}", __name__)  # as when this file imported every submodule eagerly
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -141,9 +141,14 @@ def ensemble_members(model: keras.Model) -> list[keras.Model]:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: how to build it and the recipe it trains with by default."""
+    """A registered model: how to build it, its size, and the recipe it trains with by default."""
 
     build: Callable[[], keras.Model]
+    # The size of one network (of an ensemble: one member, as members train one at a time), written
+    # down so that sizing a run needs no Keras; tests/test_resources.py checks them against the built
+    # model. `parameters`: count_params(); `activations`: the per-image output sizes of its layers, summed.
+    parameters: int
+    activations: int
     epochs: int
     batch_size: int
     learning_rate: float
@@ -160,12 +165,16 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "seed": ModelSpec(seed_model, epochs=10, batch_size=32, learning_rate=0.001, validation_split=0.0),
-    "keras-example": ModelSpec(keras_example_model, epochs=15, batch_size=128, learning_rate=0.001),
-    "fast": ModelSpec(fast_model, epochs=12, batch_size=256, learning_rate=0.005, schedule="one-cycle"),
-    "strong": ModelSpec(strong_model, epochs=30, batch_size=128, learning_rate=0.003, schedule="one-cycle"),
-    "ensemble": ModelSpec(ensemble_model, epochs=30, batch_size=128, learning_rate=0.003, schedule="one-cycle",
-                          members=3),
+    "seed": ModelSpec(seed_model, parameters=607_394, activations=28_658,
+                      epochs=10, batch_size=32, learning_rate=0.001, validation_split=0.0),
+    "keras-example": ModelSpec(keras_example_model, parameters=34_826, activations=39_594,
+                               epochs=15, batch_size=128, learning_rate=0.001),
+    "fast": ModelSpec(fast_model, parameters=109_402, activations=41_674,
+                      epochs=12, batch_size=256, learning_rate=0.005, schedule="one-cycle"),
+    "strong": ModelSpec(strong_model, parameters=388_266, activations=295_578,
+                        epochs=30, batch_size=128, learning_rate=0.003, schedule="one-cycle"),
+    "ensemble": ModelSpec(ensemble_model, parameters=388_266, activations=295_578,  # one strong member's
+                          epochs=30, batch_size=128, learning_rate=0.003, schedule="one-cycle", members=3),
 }
 MEMBER_MODEL = "strong"  # what an ensemble's members are
 

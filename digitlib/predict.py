@@ -8,15 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-import numpy as np
-
-from .evaluation import predict_probabilities
-from .handwriting import ImageError, find_images, load_digit, open_regular_file, printable, valid_unicode
 from .layout import LATEST, MODEL_FILE, REPORTS_DIR
-from .prepare import prepare_images
+
+# NumPy, Pillow (handwriting), pandas and scikit-learn (evaluation, prepare) and Keras are imported where they
+# are used: the CLI imports ModelError and DEFAULT_MODEL from here, and `digitlib --help` should not pay for them.
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
 
 DEFAULT_MODEL = Path(REPORTS_DIR) / LATEST / MODEL_FILE
 MAX_MODEL_MIB = 512  # uncompressed; an ensemble of 3 takes a few MB
@@ -28,6 +27,8 @@ class ModelError(ValueError):
     """The model file is missing or is not a Keras model of ten digit classes; the message is one printable line."""
 
     def __init__(self, message: str):
+        from .handwriting import printable
+
         super().__init__(printable(message))
 
 
@@ -42,17 +43,19 @@ class Prediction:
 
     @property
     def digit(self) -> int:
-        return int(np.argmax(self.probabilities))
+        return int(self.probabilities.argmax())
 
     @property
     def probability(self) -> float:
-        return float(np.max(self.probabilities))
+        return float(self.probabilities.max())
 
     def top(self, k: int = 3) -> list[tuple[int, float]]:
-        order = np.argsort(-self.probabilities, kind="stable")[:k]
+        order = (-self.probabilities).argsort(kind="stable")[:k]
         return [(int(d), float(self.probabilities[d])) for d in order]
 
     def as_dict(self, k: int = 3) -> dict:
+        from .handwriting import valid_unicode
+
         if self.error:
             return {"path": valid_unicode(self.path), "error": self.error}
         return {"path": valid_unicode(self.path), "digit": self.digit, "probability": round(self.probability, 6),
@@ -61,6 +64,8 @@ class Prediction:
 
 def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> keras.Model:
     """Load a saved model.keras, with a clear error when it is missing or not a digit classifier."""
+    from .handwriting import open_regular_file
+
     path = Path(path)
     if not path.exists():
         hint = " (no run has succeeded yet: run `make report` first, or pass --model)" if path == DEFAULT_MODEL else ""
@@ -118,6 +123,12 @@ def check_model_archive(file: BinaryIO, path: Path) -> None:
 
 def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:
     """Preprocess every image MNIST-style and predict them in one batch; failures are kept, in order."""
+    import numpy as np
+
+    from .evaluation import predict_probabilities
+    from .handwriting import ImageError, find_images, load_digit
+    from .prepare import prepare_images
+
     paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
     results: list[Prediction] = [Prediction(path=path, error=message) for path, message in problems]
     digits, readable = [], []

@@ -1,12 +1,15 @@
-"""Will a run fit in memory? A rough, conservative estimate made before any training starts."""
+"""Will a run fit in memory? A rough, conservative estimate made before any training starts.
+
+The estimate uses the sizes the model registry carries, so checking a run never imports Keras or
+TensorFlow: the notebook's kernel does that once, when it trains.
+"""
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
-from .models import MEMBER_MODEL, build_model
+from .models import model_spec
 from .params import ParameterError
 
 FLOAT = 4  # bytes per float32
@@ -33,15 +36,14 @@ def training_memory(parameters: dict[str, Any]) -> dict[str, int]:
     An ensemble trains one member at a time, so it needs one member's training plus the others' weights.
     """
     members = parameters.get("members") or 1
-    model = build_model(MEMBER_MODEL if members > 1 else parameters["model"])
-    activations = sum(math.prod(layer.output.shape[1:]) for layer in model.layers)
+    network = model_spec(parameters["model"])  # an ensemble's spec carries one member's sizes
     train = min(parameters["train_limit"] or TRAIN_IMAGES, TRAIN_IMAGES)
     test = min(parameters["test_limit"] or TEST_IMAGES, TEST_IMAGES)
     return {
         # raw uint8 arrays, float32 copies for train and test, and each epoch's reordered training copy
         "data": (TRAIN_IMAGES + TEST_IMAGES) * PIXELS + (2 * train + test) * PIXELS * FLOAT,
-        "activations": parameters["batch_size"] * activations * FLOAT * ACTIVATION_OVERHEAD,
-        "parameters": model.count_params() * FLOAT * (PARAMETER_COPIES + members - 1),
+        "activations": parameters["batch_size"] * network.activations * FLOAT * ACTIVATION_OVERHEAD,
+        "parameters": network.parameters * FLOAT * (PARAMETER_COPIES + members - 1),
     }
 
 

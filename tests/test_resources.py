@@ -1,6 +1,9 @@
+import math
+
 import pytest
 
 from conftest import digitlib_cli
+from digitlib.models import MEMBER_MODEL, build_model, ensemble_members, model_names, model_spec
 from digitlib.params import ParameterError, validate_parameters
 from digitlib.resources import check_memory, training_memory
 
@@ -28,3 +31,16 @@ def test_the_cli_refuses_it_before_creating_a_run(tmp_path):
     result = digitlib_cli("report", "-p", "batch_size", "100000000", cwd=tmp_path)
     assert result.returncode == 2 and "is available; lower batch_size" in result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_the_sizes_the_registry_carries_are_the_built_networks(name):
+    """The memory estimate reads these numbers instead of building the model: they must be exact."""
+    spec, model = model_spec(name), build_model(name)
+    if spec.members:  # an ensemble carries one member's sizes, and its members are all alike
+        assert model.count_params() == spec.members * spec.parameters
+        assert (spec.parameters, spec.activations) == (model_spec(MEMBER_MODEL).parameters,
+                                                       model_spec(MEMBER_MODEL).activations)
+        model = ensemble_members(model)[0]
+    activations = sum(math.prod(layer.output.shape[1:]) for layer in model.layers)
+    assert (spec.parameters, spec.activations) == (model.count_params(), activations)

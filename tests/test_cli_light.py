@@ -1,0 +1,83 @@
+"""The command line stays light: help, usage errors and a run's checks import none of the scientific stack.
+
+TensorFlow, Keras, pandas, scikit-learn, matplotlib and Pillow take seconds to import; the notebook's kernel
+imports them when it trains. These tests look at what a fresh interpreter has imported, never at the clock.
+"""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+import digitlib
+from conftest import REPOSITORY
+
+HEAVY = {"tensorflow", "keras", "jax", "torch", "pandas", "sklearn", "scipy", "matplotlib", "seaborn", "PIL",
+         "papermill", "nbconvert"}
+
+
+def heavy_modules_after(code: str) -> tuple[list[str], str]:
+    """Run `code` in a fresh interpreter; the heavy packages it imported, and what it printed."""
+    report = ("import json, sys\n"
+              f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {HEAVY!r})))")
+    result = subprocess.run([sys.executable, "-c", f"{code}\n{report}"], capture_output=True, text=True,
+                            timeout=120, cwd=REPOSITORY)
+    assert result.returncode == 0, result.stderr[-2000:]
+    *printed, imported = result.stdout.strip().splitlines()
+    return json.loads(imported), "\n".join([*printed, result.stderr])
+
+
+def test_importing_the_cli_imports_nothing_heavy():
+    assert heavy_modules_after("import digitlib.cli") == ([], "")
+
+
+def test_importing_the_package_imports_nothing_heavy():
+    assert heavy_modules_after("import digitlib; digitlib.validate_parameters, digitlib.model_names")[0] == []
+
+
+@pytest.mark.parametrize("arguments, status, output", [
+    (["--help"], 0, "{report,sweep,predict}"),
+    (["report", "--help"], 0, "parameters (name, default, meaning)"),
+    (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+    (["report", "-p", "epochs", "0"], 2, "digitlib: error: parameter 'epochs'=0 must be at least 1"),
+    (["report", "-p", "batch_size", "100000000"], 2, "is available; lower batch_size"),  # the memory check
+    (["report", "-p", "model", "ensemble", "-p", "batch_size", "100000000"], 2, "is available; lower batch_size"),
+])
+def test_help_and_refused_reports_import_nothing_heavy(arguments, status, output):
+    code = ("import digitlib.cli\n"
+            "try:\n"
+            f"    status = digitlib.cli.main({arguments!r})\n"
+            "except SystemExit as exit:\n"
+            "    status = exit.code\n"
+            "print('exit status', status)")
+    imported, printed = heavy_modules_after(code)
+    assert imported == [] and f"exit status {status}" in printed and output in printed, printed[-2000:]
+
+
+def test_sizing_every_model_imports_no_keras():
+    code = ("from digitlib.models import model_names\n"
+            "from digitlib.params import validate_parameters\n"
+            "from digitlib.resources import check_memory\n"
+            "for name in model_names():\n"
+            "    check_memory(validate_parameters(model=name), available=2**40)")
+    assert heavy_modules_after(code)[0] == []
+
+
+def test_every_public_name_resolves_to_its_submodule():
+    for name in digitlib.__all__:
+        value = getattr(digitlib, name)
+        assert value is getattr(sys.modules[f"digitlib.{digitlib._MODULE_OF[name]}"], name)
+    assert set(digitlib.__all__) <= set(dir(digitlib))
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        digitlib.no_such_name  # noqa: B018 - the look-up is the test
+
+
+def test_every_name_the_notebooks_use_exists():
+    used = set()
+    for notebook in (REPOSITORY / "notebooks").glob("*.ipynb"):
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        used |= {name for cell in cells for name in re.findall(r"\bdigitlib\.(\w+)", "".join(cell["source"]))}
+    assert {"load_mnist", "train_network", "comparison"} <= used  # the search finds what it should
+    assert [name for name in sorted(used) if not hasattr(digitlib, name)] == []

@@ -19,7 +19,7 @@ def import_graph() -> dict[str, set[str]]:
                 graph[name] |= {target.split(".")[0] for target in targets if target.split(".")[0] in modules}
             elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("digitlib."):
                 graph[name].add(node.module.split(".")[1])
-    graph.pop("__init__")  # the package's front door imports everything, and nothing imports it back
+    graph.pop("__init__")  # the package's front door (lazy: it names every module), and nothing imports it back
     return {name: targets - {"__init__", name} for name, targets in graph.items()}
 
 

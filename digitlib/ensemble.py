@@ -120,30 +120,24 @@ def _load_member(directory: Path) -> tuple[keras.Model, TrainingResult]:
     return keras.saving.load_model(directory / MODEL_FILE, compile=False), training
 
 
-def train_network(
-    network: keras.Model,
-    splits: Splits,
-    *,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    schedule: str = "constant",
-    seed: int = 0,
-    checkpoint_dir: str | os.PathLike | None = None,
-    finished_runs: str | os.PathLike | None = None,
-    callbacks: Sequence[keras.callbacks.Callback] = (),
-    stream: TextIO | None = None,
-) -> TrainingResult:
-    """Train any network of the registry with its recipe: an ensemble member by member (members already
-    trained in `finished_runs`, a reports folder, are loaded instead), any other with fit_model."""
+def train_network(network: keras.Model, splits: Splits, *, finished_runs: str | os.PathLike | None = None,
+                  **training: Any) -> TrainingResult:
+    """Train any network of the registry: an ensemble member by member (members already trained in
+    `finished_runs`, a reports folder, are loaded instead), any other with :func:`digitlib.fit_model`.
+
+    `training` is fit_model's keywords: the recipe (epochs, batch_size, learning_rate, schedule),
+    seed, checkpoint_dir, callbacks and stream.
+    """
+    from .params import RECIPE
     from .training import fit_model
 
-    recipe = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule}
-    if ensemble_members(network):
-        return fit_ensemble(network, splits, recipe, seed=seed, checkpoint_dir=checkpoint_dir,
-                            finished_runs=finished_runs, callbacks=callbacks, stream=stream or sys.stdout)
-    return fit_model(network, splits, **recipe, seed=seed, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
-                     stream=stream)
+    if not ensemble_members(network):
+        return fit_model(network, splits, **training)
+    recipe = {name: training.pop(name) for name in RECIPE if name in training}
+    return fit_ensemble(network, splits, recipe, seed=training.pop("seed", 0),
+                        checkpoint_dir=training.pop("checkpoint_dir", None), finished_runs=finished_runs,
+                        callbacks=training.pop("callbacks", ()), stream=training.pop("stream", None) or sys.stdout,
+                        **training)
 
 
 def fit_ensemble(

@@ -64,6 +64,14 @@ QUICK_REPORT = ["-p", "train_limit", "3000", "-p", "test_limit", "1000", "-p", "
                 "-p", "batch_size", "64", "-p", "validation_split", "0.1"]
 
 
+def as_if_typed_in_a_terminal() -> None:
+    """For a child process that will get Ctrl-C: a shell that starts a script in the background (as a
+    CI runner may) leaves SIGINT ignored, and the child would inherit that. Give it the default back."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def digitlib_cli(*arguments, cwd, timeout=600):
     """Run the `digitlib` command line in `cwd` as a user would."""
     import subprocess

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 import digitlib
+from conftest import as_if_typed_in_a_terminal
 from digitlib.photos import photo_of_digit
 
 ONE = np.pad(np.full((20, 4), 255, np.uint8), ((4, 4), (12, 12)))  # a 28x28 stroke, like a "1"
@@ -198,7 +199,8 @@ def test_ctrl_c_during_predict_says_interrupted_and_claims_no_run(model_file, tm
     for copy in range(1, 1000):
         (tmp_path / f"{copy}.png").write_bytes((tmp_path / "0.png").read_bytes())
     command = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "predict", tmp_path, "--model", model_file],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=as_if_typed_in_a_terminal)
     deadline = time.monotonic() + 120
     while os.readlink(f"/proc/{command.pid}/fd/2") != os.devnull:  # predict hides TensorFlow's start-up from here on
         assert command.poll() is None and time.monotonic() < deadline

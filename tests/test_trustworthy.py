@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import digitlib_cli, run_dir_of
+from conftest import as_if_typed_in_a_terminal, digitlib_cli, run_dir_of
 
 pytestmark = pytest.mark.e2e
 SLICE = ["-p", "train_limit", "6000", "-p", "test_limit", "1000", "-p", "epochs", "4", "-p", "batch_size", "64"]
@@ -44,7 +44,8 @@ def test_same_seed_same_numbers(reference, mnist_dir, tmp_path):
 
 def start(arguments, cwd):
     return subprocess.Popen([sys.executable, "-m", "digitlib.cli", *map(str, arguments)], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=as_if_typed_in_a_terminal)
 
 
 def wait_for_line(process, prefix: str) -> list[str]:

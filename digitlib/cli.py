@@ -103,9 +103,9 @@ def report_command(arguments: argparse.Namespace) -> int:
 def predict_command(arguments: argparse.Namespace) -> int:
     import os
 
-    from .handwriting import printable
     from .native import native_stderr_to
     from .predict import load_trained_model, predict_images
+    from .untrusted import printable
 
     if not 1 <= arguments.top <= 10:
         raise ParameterError(f"--top must be between 1 and 10, got {arguments.top}")
@@ -149,9 +149,9 @@ def sweep_command(arguments: argparse.Namespace) -> int:
         raise ParameterError(f"--jobs must be at least 1, got {arguments.jobs}")
     sweep = load_sweep(arguments.sweep_file)  # every set is checked before anything runs
     check_sweep_size(sweep, allow_large=arguments.yes)
+    log = sys.stderr if arguments.json else sys.stdout  # --json: stdout holds the outcome alone
     try:
-        outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs,
-                             log=sys.stderr if arguments.json else sys.stdout)
+        outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs, log=log)
     except SweepInterrupted as stopped:
         again = ["digitlib", "sweep", arguments.sweep_file]
         if arguments.reports_dir != REPORTS_DIR:
@@ -163,15 +163,15 @@ def sweep_command(arguments: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     failed = [o for o in outcomes if o["status"] == "failed" or o.get("earlier") == "failed"]
     skipped = sum(o["status"] == "skipped" for o in outcomes)
-    log = sys.stderr if arguments.json else sys.stdout
+    index = Path(arguments.reports_dir) / INDEX_FILE
     print(f"sweep {sweep.name}: {len(outcomes)} runs, {len(outcomes) - skipped} executed and {skipped} already "
-          f"finished earlier; {len(failed)} failed. Index: {arguments.reports_dir}/index.html", file=log)
+          f"finished earlier; {len(failed)} failed. Index: {index}", file=log)
     comparison = render_comparison(sweep, outcomes, arguments.reports_dir)
     print(f"comparison written to {comparison}" if comparison else "no run succeeded, so there is nothing to compare",
           file=log)
     if arguments.json:
         print(json.dumps({"sweep": sweep.name, "runs": outcomes, "failed": len(failed), "skipped": skipped,
-                          "index": str(Path(arguments.reports_dir) / INDEX_FILE),
+                          "index": str(index),
                           "comparison": str(comparison) if comparison else None}), flush=True)
     return EXIT_FAILED if failed else EXIT_OK
 

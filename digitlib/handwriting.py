@@ -17,14 +17,14 @@ on black. :func:`mnist_style` does the same to any picture:
 from __future__ import annotations
 
 import os
-import stat
 import warnings
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
+
+from .untrusted import open_regular_file, printable, valid_unicode  # noqa: F401 - re-exported
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 50_000_000  # a 7000x7000 photo; bigger is refused before it is decoded
@@ -33,42 +33,11 @@ NOISE_FLOOR = 0.25  # share of the ink's contrast below which pixels count as pa
 BOX, FIELD = 20, 28
 
 
-def _escaped(character: str) -> str:
-    """`\\n`, `\\x1b`, `\\u202e`; a byte of a file name that is not UTF-8 (a lone surrogate in Python) as `\\xe9`."""
-    if "\udc80" <= character <= "\udcff":
-        return f"\\x{ord(character) - 0xDC00:02x}"
-    return character.encode("unicode_escape").decode("ascii")
-
-
-def printable(text: str | os.PathLike) -> str:
-    """Text, or a file name, safe to print on one line: control characters, terminal escape codes and the bytes
-    of a name that is not UTF-8 are shown escaped, as `\\n`, `\\x1b` and `\\xe9`."""
-    return "".join(c if c.isprintable() else _escaped(c) for c in os.fsdecode(text))
-
-
-def valid_unicode(text: str | os.PathLike) -> str:
-    """Text, or a file name, that encodes to UTF-8, as JSON needs: only the bytes of a name that is not UTF-8
-    are shown escaped, as `\\xe9`."""
-    return "".join(_escaped(c) if "\ud800" <= c <= "\udfff" else c for c in os.fsdecode(text))
-
-
 class ImageError(ValueError):
     """An input image cannot be read or holds no digit; the message names the file, on one :func:`printable` line."""
 
     def __init__(self, message: str):
         super().__init__(printable(message))
-
-
-def open_regular_file(path: Path, error: type[Exception]) -> BinaryIO:
-    """Open `path` to read, raising `error` unless it is a regular file: a FIFO or a device may block or never end.
-
-    The file is opened without waiting for a FIFO's writer and checked once open, so it cannot be swapped in between.
-    """
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        raise error(f"{path}: not a regular file; pass an ordinary file, not a FIFO, device or socket")
-    return os.fdopen(descriptor, "rb")
 
 
 def read_image(path: str | os.PathLike) -> Image.Image:

@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_atomic
-from .pages import CONTENT_SECURITY_POLICY
+from .pages import CONTENT_SECURITY_POLICY, TEMPLATES
 from .rundir import INDEX_FILE, LATEST, REPORT_FILE, read_runs
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @contextmanager

@@ -10,6 +10,7 @@ value is refused before any training starts, however the notebook is run.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,12 +155,10 @@ def validate_parameters(values: Mapping[str, Any] | None = None, **more: Any) ->
     return result
 
 
-def _shown(value: Any, limit: int = 80) -> str:
-    """A value as it reads in a message: its repr, cut short (a value may be megabytes long)."""
-    if isinstance(value, (list, dict)) and len(value) > 20:
-        return f"a {type(value).__name__} of {len(value)} items"
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
+# A value as it reads in a message: its repr, cut short (a value may be megabytes long).
+_short = reprlib.Repr()  # Python 3.11 takes no keywords here
+_short.maxstring = _short.maxother = _short.maxlong = 80
+_shown = _short.repr
 
 
 def _checked(parameter: Parameter, value: Any) -> Any:

@@ -27,7 +27,7 @@ class ModelError(ValueError):
     """The model file is missing or is not a Keras model of ten digit classes; the message is one printable line."""
 
     def __init__(self, message: str):
-        from .handwriting import printable
+        from .untrusted import printable
 
         super().__init__(printable(message))
 
@@ -54,7 +54,7 @@ class Prediction:
         return [(int(d), float(self.probabilities[d])) for d in order]
 
     def as_dict(self, k: int = 3) -> dict:
-        from .handwriting import valid_unicode
+        from .untrusted import valid_unicode
 
         if self.error:
             return {"path": valid_unicode(self.path), "error": self.error}
@@ -64,7 +64,7 @@ class Prediction:
 
 def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> keras.Model:
     """Load a saved model.keras, with a clear error when it is missing or not a digit classifier."""
-    from .handwriting import open_regular_file
+    from .untrusted import open_regular_file
 
     path = Path(path)
     if not path.exists():

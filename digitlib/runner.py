@@ -23,7 +23,7 @@ from .atomic import replace_symlink, write_atomic
 from .index import locked, write_index
 from .models import model_spec
 from .native import native_stderr_to
-from .pages import CONTENT_SECURITY_POLICY
+from .pages import CONTENT_SECURITY_POLICY, TEMPLATES
 from .params import ParameterError, absolute_paths, validate_notebook_parameters
 from .provenance import REPOSITORY
 from .resources import check_memory
@@ -44,7 +44,6 @@ from .rundir import (
 )
 
 NOTEBOOKS = REPOSITORY / "notebooks"
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 # TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
 # it into the notebook, and send it to the run's kernel.log instead of the terminal.
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]

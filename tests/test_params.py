@@ -109,7 +109,7 @@ def test_unknown_name_lists_the_valid_ones():
     ("learning_rate", float("inf"), r"'learning_rate' must be a finite number, got inf"),
     pytest.param("learning_rate", 10**400, r"'learning_rate' is too large", id="learning_rate-10**400"),
     ("validation_split", float("nan"), r"'validation_split' must be a finite number"),
-    pytest.param("epochs", "x" * 10**6, r"'epochs' must be int or None, got 'xxxx.*…$", id="epochs-a-megabyte"),
+    pytest.param("epochs", "x" * 10**6, r"'epochs' must be int or None, got 'x+\.\.\.x+'$", id="epochs-a-megabyte"),
 ])
 def test_bad_values_are_refused_with_the_reason(name, value, message):
     with pytest.raises(ParameterError, match=message):

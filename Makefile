@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml $(wildcard $(CONSTRAINTS))
 	@test -f $(CONSTRAINTS) || { echo "$(CONSTRAINTS) is missing; run make constraints"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[tensorflow,jax,dask,lab,dev]'
 	@touch $(STAMP)
 
 report: $(STAMP)

@@ -9,8 +9,15 @@ The package imports its submodules only when a name is first used (PEP 562), so
 ``import digitlib; digitlib.load_mnist(...)`` works as before.
 """
 
+import os as _os
 from importlib import import_module as _import_module
 from pathlib import Path as _Path
+
+from .backends import GPU_MEMORY_ON_DEMAND as _GPU_MEMORY_ON_DEMAND
+
+# A notebook opened by hand imports digitlib before Keras: on a GPU, it takes memory as it needs it too.
+for _name, _value in _GPU_MEMORY_ON_DEMAND.items():
+    _os.environ.setdefault(_name, _value)
 
 __version__ = "0.1.0"
 
@@ -28,7 +35,7 @@ _EXPORTS = {
                "validate_prediction_parameters"],
     "predict": ["ModelError", "Prediction", "load_trained_model", "predict_images", "save_predictions"],
     "prepare": ["Splits", "prepare_images", "prepare_splits", "split_validation"],
-    "provenance": ["describe_environment"],
+    "provenance": ["describe_environment", "training_on"],
     "results": ["run_metrics", "save_results"],
     "tables": ["dataset_table", "members_table", "parameters_table", "per_class_table", "predictions_table",
                "provenance_table", "splits_table"],

@@ -14,6 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .backends import BACKENDS
 from .layout import INDEX_FILE, REPORTS_DIR
 from .params import ParameterError, describe_parameters, load_parameters_file, notebook_names, parse_value
 from .predict import DEFAULT_MODEL, ModelError
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true",
                         help="print the result as one JSON object on stdout (run id, status, paths, test accuracy); "
                              "the notebook's progress goes to stderr")
+    report.add_argument("--backend", choices=BACKENDS,
+                        help="the Keras backend to train with (default: $KERAS_BACKEND, else tensorflow); "
+                             "a resumed run keeps its own")
     report.add_argument("--notebook", default="mnist_cnn", choices=notebook_names(),
                         help="which notebook to run (default: mnist_cnn; predict_your_digits reads your images)")
 
@@ -61,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                          help=f"a saved model.keras (default: {DEFAULT_MODEL})")
     predict.add_argument("--top", type=int, default=3, metavar="K", help="how many likeliest digits to list (1-10)")
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
+    predict.add_argument("--backend", choices=BACKENDS,
+                         help="the Keras backend to read with (default: $KERAS_BACKEND, else tensorflow); "
+                              "a model saved by either backend loads with both")
     return parser
 
 
@@ -80,13 +87,15 @@ def report_command(arguments: argparse.Namespace) -> int:
     options = {"reports_dir": arguments.reports_dir, "show_code": arguments.show_code, "timeout": arguments.timeout,
                "stream": _terminal_stderr() if arguments.json else sys.stdout}  # --json: stdout holds the result
     if arguments.resume is not None:  # `--resume ""` is a bad run id, not a fresh run
-        if arguments.parameter or arguments.params_file:
-            raise ParameterError("--resume continues a run with its own parameters; drop -p and --params-file")
+        if arguments.parameter or arguments.params_file or arguments.backend:
+            raise ParameterError("--resume continues a run with its own parameters and backend; "
+                                 "drop -p, --params-file and --backend")
         result = resume_report(arguments.resume, **options)
     else:
         parameters = load_parameters_file(arguments.params_file) if arguments.params_file else {}
         parameters.update({name: parse_value(value) for name, value in arguments.parameter})
-        result = run_report(parameters, notebook=arguments.notebook, **options)  # validates before anything runs
+        # validates before anything runs
+        result = run_report(parameters, notebook=arguments.notebook, backend=arguments.backend, **options)
     if arguments.json:
         print(json.dumps(result.as_dict()), flush=True)
     if result.status != "succeeded":
@@ -103,12 +112,14 @@ def report_command(arguments: argparse.Namespace) -> int:
 def predict_command(arguments: argparse.Namespace) -> int:
     import os
 
+    from .backends import choose_backend, kernel_environment
     from .native import native_stderr_to
     from .predict import load_trained_model, predict_images
     from .untrusted import printable
 
     if not 1 <= arguments.top <= 10:
         raise ParameterError(f"--top must be between 1 and 10, got {arguments.top}")
+    os.environ.update(kernel_environment(choose_backend(arguments.backend)))  # before Keras is imported
     with native_stderr_to(os.devnull):  # TensorFlow's C++ start-up messages are not the user's business
         predictions = predict_images(load_trained_model(arguments.model), arguments.inputs)
     failed = False

@@ -4,6 +4,12 @@
 so that everything (parameters' defaults included) can use them without importing anything.
 """
 
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+# The notebooks: digitlib/notebooks/ when installed from a wheel (package data), else the checkout's notebooks/.
+NOTEBOOKS = _PACKAGE / "notebooks" if (_PACKAGE / "notebooks").is_dir() else _PACKAGE.parent / "notebooks"
+
 REPORTS_DIR = "reports"  # where runs go, unless --reports-dir says otherwise
 LATEST = "latest"  # reports/latest: a link to the newest successful training run
 RUN_FILE = "run.json"  # what the run was asked to do and how it ended

@@ -55,6 +55,16 @@ def training_device() -> dict[str, str]:
     return {"type": "CPU", "name": cpu_name(), "count": str(os.cpu_count() or 1)}
 
 
+def training_on() -> str:
+    """One line for the log and the report: "Training on NVIDIA H100 80GB HBM3 with jax 0.10.2"."""
+    import keras
+
+    device, backend = training_device(), keras.backend.backend()
+    where = f"CPU ({device['count']} cores)" if device["type"] == "CPU" else device["name"]
+    version = package_versions().get(backend, "")
+    return f"Training on {where} with {backend} {version} (Keras {keras.__version__})".replace("  ", " ")
+
+
 def git_commit(repository: Path = REPOSITORY) -> str | None:
     """The commit the code ran from, with '-dirty' when tracked files had changes; None outside git."""
     try:

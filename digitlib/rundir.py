@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .backends import configured_backend
 from .layout import (  # noqa: F401 - the run directory's names, re-exported
     INDEX_FILE,
     LATEST,
@@ -107,19 +108,6 @@ def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
 # What a run's result depends on besides its parameters. Where the data lives does not count: the
 # loader accepts only files with MNIST's published SHA-256s, and those are part of the identity.
 NOT_IDENTITY = ("data_dir",)
-
-
-def configured_backend() -> str:
-    """The Keras backend a new run will use, found as Keras finds it, without importing Keras:
-    $KERAS_BACKEND, else ~/.keras/keras.json, else TensorFlow."""
-    if os.environ.get("KERAS_BACKEND"):
-        return os.environ["KERAS_BACKEND"]
-    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
-    try:
-        backend = json.loads(config.read_text(encoding="utf-8")).get("backend")
-    except (OSError, ValueError, AttributeError):
-        backend = None
-    return backend if isinstance(backend, str) and backend else "tensorflow"
 
 
 def run_identity(parameters: Mapping[str, Any], *, notebook: str = "mnist_cnn", backend: str | None = None,

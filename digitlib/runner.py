@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .atomic import replace_symlink, write_atomic
+from .backends import choose_backend, environment, kernel_environment
 from .index import locked, write_index
+from .layout import NOTEBOOKS
 from .models import model_spec
 from .native import native_stderr_to
 from .pages import CONTENT_SECURITY_POLICY, TEMPLATES
 from .params import ParameterError, absolute_paths, validate_notebook_parameters
-from .provenance import REPOSITORY
 from .resources import check_memory
 from .rundir import (
     LATEST,
@@ -35,7 +36,6 @@ from .rundir import (
     REPORTS_DIR,
     RUN_FILE,
     InvalidRun,
-    configured_backend,
     process_alive,
     read_metrics,
     read_record,
@@ -43,7 +43,6 @@ from .rundir import (
     run_identity,
 )
 
-NOTEBOOKS = REPOSITORY / "notebooks"
 # TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
 # it into the notebook, and send it to the run's kernel.log instead of the terminal.
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
@@ -72,9 +71,10 @@ class RunResult:
                 "test_accuracy": metrics["test"]["accuracy"] if metrics else None}
 
 
-def run_id_for(parameters: Mapping[str, Any], when: datetime, notebook: str = "mnist_cnn") -> str:
+def run_id_for(parameters: Mapping[str, Any], when: datetime, notebook: str = "mnist_cnn",
+               backend: str | None = None) -> str:
     """Timestamp plus the first digits of the run's identity: sortable, and tells runs apart at a glance."""
-    return f"{when:%Y%m%d-%H%M%S}-{run_identity(parameters, notebook=notebook)[:8]}"
+    return f"{when:%Y%m%d-%H%M%S}-{run_identity(parameters, notebook=notebook, backend=backend)[:8]}"
 
 
 def create_run_directory(reports_dir: Path, run_id: str) -> Path:
@@ -126,6 +126,7 @@ def run_report(
     show_code: bool = False,
     timeout: float | None = None,
     stream: TextIO | None = None,
+    backend: str | None = None,
 ) -> RunResult:
     """Validate `parameters`, execute the notebook with them into a new run directory, render it, index it.
 
@@ -133,8 +134,11 @@ def run_report(
     `notebook_path` is given). Invalid parameters raise :class:`~digitlib.params.ParameterError`
     before anything is created. A notebook that fails still gets its HTML (showing the failing
     cell) and an index row marked failed; the result says so instead of raising. With
-    `timeout` (seconds), a cell that runs longer stops the run, marked "timed out".
+    `timeout` (seconds), a cell that runs longer stops the run, marked "timed out". `backend` is the
+    Keras backend the kernel trains with (:func:`~digitlib.backends.choose_backend`: by default
+    $KERAS_BACKEND, else TensorFlow).
     """
+    backend = choose_backend(backend)
     # The kernel runs in the notebook's folder, so a caller's relative paths are made absolute.
     parameters = validate_notebook_parameters(notebook, absolute_paths(notebook, parameters or {}))
     if notebook == "mnist_cnn":
@@ -144,7 +148,7 @@ def run_report(
     started = _now()
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
-        run_dir = create_run_directory(reports_dir, run_id_for(parameters, started, notebook))
+        run_dir = create_run_directory(reports_dir, run_id_for(parameters, started, notebook, backend))
     except OSError as error:
         raise ParameterError(f"cannot create a run in the reports folder {reports_dir}: "
                              f"{error.strerror or error}; choose another with --reports-dir") from None
@@ -154,8 +158,9 @@ def run_report(
         "notebook": str(notebook_path),  # for the reader; a resumed run runs the project's notebook of that name
         "parameters": parameters,
         "started": started.isoformat(timespec="seconds"),
-        **({"backend": configured_backend(), "model_version": model_spec(parameters["model"]).version,
-            "identity": run_identity(parameters)} if notebook == "mnist_cnn" else {}),
+        "backend": backend,
+        **({"model_version": model_spec(parameters["model"]).version,
+            "identity": run_identity(parameters, backend=backend)} if notebook == "mnist_cnn" else {}),
     }
     return _execute(run_dir, record, notebook_path, show_code=show_code, timeout=timeout, stream=stream)
 
@@ -215,7 +220,9 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
             print(f"run {run_dir.name}: the notebook had run to the end; rendering its report again",
                   file=stream or sys.stdout, flush=True)
         else:
-            with native_stderr_to(run_dir / KERNEL_LOG):
+            # A run resumes on the backend it started with (runs made before backends were recorded: TensorFlow).
+            kernel = kernel_environment(record.get("backend") or "tensorflow")
+            with native_stderr_to(run_dir / KERNEL_LOG), environment(kernel):
                 papermill.execute_notebook(
                     str(notebook_path),
                     str(output_notebook),

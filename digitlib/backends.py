@@ -1,0 +1,67 @@
+"""Which Keras backend a run trains with, and the environment its notebook's kernel starts in.
+
+Keras 3 runs the same models on TensorFlow and JAX. A run's backend is chosen before its kernel starts
+(``--backend``, else ``$KERAS_BACKEND``, else Keras' own ``~/.keras/keras.json``, else TensorFlow) and is
+part of its identity. This module imports neither: it only names and checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .params import ParameterError
+
+BACKENDS = ("tensorflow", "jax")
+DEFAULT_BACKEND = "tensorflow"
+
+# A GPU run takes device memory as it needs it instead of all of it up front, so two runs can share a
+# card. Set for every kernel (and for a notebook opened by hand, when digitlib is imported) unless the
+# user chose otherwise.
+GPU_MEMORY_ON_DEMAND = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
+def configured_backend() -> str:
+    """The backend Keras would pick in a new process, found as Keras finds it, without importing Keras:
+    $KERAS_BACKEND, else ~/.keras/keras.json (or $KERAS_HOME's), else TensorFlow."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        backend = json.loads(config.read_text(encoding="utf-8")).get("backend")
+    except (OSError, ValueError, AttributeError):
+        backend = None
+    return backend if isinstance(backend, str) and backend else DEFAULT_BACKEND
+
+
+def choose_backend(requested: str | None = None) -> str:
+    """`requested` (the --backend flag or a sweep's `backend` key), else the configured one; checked."""
+    backend = requested if requested is not None else configured_backend()
+    if backend not in BACKENDS:
+        where = "" if requested is not None else " (from $KERAS_BACKEND or ~/.keras/keras.json)"
+        raise ParameterError(f"unknown Keras backend {backend!r}{where}; choose one of: {', '.join(BACKENDS)}")
+    return backend
+
+
+def kernel_environment(backend: str) -> dict[str, str]:
+    """The variables a notebook kernel that trains with `backend` is started with."""
+    return {"KERAS_BACKEND": backend,
+            **{name: os.environ.get(name, value) for name, value in GPU_MEMORY_ON_DEMAND.items()}}
+
+
+@contextmanager
+def environment(variables: dict[str, str]) -> Iterator[None]:
+    """Set `variables` in os.environ (which a kernel started now inherits), and restore them afterwards."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -13,11 +13,11 @@ import os as _os
 from importlib import import_module as _import_module
 from pathlib import Path as _Path
 
-from .backends import GPU_MEMORY_ON_DEMAND as _GPU_MEMORY_ON_DEMAND
+from .backends import gpu_defaults as _gpu_defaults
 
-# A notebook opened by hand imports digitlib before Keras: on a GPU, it takes memory as it needs it too.
-for _name, _value in _GPU_MEMORY_ON_DEMAND.items():
-    _os.environ.setdefault(_name, _value)
+# A notebook opened by hand imports digitlib before Keras: on a GPU, it takes memory as it needs it and
+# runs deterministic kernels too, as a run started by `digitlib report` does.
+_os.environ.update(_gpu_defaults())
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,17 @@ DEFAULT_BACKEND = "tensorflow"
 # card. Set for every kernel (and for a notebook opened by hand, when digitlib is imported) unless the
 # user chose otherwise.
 GPU_MEMORY_ON_DEMAND = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+# XLA (JAX's compiler, and TensorFlow's when it compiles) picks deterministic GPU kernels: the same seed
+# on the same GPU gives the same numbers. CPUs are deterministic anyway.
+DETERMINISTIC_XLA = "--xla_gpu_deterministic_ops=true"
+
+
+def gpu_defaults(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """GPU memory on demand and deterministic XLA GPU ops, where `environ` has not chosen otherwise."""
+    values = {name: environ.get(name, value) for name, value in GPU_MEMORY_ON_DEMAND.items()}
+    flags = environ.get("XLA_FLAGS", "")
+    values["XLA_FLAGS"] = flags if "xla_gpu_deterministic_ops" in flags else f"{flags} {DETERMINISTIC_XLA}".strip()
+    return values
 
 
 def configured_backend() -> str:
@@ -48,8 +59,7 @@ def choose_backend(requested: str | None = None) -> str:
 
 def kernel_environment(backend: str) -> dict[str, str]:
     """The variables a notebook kernel that trains with `backend` is started with."""
-    return {"KERAS_BACKEND": backend,
-            **{name: os.environ.get(name, value) for name, value in GPU_MEMORY_ON_DEMAND.items()}}
+    return {"KERAS_BACKEND": backend, **gpu_defaults()}
 
 
 @contextmanager

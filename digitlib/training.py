@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from .atomic import write_atomic
+from .backends import DETERMINISTIC_XLA
 from .models import ensemble_members
 
 if TYPE_CHECKING:
@@ -31,10 +32,12 @@ class Reproducibility:
 
 
 def set_reproducible(seed: int) -> Reproducibility:
-    """Seed Python, NumPy and the backend, and make TensorFlow's ops deterministic.
+    """Seed Python, NumPy and the backend, and make its ops deterministic.
 
-    With these, the same seed on the same CPU and package versions gives the same
-    weights and the same test metrics. (Other backends get the seeds only.)
+    With these, the same seed on the same device, backend and package versions gives the same weights
+    and the same test metrics. TensorFlow: op determinism, as TensorFlow reports it. JAX: deterministic
+    XLA GPU kernels, which must be asked for before JAX starts (:mod:`digitlib.backends` sets
+    XLA_FLAGS for every kernel, and importing digitlib does); on a CPU, XLA is deterministic.
     """
     import keras
 
@@ -47,6 +50,10 @@ def set_reproducible(seed: int) -> Reproducibility:
 
         tf.config.experimental.enable_op_determinism()
         deterministic = is_op_determinism_enabled()  # what TensorFlow reports, not what we asked for
+    elif backend == "jax":
+        import jax
+
+        deterministic = jax.devices()[0].platform == "cpu" or DETERMINISTIC_XLA in os.environ.get("XLA_FLAGS", "")
     return Reproducibility(seed=seed, backend=backend, op_determinism=deterministic)
 
 

@@ -21,7 +21,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def machine() -> dict:
     return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
             "versions": {k: v for k, v in package_versions().items()
-                         if k in ("python", "tensorflow", "keras", "numpy")}}
+                         if k in ("python", "tensorflow", "jax", "jaxlib", "keras", "numpy")}}
 
 
 def median(values: list[float]) -> float:
@@ -33,9 +33,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def write_result(name: str, title: str, header: list[str], rows: list[list], data: dict, notes: str = "") -> Path:
-    """bench/results/NAME.md (a table with the machine) and NAME.json (every raw measurement)."""
-    RESULTS.mkdir(exist_ok=True)
+def write_result(name: str, title: str, header: list[str], rows: list[list], data: dict, notes: str = "",
+                 results: Path = RESULTS) -> Path:
+    """bench/results/NAME.md (a table with the machine) and NAME.json (every raw measurement); `results`
+    names another folder (a GPU machine writes where its files come back from)."""
+    results.mkdir(parents=True, exist_ok=True)
     info = machine()
     when = datetime.now(UTC).isoformat(timespec="seconds")
     lines = [f"# {title}", "", f"Machine: {info['cpu']}, {info['cores']} cores; "
@@ -44,8 +46,8 @@ def write_result(name: str, title: str, header: list[str], rows: list[list], dat
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     if notes:
         lines += ["", notes]
-    markdown = RESULTS / f"{name}.md"
+    markdown = results / f"{name}.md"
     markdown.write_text("\n".join(lines) + "\n")
-    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": info, "date": when, **data}, indent=2) + "\n")
+    (results / f"{name}.json").write_text(json.dumps({"machine": info, "date": when, **data}, indent=2) + "\n")
     print("\n".join(lines))
     return markdown

@@ -23,6 +23,7 @@ class StopAfter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+@pytest.mark.jax
 @pytest.mark.e2e
 def test_resuming_from_a_checkpoint_equals_training_straight_through(small_splits, tmp_path):
     set_reproducible(0)

@@ -37,6 +37,7 @@ def tiny(mnist):
     return prepare_splits(mnist, validation_split=0.1, seed=0, train_limit=400, test_limit=200)
 
 
+@pytest.mark.jax
 def test_an_ensemble_averages_strong_members():
     ensemble = build_model("ensemble", members=2)
     members = ensemble_members(ensemble)
@@ -170,6 +171,7 @@ def test_a_tampered_finished_run_is_not_reused_as_a_member(mnist, tiny, tmp_path
         assert find_trained_member(reports, member_record(tiny, QUICK, seed=8)) is None
 
 
+@pytest.mark.jax
 @pytest.mark.e2e
 def test_an_interrupted_ensemble_resumes_inside_the_member_it_was_training(tiny, tmp_path):
     import keras

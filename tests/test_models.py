@@ -18,6 +18,7 @@ def test_keras_example_matches_the_published_architecture():
     assert model.count_params() == 34_826  # as printed in Keras' example
 
 
+@pytest.mark.jax
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", model_names())
 def test_every_model_trains_saves_and_reloads_to_the_same_predictions(name, small_splits, tmp_path):
@@ -62,6 +63,7 @@ def test_layers_table_has_one_row_per_layer():
     assert table.iloc[0]["output shape"] == "(None, 26, 26, 28)"
 
 
+@pytest.mark.jax
 def test_strong_augments_training_inputs_but_never_evaluation_inputs(small_splits):
     model = build_model("strong")
     augmentation = model.get_layer("augmentation")

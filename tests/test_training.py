@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 from digitlib import build_model, evaluate_model, fit_model, set_reproducible
+from digitlib.backends import configured_backend
 
 
+@pytest.mark.jax
 def test_one_epoch_on_a_small_slice_beats_chance_by_far(trained, small_splits):
     model, result = trained
     evaluation = evaluate_model(model, small_splits.x_test, small_splits.y_test)
@@ -23,6 +25,7 @@ def _fit(splits, seed, stream):
     return model, result
 
 
+@pytest.mark.jax
 @pytest.mark.e2e
 def test_same_seed_same_numbers_and_one_line_per_epoch(small_splits):
     log = io.StringIO()
@@ -36,6 +39,7 @@ def test_same_seed_same_numbers_and_one_line_per_epoch(small_splits):
     assert "val_accuracy" in lines[1] and lines[1].endswith(" s")
 
 
+@pytest.mark.jax
 @pytest.mark.e2e
 def test_different_seed_different_numbers(small_splits):
     _, first = _fit(small_splits, 3, open(os.devnull, "w"))
@@ -43,6 +47,7 @@ def test_different_seed_different_numbers(small_splits):
     assert first.history != other.history
 
 
+@pytest.mark.skipif(configured_backend() != "tensorflow", reason="TensorFlow's own op determinism")
 def test_reproducibility_reports_tensorflows_real_op_determinism():
     from tensorflow.python.framework.config import disable_op_determinism, is_op_determinism_enabled
 
@@ -56,3 +61,11 @@ def test_reproducibility_reports_tensorflows_real_op_determinism():
 def test_fit_model_trains_one_network_and_points_an_ensemble_to_train_network(small_splits):
     with pytest.raises(ValueError, match="use digitlib.train_network"):
         fit_model(build_model("ensemble", members=2), small_splits, epochs=1, batch_size=64, learning_rate=0.001)
+
+
+@pytest.mark.jax
+@pytest.mark.skipif(configured_backend() != "jax", reason="JAX's deterministic XLA kernels")
+def test_jax_runs_with_deterministic_xla_kernels_asked_for_before_it_started():
+    state = set_reproducible(1)
+    assert state.backend == "jax" and state.op_determinism is True
+    assert "--xla_gpu_deterministic_ops=true" in os.environ["XLA_FLAGS"]  # importing digitlib set it

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import as_if_typed_in_a_terminal, digitlib_cli, run_dir_of
+from digitlib.backends import BACKENDS
 
 pytestmark = pytest.mark.e2e
 SLICE = ["-p", "train_limit", "6000", "-p", "test_limit", "1000", "-p", "epochs", "4", "-p", "batch_size", "64"]
@@ -26,20 +27,26 @@ def comparable(metrics: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, mnist_dir):
-    """The uninterrupted run every fault is compared with."""
-    folder = tmp_path_factory.mktemp("reference")
-    result = digitlib_cli("report", "--json", *SLICE, "-p", "data_dir", mnist_dir, cwd=folder)
+def backend() -> str:
+    return "tensorflow"
+
+
+@pytest.fixture(scope="module")
+def reference(backend, tmp_path_factory, mnist_dir):
+    """The uninterrupted run every fault is compared with, on `backend`."""
+    folder = tmp_path_factory.mktemp(f"reference-{backend}")
+    result = digitlib_cli("report", "--json", "--backend", backend, *SLICE, "-p", "data_dir", mnist_dir, cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((run_dir_of(result, folder) / "metrics.json").read_text())
 
 
-def test_same_seed_same_numbers(reference, mnist_dir, tmp_path):
-    result = digitlib_cli("report", "--json", *SLICE, "-p", "data_dir", mnist_dir, cwd=tmp_path)
+@pytest.mark.parametrize("backend", BACKENDS, scope="module")
+def test_same_seed_same_numbers(backend, reference, mnist_dir, tmp_path):
+    result = digitlib_cli("report", "--json", "--backend", backend, *SLICE, "-p", "data_dir", mnist_dir, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     again = json.loads((run_dir_of(result, tmp_path) / "metrics.json").read_text())
     assert comparable(again) == comparable(reference)
-    assert again["reproducibility"]["op_determinism"] is True
+    assert again["reproducibility"] == {"seed": 42, "backend": backend, "op_determinism": True}
 
 
 def start(arguments, cwd):
@@ -57,9 +64,11 @@ def wait_for_line(process, prefix: str) -> list[str]:
     raise AssertionError(f"the run ended before printing {prefix!r}: {lines} {process.stderr.read()[-2000:]}")
 
 
-@pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_killed_mid_training_then_resumed_matches_the_uninterrupted_run(fault, reference, mnist_dir, tmp_path):
-    process = start(["report", *SLICE, "-p", "data_dir", mnist_dir], tmp_path)
+@pytest.mark.parametrize(("backend", "fault"), [("tensorflow", signal.SIGKILL), ("tensorflow", signal.SIGTERM),
+                                               ("jax", signal.SIGKILL)],
+                         ids=["tensorflow-SIGKILL", "tensorflow-SIGTERM", "jax-SIGKILL"], scope="module")
+def test_killed_mid_training_then_resumed_matches_the_uninterrupted_run(backend, fault, reference, mnist_dir, tmp_path):
+    process = start(["report", "--backend", backend, *SLICE, "-p", "data_dir", mnist_dir], tmp_path)
     wait_for_line(process, "epoch 2/4")
     process.send_signal(fault)
     process.wait(timeout=60)
@@ -81,7 +90,7 @@ def test_killed_mid_training_then_resumed_matches_the_uninterrupted_run(fault, r
     assert metrics["test"] == reference["test"]
     assert comparable(metrics) == comparable(reference)
     record = json.loads((run_dir / "run.json").read_text())
-    assert record["status"] == "succeeded" and record["resumed"] == 1
+    assert record["status"] == "succeeded" and record["resumed"] == 1 and record["backend"] == backend
     assert os.readlink(tmp_path / "reports" / "latest") == run_dir.name
 
 

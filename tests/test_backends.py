@@ -1,0 +1,138 @@
+"""Choosing the Keras backend, the environment a kernel starts in, and models that cross backends."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import digitlib_cli
+from digitlib.backends import BACKENDS, choose_backend, configured_backend, gpu_defaults, kernel_environment
+from digitlib.params import ParameterError
+from digitlib.rundir import run_identity
+
+SAMPLES = Path(__file__).resolve().parent.parent / "notebooks" / "samples"
+TINY = ["-p", "train_limit", "500", "-p", "test_limit", "100", "-p", "epochs", "1"]
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    """A ~/.keras of the test's own, and no $KERAS_BACKEND: what Keras would pick is up to the test."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    return tmp_path / "keras-home"
+
+
+def test_the_flag_wins_then_keras_backend_then_keras_json_then_tensorflow(keras_home, monkeypatch):
+    assert choose_backend() == "tensorflow"
+    keras_home.mkdir()
+    (keras_home / "keras.json").write_text(json.dumps({"backend": "jax"}))
+    assert choose_backend() == "jax"
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    assert choose_backend() == "tensorflow"
+    assert choose_backend("jax") == "jax"
+
+
+def test_unknown_backends_are_refused_saying_where_they_came_from(keras_home, monkeypatch):
+    with pytest.raises(ParameterError, match=r"unknown Keras backend 'torch'; choose one of: tensorflow, jax"):
+        choose_backend("torch")
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")
+    with pytest.raises(ParameterError, match=r"'numpy' \(from \$KERAS_BACKEND or ~/.keras/keras.json\)"):
+        choose_backend()
+
+
+def test_a_kernel_gets_its_backend_gpu_memory_on_demand_and_deterministic_xla(monkeypatch):
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    assert kernel_environment("jax") == {"KERAS_BACKEND": "jax", "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                                         "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+                                         "XLA_FLAGS": "--xla_gpu_deterministic_ops=true"}
+
+
+def test_what_the_user_set_for_the_gpu_is_kept():
+    chosen = {"XLA_PYTHON_CLIENT_PREALLOCATE": "true", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    values = gpu_defaults(chosen)
+    assert values["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+    assert values["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2 --xla_gpu_deterministic_ops=true"
+    assert gpu_defaults({"XLA_FLAGS": "--xla_gpu_deterministic_ops=false"})["XLA_FLAGS"] == \
+        "--xla_gpu_deterministic_ops=false"
+
+
+def test_the_backend_is_part_of_a_runs_identity():
+    identities = {run_identity({"model": "fast"}, backend=backend) for backend in BACKENDS}
+    assert len(identities) == len(BACKENDS)
+
+
+def test_importing_digitlib_asks_for_gpu_memory_on_demand_before_keras_starts():
+    code = "import os, sys, digitlib; print(os.environ['XLA_PYTHON_CLIENT_PREALLOCATE'], 'keras' in sys.modules)"
+    environment = {k: v for k, v in os.environ.items() if k != "XLA_PYTHON_CLIENT_PREALLOCATE"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True)
+    assert done.stdout.split() == ["false", "False"]
+
+
+def test_bad_backends_on_the_command_line_are_usage_errors_that_create_nothing(tmp_path):
+    result = digitlib_cli("report", "--backend", "torch", cwd=tmp_path)
+    assert result.returncode == 2 and "invalid choice: 'torch'" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "digitlib.cli", "report", *TINY], cwd=tmp_path, text=True,
+                            capture_output=True, env={**os.environ, "KERAS_BACKEND": "torch"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "digitlib: error: unknown Keras backend 'torch' (from $KERAS_BACKEND or ~/.keras/keras.json); "
+        "choose one of: tensorflow, jax"]
+    result = digitlib_cli("report", "--resume", "20261126-000000-abc", "--backend", "jax", cwd=tmp_path)
+    assert result.returncode == 2 and "drop -p, --params-file and --backend" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def backend_of(run_dir: Path) -> tuple[str, str]:
+    record = json.loads((run_dir / "run.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return record["backend"], metrics["environment"]["backend"]
+
+
+@pytest.fixture(scope="module")
+def models_of_each_backend(tmp_path_factory, mnist_dir):
+    """A tiny report trained with each backend: {backend: run directory}."""
+    folder = tmp_path_factory.mktemp("backends")
+    runs = {}
+    for backend in BACKENDS:
+        result = digitlib_cli("report", "--json", "--backend", backend, *TINY, "-p", "data_dir", mnist_dir, cwd=folder)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[backend] = folder / json.loads(result.stdout.strip().splitlines()[-1])["run_dir"]
+    return runs
+
+
+@pytest.mark.e2e
+def test_the_flag_picks_the_backend_the_kernel_trains_with_and_the_run_records_it(models_of_each_backend):
+    for backend, run_dir in models_of_each_backend.items():
+        assert backend_of(run_dir) == (backend, backend)
+        assert f"with {backend} " in (run_dir / "report.html").read_text()  # the report says what it trained on
+    assert len({run_dir.name.rsplit("-", 1)[1] for run_dir in models_of_each_backend.values()}) == 2  # identities
+
+
+def probabilities(model: Path, backend: str) -> dict[str, list[float]]:
+    result = subprocess.run([sys.executable, "-m", "digitlib.cli", "predict", "--json", "--top", "10",
+                             "--backend", backend, "--model", str(model), str(SAMPLES)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    return {Path(line["path"]).name: [p["probability"] for p in sorted(line["top"], key=lambda p: p["digit"])]
+            for line in lines}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("trained_with", BACKENDS)
+def test_a_model_saved_by_one_backend_predicts_the_same_with_the_other(models_of_each_backend, trained_with):
+    model = models_of_each_backend[trained_with] / "model.keras"
+    same, other = probabilities(model, trained_with), probabilities(model, *set(BACKENDS) - {trained_with})
+    assert same.keys() == other.keys() and len(same) >= 8
+    for name in same:
+        np.testing.assert_allclose(other[name], same[name], atol=1e-5, err_msg=name)
+
+
+def test_the_configured_backend_is_what_keras_would_pick(keras_home, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert configured_backend() == "jax"

@@ -1,55 +1,90 @@
 # digit-recognizer: `make report` trains and renders the MNIST report, `make test` runs the suite.
-# Both create .venv with the pinned dependencies first if it is missing or pyproject.toml or the
-# constraints changed.
+# Both create .venv with the pinned dependencies first if it is missing, and install the extras they need
+# into it again when pyproject.toml or the constraints changed.
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PYTHON ?= $(shell scripts/find-python 3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 
 # Every installed package is pinned by constraints/py<X.Y>.txt for the interpreter's version X.Y
 # (make constraints writes them from pyproject.toml).
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS    := constraints/py$(PYTHON_VERSION).txt
-# The versions that get a constraints file (the supported one, and 3.12, coming).
+# The versions digitlib supports, each with its constraints file. The test suite runs on .venv's (3.11
+# unless PYTHON says otherwise); make test adds a smoke test on 3.12 (scripts/smoke-python).
 CONSTRAINT_PYTHONS := 3.11 3.12
+
+# The Keras backend make report (and lab, sweep, bench, samples) trains with: make report BACKEND=jax
+# installs the jax extra instead of TensorFlow. Default: $KERAS_BACKEND, else TensorFlow.
+BACKEND ?= $(or $(KERAS_BACKEND),tensorflow)
+ifeq ($(filter $(BACKEND),tensorflow jax),)
+$(error BACKEND=$(BACKEND) is not a Keras backend digitlib knows; use BACKEND=tensorflow or BACKEND=jax)
+endif
+
+# Which extras of pyproject.toml each target installs. Each set gets its own stamp in .venv, written once
+# that set is installed, so one .venv serves them all: make test installs the superset, and a later
+# make report only checks that its own set is there (a pip no-op, once).
+TEST_EXTRAS   := tensorflow,jax,dask,lab,dev
+REPORT_EXTRAS := $(BACKEND)
+LAB_EXTRAS    := $(BACKEND),lab
+comma := ,
+stamp  = $(VENV)/.installed-$(subst $(comma),+,$(1))
+TEST_STAMP   := $(call stamp,$(TEST_EXTRAS))
+REPORT_STAMP := $(call stamp,$(REPORT_EXTRAS))
+LAB_STAMP    := $(call stamp,$(LAB_EXTRAS))
 
 # Extra arguments: make report ARGS="-p epochs 3 -p model seed"; make test PYTEST_ARGS="-k data"
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: help report test test-quick lint constraints browser lab clean-venv
+# Python 3.12 for the smoke test, if it is not python3.12 on the PATH or pyenv's (scripts/find-python).
+export PYTHON_3_12
+
+.PHONY: help report test test-quick lint constraints browser lab clean-venv smoke-3.12 wheelhouse
 
 help:
 	@echo "make report      train and evaluate on MNIST, write reports/<run-id>/report.html (ARGS='-p NAME VALUE ...')"
-	@echo "make test        lint, then the whole test suite (PYTEST_ARGS='...')"
+	@echo "                 BACKEND=jax: train with JAX (installs the jax extra, not TensorFlow)"
+	@echo "make test        lint, the whole test suite (PYTEST_ARGS='...') and the Python 3.12 smoke test"
+	@echo "make smoke-3.12  install the wheel with JAX only into .venv-3.12, train a tiny report, predict"
 	@echo "make test-quick  the tests without the end-to-end ones (under a minute), for the edit loop"
 	@echo "make lint        ruff over digitlib/, tests/ and bench/"
 	@echo "make lab         open JupyterLab on notebooks/"
 	@echo "make bench       time to accuracy, inference speed, end-to-end timing (bench/results/)"
 	@echo "make bench-accuracy  train every model of the ladder (3 seeds; hours on a CPU), write the accuracy table"
 	@echo "make constraints rewrite constraints/ from pyproject.toml (UPGRADE=1: newest versions that fit)"
+	@echo "make wheelhouse  download every wheel for an offline install (PYTHON_VERSION=3.12 EXTRAS=jax"
+	@echo "                 PLATFORM=manylinux_2_28_x86_64 EXCLUDE=jax,jaxlib DEST=wheelhouse)"
 
-$(STAMP): pyproject.toml $(wildcard $(CONSTRAINTS))
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
-	  { echo "digit-recognizer needs Python 3.11; run make PYTHON=/path/to/python3.11"; exit 1; }
+# .venv/.installed-A+B installs extras A and B (pip leaves what is already there alone).
+$(VENV)/.installed-%: pyproject.toml $(wildcard $(CONSTRAINTS))
+	@case " $(CONSTRAINT_PYTHONS) " in *" $(PYTHON_VERSION) "*) ;; *) \
+	  echo "digit-recognizer needs Python 3.11 or 3.12, not '$(PYTHON)' ($(or $(PYTHON_VERSION),not found));" \
+	    "run make PYTHON=/path/to/python3.11"; exit 1;; esac
 	@test -f $(CONSTRAINTS) || { echo "$(CONSTRAINTS) is missing; run make constraints"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' || \
+	  { echo "$(VENV) has another Python than $(PYTHON) ($(PYTHON_VERSION)); run make clean-venv, then make again"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[tensorflow,jax,dask,lab,dev]'
-	@touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[$(subst +,$(comma),$*)]'
+	@touch $@
 
-report: $(STAMP)
-	$(BIN)/digitlib report $(ARGS)
+report: $(REPORT_STAMP)
+	$(BIN)/digitlib report --backend $(BACKEND) $(ARGS)
 
-test: $(STAMP) lint browser
+test: $(TEST_STAMP) lint browser smoke-3.12
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Installs the wheel with the jax extra alone into .venv-3.12 and runs a tiny report and a prediction from
+# another folder (scripts/smoke-python); skipped with a note where no Python 3.12 is found.
+smoke-3.12:
+	scripts/smoke-python 3.12
+
 # The edit loop: everything but the tests marked e2e (notebooks executed, real training); under a minute.
-test-quick: $(STAMP)
+test-quick: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check digitlib tests bench
 
 # Rewrites constraints/py<X.Y>.txt in throwaway venvs (pip-compile); see scripts/compile-constraints.
@@ -60,33 +95,43 @@ constraints:
 browser:
 	@scripts/install-chromium
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+lab: $(LAB_STAMP)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/jupyter lab notebooks/
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VENV)-3.12
+
+# Every wheel an offline install of digitlib[EXTRAS] needs, for another Python or platform; EXCLUDE leaves
+# out packages the target already has (scripts/wheelhouse). The README's "Installing" shows the install.
+EXTRAS   ?= $(BACKEND)
+PLATFORM ?= manylinux_2_28_x86_64
+EXCLUDE  ?=
+DEST     ?= wheelhouse
+wheelhouse:
+	scripts/wheelhouse --python-version $(PYTHON_VERSION) --platform $(PLATFORM) --extras $(EXTRAS) \
+	  --exclude '$(EXCLUDE)' --dest $(DEST)
 
 # Benchmarks (see bench/): results land in bench/results/ as markdown and JSON.
 .PHONY: bench
-bench: $(STAMP)
-	$(BIN)/python bench/time_to_accuracy.py
-	$(BIN)/python bench/inference.py
-	$(BIN)/python bench/end_to_end.py --runs 3
+bench: $(REPORT_STAMP)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/time_to_accuracy.py
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/inference.py
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/end_to_end.py --runs 3
 
 # The README's accuracy table: runs sweeps/accuracy.yaml into reports/ (finished runs are reused), then
 # writes bench/results/accuracy.md and .json. Three strong seeds take about 1.5 hours on 2 CPU cores.
 .PHONY: bench-accuracy
-bench-accuracy: $(STAMP)
-	$(BIN)/python bench/accuracy.py --jobs $(JOBS)
+bench-accuracy: $(REPORT_STAMP)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/accuracy.py --jobs $(JOBS)
 
 # The sample images of notebooks/predict_your_digits.ipynb, made from MNIST test digits and pen strokes.
 .PHONY: samples
-samples: $(STAMP)
-	$(BIN)/python -c "import digitlib, digitlib.photos as p; d = digitlib.load_mnist(); p.write_samples('notebooks/samples', d.x_test, d.y_test)"
+samples: $(REPORT_STAMP)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python -c "import digitlib, digitlib.photos as p; d = digitlib.load_mnist(); p.write_samples('notebooks/samples', d.x_test, d.y_test)"
 
 # A batch of reports from a sweep file: make sweep SWEEP=sweeps/ladder.yaml JOBS=1
 SWEEP ?= sweeps/ladder.yaml
 JOBS  ?= 1
 .PHONY: sweep
-sweep: $(STAMP)
-	$(BIN)/digitlib sweep $(SWEEP) --jobs $(JOBS)
+sweep: $(REPORT_STAMP)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/digitlib sweep $(SWEEP) --jobs $(JOBS)

@@ -64,6 +64,18 @@ def _visible_reports_dir(task: dict[str, Any]) -> Path | None:
         return None
 
 
+def _report_environment() -> dict[str, str]:
+    """The worker's environment less the thread limits a Dask nanny sets for its worker's own threads
+    (OMP_NUM_THREADS=1 and the like, Dask's ``distributed.nanny.pre-spawn-environ``): a run is a process of
+    its own and uses the machine's cores as it does locally (TensorFlow's oneDNN reads OMP_NUM_THREADS)."""
+    import dask
+    import distributed  # noqa: F401 - loads its settings into dask.config (a worker has imported it already)
+
+    limits = {name: str(value) for name, value in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()}
+    return {name: value for name, value in os.environ.items()
+            if not (name.endswith("_NUM_THREADS") and limits.get(name) == value)}
+
+
 def pack_run(run_dir: Path) -> bytes:
     """A finished run directory as a gzipped tar archive (links are kept as links, and refused on arrival)."""
     buffer = io.BytesIO()
@@ -82,7 +94,7 @@ def run_on_worker(task: dict[str, Any]) -> dict[str, Any]:
     try:
         # In the worker's process group: a worker killed with its group takes its run with it.
         result = subprocess.run(report_command(run, shared or scratch, params_file), capture_output=True,
-                                text=True, cwd=scratch)
+                                text=True, cwd=scratch, env=_report_environment())
         outcome = {**report_outcome(result), "worker": _worker_address(), "shared": shared is not None}
         if scratch and "run_id" in outcome and (scratch / outcome["run_id"]).is_dir():
             outcome["archive"] = pack_run(scratch / outcome["run_id"])

@@ -255,3 +255,14 @@ def test_a_packed_run_keeps_its_files(tmp_path):
     (tmp_path / "run-1" / "sub" / "x.bin").write_bytes(b"\0" * 10)
     with tarfile.open(fileobj=io.BytesIO(pack_run(tmp_path / "run-1"))) as archive:
         assert sorted(archive.getnames()) == ["run-1", "run-1/run.json", "run-1/sub", "run-1/sub/x.bin"]
+
+
+def test_a_run_on_a_worker_is_not_held_to_the_nannys_thread_limits(monkeypatch):
+    from digitlib.cluster import _report_environment
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what a Dask nanny sets for its worker's own threads
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")  # a limit the user chose stays
+    monkeypatch.setenv("DIGITLIB_DATA_DIR", "/data/mnist")
+    environment = _report_environment()
+    assert "OMP_NUM_THREADS" not in environment and environment["MKL_NUM_THREADS"] == "4"
+    assert environment["DIGITLIB_DATA_DIR"] == "/data/mnist"  # the worker's own, as for a local run

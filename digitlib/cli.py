@@ -1,7 +1,8 @@
 """The ``digitlib`` command.
 
 ``digitlib report [-p NAME VALUE ...] [--params-file FILE]`` trains and renders a report;
-``digitlib sweep SWEEP.yaml [--jobs N]`` runs a batch of reports;
+``digitlib sweep SWEEP.yaml [--jobs N | --scheduler tcp://HOST:8786]`` runs a batch of reports, here or on a
+Dask cluster;
 ``digitlib predict IMAGE_OR_DIR ... [--model PATH] [--top K] [--json]`` reads digits from images.
 """
 
@@ -52,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="run every parameter set of a YAML sweep file, skipping those done")
     sweep.add_argument("sweep_file", metavar="SWEEP.yaml", help="a grid or list of parameter sets (see sweeps/)")
-    sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
+    sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once on this machine (default 1)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run each run as a task on the Dask cluster of this scheduler (tcp://HOST:8786); "
+                            "finished runs come back into --reports-dir")
     sweep.add_argument("--json", action="store_true",
                        help="print the outcome as one JSON object on stdout (every run's id, status and accuracy)")
     sweep.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR",
@@ -158,13 +162,23 @@ def sweep_command(arguments: argparse.Namespace) -> int:
 
     if arguments.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {arguments.jobs}")
+    if arguments.scheduler is not None and arguments.jobs != 1:
+        raise ParameterError("--jobs sets how many runs go at once on this machine; with --scheduler the "
+                             "cluster's workers run them (one per worker thread): drop --jobs")
     sweep = load_sweep(arguments.sweep_file)  # every set is checked before anything runs
     check_sweep_size(sweep, allow_large=arguments.yes)
     log = sys.stderr if arguments.json else sys.stdout  # --json: stdout holds the outcome alone
     try:
-        outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs, log=log)
+        if arguments.scheduler is not None:
+            from .cluster import run_sweep_on_cluster  # imports Dask: only when asked for
+
+            outcomes = run_sweep_on_cluster(sweep, arguments.scheduler, reports_dir=arguments.reports_dir, log=log)
+        else:
+            outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs, log=log)
     except SweepInterrupted as stopped:
         again = ["digitlib", "sweep", arguments.sweep_file]
+        if arguments.scheduler is not None:
+            again += ["--scheduler", arguments.scheduler]
         if arguments.reports_dir != REPORTS_DIR:
             again += ["--reports-dir", arguments.reports_dir]
         if arguments.yes:

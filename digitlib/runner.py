@@ -255,11 +255,11 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
         record.update(status=status, error=error, finished=_now().isoformat(timespec="seconds"),
                       wall_seconds=round(time.perf_counter() - clock, 1))
         write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
-        _update_index(reports_dir, run_dir if status == "succeeded" and (run_dir / MODEL_FILE).exists() else None)
+        update_index(reports_dir, run_dir if status == "succeeded" and (run_dir / MODEL_FILE).exists() else None)
     return RunResult(run_dir=run_dir, status=status, error=error)
 
 
-def _update_index(reports_dir: Path, latest: Path | None) -> None:
+def update_index(reports_dir: Path, latest: Path | None) -> None:
     """Point reports/latest at `latest` (a new training run) and rebuild the index. The run's own
     files are already written: if the shared files cannot be, the run stands and this only warns."""
     try:

@@ -8,6 +8,10 @@ plus optional `common` values for all of them::
     runs:
       - {model: seed}
       - {model: fast, epochs: 3}
+      - {model: fast, epochs: 3, backend: jax}
+
+Besides notebook parameters, a run (or `common`, or the grid) may name its Keras ``backend``
+(tensorflow or jax; default: as for `digitlib report`); it is part of the run's identity.
 
 Every set is validated before anything runs; errors name the file, line and key. A run whose
 parameters match an earlier finished run (succeeded or failed) in the same reports folder is not
@@ -35,11 +39,13 @@ from typing import Any, TextIO
 
 import yaml
 
+from .backends import BACKENDS, choose_backend
 from .params import ParameterError, model_label, validate_parameters
 from .rundir import REPORTS_DIR, identity_of, read_runs, run_identity
 from .yamlfile import YamlInputError, load_yaml_file
 
 TOP_LEVEL = ("name", "common", "grid", "runs")
+BACKEND_KEY = "backend"  # not a notebook parameter: which Keras backend `digitlib report --backend` trains with
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")  # one folder name, inside the reports folder
 
 
@@ -47,6 +53,16 @@ PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")  # one folder name
 class Sweep:
     name: str
     parameter_sets: list[dict[str, Any]]  # validated, recipe resolved
+    backends: tuple[str | None, ...] = ()  # each set's `backend` key; None (or none given): the configured one
+
+    @property
+    def names_backends(self) -> bool:
+        """Whether the sweep file names a backend anywhere (then each run's line says which)."""
+        return any(backend is not None for backend in self.backends)
+
+    def runs(self) -> list[tuple[dict[str, Any], str | None]]:
+        """Each parameter set with the backend the sweep file asks for (None: not named)."""
+        return list(zip(self.parameter_sets, self.backends or [None] * len(self.parameter_sets)))
 
 
 def _line_of(node: yaml.Node, *path: Any) -> int:
@@ -62,6 +78,11 @@ def _line_of(node: yaml.Node, *path: Any) -> int:
         else:
             break
     return node.start_mark.line + 1
+
+
+def _origin(name: str, values: dict[str, Any], where: tuple) -> tuple:
+    """Where key `name` of a parameter set comes from: `common`, the grid, or the run at `where`."""
+    return ("common", name) if name not in values else ("grid", name) if where == ("grid",) else (*where, name)
 
 
 def load_sweep(path: str | os.PathLike) -> Sweep:
@@ -94,19 +115,22 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
             raise ParameterError(f"{path}:{_line_of(tree, 'runs')}: 'runs' must be a non-empty list of mappings")
         sets = [(("runs", index), run) for index, run in enumerate(runs)]
-    validated = []
+    validated, backends = [], []
     for where, values in sets:
         merged = {**common, **values}
+        backend = merged.pop(BACKEND_KEY, None)
+        if BACKEND_KEY in {**common, **values} and backend not in BACKENDS:
+            raise ParameterError(f"{path}:{_line_of(tree, *_origin(BACKEND_KEY, values, where))}: unknown Keras "
+                                 f"backend {reprlib.repr(backend)}; choose one of: {', '.join(BACKENDS)}")
         for name in sorted(merged, key=lambda key: key != "model"):  # one key at a time, to point at its line
             context = {"model": merged["model"]} if name != "model" and "model" in merged else {}
             try:
                 validate_parameters({**context, name: merged[name]})
             except ParameterError as error:
-                origin = ("common", name) if name not in values else ("grid", name) if where == ("grid",) else (
-                    *where, name)
-                raise ParameterError(f"{path}:{_line_of(tree, *origin)}: {error}") from None
-        validated.append(validate_parameters({**common, **values}))
-    return Sweep(name=_sweep_name(data, path, tree), parameter_sets=validated)
+                raise ParameterError(f"{path}:{_line_of(tree, *_origin(name, values, where))}: {error}") from None
+        validated.append(validate_parameters(merged))
+        backends.append(backend)
+    return Sweep(name=_sweep_name(data, path, tree), parameter_sets=validated, backends=tuple(backends))
 
 
 def _sweep_name(data: dict[str, Any], path: Path, tree: yaml.Node) -> str:
@@ -162,6 +186,33 @@ def earlier_runs(reports_dir: Path) -> dict[str, dict[str, Any]]:
     return earlier
 
 
+@dataclass(frozen=True)
+class PlannedRun:
+    """One parameter set of a sweep that is to run: with its backend, and the earlier run it resumes (if any)."""
+    parameters: dict[str, Any]
+    backend: str  # resolved: the sweep's `backend` key, else the configured one
+    resume: str | None = None  # the run id of an interrupted or timed-out run with the same identity
+
+
+def plan_sweep(sweep: Sweep, reports_dir: Path) -> tuple[list[dict[str, Any]], list[PlannedRun]]:
+    """The outcomes of the runs finished earlier in `reports_dir` (skipped), and the runs to start.
+
+    Raises ParameterError, before anything is created, when no backend can be chosen.
+    """
+    chosen = [(parameters, choose_backend(backend)) for parameters, backend in sweep.runs()]
+    earlier = earlier_runs(reports_dir)
+    skipped, pending = [], []
+    for parameters, backend in chosen:
+        run = earlier.get(run_identity(parameters, backend=backend))
+        if run and run["status"] in FINISHED:
+            skipped.append({"parameters": parameters, "backend": backend, "status": "skipped",
+                            "run_id": run["run_id"], "earlier": run["status"]})
+        else:
+            resume = run["run_id"] if run and run["status"] in RESUMABLE else None
+            pending.append(PlannedRun(parameters, backend, resume))
+    return skipped, pending
+
+
 class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped a sweep: its running runs were interrupted, its queued ones never started."""
 
@@ -207,20 +258,22 @@ class _ReportProcesses:
             return len(self._running)
 
 
-def _run_one(parameters: dict[str, Any], reports_dir: Path, resume: str | None,
-             processes: _ReportProcesses) -> dict[str, Any]:
-    """One `digitlib report --json` process (or --resume of an interrupted one); returns what it printed:
-    status and run id, and the error of a failed run."""
+def report_command(run: PlannedRun, reports_dir: Path, params_file: str) -> list[str]:
+    """The `digitlib report --json` command of a planned run: fresh from `params_file`, or --resume."""
+    arguments = ["--resume", run.resume] if run.resume else ["--params-file", params_file, "--backend", run.backend]
+    return [sys.executable, "-m", "digitlib.cli", "report", "--json", *arguments, "--reports-dir", str(reports_dir)]
+
+
+def written_parameters(parameters: dict[str, Any]) -> str:
+    """A temporary YAML file of `parameters`, for --params-file; the caller removes it."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(parameters, handle)
-    arguments = ["--resume", resume] if resume else ["--params-file", handle.name]
-    try:
-        result = processes.run([sys.executable, "-m", "digitlib.cli", "report", "--json", *arguments,
-                                "--reports-dir", str(reports_dir)])
-    finally:
-        os.unlink(handle.name)
-    if result is None:
-        return {"status": "not started", "error": "the sweep was stopped"}
+    return handle.name
+
+
+def report_outcome(result: subprocess.CompletedProcess) -> dict[str, Any]:
+    """What a finished `digitlib report --json` process printed: status and run id, and the error of a
+    failed run."""
     try:  # one JSON object on its last line; a usage error (exit 2) creates no run and prints none
         printed = json.loads(result.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -231,8 +284,37 @@ def _run_one(parameters: dict[str, Any], reports_dir: Path, resume: str | None,
             "error": f"digitlib: run {printed['run_id']} {printed['status']}: {printed['error']}"}
 
 
-def describe(parameters: dict[str, Any]) -> str:
-    return f"{model_label(parameters)} (epochs {parameters['epochs']}, seed {parameters['seed']})"
+def _run_one(run: PlannedRun, reports_dir: Path, processes: _ReportProcesses) -> dict[str, Any]:
+    """One `digitlib report --json` process (or --resume of an interrupted one); returns what it printed."""
+    params_file = written_parameters(run.parameters)
+    try:
+        result = processes.run(report_command(run, reports_dir, params_file))
+    finally:
+        os.unlink(params_file)
+    if result is None:
+        return {"status": "not started", "error": "the sweep was stopped"}
+    return report_outcome(result)
+
+
+def describe(parameters: dict[str, Any], backend: str | None = None) -> str:
+    """A run as its line names it; with `backend` when the sweep file named one."""
+    on = f", {backend}" if backend else ""
+    return f"{model_label(parameters)} (epochs {parameters['epochs']}, seed {parameters['seed']}{on})"
+
+
+def describe_outcome(outcome: dict[str, Any], with_backend: bool = False) -> str:
+    """The line a sweep prints for one run, finished now or earlier (naming its backend if asked)."""
+    run = describe(outcome["parameters"], outcome["backend"] if with_backend else None)
+    if outcome["status"] == "skipped":
+        return f"{run}: already {outcome['earlier']} ({outcome['run_id']}), not run again"
+    if outcome["status"] == "succeeded":
+        return f"{run}: succeeded, test accuracy {outcome['test_accuracy']:.2%} ({outcome['run_id']})"
+    return f"{run}: {outcome['status']} ({outcome['error']})"
+
+
+def started_outcome(run: PlannedRun, result: dict[str, Any]) -> dict[str, Any]:
+    """The outcome of a run started by this sweep, from what its report printed (:func:`report_outcome`)."""
+    return {"parameters": run.parameters, "backend": run.backend, **result}
 
 
 def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = REPORTS_DIR, jobs: int = 1,
@@ -247,36 +329,20 @@ def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = REPORTS_DIR, jobs: 
 
     log = log or sys.stdout
     reports_dir = Path(reports_dir)
+    outcomes, pending = plan_sweep(sweep, reports_dir)  # checks every backend before anything is created
     reports_dir.mkdir(parents=True, exist_ok=True)
-    earlier = earlier_runs(reports_dir)
-    outcomes: list[dict[str, Any]] = []
-    pending: list[tuple[dict[str, Any], str | None]] = []
-    for parameters in sweep.parameter_sets:
-        run = earlier.get(run_identity(parameters))
-        if run and run["status"] in FINISHED:
-            outcomes.append({"parameters": parameters, "status": "skipped", "run_id": run["run_id"],
-                             "earlier": run["status"]})
-        else:
-            pending.append((parameters, run["run_id"] if run and run["status"] in RESUMABLE else None))
     with tqdm(total=len(sweep.parameter_sets), initial=len(outcomes), unit="run", desc=sweep.name,
               file=sys.stderr, dynamic_ncols=True) as bar:
         for outcome in outcomes:
-            tqdm.write(f"{describe(outcome['parameters'])}: already {outcome['earlier']} ({outcome['run_id']}), "
-                       "not run again", file=log)
+            tqdm.write(describe_outcome(outcome, sweep.names_backends), file=log)
         processes = _ReportProcesses()
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             try:
-                futures = {pool.submit(_run_one, parameters, reports_dir, resume, processes): parameters
-                           for parameters, resume in pending}
+                futures = {pool.submit(_run_one, run, reports_dir, processes): run for run in pending}
                 for future in as_completed(futures):
-                    parameters = futures[future]
-                    outcome = {"parameters": parameters, **future.result()}
+                    outcome = started_outcome(futures[future], future.result())
                     outcomes.append(outcome)
-                    if outcome["status"] == "succeeded":
-                        said = f"succeeded, test accuracy {outcome['test_accuracy']:.2%} ({outcome['run_id']})"
-                    else:
-                        said = f"{outcome['status']} ({outcome['error']})"
-                    tqdm.write(f"{describe(parameters)}: {said}", file=log)
+                    tqdm.write(describe_outcome(outcome, sweep.names_backends), file=log)
                     bar.update(1)
             except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the command line turns it into one)
                 interrupted = processes.stop()

@@ -15,7 +15,7 @@ import digitlib
 from conftest import REPOSITORY
 
 HEAVY = {"tensorflow", "keras", "jax", "torch", "pandas", "sklearn", "scipy", "matplotlib", "seaborn", "PIL",
-         "papermill", "nbconvert"}
+         "papermill", "nbconvert", "dask", "distributed"}
 
 
 def heavy_modules_after(code: str) -> tuple[list[str], str]:

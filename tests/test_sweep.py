@@ -191,3 +191,59 @@ def test_yes_lets_a_large_sweep_through(tmp_path):
     result = digitlib_cli("sweep", "sweep.yaml", "--yes", cwd=tmp_path)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "sweep sweep: 101 runs, 0 executed and 101 already finished earlier; 101 failed" in result.stdout
+
+
+def test_a_run_may_name_its_backend_anywhere_a_parameter_goes(tmp_path):
+    sweep = load_sweep(write(tmp_path, "common: {backend: jax}\nruns:\n  - {model: fast}\n"
+                                       "  - {model: fast, backend: tensorflow}\n  - {model: seed}\n"))
+    assert sweep.backends == ("jax", "tensorflow", "jax") and sweep.names_backends
+    assert all("backend" not in parameters for parameters in sweep.parameter_sets)
+    grid = load_sweep(write(tmp_path, "grid:\n  backend: [tensorflow, jax]\n  seed: [1, 2]\n"))
+    assert sorted(grid.backends) == ["jax", "jax", "tensorflow", "tensorflow"]
+    plain = load_sweep(write(tmp_path, "runs: [{model: fast}]\n"))
+    assert plain.backends == (None,) and not plain.names_backends
+
+
+@pytest.mark.parametrize("text, line", [
+    ("runs:\n  - model: fast\n    backend: torch\n", 3),
+    ("common:\n  backend: null\nruns:\n  - model: fast\n", 2),
+    ("grid:\n  seed: [1]\n  backend: [jax, TensorFlow]\n", 3),
+])
+def test_an_unknown_backend_names_its_line(tmp_path, text, line):
+    with pytest.raises(ParameterError, match=rf"sweep.yaml:{line}: unknown Keras backend .*; choose one of: "
+                                             "tensorflow, jax"):
+        load_sweep(write(tmp_path, text))
+
+
+def test_the_backend_is_part_of_what_a_sweep_skips(tmp_path):
+    from digitlib.sweep import plan_sweep
+
+    sweep = load_sweep(write(tmp_path, "grid:\n  backend: [tensorflow, jax]\n  model: [fast]\n"))
+    tensorflow = sweep.parameter_sets[sweep.backends.index("tensorflow")]
+    (tmp_path / "reports" / "tf-run").mkdir(parents=True)
+    (tmp_path / "reports" / "tf-run" / "run.json").write_text(json.dumps(
+        {"run_id": "tf-run", "status": "succeeded", "started": "2026-01-01T00:00:00", "parameters": tensorflow,
+         "backend": "tensorflow", "model_version": 1}))
+    skipped, pending = plan_sweep(sweep, tmp_path / "reports")
+    assert [(o["backend"], o["run_id"]) for o in skipped] == [("tensorflow", "tf-run")]
+    assert [(run.backend, run.resume) for run in pending] == [("jax", None)]
+
+
+@pytest.mark.e2e
+def test_a_sweep_runs_the_same_parameters_on_both_backends_and_skips_both_again(tmp_path):
+    # Runs that fail at once (no data there) are finished runs too: this checks the backend, not training.
+    write(tmp_path, "name: backends\ncommon: {model: fast, train_limit: 200, test_limit: 100, epochs: 1, "
+                    "data_dir: /nonexistent/mnist}\ngrid:\n  backend: [tensorflow, jax]\n")
+    first = digitlib_cli("sweep", "sweep.yaml", "--jobs", "2", "--json", cwd=tmp_path)
+    assert first.returncode == 1, first.stderr[-2000:]
+    outcome = json.loads(first.stdout)
+    assert sorted((run["backend"], run["status"]) for run in outcome["runs"]) == [
+        ("jax", "failed"), ("tensorflow", "failed")]
+    assert re.search(r"^fast \(epochs 1, seed 42, jax\): failed \(digitlib: run \S+ failed: DataError", first.stderr,
+                     re.M)
+    records = [json.loads(path.read_text()) for path in (tmp_path / "reports").glob("*/run.json")]
+    assert sorted(record["backend"] for record in records) == ["jax", "tensorflow"]
+
+    again = digitlib_cli("sweep", "sweep.yaml", cwd=tmp_path)
+    assert again.returncode == 1 and "2 runs, 0 executed and 2 already finished earlier" in again.stdout
+    assert len(list((tmp_path / "reports").glob("*/run.json"))) == 2

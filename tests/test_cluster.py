@@ -1,0 +1,268 @@
+"""Sweeps on a real Dask cluster: a scheduler and two workers on 127.0.0.1, one of them killed mid-run.
+
+Runs come back from the workers as archives and are checked like any untrusted run directory; the
+archive tests below build hostile ones by hand.
+"""
+
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPOSITORY, digitlib_cli
+
+pytest.importorskip("distributed")
+
+from digitlib.cluster import pack_run, receive_run, run_on_worker  # noqa: E402
+from digitlib.rundir import InvalidRun, read_runs, run_identity  # noqa: E402
+
+TINY = {"train_limit": 1000, "test_limit": 200, "epochs": 1}
+SMOKE = REPOSITORY / "sweeps" / "smoke.yaml"  # two tiny runs: one succeeds, one fails (no data where it looks)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Kill `process` and everything it started (it leads a process group of its own)."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait(timeout=30)
+
+
+class LocalCluster:
+    """`dask scheduler` and `dask worker` processes on 127.0.0.1, each in a process group of its own; every
+    worker has its own temporary folder (where it runs what it sends back) and sends runs back."""
+
+    def __init__(self, folder: Path, mnist_dir: Path):
+        self.folder, self.mnist_dir = folder, mnist_dir
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.processes: list[subprocess.Popen] = []
+        self.workers: dict[str, subprocess.Popen] = {}
+        self.start(["scheduler", "--host", "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
+                    "--dashboard-address", f"127.0.0.1:{free_port()}"], "scheduler", os.environ)
+
+    def start(self, arguments: list[str], name: str, environment) -> subprocess.Popen:
+        log = open(self.folder / f"{name}.log", "w")
+        process = subprocess.Popen([sys.executable, "-m", "dask", *arguments], stdout=log, stderr=subprocess.STDOUT,
+                                   env=environment, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def add_worker(self, name: str) -> Path:
+        """A worker without a nanny (killed, it stays dead); its temporary folder."""
+        scratch = self.folder / name
+        scratch.mkdir()
+        environment = {**os.environ, "DIGITLIB_DATA_DIR": str(self.mnist_dir), "DIGITLIB_COPY_BACK": "1",
+                       "TMPDIR": str(scratch), "PYTHONPATH": str(REPOSITORY)}
+        self.workers[name] = self.start(["worker", self.address, "--name", name, "--nworkers", "1", "--nthreads", "1",
+                                         "--no-nanny", "--local-directory", str(scratch)], name, environment)
+        return scratch
+
+    def wait_for_workers(self, count: int, timeout: float = 90) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout="30s", set_as_default=False) as client:
+            client.wait_for_workers(count, timeout=timeout)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop(process)
+
+
+@pytest.fixture
+def cluster(tmp_path, mnist_dir):
+    cluster = LocalCluster(tmp_path, mnist_dir)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.e2e
+def test_a_sweep_survives_a_worker_killed_mid_run(tmp_path, cluster):
+    from digitlib.sweep import load_sweep, plan_sweep
+
+    scratches = {name: cluster.add_worker(name) for name in ("worker-a", "worker-b")}
+    cluster.wait_for_workers(2)
+    started = time.monotonic()
+    sweep = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "sweep", str(SMOKE), "--scheduler",
+                              cluster.address, "--json"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not (running := [name for name, scratch in scratches.items() if list(scratch.glob("*/*/run.json"))]):
+            if sweep.poll() is not None:
+                pytest.fail(f"the sweep ended before a run started on a worker: {sweep.communicate()[1][-3000:]}")
+            assert time.monotonic() < deadline, "no run started on a worker"
+            time.sleep(0.05)
+        victim = running[0]
+        os.killpg(cluster.workers[victim].pid, signal.SIGKILL)  # the worker and the run it was executing
+        stdout, stderr = sweep.communicate(timeout=400)
+    finally:
+        stop(sweep)
+    seconds = time.monotonic() - started
+    assert sweep.returncode == 1, stderr[-3000:]  # the run without data failed: reported, not fatal
+    outcome = json.loads(stdout)
+    runs = outcome["runs"]
+    assert sorted(run["status"] for run in runs) == ["failed", "succeeded"]
+    assert all(run["worker"] != "local" and not run["shared"] for run in runs)  # sent back: DIGITLIB_COPY_BACK
+    # The dead worker finished nothing; the killed run was retried on the other one.
+    survivor = {run["worker"] for run in runs}
+    assert len(survivor) == 1, runs
+    assert "dashboard: http://127.0.0.1:" in stderr
+
+    reports = tmp_path / "reports"
+    training = [run for run in read_runs(reports) if run["notebook_name"] == "mnist_cnn"]
+    assert sorted(run["run_id"] for run in training) == sorted(run["run_id"] for run in runs)  # each once
+    index = (reports / "index.html").read_text()
+    assert all(run["run_id"] in index for run in runs)
+    for run in runs:
+        assert run["parameters"]["data_dir"] in (None, "/nonexistent/mnist")  # the client's data folder stays home
+        if run["status"] == "succeeded":
+            assert (reports / run["run_id"] / "metrics.json").is_file() and 0 < run["test_accuracy"] <= 1
+    [failed] = [run for run in runs if run["status"] == "failed"]
+    assert "DataError" in failed["error"]
+    assert len(re.findall(r"^fast \(epochs 1, seed 42\): failed", stderr, re.M)) == 1
+    assert not list(reports.glob(".incoming-*")) and not list(reports.glob(".cluster-*"))
+    assert os.readlink(reports / "latest") in {run["run_id"] for run in runs if run["status"] == "succeeded"}
+    print(f"sweep through the cluster, a worker killed mid-run: {seconds:.0f} s")
+
+    # Run again, the sweep would skip both (what `digitlib sweep` plans, without rendering the comparison again).
+    skipped, pending = plan_sweep(load_sweep(SMOKE), reports)
+    assert pending == [] and sorted(run["run_id"] for run in skipped) == sorted(run["run_id"] for run in runs)
+
+
+def test_an_unreachable_scheduler_is_one_line_and_creates_nothing(tmp_path):
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "digitlib.cli", "sweep", str(SMOKE), "--scheduler",
+                             f"tcp://127.0.0.1:{free_port()}"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert re.fullmatch(r"digitlib: error: cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:\d+' \(Timed out "
+                        r"trying to connect .*\); start one with `dask scheduler` and give its address, such as "
+                        r"tcp://HOST:8786\n", result.stderr), result.stderr
+    assert time.monotonic() - started < 30
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--scheduler", "tcp://127.0.0.1:8786", "--jobs", "2"], "with --scheduler the cluster's workers run them"),
+    (["--scheduler", "frob://somewhere:1"], "cannot reach the Dask scheduler at 'frob://somewhere:1' (unknown "
+                                            "address scheme 'frob'"),
+])
+def test_bad_cluster_options_are_refused_before_anything_runs(tmp_path, arguments, message):
+    result = digitlib_cli("sweep", SMOKE, *arguments, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and result.stderr.startswith("digitlib: error: ") and message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# What comes back from a worker ---------------------------------------------------------------------
+
+def failing_task(reports: Path, token: str = "0" * 32) -> dict:
+    from digitlib.params import validate_parameters
+
+    return {"parameters": validate_parameters(model="fast", data_dir="/nonexistent/mnist", **TINY),
+            "backend": "tensorflow", "resume": None, "reports_dir": str(reports.resolve()), "token": token}
+
+
+@pytest.mark.e2e
+def test_a_worker_runs_into_a_folder_it_sees_and_a_run_sent_back_lands_once_intact(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    token = "1" * 32
+    (shared / f".cluster-{token}").write_text(token)
+    task = failing_task(shared, token)
+    outcome = run_on_worker(task)  # the task a worker runs, here in the test's process
+    assert outcome["shared"] and "archive" not in outcome and outcome["status"] == "failed"
+    assert "DataError" in outcome["error"] and (shared / outcome["run_id"] / "report.html").is_file()
+    assert outcome["run_id"] in (shared / "index.html").read_text()  # indexed by the runner, there
+
+    # The same run as a worker that cannot see the folder sends it (pack_run), received into another folder.
+    archive, identity = pack_run(shared / outcome["run_id"]), run_identity(task["parameters"], backend="tensorflow")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    run_dir, record = receive_run(reports, outcome["run_id"], archive, identity)
+    assert run_dir == reports / outcome["run_id"] and record["status"] == "failed"
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(p.name for p in (shared / outcome["run_id"]).iterdir())
+    assert sorted(p.name for p in reports.iterdir()) == [outcome["run_id"]]  # no temporary folder left
+    again, _ = receive_run(reports, outcome["run_id"], archive, identity)
+    assert again.name == f"{outcome['run_id']}-2"  # never over another run
+    with pytest.raises(InvalidRun, match="not the run that was asked for"):
+        receive_run(reports, outcome["run_id"], archive, run_identity(task["parameters"], backend="jax"))
+    assert len(list(reports.iterdir())) == 2
+
+
+def archive_of(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for info, content in members:
+            if content is not None:
+                info.size = len(content)
+            archive.addfile(info, io.BytesIO(content) if content is not None else None)
+    return buffer.getvalue()
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, content: bytes | None = b"{}", link: str = ""):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, link
+    return info, content if kind == tarfile.REGTYPE else None
+
+
+@pytest.mark.parametrize("members, message", [
+    ([member("/etc/run-1/run.json")], "lies outside the run folder"),
+    ([member("run-1/../../escape.txt")], "lies outside the run folder"),
+    ([member("other/run.json")], "lies outside the run folder"),
+    ([member("run-1/report.html", tarfile.SYMTYPE, link="/etc/passwd")], "is not a plain file or folder"),
+    ([member("run-1/report.html", tarfile.LNKTYPE, link="run-1/run.json")], "is not a plain file or folder"),
+    ([member("run-1/fifo", tarfile.FIFOTYPE)], "is not a plain file or folder"),
+    ([member("run-1/run.json", content=b"{not json")], "run.json is unreadable"),
+    ([member("run-1/notes.txt")], "run.json is unreadable"),
+])
+def test_a_run_sent_back_is_refused_unless_it_is_a_plain_valid_run(tmp_path, members, message):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    with pytest.raises(InvalidRun, match=re.escape(message)):
+        receive_run(reports, "run-1", archive_of(members), identity="0" * 64)
+    assert list(reports.iterdir()) == [] and not (tmp_path / "etc").exists() and not (tmp_path / "escape.txt").exists()
+
+
+@pytest.mark.parametrize("run_id", ["../run-1", "/tmp/run-1", "", None, "latest/.."])
+def test_a_run_sent_back_must_have_a_plain_run_id(tmp_path, run_id):
+    with pytest.raises(InvalidRun, match="is not a run id"):
+        receive_run(tmp_path, run_id, archive_of([member("run-1/run.json")]), identity="0" * 64)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_packed_run_keeps_its_files(tmp_path):
+    (tmp_path / "run-1" / "sub").mkdir(parents=True)
+    (tmp_path / "run-1" / "run.json").write_text("{}")
+    (tmp_path / "run-1" / "sub" / "x.bin").write_bytes(b"\0" * 10)
+    with tarfile.open(fileobj=io.BytesIO(pack_run(tmp_path / "run-1"))) as archive:
+        assert sorted(archive.getnames()) == ["run-1", "run-1/run.json", "run-1/sub", "run-1/sub/x.bin"]
+
+
+def test_a_run_on_a_worker_is_not_held_to_the_nannys_thread_limits(monkeypatch):
+    from digitlib.cluster import _report_environment
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what a Dask nanny sets for its worker's own threads
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")  # a limit the user chose stays
+    monkeypatch.setenv("DIGITLIB_DATA_DIR", "/data/mnist")
+    environment = _report_environment()
+    assert "OMP_NUM_THREADS" not in environment and environment["MKL_NUM_THREADS"] == "4"
+    assert environment["DIGITLIB_DATA_DIR"] == "/data/mnist"  # the worker's own, as for a local run

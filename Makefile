@@ -25,11 +25,13 @@ endif
 # that set is installed, so one .venv serves them all: make test installs the superset, and a later
 # make report only checks that its own set is there (a pip no-op, once).
 TEST_EXTRAS   := tensorflow,jax,dask,lab,dev
+BENCH_EXTRAS  := tensorflow,jax,dask
 REPORT_EXTRAS := $(BACKEND)
 LAB_EXTRAS    := $(BACKEND),lab
 comma := ,
 stamp  = $(VENV)/.installed-$(subst $(comma),+,$(1))
 TEST_STAMP   := $(call stamp,$(TEST_EXTRAS))
+BENCH_STAMP  := $(call stamp,$(BENCH_EXTRAS))
 REPORT_STAMP := $(call stamp,$(REPORT_EXTRAS))
 LAB_STAMP    := $(call stamp,$(LAB_EXTRAS))
 
@@ -50,7 +52,8 @@ help:
 	@echo "make test-quick  the tests without the end-to-end ones (under a minute), for the edit loop"
 	@echo "make lint        ruff over digitlib/, tests/ and bench/"
 	@echo "make lab         open JupyterLab on notebooks/"
-	@echo "make bench       time to accuracy, inference speed, end-to-end timing (bench/results/)"
+	@echo "make bench       time to accuracy, inference speed, end-to-end timing, TensorFlow vs JAX, local vs Dask"
+	@echo "                 sweeps (bench/results/)"
 	@echo "make bench-accuracy  train every model of the ladder (3 seeds; hours on a CPU), write the accuracy table"
 	@echo "make constraints rewrite constraints/ from pyproject.toml (UPGRADE=1: newest versions that fit)"
 	@echo "make wheelhouse  download every wheel for an offline install (PYTHON_VERSION=3.12 EXTRAS=jax"
@@ -72,8 +75,12 @@ $(VENV)/.installed-%: pyproject.toml $(wildcard $(CONSTRAINTS))
 report: $(REPORT_STAMP)
 	$(BIN)/digitlib report --backend $(BACKEND) $(ARGS)
 
+# The whole suite on TensorFlow, then the tests marked jax (every model, training, checkpoints, the ensemble)
+# again on JAX; the e2e tests drive both backends through the command line. (Exit 5: PYTEST_ARGS selected
+# no test marked jax.)
 test: $(TEST_STAMP) lint browser smoke-3.12
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -m jax -p no:cacheprovider $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Installs the wheel with the jax extra alone into .venv-3.12 and runs a tiny report and a prediction from
 # another folder (scripts/smoke-python); skipped with a note where no Python 3.12 is found.
@@ -113,10 +120,18 @@ wheelhouse:
 
 # Benchmarks (see bench/): results land in bench/results/ as markdown and JSON.
 .PHONY: bench
-bench: $(REPORT_STAMP)
+bench: $(BENCH_STAMP)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/time_to_accuracy.py
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/inference.py
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/end_to_end.py --runs 3
+	$(BIN)/python bench/backends.py --seeds 3
+	$(BIN)/python bench/cluster.py --repeats 2
+
+# On a GPU machine (JAX from the machine, the rest from a wheelhouse): the default report, the smoke sweep,
+# two runs sharing the card and strong, written to bench/results/gpu.md.
+.PHONY: bench-gpu
+bench-gpu: $(REPORT_STAMP)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/gpu.py
 
 # The README's accuracy table: runs sweeps/accuracy.yaml into reports/ (finished runs are reused), then
 # writes bench/results/accuracy.md and .json. Three strong seeds take about 1.5 hours on 2 CPU cores.

@@ -171,7 +171,6 @@ def test_a_tampered_finished_run_is_not_reused_as_a_member(mnist, tiny, tmp_path
         assert find_trained_member(reports, member_record(tiny, QUICK, seed=8)) is None
 
 
-@pytest.mark.jax
 @pytest.mark.e2e
 def test_an_interrupted_ensemble_resumes_inside_the_member_it_was_training(tiny, tmp_path):
     import keras

@@ -107,9 +107,10 @@ def common_mistakes(runs: list[dict[str, Any]], images: np.ndarray,
     import keras
 
     from .evaluation import predict_probabilities
+    from .models import jax_compilable
 
-    predictions = np.stack([predict_probabilities(keras.saving.load_model(run["directory"] / MODEL_FILE),
-                                                  images).argmax(axis=1) for run in runs])
+    models = [jax_compilable(keras.saving.load_model(run["directory"] / MODEL_FILE)) for run in runs]
+    predictions = np.stack([predict_probabilities(model, images).argmax(axis=1) for model in models])
     return np.flatnonzero((predictions != labels).all(axis=0)), predictions
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,10 +79,15 @@ def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> keras.Model:
         raise ModelError(f"{path}: cannot read the model file ({error.strerror or error})") from None
     import keras
 
+    from .models import jax_compilable
+
     try:
-        model = keras.saving.load_model(path, safe_mode=True)  # refuses the code a Lambda layer would carry
+        with warnings.catch_warnings():  # jax_compilable below makes the model compilable again
+            warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
+            model = keras.saving.load_model(path, safe_mode=True)  # refuses the code a Lambda layer would carry
     except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a bad file
         raise ModelError(f"{path}: not a Keras model file ({type(error).__name__}: {str(error)[:200]})") from None
+    jax_compilable(model)
     if tuple(model.output_shape[1:]) != (10,) or tuple(model.input_shape[1:]) != (28, 28, 1):
         raise ModelError(f"{path}: expects {model.input_shape} and gives {model.output_shape}, "
                          "not 28x28x1 images to ten digit probabilities")

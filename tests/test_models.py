@@ -73,3 +73,22 @@ def test_strong_augments_training_inputs_but_never_evaluation_inputs(small_split
     np.testing.assert_array_equal(np.asarray(augmentation(images, training=False)), images)
     first = model.predict(images, verbose=0)
     np.testing.assert_array_equal(model.predict(images, verbose=0), first)  # evaluation is deterministic
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("name", ["strong", "ensemble"])
+def test_a_model_with_random_image_layers_is_compiled_whole_on_jax_also_when_loaded_back(name, tmp_path):
+    import keras
+
+    from digitlib.predict import load_trained_model
+    from digitlib.training import compile_model
+
+    on_jax = keras.backend.backend() == "jax"  # Keras' own choice elsewhere: TensorFlow turns XLA off under
+    model = build_model(name, members=2 if name == "ensemble" else None)  # op determinism anyway
+    compile_model(model, 0.001)
+    assert model.jit_compile is on_jax
+    model.save(tmp_path / "model.keras")
+    loaded = load_trained_model(tmp_path / "model.keras")
+    assert loaded.jit_compile is on_jax
+    np.testing.assert_allclose(loaded.predict(np.zeros((2, 28, 28, 1)), verbose=0),
+                               model.predict(np.zeros((2, 28, 28, 1)), verbose=0), atol=1e-6)

@@ -17,6 +17,7 @@ from .params import ParameterError
 
 BACKENDS = ("tensorflow", "jax")
 DEFAULT_BACKEND = "tensorflow"
+EARLIER_RUNS_BACKEND = "tensorflow"  # runs recorded before the backend was: they all trained with TensorFlow
 
 # A GPU run takes device memory as it needs it instead of all of it up front, so two runs can share a
 # card. Set for every kernel (and for a notebook opened by hand, when digitlib is imported) unless the

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from .atomic import write_atomic
+from .backends import EARLIER_RUNS_BACKEND
 from .models import MEMBER_MODEL, build_model, ensemble_members, model_spec
 from .results import save_model
 from .rundir import METRICS_FILE, MODEL_FILE, InvalidRun, read_json, skip_warning
@@ -60,7 +61,8 @@ def _record_of(finished: dict[str, Any]) -> dict[str, Any] | None:
         return {  # older files, made before these were recorded, were TensorFlow runs of version 1
             "model": finished["model"],
             "model_version": finished.get("model_version", 1),
-            "backend": finished.get("backend") or finished.get("reproducibility", {}).get("backend", "tensorflow"),
+            "backend": (finished.get("backend") or finished.get("reproducibility", {}).get("backend")
+                        or EARLIER_RUNS_BACKEND),
             "seed": parameters["seed"],
             **{name: parameters[name] for name in RECIPE_KEYS},
             "validation_split": parameters["validation_split"],

@@ -61,8 +61,8 @@ def training_on() -> str:
 
     device, backend = training_device(), keras.backend.backend()
     where = f"CPU ({device['count']} cores)" if device["type"] == "CPU" else device["name"]
-    version = package_versions().get(backend, "")
-    return f"Training on {where} with {backend} {version} (Keras {keras.__version__})".replace("  ", " ")
+    named = " ".join(filter(None, [backend, package_versions().get(backend)]))
+    return f"Training on {where} with {named} (Keras {keras.__version__})"
 
 
 def git_commit(repository: Path = REPOSITORY) -> str | None:

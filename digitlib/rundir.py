@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .backends import configured_backend
+from .backends import EARLIER_RUNS_BACKEND, configured_backend
 from .layout import (  # noqa: F401 - the run directory's names, re-exported
     INDEX_FILE,
     LATEST,
@@ -140,7 +140,7 @@ def identity_of(run: Mapping[str, Any]) -> str:
     """The identity of a run read back (:func:`read_run`): what it recorded, older runs' defaults otherwise
     (they all trained with TensorFlow, on the first version of each model)."""
     metrics = run.get("metrics") or {}
-    backend = run.get("backend") or metrics.get("reproducibility", {}).get("backend") or "tensorflow"
+    backend = run.get("backend") or metrics.get("reproducibility", {}).get("backend") or EARLIER_RUNS_BACKEND
     return run_identity(run["parameters"], notebook=run.get("notebook_name", "mnist_cnn"), backend=backend,
                         model_version=run.get("model_version", 1))
 

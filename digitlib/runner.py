@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .atomic import replace_symlink, write_atomic
-from .backends import choose_backend, environment, kernel_environment
+from .backends import EARLIER_RUNS_BACKEND, choose_backend, environment, kernel_environment
 from .index import locked, write_index
 from .layout import NOTEBOOKS
 from .models import model_spec
@@ -220,8 +220,7 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
             print(f"run {run_dir.name}: the notebook had run to the end; rendering its report again",
                   file=stream or sys.stdout, flush=True)
         else:
-            # A run resumes on the backend it started with (runs made before backends were recorded: TensorFlow).
-            kernel = kernel_environment(record.get("backend") or "tensorflow")
+            kernel = kernel_environment(record.get("backend") or EARLIER_RUNS_BACKEND)  # a resumed run keeps its own
             with native_stderr_to(run_dir / KERNEL_LOG), environment(kernel):
                 papermill.execute_notebook(
                     str(notebook_path),

@@ -15,6 +15,7 @@ LATEST = "latest"  # reports/latest: a link to the newest successful training ru
 RUN_FILE = "run.json"  # what the run was asked to do and how it ended
 METRICS_FILE = "metrics.json"  # what a finished training run scored, and how to reproduce it
 MODEL_FILE = "model.keras"  # the trained model
+PREDICTIONS_FILE = "test_predictions.npz"  # every test image's predicted probabilities, with its index and label
 NOTEBOOK_FILE = "notebook.ipynb"  # the executed notebook
 REPORT_FILE = "report.html"  # the rendered report
 INDEX_FILE = "index.html"  # reports/index.html: one row per run

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .atomic import write_atomic
 from .evaluation import Evaluation, per_class_metrics
 from .models import model_spec
-from .rundir import METRICS_FILE, MODEL_FILE
+from .rundir import METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE
 
 if TYPE_CHECKING:
     import keras
@@ -90,10 +90,32 @@ def save_model(output_dir: str | os.PathLike, model: keras.Model) -> Path:
     return path
 
 
-def save_results(output_dir: str | os.PathLike, model: keras.Model, metrics: dict[str, Any]) -> Path:
-    """Write model.keras then metrics.json, each atomically; metrics last, as the mark of a finished run."""
+def save_test_predictions(output_dir: str | os.PathLike, evaluation: Evaluation) -> Path:
+    """Write OUTPUT_DIR/test_predictions.npz atomically: each test image's probabilities, label and index.
+
+    Comparisons and later analyses read these instead of predicting again
+    (:func:`digitlib.rundir.read_test_predictions`). A run tests on the first N test images, so the
+    indices are 0..N-1; they are stored so that a reader never has to assume it.
+    """
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, indices=np.arange(len(evaluation.labels), dtype=np.int64),
+                        labels=evaluation.labels.astype(np.int64),
+                        probabilities=evaluation.probabilities.astype(np.float32))
+    return write_atomic(Path(output_dir) / PREDICTIONS_FILE, buffer.getvalue())
+
+
+def save_results(output_dir: str | os.PathLike, model: keras.Model, metrics: dict[str, Any],
+                 evaluation: Evaluation | None = None) -> Path:
+    """Write model.keras, the test predictions (when `evaluation` is given) and metrics.json, each
+    atomically; metrics last, as the mark of a finished run."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     save_model(output_dir, model)
+    if evaluation is not None:
+        save_test_predictions(output_dir, evaluation)
     write_atomic(output_dir / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=False) + "\n")
     return output_dir

@@ -26,6 +26,7 @@ from .layout import (  # noqa: F401 - the run directory's names, re-exported
     METRICS_FILE,
     MODEL_FILE,
     NOTEBOOK_FILE,
+    PREDICTIONS_FILE,
     REPORT_FILE,
     REPORTS_DIR,
     RUN_FILE,
@@ -103,6 +104,56 @@ def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return read_json(path, "metrics.schema.json")
+
+
+MAX_PREDICTIONS_BYTES = 50_000_000  # 10,000 images' probabilities take about 0.5 MB
+
+
+def read_test_predictions(run_dir: str | os.PathLike):
+    """A finished run's per-image test predictions: ``(indices, Evaluation)``, or None for a run made
+    before runs kept them. Raises :class:`InvalidRun` for a file that is not what digitlib writes.
+
+    The file is data: NumPy reads it without unpickling anything, and every array is checked (names,
+    shapes, types, probabilities in [0, 1] summing to 1, labels 0-9, distinct indices into MNIST's test set).
+    """
+    import numpy as np
+
+    from .evaluation import DIGITS, evaluate_predictions
+
+    path = Path(run_dir) / PREDICTIONS_FILE
+    if not path.exists():
+        return None
+    try:
+        if path.stat().st_size > MAX_PREDICTIONS_BYTES:
+            raise InvalidRun(f"{PREDICTIONS_FILE} is larger than {MAX_PREDICTIONS_BYTES:,} bytes")
+        with np.load(path, allow_pickle=False) as arrays:
+            if sorted(arrays.files) != ["indices", "labels", "probabilities"]:
+                raise InvalidRun(f"{PREDICTIONS_FILE} holds {sorted(arrays.files)[:5]}, not indices, labels "
+                                 "and probabilities")
+            indices, labels, probabilities = (arrays[name] for name in ("indices", "labels", "probabilities"))
+    except InvalidRun:
+        raise
+    except Exception as error:  # a damaged zip, a pickled array, a truncated file
+        raise InvalidRun(f"{PREDICTIONS_FILE} is unreadable ({type(error).__name__})") from None
+    count = len(labels)
+    problems = [
+        (indices.dtype.kind not in "iu" or indices.shape != (count,), "indices are not one integer per image"),
+        (labels.dtype.kind not in "iu" or labels.ndim != 1, "labels are not integers"),
+        (probabilities.dtype.kind != "f" or probabilities.shape != (count, len(DIGITS)),
+         "probabilities are not 10 numbers per image"),
+    ]
+    problems += [] if any(bad for bad, _ in problems) else [
+        (count == 0, "it holds no image"),
+        (not np.isin(labels, DIGITS).all(), "a label is not a digit"),
+        (indices.min() < 0 or indices.max() >= 10_000 or len(np.unique(indices)) != count,
+         "indices are not distinct positions in the 10,000 test images"),
+        (not np.isfinite(probabilities).all() or probabilities.min() < 0 or probabilities.max() > 1
+         or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3), "probabilities do not sum to 1"),
+    ]
+    for bad, problem in problems:
+        if bad:
+            raise InvalidRun(f"{PREDICTIONS_FILE}: {problem}")
+    return indices.astype(np.int64), evaluate_predictions(probabilities, labels)
 
 
 # What a run's result depends on besides its parameters. Where the data lives does not count: the

@@ -1,8 +1,17 @@
-"""Comparing finished runs side by side: accuracy, cost, per-digit skill, curves, shared mistakes."""
+"""Comparing finished runs side by side: accuracy and how sure it is, which differences are real, seeds,
+trustworthiness, cost, per-digit skill, curves and shared mistakes.
+
+Everything about single test images comes from the predictions each run stored when it was scored
+(``test_predictions.npz``): no model is loaded and nothing is predicted again. Runs made before runs
+kept them are shown as "not recorded", never dropped without a word.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +20,25 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from .evaluation import DIGITS
+from .evaluation import DIGITS, Evaluation
 from .figures import digit_grid
 from .params import model_label
-from .rundir import MODEL_FILE, RUN_FILE, InvalidRun, read_run, read_runs, skip_warning
+from .rundir import (
+    RUN_FILE,
+    InvalidRun,
+    RunDirectoryWarning,
+    identity_of,
+    read_run,
+    read_runs,
+    read_test_predictions,
+    skip_warning,
+)
+from .significance import accuracy_interval, holm, mcnemar_exact, paired_difference_interval
+from .tables import _in_full
+
+LEVEL = 0.05  # every verdict's significance level, after Holm's correction
+MAX_ALL_PAIRS = 20  # beyond this many runs, each is compared with the best only (20 runs: 190 pairs)
+NOT_RECORDED = "not recorded"
 
 
 def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict[str, Any]]:
@@ -38,6 +62,10 @@ def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict
     runs = [run for run in runs if run["metrics"] is not None and run.get("notebook_name") == "mnist_cnn"]
     if not runs:
         raise ValueError(f"no finished training runs in {', '.join(map(str, items))}")
+    return _best_first(runs)
+
+
+def _best_first(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(runs, key=lambda r: -r["metrics"]["test"]["accuracy"])
 
 
@@ -46,18 +74,251 @@ def label(run: dict[str, Any]) -> str:
     return f"{model_label(p)} · {p['epochs']} ep · seed {p['seed']}"
 
 
+def _percent(value: float | None, digits: int = 2) -> str:
+    return NOT_RECORDED if value is None else f"{value:.{digits}%}"
+
+
 def runs_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per run, best first: what it was, how well it did, what it cost."""
-    rows = [{
-        "run": run["run_id"], "model": model_label((m := run["metrics"])["parameters"]),
-        "epochs": m["training"]["epochs"],
-        "batch size": m["parameters"]["batch_size"], "seed": m["parameters"]["seed"],
-        "test accuracy": f"{m['test']['accuracy']:.2%}", "test loss": f"{m['test']['loss']:.4f}",
-        "train seconds": round(m["training"]["train_seconds"], 1), "parameters": m["training"]["model_parameters"],
-        "device": m["environment"]["device"]["name"],
-    } for run in runs]
+    """One row per run, best first: what it was, how well it did (with its 95% interval), what it cost."""
+    rows = []
+    for run in runs:
+        m = run["metrics"]
+        low, high = accuracy_interval(round(m["test"]["accuracy"] * m["test"]["images"]), m["test"]["images"])
+        rows.append({
+            "run": run["run_id"], "model": model_label(m["parameters"]), "epochs": m["training"]["epochs"],
+            "batch size": m["parameters"]["batch_size"], "seed": m["parameters"]["seed"],
+            "test accuracy": f"{m['test']['accuracy']:.2%}", "95% interval": f"{low:.2%} – {high:.2%}",
+            "test images": m["test"]["images"], "test loss": f"{m['test']['loss']:.4f}",
+            "train seconds": round(m["training"]["train_seconds"], 1),
+            "parameters": m["training"]["model_parameters"], "device": m["environment"]["device"]["name"],
+        })
     return pd.DataFrame(rows).set_index("run")
 
+
+# --- the stored test predictions ---------------------------------------------------------------------
+
+def stored_predictions(run: dict[str, Any]) -> tuple[np.ndarray, Evaluation] | None:
+    """A run's stored test predictions, ``(indices, Evaluation)``; None when it kept none, or (with a
+    warning) when its file does not validate: the comparison goes on without them."""
+    try:
+        return read_test_predictions(run["directory"])
+    except InvalidRun as problem:
+        warnings.warn(f"{run['directory']}: {problem}; its test predictions count as {NOT_RECORDED}",
+                      RunDirectoryWarning, stacklevel=2)
+        return None
+
+
+def _with_predictions(runs: list[dict[str, Any]]):
+    """(runs with predictions and their predictions, best first; runs without)."""
+    recorded, missing = [], []
+    for run in _best_first(runs):
+        predictions = stored_predictions(run)
+        (missing if predictions is None else recorded).append(run if predictions is None else (run, predictions))
+    return recorded, missing
+
+
+def _correct_on(predictions: tuple[np.ndarray, Evaluation], shared: np.ndarray) -> np.ndarray:
+    indices, evaluation = predictions
+    where = np.searchsorted(indices, shared, sorter=np.argsort(indices))
+    positions = np.argsort(indices)[where]
+    return evaluation.predictions[positions] == evaluation.labels[positions]
+
+
+# --- which differences are significant ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PairComparison:
+    """Two runs scored on the same test images: how their accuracies differ and whether that is chance."""
+
+    run_a: dict[str, Any]
+    run_b: dict[str, Any]
+    images: int  # test images both were scored on
+    accuracy_a: float  # on those images
+    accuracy_b: float
+    interval: tuple[float, float]  # of accuracy_a - accuracy_b (Newcombe), at 95%
+    only_a: int  # images only run A reads right
+    only_b: int
+    p_value: float  # McNemar's exact test
+    adjusted_p: float  # Holm-adjusted over every pair of the comparison
+
+    @property
+    def difference(self) -> float:
+        return self.accuracy_a - self.accuracy_b
+
+    @property
+    def significant(self) -> bool:
+        return self.adjusted_p < LEVEL
+
+
+def pairwise_comparisons(runs: list[dict[str, Any]]) -> list[PairComparison]:
+    """Every pair of runs with stored predictions (run A the more accurate overall), or, beyond
+    MAX_ALL_PAIRS runs, each run against the best; compared on the test images both were scored on.
+
+    McNemar's exact test gives each pair's p-value, and Holm's correction adjusts them over all pairs.
+    A pair with no test image in common is left out.
+    """
+    return _compare(_with_predictions(runs)[0])
+
+
+def _compare(recorded) -> list[PairComparison]:
+    if len(recorded) > MAX_ALL_PAIRS:
+        pairs = [(recorded[0], other) for other in recorded[1:]]
+    else:
+        pairs = list(itertools.combinations(recorded, 2))
+    measured = []
+    for (run_a, predictions_a), (run_b, predictions_b) in pairs:
+        shared = np.intersect1d(predictions_a[0], predictions_b[0])
+        if not len(shared):
+            continue
+        right_a, right_b = _correct_on(predictions_a, shared), _correct_on(predictions_b, shared)
+        only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+        measured.append(dict(run_a=run_a, run_b=run_b, images=len(shared), accuracy_a=float(right_a.mean()),
+                             accuracy_b=float(right_b.mean()), interval=paired_difference_interval(right_a, right_b),
+                             only_a=only_a, only_b=only_b, p_value=mcnemar_exact(only_a, only_b)))
+    adjusted = holm([pair["p_value"] for pair in measured])
+    return [PairComparison(**pair, adjusted_p=float(p)) for pair, p in zip(measured, adjusted)]
+
+
+def _scope(recorded, missing) -> str:
+    if len(recorded) < 2:
+        scope = f"{len(recorded)} run with recorded test predictions: nothing to compare"
+    elif len(recorded) > MAX_ALL_PAIRS:
+        scope = (f"{len(recorded)} runs: more than {MAX_ALL_PAIRS}, so each is compared with the best one only "
+                 f"({label(recorded[0][0])}, {recorded[0][0]['run_id']})")
+    else:
+        scope = f"every pair of the {len(recorded)} runs with recorded test predictions"
+    return scope + (f"; {len(missing)} without them ({NOT_RECORDED})" if missing else "")
+
+
+def pairwise_table(runs: list[dict[str, Any]]):
+    """One row per pair: accuracies on the shared images, their difference with its 95% interval, the
+    images only one of them reads right, McNemar's p, Holm's adjusted p and the verdict at 5%.
+    Runs without stored predictions get a row that says so."""
+    recorded, missing = _with_predictions(runs)
+    rows = [{
+        "run A": f"{label(pair.run_a)} ({pair.run_a['run_id']})",
+        "run B": f"{label(pair.run_b)} ({pair.run_b['run_id']})",
+        "shared images": f"{pair.images:,}",
+        "accuracy A": f"{pair.accuracy_a:.2%}", "accuracy B": f"{pair.accuracy_b:.2%}",
+        "difference": f"{100 * pair.difference:+.2f} pt",
+        "95% interval": f"{100 * pair.interval[0]:+.2f} to {100 * pair.interval[1]:+.2f} pt",
+        "only A right": pair.only_a, "only B right": pair.only_b,
+        "McNemar p": f"{pair.p_value:.3g}", "Holm p": f"{pair.adjusted_p:.3g}",
+        "verdict": f"{'significant' if pair.significant else 'not significant'} at {LEVEL:.0%}",
+    } for pair in _compare(recorded)]
+    rows += [{"run A": f"{label(run)} ({run['run_id']})", "run B": "—",
+              "verdict": f"{NOT_RECORDED}: the run kept no test predictions"} for run in missing]
+    columns = ["run A", "run B", "shared images", "accuracy A", "accuracy B", "difference", "95% interval",
+               "only A right", "only B right", "McNemar p", "Holm p", "verdict"]
+    table = pd.DataFrame(rows, columns=columns).astype(object).fillna("—")
+    return (_in_full(table).hide(axis="index")
+            .set_caption(f"Pairwise differences in test accuracy: {_scope(recorded, missing)}. Holm-adjusted over "
+                         f"{len(rows) - len(missing)} tests."))
+
+
+def _names(runs: list[dict[str, Any]]) -> list[str]:
+    """Short, distinct names for a figure's axes: the run's label, with its id where labels repeat."""
+    labels = [label(run) for run in runs]
+    return [f"{name} ({run['run_id']})" if labels.count(name) > 1 else name for name, run in zip(labels, runs)]
+
+
+def significance_figure(runs: list[dict[str, Any]]) -> Figure | None:
+    """The accuracy difference (row minus column, points) of every compared pair, with a star where
+    it is significant at 5% after Holm's correction; None when fewer than two runs kept predictions."""
+    recorded = _with_predictions(runs)[0]
+    pairs = _compare(recorded)
+    if not pairs:
+        return None
+    vs_best = len(recorded) > MAX_ALL_PAIRS
+    ordered = list({id(run): run for pair in pairs for run in (pair.run_a, pair.run_b)}.values())
+    rows = [pair.run_b for pair in pairs] if vs_best else ordered
+    columns = [pairs[0].run_a] if vs_best else ordered
+    difference = np.full((len(rows), len(columns)), np.nan)
+    marks = np.full(difference.shape, "", dtype=object)
+    position = {id(run): i for i, run in enumerate(rows)}, {id(run): j for j, run in enumerate(columns)}
+    for pair in pairs:
+        for row, column, sign in ((pair.run_a, pair.run_b, 1), (pair.run_b, pair.run_a, -1)):
+            if id(row) in position[0] and id(column) in position[1]:
+                i, j = position[0][id(row)], position[1][id(column)]
+                difference[i, j] = sign * 100 * pair.difference + 0.0  # no "-0.00"
+                marks[i, j] = f"{difference[i, j]:+.2f}{' *' if pair.significant else ''}"
+    extent = max(float(np.nanmax(np.abs(difference))), 0.01)
+    figure = Figure(figsize=(2.2 + 1.1 * len(columns) + 2.5, 1.4 + 0.45 * len(rows)), layout="constrained")
+    axes = figure.add_subplot()
+    sns.heatmap(pd.DataFrame(difference, index=_names(rows), columns=_names(columns)), annot=marks, fmt="",
+                cmap="RdBu", vmin=-extent, vmax=extent, ax=axes, cbar_kws={"label": "row − column (points)"})
+    scope = f"each run against the best, {_names(columns)[0]} ({len(rows) + 1} runs)" if vs_best else "every pair"
+    axes.set(xlabel="", ylabel="", title=f"Accuracy difference, {scope}; * significant at 5% after Holm")
+    return figure
+
+
+# --- seeds of one configuration -----------------------------------------------------------------------
+
+def seed_groups(runs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Runs that differ only in their seed (same other parameters, backend and model version), grouped,
+    best mean accuracy first; a run alone is a group of one."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        unseeded = {**run, "parameters": {**run["parameters"], "seed": 0}}
+        groups.setdefault(identity_of(unseeded), []).append(run)
+    groups = {key: sorted(group, key=lambda r: r["metrics"]["parameters"]["seed"]) for key, group in groups.items()}
+    return sorted(groups.values(), key=lambda group: -np.mean([r["metrics"]["test"]["accuracy"] for r in group]))
+
+
+def _configuration(run: dict[str, Any], varying: set[str]) -> str:
+    p = run["metrics"]["parameters"]
+    extra = [f"{name} {p.get(name)}" for name in sorted(varying - {"model", "members", "epochs", "seed", "data_dir"})]
+    return " · ".join([model_label(p), f"{p['epochs']} ep", *extra])
+
+
+def seed_groups_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per configuration: how many seeds ran it, the mean ± standard deviation (n − 1) of their
+    test accuracy, and which runs they are. One seed has no spread: "—"."""
+    groups = seed_groups(runs)
+    parameters = [run["metrics"]["parameters"] for group in groups for run in group]
+    varying = {name for name in set().union(*parameters) if len({repr(p.get(name)) for p in parameters}) > 1}
+    rows = []
+    for group in groups:
+        accuracies = np.array([run["metrics"]["test"]["accuracy"] for run in group])
+        spread = f" ± {accuracies.std(ddof=1):.2%}" if len(group) > 1 else " ± —"
+        rows.append({
+            "configuration": _configuration(group[0], varying),
+            "backend": group[0].get("backend") or group[0]["metrics"]["reproducibility"]["backend"],
+            "seeds": len(group), "seed values": ", ".join(str(run["metrics"]["parameters"]["seed"]) for run in group),
+            "test accuracy (mean ± sd)": f"{accuracies.mean():.2%}{spread}",
+            "runs": ", ".join(run["run_id"] for run in group),
+        })
+    return pd.DataFrame(rows).set_index("configuration")
+
+
+# --- how far to trust each run -------------------------------------------------------------------------
+
+def trust_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
+    """Calibration (expected calibration error, before and after temperature scaling) and robustness
+    (mean accuracy under the shifts, at the recorded severity) of each run; "not recorded" where the run
+    was made before they were measured."""
+    rows = []
+    for run in runs:
+        calibration, robustness = run["metrics"].get("calibration"), run["metrics"].get("robustness")
+        if calibration is None:
+            after = NOT_RECORDED
+        elif calibration.get("temperature") is None or calibration.get("ece_after_temperature") is None:
+            after = "— (no validation split to fit it)"
+        else:
+            after = f"{calibration['ece_after_temperature']:.2%} (T = {calibration['temperature']:.2f})"
+        rows.append({
+            "run": run["run_id"], "model": label(run),
+            "test accuracy": f"{run['metrics']['test']['accuracy']:.2%}",
+            "ECE": _percent(calibration and calibration["ece"]),
+            "ECE after temperature": after,
+            "mean accuracy under shifts": _percent(robustness and robustness["mean_accuracy"]),
+            "severity": NOT_RECORDED if robustness is None else robustness["severity"],
+            "shifted images": NOT_RECORDED if robustness is None else f"{robustness['images']:,}",
+        })
+    return pd.DataFrame(rows).set_index("run")
+
+
+# --- cost, digits and curves ---------------------------------------------------------------------------
 
 def accuracy_time_figure(runs: list[dict[str, Any]]) -> Figure:
     """Test accuracy against training time: the cost of each point of accuracy."""
@@ -101,25 +362,72 @@ def curves_figure(runs: list[dict[str, Any]]) -> Figure:
     return figure
 
 
-def common_mistakes(runs: list[dict[str, Any]], images: np.ndarray,
-                    labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Test images that every run's model gets wrong, with each model's predictions (runs, images)."""
-    import keras
+# --- the digits no run reads right ---------------------------------------------------------------------
 
-    from .evaluation import predict_probabilities
-    from .models import jax_compilable
+@dataclass(frozen=True)
+class CommonMistakes:
+    """The test images every compared run gets wrong, among those all of them were scored on."""
 
-    models = [jax_compilable(keras.saving.load_model(run["directory"] / MODEL_FILE)) for run in runs]
-    predictions = np.stack([predict_probabilities(model, images).argmax(axis=1) for model in models])
-    return np.flatnonzero((predictions != labels).all(axis=0)), predictions
+    indices: np.ndarray  # positions in MNIST's 10,000 test images, ascending
+    labels: np.ndarray  # their true digits
+    predictions: np.ndarray  # (runs, mistakes): each run's answer, best run first
+    shared: int  # how many test images all compared runs were scored on
+    runs: list[dict[str, Any]]  # the compared runs, best first
+    not_recorded: list[dict[str, Any]]  # runs left out: they kept no (valid) test predictions
 
 
-def common_mistakes_figure(runs: list[dict[str, Any]], images: np.ndarray, labels: np.ndarray,
+def common_mistakes(runs: list[dict[str, Any]], labels: np.ndarray | None = None) -> CommonMistakes:
+    """The test digits every run with stored predictions misses, over the images they all share.
+
+    With `labels` (MNIST's 10,000 test labels), a run whose stored labels disagree with them is left
+    out with a warning: its predictions are not of these images.
+    """
+    recorded, missing = _with_predictions(runs)
+    if labels is not None:
+        labels = np.asarray(labels)
+        for item in list(recorded):
+            run, (indices, evaluation) = item
+            if indices.max() >= len(labels) or not np.array_equal(labels[indices], evaluation.labels):
+                warnings.warn(f"{run['directory']}: its stored test labels are not MNIST's; its test predictions "
+                              f"count as {NOT_RECORDED}", RunDirectoryWarning, stacklevel=2)
+                recorded.remove(item)
+                missing.append(run)
+    if not recorded:
+        nothing = np.zeros(0, dtype=np.int64)
+        return CommonMistakes(nothing, nothing, np.zeros((0, 0), dtype=np.int64), 0, [], missing)
+    shared = recorded[0][1][0]
+    for _, (indices, _) in recorded[1:]:
+        shared = np.intersect1d(shared, indices)
+    shared = np.sort(shared)
+    answers = []
+    for _, (indices, evaluation) in recorded:
+        order = np.argsort(indices)
+        positions = order[np.searchsorted(indices, shared, sorter=order)]
+        answers.append((evaluation.predictions[positions], evaluation.labels[positions]))
+    truth = answers[0][1]
+    predictions = np.stack([predicted for predicted, _ in answers])
+    wrong = (predictions != truth).all(axis=0)
+    return CommonMistakes(indices=shared[wrong], labels=truth[wrong], predictions=predictions[:, wrong],
+                          shared=len(shared), runs=[run for run, _ in recorded], not_recorded=missing)
+
+
+def common_mistakes_figure(runs: list[dict[str, Any]], images: np.ndarray, labels: np.ndarray | None = None,
                            count: int = 30) -> Figure:
-    """The digits no model reads right, titled with the true label and the best run's answer."""
-    wrong, predictions = common_mistakes(runs, images, labels)
-    chosen = wrong[:count]
-    titles = [f"{labels[i]} → {predictions[0, i]}" for i in chosen]
-    title = (f"{len(wrong)} test digits every model gets wrong (true → {label(runs[0])})" if len(wrong)
-             else "No test digit is missed by every model")
-    return digit_grid(images[chosen], titles, ["#cf222e"] * len(chosen), 10, title)
+    """The digits no run reads right, from the runs' stored predictions, titled with the true label and the
+    best run's answer. `images` are MNIST's 10,000 test images (as loaded or prepared), `labels` theirs."""
+    if len(images) < 10_000:
+        raise ValueError(f"images holds {len(images):,} images: pass all 10,000 of MNIST's test images "
+                         "(load_mnist(data_dir).x_test); the stored indices point into them")
+    found = common_mistakes(runs, labels)
+    left_out = (f"; {len(found.not_recorded)} run{'s' * (len(found.not_recorded) != 1)} without recorded test "
+                "predictions left out" if found.not_recorded else "")
+    chosen = np.arange(min(count, len(found.indices)))
+    if not found.runs:
+        title = "No run kept its test predictions (runs made before they were recorded): no shared mistakes to show"
+    elif len(found.indices):
+        title = (f"{len(found.indices):,} of the {found.shared:,} test digits the runs share are missed by every "
+                 f"run (true → {label(found.runs[0])}){left_out}")
+    else:
+        title = f"None of the {found.shared:,} test digits the runs share is missed by every run{left_out}"
+    titles = [f"{found.labels[i]} → {found.predictions[0, i]}" for i in chosen]
+    return digit_grid(np.asarray(images)[found.indices[chosen]], titles, ["#cf222e"] * len(chosen), 10, title)

@@ -1,0 +1,241 @@
+"""The comparison report on small fake run directories: significance, seeds, trust, shared mistakes."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from digitlib import comparison as compare
+from digitlib.evaluation import evaluate_predictions
+from digitlib.params import validate_parameters
+from digitlib.results import save_test_predictions
+from digitlib.rundir import RunDirectoryWarning
+from digitlib.significance import holm, mcnemar_exact, paired_difference_interval
+from test_rundir import valid_metrics, write_run
+
+LABELS = np.arange(10_000) % 10  # stand-in test labels for the tests that need no real images
+
+
+def fake_run(reports, run_id, correct, *, seed=42, epochs=3, labels=LABELS, predictions=True, backend=None,
+             **metrics):
+    """A finished run scored on the first len(correct) test images, right exactly where `correct` says."""
+    correct = np.asarray(correct, dtype=bool)
+    truth = np.asarray(labels[:len(correct)])
+    answers = np.where(correct, truth, (truth + 1) % 10)
+    probabilities = np.full((len(correct), 10), 0.02)
+    probabilities[np.arange(len(correct)), answers] = 0.82
+    parameters = validate_parameters(model="seed", epochs=epochs, seed=seed)
+    content = valid_metrics(float(correct.mean()), parameters)
+    content["test"].update(images=len(correct), mistakes=int((~correct).sum()))
+    record = {"parameters": {"model": "seed", "epochs": epochs, "seed": seed}, "metrics": {**content, **metrics}}
+    run_dir = write_run(reports, run_id, **record, **({"backend": backend} if backend else {}))
+    if predictions:
+        save_test_predictions(run_dir, evaluate_predictions(probabilities, truth))
+    return run_dir
+
+
+def outcomes(count, wrong):
+    """`count` images, all right but those at the positions in `wrong`."""
+    correct = np.ones(count, dtype=bool)
+    correct[list(wrong)] = False
+    return correct
+
+
+def test_common_mistakes_come_from_the_stored_predictions_over_the_images_all_runs_share(tmp_path, monkeypatch):
+    # Written first, against the comparison that loaded every model.keras and predicted all 10,000 images.
+    import keras
+
+    monkeypatch.setattr(keras.saving, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    fake_run(tmp_path, "run-1000", outcomes(1000, [3, 50, 77, 400, 900]), seed=1)  # 900 is beyond the shared 500
+    fake_run(tmp_path, "run-500", outcomes(500, [3, 50, 77, 120, 499]), seed=2)
+    fake_run(tmp_path, "run-old", outcomes(1000, range(0, 1000, 2)), seed=3, predictions=False)
+    runs = compare.load_runs(tmp_path)
+
+    images = np.zeros((10_000, 28, 28), dtype=np.uint8)
+    figure = compare.common_mistakes_figure(runs, images, LABELS)  # as the notebook calls it
+    assert figure._suptitle.get_text() == ("3 of the 500 test digits the runs share are missed by every run "
+                                           "(true → seed · 3 ep · seed 1); 1 run without recorded test "
+                                           "predictions left out")
+
+    found = compare.common_mistakes(runs, LABELS)
+    assert found.shared == 500 and list(found.indices) == [3, 50, 77]
+    assert [run["run_id"] for run in found.runs] == ["run-1000", "run-500"]
+    assert [run["run_id"] for run in found.not_recorded] == ["run-old"]
+    assert list(found.labels) == [3, 0, 7] and found.predictions.tolist() == [[4, 1, 8], [4, 1, 8]]
+
+
+def test_common_mistakes_say_when_there_is_nothing_to_show(tmp_path):
+    fake_run(tmp_path, "a", outcomes(100, [5]), seed=1)
+    fake_run(tmp_path, "b", outcomes(100, [6]), seed=2)
+    images = np.zeros((10_000, 28, 28), dtype=np.uint8)
+    figure = compare.common_mistakes_figure(compare.load_runs(tmp_path), images)
+    assert figure._suptitle.get_text() == "None of the 100 test digits the runs share is missed by every run"
+    old = tmp_path / "old"
+    fake_run(old, "c", outcomes(100, [5]), predictions=False)
+    figure = compare.common_mistakes_figure(compare.load_runs(old), images)
+    assert figure._suptitle.get_text().startswith("No run kept its test predictions")
+    with pytest.raises(ValueError, match="pass all 10,000 of MNIST's test images"):
+        compare.common_mistakes_figure(compare.load_runs(old), images[:1000])
+
+
+def test_predictions_of_other_images_or_a_damaged_file_count_as_not_recorded_with_a_warning(tmp_path):
+    fake_run(tmp_path, "good", outcomes(100, [5]), seed=1)
+    fake_run(tmp_path, "shuffled", outcomes(100, [5]), seed=2, labels=(LABELS + 3) % 10)
+    (fake_run(tmp_path, "damaged", outcomes(100, [5]), seed=3) / "test_predictions.npz").write_bytes(b"not a zip")
+    runs = compare.load_runs(tmp_path)
+    with pytest.warns(RunDirectoryWarning) as caught:
+        found = compare.common_mistakes(runs, LABELS)
+    assert {run["run_id"] for run in found.not_recorded} == {"shuffled", "damaged"}
+    assert any("test_predictions.npz is unreadable" in str(w.message) for w in caught)
+    assert any("stored test labels are not MNIST's" in str(w.message) for w in caught)
+
+
+def test_a_pair_is_compared_on_its_shared_images_with_mcnemar_and_newcombe(tmp_path):
+    a = outcomes(1000, list(range(10)) + [500, 501])  # 988 right
+    b = outcomes(1000, list(range(4)) + list(range(600, 630)))  # 966 right
+    fake_run(tmp_path, "a", a, seed=1)
+    fake_run(tmp_path, "b", b, seed=2)
+    (pair,) = compare.pairwise_comparisons(compare.load_runs(tmp_path))
+    assert (pair.run_a["run_id"], pair.run_b["run_id"], pair.images) == ("a", "b", 1000)
+    assert (pair.only_a, pair.only_b) == (30, 8)  # B misses 600-629 that A reads; A misses 4-9, 500, 501
+    assert pair.accuracy_a == 0.988 and pair.accuracy_b == 0.966 and pair.difference == pytest.approx(0.022)
+    assert pair.p_value == mcnemar_exact(30, 8) == pair.adjusted_p  # one test: Holm changes nothing
+    assert pair.interval == paired_difference_interval(a, b) and pair.significant
+
+    table = compare.pairwise_table(compare.load_runs(tmp_path))
+    row = table.data.iloc[0]
+    assert row["run A"] == "seed · 3 ep · seed 1 (a)" and row["shared images"] == "1,000"
+    assert row["difference"] == "+2.20 pt" and row["verdict"] == "significant at 5%"
+    assert (row["only A right"], row["only B right"]) == (30, 8)
+    assert row["McNemar p"] == f"{mcnemar_exact(30, 8):.3g}"
+    assert "every pair of the 2 runs" in table.caption
+
+
+def test_holm_adjusts_over_every_pair(tmp_path):
+    fake_run(tmp_path, "a", outcomes(1000, range(5)), seed=1)
+    fake_run(tmp_path, "b", outcomes(1000, range(5, 25)), seed=2)
+    fake_run(tmp_path, "c", outcomes(1000, range(100, 118)), seed=3)
+    pairs = compare.pairwise_comparisons(compare.load_runs(tmp_path))
+    assert [(p.run_a["run_id"], p.run_b["run_id"]) for p in pairs] == [("a", "c"), ("a", "b"), ("c", "b")]
+    raw = [p.p_value for p in pairs]
+    np.testing.assert_allclose([p.adjusted_p for p in pairs], holm(raw))
+    smallest = min(pairs, key=lambda p: p.p_value)
+    assert smallest.adjusted_p == pytest.approx(min(1.0, 3 * smallest.p_value))  # the smallest of 3, times 3
+    assert [p.significant for p in pairs] == [p.adjusted_p < 0.05 for p in pairs]
+
+
+def test_beyond_twenty_runs_each_is_compared_with_the_best_only(tmp_path):
+    for k in range(22):
+        fake_run(tmp_path, f"run-{k:02d}", outcomes(500, range(k)), seed=k)
+    runs = compare.load_runs(tmp_path)
+    pairs = compare.pairwise_comparisons(runs)
+    assert len(pairs) == 21 and {p.run_a["run_id"] for p in pairs} == {"run-00"}
+    assert "more than 20, so each is compared with the best one only" in compare.pairwise_table(runs).caption
+    figure = compare.significance_figure(runs)
+    assert "each run against the best" in figure.axes[0].get_title()
+    assert len(figure.axes[0].get_yticklabels()) == 21 and len(figure.axes[0].get_xticklabels()) == 1
+
+
+def test_the_significance_figure_stars_significant_cells_and_needs_two_runs(tmp_path):
+    fake_run(tmp_path, "a", outcomes(1000, range(2)), seed=1)
+    fake_run(tmp_path, "b", outcomes(1000, range(40)), seed=2)
+    figure = compare.significance_figure(compare.load_runs(tmp_path))
+    texts = sorted(text.get_text() for text in figure.axes[0].texts)
+    assert texts == ["+3.80 *", "-3.80 *"]
+    assert compare.significance_figure(compare.load_runs(tmp_path / "a")) is None
+
+
+def test_runs_without_predictions_are_listed_as_not_recorded(tmp_path):
+    fake_run(tmp_path, "a", outcomes(100, [1]), seed=1)
+    fake_run(tmp_path, "old", outcomes(100, [1, 2]), seed=2, predictions=False)
+    table = compare.pairwise_table(compare.load_runs(tmp_path))
+    (row,) = table.data.to_dict("records")
+    assert row["run A"].endswith("(old)") and row["verdict"].startswith("not recorded")
+    assert "1 run with recorded test predictions: nothing to compare; 1 without them" in table.caption
+
+
+def test_seeds_of_one_configuration_are_grouped(tmp_path):
+    accuracies = {1: 0.99, 2: 0.98, 3: 0.97}
+    for seed, accuracy in accuracies.items():
+        fake_run(tmp_path, f"seed-{seed}", outcomes(100, range(round(100 * (1 - accuracy)))), seed=seed)
+    fake_run(tmp_path, "longer", outcomes(100, []), seed=1, epochs=5)
+    fake_run(tmp_path, "on-jax", outcomes(100, [1]), seed=1, backend="jax")
+    runs = compare.load_runs(tmp_path)
+    groups = compare.seed_groups(runs)
+    assert sorted(sorted(r["run_id"] for r in group) for group in groups) == [
+        ["longer"], ["on-jax"], ["seed-1", "seed-2", "seed-3"]]
+    table = compare.seed_groups_table(runs)
+    assert list(table["seeds"]) == [1, 1, 3]
+    grouped = table[table["seeds"] == 3].iloc[0]
+    assert grouped.name == "seed · 3 ep" and grouped["seed values"] == "1, 2, 3"
+    spread = np.std(list(accuracies.values()), ddof=1)
+    assert grouped["test accuracy (mean ± sd)"] == f"98.00% ± {spread:.2%}"
+    assert table.loc["seed · 5 ep", "test accuracy (mean ± sd)"] == "100.00% ± —"
+
+
+CALIBRATION = {"ece": 0.012, "nll": 0.03, "brier": 0.02, "bins": 15, "temperature": 1.3,
+               "ece_after_temperature": 0.004}
+ROBUSTNESS = {"images": 1000, "seed": 0, "severity": 3, "clean_accuracy": 0.99,
+              "accuracy": {"gaussian_noise": 0.95, "rotate": 0.91}, "mean_accuracy": 0.93}
+
+
+def test_trust_shows_calibration_and_robustness_side_by_side(tmp_path):
+    fake_run(tmp_path, "measured", outcomes(100, []), seed=1, calibration=CALIBRATION, robustness=ROBUSTNESS)
+    fake_run(tmp_path, "no-split", outcomes(100, [1]), seed=2,
+             calibration={**CALIBRATION, "temperature": None, "ece_after_temperature": None})
+    fake_run(tmp_path, "older", outcomes(100, [1, 2]), seed=3)
+    table = compare.trust_table(compare.load_runs(tmp_path))
+    assert table.loc["measured"].to_dict() == {
+        "model": "seed · 3 ep · seed 1", "test accuracy": "100.00%", "ECE": "1.20%",
+        "ECE after temperature": "0.40% (T = 1.30)", "mean accuracy under shifts": "93.00%", "severity": 3,
+        "shifted images": "1,000"}
+    assert table.loc["no-split", "ECE after temperature"].startswith("— (no validation split")
+    assert table.loc["no-split", "mean accuracy under shifts"] == "not recorded"
+    assert set(table.loc["older"].drop(["model", "test accuracy"])) == {"not recorded"}
+
+
+def test_the_runs_table_shows_each_accuracys_95_percent_interval(tmp_path):
+    fake_run(tmp_path, "a", outcomes(1000, range(7)), seed=1)
+    table = compare.runs_table(compare.load_runs(tmp_path))
+    assert table.loc["a", "test accuracy"] == "99.30%" and table.loc["a", "95% interval"] == "98.56% – 99.66%"
+    assert table.loc["a", "test images"] == 1000
+
+
+SECTIONS = ["The runs, best first", "Which differences are significant", "Seeds of one configuration",
+            "How far to trust each run", "Accuracy against training time", "Per-digit accuracy", "Learning curves",
+            "Digits every model gets wrong"]
+
+
+def test_the_notebook_tells_the_sections_in_order():
+    from conftest import REPOSITORY
+
+    notebook = json.loads((REPOSITORY / "notebooks" / "compare_runs.ipynb").read_text())
+    headings = [line[3:] for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+                for line in "".join(cell["source"]).splitlines() if line.startswith("## ")]
+    assert headings == SECTIONS
+
+
+@pytest.mark.e2e
+def test_the_comparison_notebook_runs_end_to_end_on_stored_predictions(tmp_path, mnist, mnist_dir):
+    from conftest import digitlib_cli, run_dir_of
+
+    reports = tmp_path / "runs"
+    mistakes = [int(i) for i in np.flatnonzero(mnist.y_test[:1000] == 7)[:4]]
+    fake_run(reports, "best", outcomes(1000, mistakes[:3]), seed=1, labels=mnist.y_test,
+             calibration=CALIBRATION, robustness=ROBUSTNESS)
+    fake_run(reports, "second", outcomes(1000, mistakes + list(range(900, 930))), seed=2, labels=mnist.y_test)
+    fake_run(reports, "third", outcomes(500, mistakes), seed=3, labels=mnist.y_test)
+    fake_run(reports, "older", outcomes(1000, range(50)), seed=4, epochs=5, predictions=False)
+    result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", reports,
+                          "-p", "data_dir", mnist_dir, "-p", "title", "Fake runs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = run_dir_of(result, tmp_path)
+    executed = json.loads((run_dir / "notebook.ipynb").read_text())
+    outputs = [output for cell in executed["cells"] if cell["cell_type"] == "code" for output in cell["outputs"]]
+    assert not [output for output in outputs if output["output_type"] == "error"]
+    html = (run_dir / "report.html").read_text()
+    for heading in SECTIONS:
+        assert heading in html, heading
+    assert "significant at 5%" in html and "not recorded" in html
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 5

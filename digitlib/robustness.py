@@ -61,15 +61,17 @@ class Shift:
 
 
 def _rotate(batch: np.ndarray, degrees: float, rng: np.random.Generator) -> np.ndarray:
-    """Rotate about the centre, clockwise or anticlockwise at random for each image."""
+    """Rotate about the centre of the field, clockwise or anticlockwise at random for each image."""
     signs = rng.choice([-1.0, 1.0], size=len(batch))
+    centre = np.array([0.0, _CENTRE, _CENTRE])
     out = np.empty_like(batch)
     for sign in (-1.0, 1.0):  # one affine transform per direction, on every image that turns that way
         chosen = signs == sign
         if chosen.any():
-            angle = np.deg2rad(sign * degrees)
-            matrix = np.array([[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]])
-            out[chosen] = _affine(batch[chosen], matrix)
+            cos, sin = np.cos(np.deg2rad(sign * degrees)), np.sin(np.deg2rad(sign * degrees))
+            matrix = np.array([[1, 0, 0], [0, cos, -sin], [0, sin, cos]])  # (image, row, column); images stay
+            out[chosen] = ndimage.affine_transform(batch[chosen], matrix, offset=centre - matrix @ centre, order=1,
+                                                   mode="constant")
     return out
 
 
@@ -87,15 +89,8 @@ def _translate(batch: np.ndarray, pixels: float, rng: np.random.Generator) -> np
 
 def _scale(batch: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
     """Shrink (factor < 1) or enlarge every digit about the centre of the field."""
-    matrix = np.array([1.0, 1 / factor, 1 / factor])  # diagonal: scipy's faster, separable path
-    return ndimage.affine_transform(batch, matrix, offset=(1 - matrix) * _CENTRE, order=1,
-                                    mode="constant")
-
-
-def _affine(batch: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """`matrix` maps output to input coordinates (image, row, column) about the field's centre."""
-    centre = np.array([0.0, _CENTRE, _CENTRE])
-    return ndimage.affine_transform(batch, matrix, offset=centre - matrix @ centre, order=1, mode="constant")
+    matrix = np.array([1.0, 1 / factor, 1 / factor])  # a diagonal: scipy's faster, separable path
+    return ndimage.affine_transform(batch, matrix, offset=(1 - matrix) * _CENTRE, order=1, mode="constant")
 
 
 def _thicken(batch: np.ndarray, radius: float, rng: np.random.Generator) -> np.ndarray:
@@ -135,7 +130,7 @@ def _resample(batch: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.nd
 
     scipy interpolates one tall 2-D image several times faster than a 3-D stack, so the images are laid
     end to end, each framed by a pixel of background that the coordinates cannot pass: no image reads
-    its neighbour, and beyond the frame is background, as in scipy's "constant" mode.
+    its neighbour, and beyond its edges is background, as in scipy's "grid-constant" mode on the stack.
     """
     framed = np.pad(batch, ((0, 0), (1, 1), (1, 1)))
     tops = (np.arange(len(batch)) * (_SIDE + 2) + 1)[:, np.newaxis, np.newaxis]
@@ -181,7 +176,7 @@ def _stripe(batch: np.ndarray, width: float, rng: np.random.Generator) -> np.nda
 SHIFTS: dict[str, Shift] = {shift.name: shift for shift in (
     Shift("rotation", "Rotation", "degrees", (0, 15, 30, 45, 60), _rotate),
     Shift("translation", "Translation", "px", (0, 2, 3, 4, 6), _translate),
-    Shift("scale", "Scale", "× size", (1, 0.85, 0.7, 0.6, 0.5), _scale),
+    Shift("scale", "Scale", "× original size", (1, 0.85, 0.7, 0.6, 0.5), _scale),
     Shift("thickness", "Stroke thickness", "px dilation", (0, 1, 1.5, 2, 2.5), _thicken),
     Shift("gaussian_noise", "Gaussian noise", "σ (ink = 1)", (0, 0.1, 0.2, 0.35, 0.5), _gaussian_noise),
     Shift("blur", "Blur", "px σ", (0, 0.5, 1, 1.5, 2), _blur),
@@ -268,6 +263,9 @@ def robustness_curves(model, images: np.ndarray, labels: np.ndarray, *, count: i
 def robustness_summary(curves: pd.DataFrame, level: int = REFERENCE_LEVEL) -> dict:
     """The numbers metrics.json keeps: accuracy of each shift at severity `level`, their mean, the clean
     accuracy of the subset, its size and seed (plain Python types)."""
+    if not {"count", "seed"} <= set(curves.attrs):
+        raise ValueError("curves.attrs lacks the subset's count and seed: pass the table robustness_curves "
+                         "returned, or set curves.attrs.update(count=..., seed=...) on one read back from a file")
     levels = sorted(set(curves["level"]) - {0})
     if level not in levels:
         raise ValueError(f"severity must be one of {levels}, got {level!r}")
@@ -287,7 +285,7 @@ def robustness_figure(curves: pd.DataFrame, clean_accuracy: float | None = None)
     shifts = list(dict.fromkeys(curves["shift"]))
     columns = 4
     rows = -(-len(shifts) // columns)
-    figure = Figure(figsize=(12, 2.2 * rows + 0.5), layout="constrained")
+    figure = Figure(figsize=(12, 2 * rows + 0.5), layout="constrained")
     panels = figure.subplots(rows, columns, sharey=True, squeeze=False).flat
     lowest = min(curves["accuracy"].min(), clean_accuracy if clean_accuracy is not None else 1.0)
     for name, axes in zip(shifts, panels):
@@ -312,8 +310,9 @@ def robustness_figure(curves: pd.DataFrame, clean_accuracy: float | None = None)
     figure.axes[0].set_ylim(10 * np.floor(10 * lowest) - 2, 101)
     handles, names = figure.axes[0].get_legend_handles_labels()
     figure.legend(handles, names, loc="lower right", fontsize=9, frameon=False)
-    figure.suptitle(f"Accuracy under distribution shifts ({curves.attrs.get('count', '?'):,} test images, "
-                    f"severity 0 = clean)")
+    count = curves.attrs.get("count")
+    figure.suptitle(f"Accuracy under distribution shifts ({f'{count:,} test images, ' if count else ''}"
+                    "the leftmost point is clean)")
     return figure
 
 
@@ -321,7 +320,7 @@ def shifted_examples_figure(image: np.ndarray, seed: int = 0) -> Figure:
     """One test digit under every shift (rows) at every level (columns): what each severity looks like."""
     image = np.asarray(image, dtype=np.float32).reshape(1, _SIDE, _SIDE, 1)
     levels = _SEVERITIES + 1
-    figure = Figure(figsize=(1.1 * levels + 1.2, 1.1 * len(SHIFTS) + 0.4), layout="constrained")
+    figure = Figure(figsize=(1.1 * levels + 1.2, 1.05 * len(SHIFTS) + 0.4), layout="constrained")
     figure.suptitle("One test digit under each shift, clean (left) to severity 4", fontsize=10)
     for shift, row in zip(SHIFTS.values(), figure.subplots(len(SHIFTS), levels, squeeze=False)):
         for level, axes in enumerate(row):

@@ -93,6 +93,19 @@ def test_the_images_move_further_from_the_clean_ones_with_every_severity(digits,
     assert np.all(np.diff(distances) > 0), distances
 
 
+def test_elastic_resampling_reads_each_image_as_scipy_reads_the_stack():
+    from scipy import ndimage
+
+    from digitlib.robustness import _resample
+
+    rng = np.random.default_rng(0)
+    stack = rng.random((20, 28, 28), dtype=np.float32)
+    rows, columns = rng.uniform(-4, 31, size=(2, 20, 28, 28))  # beyond the edges too
+    images = np.broadcast_to(np.arange(20)[:, None, None], rows.shape)
+    expected = ndimage.map_coordinates(stack, [images, rows, columns], order=1, mode="grid-constant")
+    np.testing.assert_allclose(_resample(stack, rows, columns), expected, atol=1e-6)
+
+
 def _orientation(images):
     """The angle (degrees) of each digit's principal axis, from its second moments of ink."""
     rows, columns = np.indices((28, 28))
@@ -222,6 +235,10 @@ def test_the_summary_is_what_metrics_json_records(curves):
     assert robustness_summary(table, level=4)["severity"] == 4
     with pytest.raises(ValueError, match=r"one of \[1, 2, 3, 4\]"):
         robustness_summary(table, level=0)
+    read_back = table.copy()
+    read_back.attrs = {}  # as from a CSV file
+    with pytest.raises(ValueError, match="count and seed"):
+        robustness_summary(read_back)
 
 
 def _robustness_schema() -> dict:

@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 # submodule -> the public names it provides
 _EXPORTS = {
+    "calibration": ["Calibration", "calibrate", "calibrate_model", "reliability_figure"],
     "data": ["DataError", "MNIST", "load_mnist"],
     "ensemble": ["train_network"],
     "evaluation": ["Evaluation", "evaluate_members", "evaluate_model", "evaluate_predictions", "per_class_metrics",
@@ -30,13 +31,18 @@ _EXPORTS = {
     "figures": ["confident_mistakes_figure", "confusion_matrix_figure", "learning_curves_figure",
                 "predictions_figure", "sample_predictions_figure"],
     "handwriting": ["ImageError", "load_digit", "mnist_style"],
+    "headline": ["headline"],
     "models": ["build_model", "describe_model", "layers_table", "model_names"],
+    "occlusion": ["occlusion_figure", "occlusion_maps"],
     "params": ["PARAMETERS", "ParameterError", "recipe", "validate_comparison_parameters", "validate_parameters",
                "validate_prediction_parameters"],
     "predict": ["ModelError", "Prediction", "load_trained_model", "predict_images", "save_predictions"],
     "prepare": ["Splits", "prepare_images", "prepare_splits", "split_validation"],
     "provenance": ["describe_environment", "training_on"],
-    "results": ["run_metrics", "save_results"],
+    "representation": ["feature_map_figure", "filters_figure", "penultimate_features"],
+    "results": ["run_metrics", "save_results", "save_test_predictions"],
+    "robustness": ["robustness_curves", "robustness_figure", "robustness_summary", "shifted_examples_figure"],
+    "significance": ["accuracy_interval"],
     "tables": ["dataset_table", "members_table", "parameters_table", "per_class_table", "predictions_table",
                "provenance_table", "splits_table"],
     "training": ["TrainingResult", "fit_model", "set_reproducible"],

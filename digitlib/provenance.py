@@ -55,12 +55,17 @@ def training_device() -> dict[str, str]:
     return {"type": "CPU", "name": cpu_name(), "count": str(os.cpu_count() or 1)}
 
 
+def device_label(device: dict[str, str]) -> str:
+    """A device as the report names it: "CPU (2 cores)", or the GPU's name."""
+    return f"CPU ({device['count']} cores)" if device["type"] == "CPU" else device["name"]
+
+
 def training_on() -> str:
     """One line for the log and the report: "Training on NVIDIA H100 80GB HBM3 with jax 0.10.2"."""
     import keras
 
     device, backend = training_device(), keras.backend.backend()
-    where = f"CPU ({device['count']} cores)" if device["type"] == "CPU" else device["name"]
+    where = device_label(device)
     named = " ".join(filter(None, [backend, package_versions().get(backend)]))
     return f"Training on {where} with {named} (Keras {keras.__version__})"
 

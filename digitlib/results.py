@@ -1,4 +1,5 @@
-"""A run's results on disk: metrics.json (what it scored and how to reproduce it) and model.keras."""
+"""A run's results on disk: metrics.json (what it scored and how to reproduce it), model.keras and the
+per-image test predictions (test_predictions.npz)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from .rundir import METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE
 
 if TYPE_CHECKING:
     import keras
+    import pandas as pd
 
+    from .calibration import Calibration
     from .data import MNIST
     from .prepare import Splits
     from .training import Reproducibility, TrainingResult
@@ -34,11 +37,17 @@ def run_metrics(
     reproducibility: Reproducibility,
     environment: dict[str, Any],
     member_evaluations: Sequence[Evaluation] = (),
+    calibration: Calibration | None = None,
+    robustness: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Everything a reader needs to judge and reproduce the run, as plain JSON values.
 
     For an ensemble, `member_evaluations` adds each member's own test accuracy to its entry.
+    `calibration` (:func:`digitlib.calibrate_model`) and `robustness` (:func:`digitlib.robustness_curves`)
+    add their one-number summaries, which comparisons of runs show side by side.
     """
+    from .robustness import robustness_summary
+
     per_class = per_class_metrics(evaluation)
     members = [dict(info) for info in training.members]
     for info, scored in zip(members, member_evaluations):
@@ -75,6 +84,8 @@ def run_metrics(
             "op_determinism": reproducibility.op_determinism,
         },
         "environment": environment,
+        **({"calibration": calibration.summary()} if calibration is not None else {}),
+        **({"robustness": robustness_summary(robustness)} if robustness is not None else {}),
     }
 
 

@@ -25,7 +25,7 @@ from .index import locked, write_index
 from .layout import NOTEBOOKS
 from .models import model_spec
 from .native import native_stderr_to
-from .pages import CONTENT_SECURITY_POLICY, TEMPLATES
+from .pages import CONTENT_SECURITY_POLICY, TEMPLATES, arrange_report
 from .params import ParameterError, absolute_paths, validate_notebook_parameters
 from .resources import check_memory
 from .rundir import (
@@ -91,6 +91,7 @@ def create_run_directory(reports_dir: Path, run_id: str) -> Path:
 
 def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False) -> Path:
     """One self-contained HTML file: images embedded, no CDN scripts, code hidden unless asked."""
+    import nbformat
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
@@ -100,8 +101,8 @@ def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False
         exclude_input_prompt=not show_code,
         exclude_output_prompt=True,
     )
-    body, _ = exporter.from_filename(str(notebook_path),
-                                     resources={"content_security_policy": CONTENT_SECURITY_POLICY})
+    body, _ = exporter.from_notebook_node(arrange_report(nbformat.read(notebook_path, as_version=4)),
+                                          resources={"content_security_policy": CONTENT_SECURITY_POLICY})
     return write_atomic(html_path, body)
 
 

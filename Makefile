@@ -35,14 +35,16 @@ BENCH_STAMP  := $(call stamp,$(BENCH_EXTRAS))
 REPORT_STAMP := $(call stamp,$(REPORT_EXTRAS))
 LAB_STAMP    := $(call stamp,$(LAB_EXTRAS))
 
-# Extra arguments: make report ARGS="-p epochs 3 -p model seed"; make test PYTEST_ARGS="-k data"
+# Extra arguments: make report ARGS="-p epochs 3 -p model seed"; make test PYTEST_ARGS="-k data";
+# make lab LAB_ARGS="--ip=0.0.0.0 --port=8890 --no-browser" (any option of jupyter lab)
 ARGS        ?=
 PYTEST_ARGS ?=
+LAB_ARGS    ?=
 
 # Python 3.12 for the smoke test, if it is not python3.12 on the PATH or pyenv's (scripts/find-python).
 export PYTHON_3_12
 
-.PHONY: help report test test-quick lint constraints browser lab clean-venv smoke-3.12 wheelhouse
+.PHONY: help report test test-quick lint constraints browser lab git-filters clean-venv smoke-3.12 wheelhouse
 
 help:
 	@echo "make report      train and evaluate on MNIST, write reports/<run-id>/report.html (ARGS='-p NAME VALUE ...')"
@@ -51,7 +53,8 @@ help:
 	@echo "make smoke-3.12  install the wheel with JAX only into .venv-3.12, train a tiny report, predict"
 	@echo "make test-quick  the tests without the end-to-end ones (under a minute), for the edit loop"
 	@echo "make lint        ruff over digitlib/, tests/ and bench/"
-	@echo "make lab         open JupyterLab on notebooks/"
+	@echo "make lab         open JupyterLab on notebooks/ (LAB_ARGS='--port=8890 --no-browser ...')"
+	@echo "make git-filters let git strip notebook outputs before a commit (nbstripout; make lab and make test do it)"
 	@echo "make bench       time to accuracy, inference speed, end-to-end timing, TensorFlow vs JAX, local vs Dask"
 	@echo "                 sweeps (bench/results/)"
 	@echo "make bench-accuracy  train every model of the ladder (3 seeds; hours on a CPU), write the accuracy table"
@@ -79,6 +82,7 @@ report: $(REPORT_STAMP)
 # again on JAX; the e2e tests drive both backends through the command line. (Exit 5: PYTEST_ARGS selected
 # no test marked jax.)
 test: $(TEST_STAMP) lint browser smoke-3.12
+	@$(GIT_FILTERS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -m jax -p no:cacheprovider $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
@@ -102,8 +106,17 @@ constraints:
 browser:
 	@scripts/install-chromium
 
+# nbstripout as git's filter for notebooks (.gitattributes): what a JupyterLab session saves into notebooks/
+# stays out of git status and commits. Writes three keys of this clone's .git/config; quick, asks nothing.
+GIT_FILTERS = $(BIN)/python scripts/git-filters
+git-filters: $(LAB_STAMP)
+	@$(GIT_FILTERS)
+
+# JupyterLab refuses to run as root without --allow-root; containers and cloud notebooks run as root.
+LAB_AS_ROOT = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: $(LAB_STAMP)
-	KERAS_BACKEND=$(BACKEND) $(BIN)/jupyter lab notebooks/
+	@$(GIT_FILTERS)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/jupyter lab $(LAB_AS_ROOT) $(LAB_ARGS) notebooks/
 
 clean-venv:
 	rm -rf $(VENV) $(VENV)-3.12

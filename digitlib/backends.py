@@ -26,14 +26,31 @@ GPU_MEMORY_ON_DEMAND = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_
 # XLA (JAX's compiler, and TensorFlow's when it compiles) picks deterministic GPU kernels: the same seed
 # on the same GPU gives the same numbers. CPUs are deterministic anyway.
 DETERMINISTIC_XLA = "--xla_gpu_deterministic_ops=true"
+# TensorFlow's C++ log messages below FATAL stay quiet: the failed cuInit of its GPU probe on a machine without
+# one, grappler's "NodeDef mentions attribute use_unbounded_threadpool", oneDNN notes. A kernel copies them into
+# the notebook as stderr (JupyterLab's red boxes); what goes wrong still raises in Python, and a crash still
+# says why. Level 3 keeps out ERROR lines too, which both of those are. $TF_CPP_MIN_LOG_LEVEL set by the user
+# wins (0 shows everything). The few lines TensorFlow's absl logs while it loads, before its logging reads the
+# variable ("All log messages before absl::InitializeLog()", "Could not find cuda drivers") are not covered.
+QUIET_NATIVE_LOGS = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def native_log_defaults(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """TensorFlow's C++ log level (:data:`QUIET_NATIVE_LOGS`), where `environ` has not chosen one."""
+    return {name: environ.get(name, value) for name, value in QUIET_NATIVE_LOGS.items()}
 
 
 def gpu_defaults(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """GPU memory on demand and deterministic XLA GPU ops, where `environ` has not chosen otherwise."""
+    """GPU memory on demand and deterministic XLA GPU ops, and quiet native logs (:func:`native_log_defaults`,
+    which includes the GPU probe's), where `environ` has not chosen otherwise.
+
+    Every kernel starts with them (:func:`kernel_environment`), and importing digitlib sets them, so a notebook
+    opened in JupyterLab, which imports digitlib before Keras, gets them too.
+    """
     values = {name: environ.get(name, value) for name, value in GPU_MEMORY_ON_DEMAND.items()}
     flags = environ.get("XLA_FLAGS", "")
     values["XLA_FLAGS"] = flags if "xla_gpu_deterministic_ops" in flags else f"{flags} {DETERMINISTIC_XLA}".strip()
-    return values
+    return {**values, **native_log_defaults(environ)}
 
 
 def configured_backend() -> str:

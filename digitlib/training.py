@@ -1,4 +1,5 @@
-"""Compiling and fitting, reproducibly, with one concise progress line per epoch."""
+"""Compiling and fitting, reproducibly, with one concise progress line per epoch (and, for a person watching a
+notebook in JupyterLab, a bar of the epoch's batches)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -105,6 +106,54 @@ def _epoch_progress(epochs: int, stream: TextIO):
     return EpochProgress()
 
 
+def interactive_frontend(request: Mapping | None = None) -> bool:
+    """Whether the code runs for a person watching a notebook (JupyterLab, Jupyter Notebook, VS Code), not for
+    papermill (`digitlib report`, plain papermill), nbconvert --execute, a script or a terminal.
+
+    The signal is the Jupyter messaging protocol's own: the `allow_stdin` of the execute request the kernel is
+    running (`request`; default: the current one). A frontend where someone could answer input() sends True;
+    nbclient, which papermill and nbconvert execute notebooks with, sends False, as nobody is there to answer.
+    Outside an IPython kernel there is no request, and no one to show a bar to.
+    """
+    if request is None:
+        request = _current_request()
+    return bool(((request or {}).get("content") or {}).get("allow_stdin", False))
+
+
+def _current_request() -> Mapping | None:
+    """The execute request of the IPython kernel this code runs in, or None outside one."""
+    if "ipykernel" not in sys.modules:  # a kernel has imported it long before any cell runs
+        return None
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    get_parent = getattr(kernel, "get_parent", None)  # ipykernel 6 and later
+    return get_parent("shell") if get_parent else None
+
+
+def _batch_progress(epochs: int, stream: TextIO):
+    """A callback that shows a bar of each epoch's batches on `stream`, and clears it when the epoch ends.
+
+    Plain text (carriage returns, which JupyterLab renders in place) on the stream the epoch lines go to, so
+    stdout, not a red stderr box: tqdm's notebook widget would need ipywidgets, which digitlib does not install.
+    """
+    import keras
+    from tqdm.std import tqdm
+
+    class BatchProgress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self._bar = tqdm(total=self.params.get("steps"), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+                             file=stream, leave=False, ncols=80, mininterval=0.5)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._bar.update()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._bar.close()  # before the epoch's line is printed: it runs first
+
+    return BatchProgress()
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     """Per-epoch metrics (Keras' history) and per-epoch wall seconds."""
@@ -171,6 +220,7 @@ def fit_model(
     checkpoint_dir: str | os.PathLike | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     stream: TextIO | None = None,
+    progress_bar: bool | None = None,
 ) -> TrainingResult:
     """Compile and fit on the training split, watching the validation split if it has any.
 
@@ -178,12 +228,19 @@ def fit_model(
     saved after every epoch and training resumes from the last finished epoch when a checkpoint
     is there: an interrupted run, resumed, ends with the same weights as an uninterrupted one.
     One network only: an ensemble trains member by member (:func:`digitlib.train_network`).
+
+    One line per epoch goes to `stream` (default stdout). `progress_bar` adds a bar of each epoch's batches
+    while it trains; None: where someone watches it (:func:`interactive_frontend`), so a papermill log keeps
+    exactly one line per epoch.
     """
     if ensemble_members(model):
         raise ValueError("an ensemble trains member by member: use digitlib.train_network, not fit_model")
     steps = math.ceil(len(splits.x_train) / batch_size) * epochs
     compile_model(model, learning_rate, steps=steps, schedule=schedule)
     progress = _epoch_progress(epochs, stream or sys.stdout)
+    if progress_bar is None:
+        progress_bar = interactive_frontend()
+    shown = [_batch_progress(epochs, stream or sys.stdout), progress] if progress_bar else [progress]
     validation = (splits.x_val, splits.y_val) if len(splits.x_val) else None
     directory = Path(checkpoint_dir) if checkpoint_dir else None
     history, seconds = _load_checkpoint(directory, model) if directory else ({}, [])
@@ -195,7 +252,7 @@ def fit_model(
         order = epoch_order(len(splits.x_train), seed, epoch)
         fitted = model.fit(splits.x_train[order], splits.y_train[order], validation_data=validation,
                            initial_epoch=epoch, epochs=epoch + 1, batch_size=batch_size, shuffle=False,
-                           verbose=0, callbacks=[progress, *callbacks])
+                           verbose=0, callbacks=[*shown, *callbacks])
         for key, values in fitted.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
         if directory:

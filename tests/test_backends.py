@@ -1,5 +1,6 @@
 """Choosing the Keras backend, the environment a kernel starts in, and models that cross backends."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -10,7 +11,14 @@ import numpy as np
 import pytest
 
 from conftest import digitlib_cli
-from digitlib.backends import BACKENDS, choose_backend, configured_backend, gpu_defaults, kernel_environment
+from digitlib.backends import (
+    BACKENDS,
+    choose_backend,
+    configured_backend,
+    gpu_defaults,
+    kernel_environment,
+    native_log_defaults,
+)
 from digitlib.params import ParameterError
 from digitlib.rundir import run_identity
 
@@ -44,12 +52,19 @@ def test_unknown_backends_are_refused_saying_where_they_came_from(keras_home, mo
         choose_backend()
 
 
-def test_a_kernel_gets_its_backend_gpu_memory_on_demand_and_deterministic_xla(monkeypatch):
+def test_a_kernel_gets_its_backend_gpu_memory_on_demand_deterministic_xla_and_quiet_native_logs(monkeypatch):
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     assert kernel_environment("jax") == {"KERAS_BACKEND": "jax", "TF_FORCE_GPU_ALLOW_GROWTH": "true",
                                          "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-                                         "XLA_FLAGS": "--xla_gpu_deterministic_ops=true"}
+                                         "XLA_FLAGS": "--xla_gpu_deterministic_ops=true", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def test_tensorflows_native_log_level_the_user_set_is_kept():
+    assert native_log_defaults({}) == {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    assert native_log_defaults({"TF_CPP_MIN_LOG_LEVEL": "0"}) == {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    assert gpu_defaults({"TF_CPP_MIN_LOG_LEVEL": "1"})["TF_CPP_MIN_LOG_LEVEL"] == "1"
 
 
 def test_what_the_user_set_for_the_gpu_is_kept():
@@ -136,3 +151,25 @@ def test_a_model_saved_by_one_backend_predicts_the_same_with_the_other(models_of
 def test_the_configured_backend_is_what_keras_would_pick(keras_home, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     assert configured_backend() == "jax"
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow is not installed")
+def test_a_notebook_that_imports_digitlib_before_tensorflow_shows_none_of_its_native_errors():
+    """What a JupyterLab kernel would copy into the notebook as stderr, unless digitlib set the log level first:
+    on a machine without a GPU, TensorFlow's probe logs "failed call to cuInit"; fitting on arrays twice in one
+    process, as fit_model does epoch by epoch, logs grappler's "NodeDef mentions attribute
+    use_unbounded_threadpool" (both ERROR lines, both seen on this project's CPU machines at level 2)."""
+    code = ("import os, numpy as np, digitlib\n"
+            "from digitlib.training import compile_model\n"
+            "model = compile_model(digitlib.build_model('seed'), 0.001)\n"
+            "x, y = np.zeros((1080, 28, 28, 1), 'float32'), np.zeros(1080, 'int64')\n"
+            "for epoch in range(2):\n"
+            "    model.fit(x, y, validation_data=(x, y), batch_size=16, shuffle=False, verbose=0)\n"
+            "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])\n")
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    environment["KERAS_BACKEND"] = "tensorflow"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True)
+    assert done.stdout.split() == ["3"]
+    for line in ("cuInit", "use_unbounded_threadpool", "cpu_feature_guard", "E0000"):
+        assert line not in done.stderr, done.stderr

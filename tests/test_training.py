@@ -1,10 +1,11 @@
 import io
 import os
+import re
 
 import numpy as np
 import pytest
 
-from digitlib import build_model, evaluate_model, fit_model, set_reproducible
+from digitlib import build_model, evaluate_model, fit_model, set_reproducible, training
 from digitlib.backends import configured_backend
 
 
@@ -37,6 +38,58 @@ def test_same_seed_same_numbers_and_one_line_per_epoch(small_splits):
     lines = log.getvalue().splitlines()
     assert len(lines) == 2 and lines[0].startswith("epoch 1/2") and lines[1].startswith("epoch 2/2")
     assert "val_accuracy" in lines[1] and lines[1].endswith(" s")
+
+
+def test_a_bar_for_a_person_watching_not_for_papermill_nor_outside_a_kernel():
+    assert training.interactive_frontend({"content": {"allow_stdin": True, "code": "..."}})  # JupyterLab
+    assert not training.interactive_frontend({"content": {"allow_stdin": False, "code": "..."}})  # nbclient
+    assert not training.interactive_frontend({})  # a kernel before its first request
+    assert training._current_request() is None and not training.interactive_frontend()  # pytest: no kernel
+
+
+def _visible(text: str) -> list[str]:
+    """The lines a notebook shows for `text`: a carriage return starts its line anew."""
+    return [line.rsplit("\r", 1)[-1].rstrip() for line in text.split("\n") if line.rsplit("\r", 1)[-1].strip()]
+
+
+@pytest.mark.e2e
+def test_papermill_logs_keep_one_line_per_epoch_and_jupyterlab_also_sees_the_batches(small_splits, monkeypatch):
+    logs = {}
+    for allow_stdin in (False, True):  # as nbclient (papermill) and as JupyterLab send it
+        monkeypatch.setattr(training, "_current_request", lambda a=allow_stdin: {"content": {"allow_stdin": a}})
+        logs[allow_stdin] = io.StringIO()
+        _fit(small_splits, 3, logs[allow_stdin])
+    papermill, jupyterlab = logs[False].getvalue(), logs[True].getvalue()
+    one_line = r"epoch \d/2  accuracy \S+  loss \S+  val_accuracy \S+  val_loss \S+  \d+\.\d s\n"
+    assert "\r" not in papermill and re.fullmatch(f"({one_line}){{2}}", papermill), papermill
+    assert re.search(r"\repoch 1/2: +\d+%\|.*\| \d+/17 ", jupyterlab), jupyterlab  # 17 batches of 64 (1,080 images)
+    assert [line.split("  ")[0] for line in _visible(jupyterlab)] == ["epoch 1/2", "epoch 2/2"]  # bars cleared
+
+
+@pytest.mark.e2e
+def test_the_signal_as_real_kernels_send_it(tmp_path):
+    """papermill's kernel sees no one watching; a kernel asked to run a cell with stdin allowed does."""
+    import nbformat
+    import papermill
+    from jupyter_client.manager import start_new_kernel
+
+    code = "from digitlib.training import interactive_frontend\nprint(interactive_frontend())"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "probe.ipynb")
+    papermill.execute_notebook(str(tmp_path / "probe.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False)
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"].strip() == "False"
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        printed = []
+        for allow_stdin in (True, False):
+            client.execute_interactive(code, allow_stdin=allow_stdin, timeout=120, output_hook=lambda message: (
+                printed.append(message["content"]["text"].strip()) if message["msg_type"] == "stream" else None))
+        assert printed == ["True", "False"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 @pytest.mark.jax

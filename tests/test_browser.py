@@ -49,13 +49,18 @@ def open_offline(browser, html: Path, screenshot: Path) -> dict:
 def test_training_report_works_offline(browser, report_run):
     seen = open_offline(browser, report_run / "report.html", report_run / "report.png")
     assert seen["errors"] == [] and seen["outside"] == []
-    assert len(seen["images"]) == 4 and all(width and width > 0 for width in seen["images"])
+    # curves, matrix, samples, mistakes, reliability, shifted examples, robustness, occlusion, feature map, filters
+    assert len(seen["images"]) == 10 and all(width and width > 0 for width in seen["images"])
     for heading in ["Recognizing handwritten digits with a CNN", "Downloading the MNIST data",
                     "Reshaping and normalizing", "Building the convolutional network",
                     "Compiling and fitting the model",
                     "Evaluating the model", "Confusion matrix", "Sample predictions", "The most confident mistakes",
-                    "Reproducibility"]:
+                    "How sure is it? Calibration", "When digits are not MNIST's: robustness",
+                    "What the network looks at", "What it learned", "Reproducibility"]:
         assert heading in seen["headings"], heading
+    assert "An ensemble's members" not in seen["headings"]
+    assert seen["text"].index("95% interval") < seen["text"].index("Downloading the MNIST data")  # the headline
+    assert (report_run / "report.html").stat().st_size < 1_500_000
     assert (report_run / "report.png").stat().st_size > 50_000
 
 

@@ -100,6 +100,7 @@ def test_git_filters_does_nothing_outside_a_repository(tmp_path):
     assert done.returncode == 0 and done.stdout.startswith("Note: no git filter for notebooks here"), done
 
 
+@pytest.mark.e2e  # runs nbstripout through git: seconds per notebook
 def test_committed_notebooks_pass_the_filter_unchanged(clone):
     configure_filters(clone)
     for path in (clone / "notebooks").glob("*.ipynb"):
@@ -107,6 +108,7 @@ def test_committed_notebooks_pass_the_filter_unchanged(clone):
     assert git(clone, "status", "--porcelain") == ""
 
 
+@pytest.mark.e2e  # runs nbstripout through git: seconds per notebook
 def test_outputs_saved_by_jupyterlab_stay_out_of_git(clone):
     configure_filters(clone)
     notebook = clone / "notebooks" / "mnist_cnn.ipynb"

@@ -35,8 +35,8 @@ def test_successful_run_prints_progress_and_the_report_path(workspace):
     assert re.search(r"^epoch 2/2  accuracy \d\.\d{4}  loss .* s$", result.stdout, re.M)
     assert result.stdout.strip().splitlines()[-1].endswith(f"report written to reports/{run_dir.name}/report.html")
     assert "I0000" not in result.stdout + result.stderr, "TensorFlow's C++ chatter stays off the terminal"
-    assert {"run.json", "notebook.ipynb", "report.html", "metrics.json", "model.keras", "kernel.log"} <= {
-        p.name for p in run_dir.iterdir()}
+    assert {"run.json", "notebook.ipynb", "report.html", "metrics.json", "model.keras", "kernel.log",
+            "test_predictions.npz"} <= {p.name for p in run_dir.iterdir()}
     assert os.readlink(folder / "reports" / "latest") == run_dir.name
 
 
@@ -51,6 +51,23 @@ def test_metrics_follow_the_schema_and_record_provenance(workspace, mnist_dir):
     assert metrics["reproducibility"] == {"seed": 42, "backend": "tensorflow", "op_determinism": True}
     assert metrics["environment"]["device"]["type"] == "CPU"
     assert metrics["environment"]["versions"]["tensorflow"]
+    calibration, robustness = metrics["calibration"], metrics["robustness"]
+    assert calibration["temperature"] > 0 and 0 <= calibration["ece"] < 0.2 and calibration["bins"] == 15
+    assert robustness["images"] == 1000 and robustness["seed"] == 42 and robustness["severity"] == 2
+    assert set(robustness["accuracy"]) == set(digitlib.robustness.SHIFTS)
+    assert robustness["mean_accuracy"] < robustness["clean_accuracy"]
+
+
+def test_the_test_predictions_kept_are_the_ones_scored(workspace):
+    from digitlib.rundir import read_test_predictions
+
+    run_dir = only_run(workspace[0] / "reports")
+    indices, evaluation = read_test_predictions(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert list(indices) == list(range(1000))
+    assert evaluation.accuracy == metrics["test"]["accuracy"] and evaluation.loss == pytest.approx(
+        metrics["test"]["loss"], rel=1e-5)
+    assert len(evaluation.mistakes) == metrics["test"]["mistakes"]
 
 
 def test_report_html_shows_every_section_with_embedded_images(workspace):
@@ -58,9 +75,20 @@ def test_report_html_shows_every_section_with_embedded_images(workspace):
     html = (only_run(folder / "reports") / "report.html").read_text()
     for heading in ["Downloading the MNIST data", "Reshaping and normalizing", "Building the convolutional network",
                     "Compiling and fitting the model", "Evaluating the model", "Precision, recall and F1 per digit",
-                    "Confusion matrix", "Sample predictions", "The most confident mistakes", "Reproducibility"]:
+                    "Confusion matrix", "Sample predictions", "The most confident mistakes",
+                    "How sure is it? Calibration", "When digits are not MNIST's: robustness",
+                    "What the network looks at", "What it learned", "Reproducibility"]:
         assert heading in html, heading
-    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 4  # curves, matrix, samples, mistakes
+    # curves, matrix, samples, mistakes, reliability, shifted examples, robustness, occlusion, feature map, filters
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 10
+    assert not re.search(r"<h3[^>]*>An ensemble", html), "a section that does not apply is left out"
+    headline = re.search(r"test accuracy</div><div[^>]*>(\d+\.\d\d)% \(95% interval (\S+)% – (\S+)%\)", html)
+    assert headline and float(headline[2]) < float(headline[1]) < float(headline[3])
+    assert html.index("95% interval") < html.index("Downloading the MNIST data"), "the headline comes first"
+    notebook = json.loads((only_run(folder / "reports") / "notebook.ipynb").read_text())
+    stderr = [output["text"] for cell in notebook["cells"] for output in cell.get("outputs", [])
+              if output.get("name") == "stderr"]
+    assert stderr == [], "no warning or log line reaches the report"
     assert not re.search(r"<script[^>]+src=", html), "no scripts fetched from the network"
     assert "digitlib.load_mnist" not in html, "code is hidden by default"
 

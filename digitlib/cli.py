@@ -100,16 +100,19 @@ def report_command(arguments: argparse.Namespace) -> int:
         parameters.update({name: parse_value(value) for name, value in arguments.parameter})
         # validates before anything runs
         result = run_report(parameters, notebook=arguments.notebook, backend=arguments.backend, **options)
+    outcome = result.as_dict()  # reads metrics.json once, for the accuracy and the warning
     if arguments.json:
-        print(json.dumps(result.as_dict()), flush=True)
+        print(json.dumps(outcome), flush=True)
     if result.status != "succeeded":
         print(f"digitlib: run {result.run_dir.name} {result.status}: "
               f"{result.error} (report: {result.report})", file=sys.stderr)
         return EXIT_FAILED
-    accuracy = (result.metrics or {}).get("test", {}).get("accuracy")
+    accuracy = outcome["test_accuracy"]
     summary = f"test accuracy {accuracy:.2%}; " if accuracy is not None else ""
     if not arguments.json:
-        print(f"{summary}report written to {result.report}")
+        print(f"{summary}report written to {result.report}", flush=True)
+    if outcome["warning"]:  # the run succeeded, but learned little: say what to change, still exit 0
+        print(f"digitlib: warning: {outcome['warning']}", file=sys.stderr, flush=True)
     return EXIT_OK
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_MODEL = Path(REPORTS_DIR) / LATEST / MODEL_FILE
+TRAIN_FIRST = "run `make report` (or `digitlib report`) first"  # what a user with no trained model does
 MAX_MODEL_MIB = 512  # uncompressed; an ensemble of 3 takes a few MB
 MAX_INFLATION = 100  # Keras stores members uncompressed; zeros deflate 1,000-fold
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -69,8 +70,8 @@ def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> keras.Model:
 
     path = Path(path)
     if not path.exists():
-        hint = " (no run has succeeded yet: run `make report` first, or pass --model)" if path == DEFAULT_MODEL else ""
-        raise ModelError(f"model file not found: {path}{hint}")
+        raise ModelError(f"model file not found: {path}; {TRAIN_FIRST} to train one (it saves "
+                         f"{DEFAULT_MODEL}), or point --model (in the notebook: model_path) at a saved model.keras")
     try:
         with open_regular_file(path, ModelError) as file:
             refuse_legacy_hdf5(file, path)

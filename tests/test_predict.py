@@ -119,7 +119,8 @@ def test_bad_model_paths_are_usage_errors(tmp_path, make, message):
 def test_default_model_is_the_latest_run(tmp_path):
     result = predict_cli(tmp_path, cwd=tmp_path)
     assert result.returncode == 2
-    assert "model file not found: reports/latest/model.keras (no run has succeeded yet" in result.stderr
+    assert "model file not found: reports/latest/model.keras; run `make report` (or `digitlib report`) first" \
+        in result.stderr
 
 
 @pytest.mark.e2e

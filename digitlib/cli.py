@@ -121,7 +121,7 @@ def predict_command(arguments: argparse.Namespace) -> int:
 
     from .backends import choose_backend, kernel_environment
     from .native import native_stderr_to
-    from .predict import load_trained_model, predict_images
+    from .predict import labelled_accuracy, load_trained_model, predict_images
     from .untrusted import printable
 
     if not 1 <= arguments.top <= 10:
@@ -138,8 +138,13 @@ def predict_command(arguments: argparse.Namespace) -> int:
             print(f"digitlib: {prediction.error}", file=sys.stderr, flush=True)
         else:
             ranked = ", ".join(f"{d} {p:.1%}" for d, p in prediction.top(arguments.top))
+            judged = "" if prediction.label is None else \
+                f"  label {prediction.label}: {'right' if prediction.correct else 'wrong'}"
             print(f"{printable(prediction.path)}: {prediction.digit} ({prediction.probability:.1%})  "
-                  f"top {arguments.top}: {ranked}", flush=True)
+                  f"top {arguments.top}: {ranked}{judged}", flush=True)
+    score = labelled_accuracy(predictions)
+    if score is not None and not arguments.json:  # --json: one object per image, each with its label
+        print(score, flush=True)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -72,16 +72,28 @@ def parameters_table(parameters: dict[str, Any]):
 
 
 def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
-    """One row per input image: the digit read, its probability, the runners-up, or why it failed."""
+    """One row per input image: the digit read, its probability, the runners-up, or why it failed. When a
+    file name carries its digit (:func:`digitlib.handwriting.label_in_name`), a label column shows it and
+    the digit read is green when right, red and noted when wrong; other rows are as they were."""
+    from .figures import _RIGHT, _WRONG
+
+    labelled = any(p.label is not None for p in predictions)
     rows = []
     for p in predictions:
+        label = {"label": "" if p.label is None else p.label} if labelled else {}
         if p.error:
-            rows.append({"image": str(p.path), "digit": "", "probability": "", f"top {top}": "", "note": p.error})
+            rows.append({"image": str(p.path), "digit": "", **label, "probability": "", f"top {top}": "",
+                         "note": p.error})
         else:
-            rows.append({"image": str(p.path), "digit": p.digit, "probability": f"{p.probability:.1%}",
+            notes = ["wrong" if p.correct is False else "", "low confidence" if p.probability < low_confidence else ""]
+            rows.append({"image": str(p.path), "digit": p.digit, **label, "probability": f"{p.probability:.1%}",
                          f"top {top}": ", ".join(f"{d} ({q:.0%})" for d, q in p.top(top)),
-                         "note": "low confidence" if p.probability < low_confidence else ""})
-    return _in_full(pd.DataFrame(rows).set_index("image"))
+                         "note": "; ".join(filter(None, notes))})
+    table = _in_full(pd.DataFrame(rows).set_index("image"))
+    if not labelled:
+        return table
+    colours = {True: f"color: {_RIGHT}; font-weight: 600", False: f"color: {_WRONG}; font-weight: 600", None: ""}
+    return table.apply(lambda column: [colours[p.correct] for p in predictions], axis=0, subset=["digit", "label"])
 
 
 def per_class_table(evaluation: Evaluation):

@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=str(DEFAULT_MODEL), metavar="PATH",
                          help=f"a saved model.keras (default: {DEFAULT_MODEL})")
     predict.add_argument("--top", type=int, default=3, metavar="K", help="how many likeliest digits to list (1-10)")
-    predict.add_argument("--json", action="store_true", help="one JSON object per image")
+    predict.add_argument("--json", action="store_true",
+                         help="one JSON object per image; with label and correct where the file's name "
+                              "carries its digit as a token label<digit> (photo_label4.jpg)")
     predict.add_argument("--backend", choices=BACKENDS,
                          help="the Keras backend to read with (default: $KERAS_BACKEND, else tensorflow); "
                               "a model saved by either backend loads with both")

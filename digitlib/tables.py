@@ -92,8 +92,13 @@ def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
     table = _in_full(pd.DataFrame(rows).set_index("image"))
     if not labelled:
         return table
-    colours = {True: f"color: {_RIGHT}; font-weight: 600", False: f"color: {_WRONG}; font-weight: 600", None: ""}
-    return table.apply(lambda column: [colours[p.correct] for p in predictions], axis=0, subset=["digit", "label"])
+    # By row position, not by label: the same file given twice gives two rows of one name, which
+    # Styler.apply refuses. Columns 0 and 1 are the digit read and the label.
+    colours = {True: _RIGHT, False: _WRONG}
+    return table.set_table_styles(
+        [{"selector": f"tbody tr:nth-child({row}) td.col{column}",
+          "props": [("color", colours[p.correct]), ("font-weight", "600")]}
+         for row, p in enumerate(predictions, 1) if p.correct is not None for column in (0, 1)], overwrite=False)
 
 
 def per_class_table(evaluation: Evaluation):

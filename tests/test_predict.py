@@ -337,3 +337,4 @@ def test_the_prediction_notebook_shows_labels_and_their_accuracy(tiny_classifier
     assert ">label<" in html and re.search(r"\d of 6 images whose names carry a label read right", html)
     saved = json.loads((run_dir / "predictions.json").read_text())
     assert sorted(row.get("label") is not None for row in saved) == [False] * 3 + [True] * 6
+

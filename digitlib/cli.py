@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=str(DEFAULT_MODEL), metavar="PATH",
                          help=f"a saved model.keras (default: {DEFAULT_MODEL})")
     predict.add_argument("--top", type=int, default=3, metavar="K", help="how many likeliest digits to list (1-10)")
-    predict.add_argument("--json", action="store_true", help="one JSON object per image")
+    predict.add_argument("--json", action="store_true",
+                         help="one JSON object per image; with label and correct where the file's name "
+                              "carries its digit as a token label<digit> (photo_label4.jpg)")
     predict.add_argument("--backend", choices=BACKENDS,
                          help="the Keras backend to read with (default: $KERAS_BACKEND, else tensorflow); "
                               "a model saved by either backend loads with both")
@@ -100,16 +102,19 @@ def report_command(arguments: argparse.Namespace) -> int:
         parameters.update({name: parse_value(value) for name, value in arguments.parameter})
         # validates before anything runs
         result = run_report(parameters, notebook=arguments.notebook, backend=arguments.backend, **options)
+    outcome = result.as_dict()  # reads metrics.json once, for the accuracy and the warning
     if arguments.json:
-        print(json.dumps(result.as_dict()), flush=True)
+        print(json.dumps(outcome), flush=True)
     if result.status != "succeeded":
         print(f"digitlib: run {result.run_dir.name} {result.status}: "
               f"{result.error} (report: {result.report})", file=sys.stderr)
         return EXIT_FAILED
-    accuracy = (result.metrics or {}).get("test", {}).get("accuracy")
+    accuracy = outcome["test_accuracy"]
     summary = f"test accuracy {accuracy:.2%}; " if accuracy is not None else ""
     if not arguments.json:
-        print(f"{summary}report written to {result.report}")
+        print(f"{summary}report written to {result.report}", flush=True)
+    if outcome["warning"]:  # the run succeeded, but learned little: say what to change, still exit 0
+        print(f"digitlib: warning: {outcome['warning']}", file=sys.stderr, flush=True)
     return EXIT_OK
 
 
@@ -118,7 +123,7 @@ def predict_command(arguments: argparse.Namespace) -> int:
 
     from .backends import choose_backend, kernel_environment
     from .native import native_stderr_to
-    from .predict import load_trained_model, predict_images
+    from .predict import labelled_accuracy, load_trained_model, predict_images
     from .untrusted import printable
 
     if not 1 <= arguments.top <= 10:
@@ -135,8 +140,13 @@ def predict_command(arguments: argparse.Namespace) -> int:
             print(f"digitlib: {prediction.error}", file=sys.stderr, flush=True)
         else:
             ranked = ", ".join(f"{d} {p:.1%}" for d, p in prediction.top(arguments.top))
+            judged = "" if prediction.label is None else \
+                f"  label {prediction.label}: {'right' if prediction.correct else 'wrong'}"
             print(f"{printable(prediction.path)}: {prediction.digit} ({prediction.probability:.1%})  "
-                  f"top {arguments.top}: {ranked}", flush=True)
+                  f"top {arguments.top}: {ranked}{judged}", flush=True)
+    score = labelled_accuracy(predictions)
+    if score is not None and not arguments.json:  # --json: one object per image, each with its label
+        print(score, flush=True)
     return EXIT_FAILED if failed else EXIT_OK
 
 

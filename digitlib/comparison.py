@@ -47,6 +47,8 @@ def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict
     Each run is read back as untrusted data (:func:`digitlib.rundir.read_run`): a directory whose
     files do not validate is skipped with a warning.
     """
+    from .predict import TRAIN_FIRST  # the errors below say what a user with no finished run does
+
     items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
     runs = []
     for item in map(Path, items):
@@ -58,10 +60,12 @@ def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict
         elif item.is_dir():
             runs += [{**run, "directory": item / run["run_id"]} for run in read_runs(item)]
         else:
-            raise ValueError(f"{item}: neither a run directory nor a folder of runs")
+            missing = "" if item.exists() else f" (it does not exist: {TRAIN_FIRST} to train a run)"
+            raise ValueError(f"{item}: neither a run directory nor a folder of runs{missing}")
     runs = [run for run in runs if run["metrics"] is not None and run.get("notebook_name") == "mnist_cnn"]
     if not runs:
-        raise ValueError(f"no finished training runs in {', '.join(map(str, items))}")
+        raise ValueError(f"no finished training runs in {', '.join(map(str, items))}; {TRAIN_FIRST} to train "
+                         "one, or point runs at run directories that finished")
     return _best_first(runs)
 
 

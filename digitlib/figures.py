@@ -96,7 +96,9 @@ def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
 
 
 def predictions_figure(predictions, low_confidence: float = 0.8) -> Figure:
-    """Per image: the picture as given, the 28x28 digit the model saw, and its ten probabilities."""
+    """Per image: the picture as given, the 28x28 digit the model saw, and its ten probabilities. When the
+    file's name carries its digit, the title says right or wrong in green or red and the label's bar is
+    hatched; otherwise predictions below `low_confidence` are the ones in red."""
     from .handwriting import ImageError, grey_levels, read_image
 
     readable = [p for p in predictions if p.error is None]
@@ -116,9 +118,15 @@ def predictions_figure(predictions, low_confidence: float = 0.8) -> Figure:
         for axes in (original, seen):
             axes.set_axis_off()
         unsure = prediction.probability < low_confidence
-        colors = [(_WRONG if unsure else _RIGHT) if d == prediction.digit else "#8c959f" for d in DIGITS]
-        bars.bar(DIGITS, prediction.probabilities, color=colors)
+        flagged = unsure if prediction.correct is None else not prediction.correct
+        colors = [(_WRONG if flagged else _RIGHT) if d == prediction.digit else "#8c959f" for d in DIGITS]
+        drawn = bars.bar(DIGITS, prediction.probabilities, color=colors)
+        if prediction.label is not None and prediction.label != prediction.digit:
+            drawn[prediction.label].set(hatch="//", edgecolor=_RIGHT)
         bars.set(xticks=DIGITS, ylim=(0, 1), ylabel="probability")
-        bars.set_title(f"{prediction.digit} ({prediction.probability:.1%})"
-                       + ("  low confidence" if unsure else ""), fontsize=10, color=_WRONG if unsure else "black")
+        judged = "" if prediction.label is None else \
+            f" · label {prediction.label}: {'right' if prediction.correct else 'wrong'}"
+        bars.set_title(f"{prediction.digit} ({prediction.probability:.1%}){judged}"
+                       + ("  low confidence" if unsure else ""), fontsize=10,
+                       color=_WRONG if flagged else (_RIGHT if prediction.correct else "black"))
     return figure

@@ -17,6 +17,7 @@ on black. :func:`mnist_style` does the same to any picture:
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -123,6 +124,24 @@ def mnist_style(image: Image.Image | np.ndarray, name: str = "image") -> np.ndar
 def load_digit(path: str | os.PathLike) -> np.ndarray:
     """Read an image file and return its digit MNIST-style, (28, 28) uint8."""
     return mnist_style(read_image(path), name=str(path))
+
+
+LABEL_TOKEN = re.compile(r"label([0-9])", re.IGNORECASE)
+NAME_SEPARATORS = re.compile(r"[_\-. ]")
+
+
+def label_in_name(path: str | os.PathLike) -> int | None:
+    """The true digit a file's name carries, or None: the name says it only in a token ``label<digit>``.
+
+    The stem (the name without its last suffix) is split at ``_``, ``-``, ``.`` and spaces; a token that
+    is exactly ``label`` and one digit, in any case, gives the label: ``photo_05782_label4.jpg`` is a 4,
+    as are ``label4.png`` and ``my digit-label4.png``. Nothing else counts, so no digit is ever guessed
+    from the rest of a name (``drawn_7.png``, ``label_4.png``, ``label45.png``, ``mylabel4.png`` carry
+    none), nor from the folders above it; two label tokens that disagree give none.
+    """
+    labels = {int(match[1]) for token in NAME_SEPARATORS.split(Path(path).stem)
+              if (match := LABEL_TOKEN.fullmatch(token))}
+    return labels.pop() if len(labels) == 1 else None
 
 
 def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[tuple[Path, str]]]:

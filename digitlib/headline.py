@@ -11,7 +11,8 @@ from .provenance import device_label
 
 @dataclass(frozen=True)
 class Headline:
-    """Model, test accuracy with its 95% interval, mistakes, training time, device and backend."""
+    """Model, test accuracy with its 95% interval, mistakes, training time, device and backend; and a
+    warning when the run learned little or diverged (:func:`digitlib.diagnosis.diagnose`), else None."""
 
     model: str
     accuracy: float
@@ -22,6 +23,7 @@ class Headline:
     train_seconds: float
     device: str
     backend: str
+    warning: str | None = None
 
     def parts(self) -> list[tuple[str, str]]:
         low, high = self.interval
@@ -34,14 +36,18 @@ class Headline:
         ]
 
     def __str__(self) -> str:
-        return " · ".join(f"{name} {value}" for name, value in self.parts())
+        line = " · ".join(f"{name} {value}" for name, value in self.parts())
+        return f"{line}\nwarning: {self.warning}" if self.warning else line
 
     def _repr_html_(self) -> str:
         cells = "".join(f'<div style="margin:0 1.6em 0.3em 0"><div style="font-size:0.8em;color:#57606a">'
                         f"{html.escape(name)}</div><div style=\"font-size:1.15em;font-weight:600\">"
                         f"{html.escape(value)}</div></div>" for name, value in self.parts())
+        warning = ('<div style="flex-basis:100%;margin-top:0.4em;padding:0.5em 0.8em;border-left:4px solid #cf222e;'
+                   'background:#ffebe9;color:#82071e;font-weight:600">warning: '
+                   f"{html.escape(self.warning)}</div>" if self.warning else "")
         return ('<div style="display:flex;flex-wrap:wrap;padding:0.7em 1em;border:1px solid #d0d7de;'
-                f'border-radius:6px;background:#f6f8fa">{cells}</div>')
+                f'border-radius:6px;background:#f6f8fa">{cells}{warning}</div>')
 
 
 def _duration(seconds: float) -> str:
@@ -54,7 +60,9 @@ def _duration(seconds: float) -> str:
 
 def headline(model_name: str, evaluation: Evaluation, training, device: dict | None = None,
              backend: str | None = None) -> Headline:
-    """The headline of a training run; device and backend default to the ones training used."""
+    """The headline of a training run; device and backend default to the ones training used. A run that
+    learned little or diverged gets a warning saying what to change (:func:`digitlib.diagnosis.diagnose`)."""
+    from .diagnosis import diagnose
     from .significance import accuracy_interval
 
     if device is None or backend is None:
@@ -67,4 +75,7 @@ def headline(model_name: str, evaluation: Evaluation, training, device: dict | N
     return Headline(model=model_name, accuracy=evaluation.accuracy,
                     interval=tuple(accuracy_interval(correct, len(evaluation.labels))),
                     mistakes=len(evaluation.mistakes), images=len(evaluation.labels), epochs=training.epochs,
-                    train_seconds=training.train_seconds, device=device_label(device), backend=backend)
+                    train_seconds=training.train_seconds, device=device_label(device), backend=backend,
+                    warning=diagnose(evaluation.accuracy, training.history,
+                                     predicted={int(d) for d in set(evaluation.predictions.tolist())},
+                                     parameters={"model": model_name, "epochs": training.epochs}))

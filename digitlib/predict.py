@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_MODEL = Path(REPORTS_DIR) / LATEST / MODEL_FILE
+TRAIN_FIRST = "run `make report` (or `digitlib report`) first"  # what a user with no trained model does
 MAX_MODEL_MIB = 512  # uncompressed; an ensemble of 3 takes a few MB
 MAX_INFLATION = 100  # Keras stores members uncompressed; zeros deflate 1,000-fold
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -35,12 +36,19 @@ class ModelError(ValueError):
 
 @dataclass(frozen=True)
 class Prediction:
-    """One image's answer: the digit, its probability and the ten probabilities, or why it failed."""
+    """One image's answer: the digit, its probability and the ten probabilities, or why it failed; and the
+    true digit when the file's name carries one (:func:`digitlib.handwriting.label_in_name`), else None."""
 
     path: Path
     probabilities: np.ndarray | None = None  # (10,)
     digit_image: np.ndarray | None = field(default=None, repr=False)  # (28, 28) uint8, as the model saw it
     error: str | None = None
+    label: int | None = None
+
+    @property
+    def correct(self) -> bool | None:
+        """Whether the digit read is the label; None without a label, or when the image could not be read."""
+        return None if self.label is None or self.error else self.digit == self.label
 
     @property
     def digit(self) -> int:
@@ -57,10 +65,34 @@ class Prediction:
     def as_dict(self, k: int = 3) -> dict:
         from .untrusted import valid_unicode
 
+        labelled = {} if self.label is None else {"label": self.label}
         if self.error:
-            return {"path": valid_unicode(self.path), "error": self.error}
+            return {"path": valid_unicode(self.path), "error": self.error, **labelled}
         return {"path": valid_unicode(self.path), "digit": self.digit, "probability": round(self.probability, 6),
-                "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top(k)]}
+                "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top(k)],
+                **({**labelled, "correct": self.correct} if labelled else {})}
+
+
+@dataclass(frozen=True)
+class LabelledAccuracy:
+    """How many of the images whose names carry a label were read right."""
+
+    correct: int
+    labelled: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.labelled
+
+    def __str__(self) -> str:
+        return (f"{self.correct} of {self.labelled} images whose names carry a label read right "
+                f"({self.accuracy:.1%})")
+
+
+def labelled_accuracy(predictions: list[Prediction]) -> LabelledAccuracy | None:
+    """The accuracy over the readable images whose file names carry their digit; None when none does."""
+    judged = [p.correct for p in predictions if p.correct is not None]
+    return LabelledAccuracy(correct=sum(judged), labelled=len(judged)) if judged else None
 
 
 def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> keras.Model:
@@ -69,8 +101,8 @@ def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> keras.Model:
 
     path = Path(path)
     if not path.exists():
-        hint = " (no run has succeeded yet: run `make report` first, or pass --model)" if path == DEFAULT_MODEL else ""
-        raise ModelError(f"model file not found: {path}{hint}")
+        raise ModelError(f"model file not found: {path}; {TRAIN_FIRST} to train one (it saves "
+                         f"{DEFAULT_MODEL}), or point --model (in the notebook: model_path) at a saved model.keras")
     try:
         with open_regular_file(path, ModelError) as file:
             refuse_legacy_hdf5(file, path)
@@ -128,11 +160,13 @@ def check_model_archive(file: BinaryIO, path: Path) -> None:
 
 
 def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:
-    """Preprocess every image MNIST-style and predict them in one batch; failures are kept, in order."""
+    """Preprocess every image MNIST-style and predict them in one batch; failures are kept, in order. A file
+    whose name carries its digit (``photo_label4.jpg``: :func:`digitlib.handwriting.label_in_name`) gets
+    it as its label."""
     import numpy as np
 
     from .evaluation import predict_probabilities
-    from .handwriting import ImageError, find_images, load_digit
+    from .handwriting import ImageError, find_images, label_in_name, load_digit
     from .prepare import prepare_images
 
     paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
@@ -143,11 +177,11 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
             digits.append(load_digit(path))
             readable.append(path)
         except ImageError as error:
-            results.append(Prediction(path=path, error=str(error)))
+            results.append(Prediction(path=path, error=str(error), label=label_in_name(path)))
     if digits:
         stacked = np.stack(digits)
         probabilities = predict_probabilities(model, prepare_images(stacked))
-        results += [Prediction(path=p, probabilities=pr, digit_image=d)
+        results += [Prediction(path=p, probabilities=pr, digit_image=d, label=label_in_name(p))
                     for p, pr, d in zip(readable, probabilities, stacked)]
     order = {str(p): i for i, p in enumerate(paths)}
     return sorted(results, key=lambda r: order.get(str(r.path), -1))

@@ -64,11 +64,15 @@ class RunResult:
         return read_metrics(self.run_dir)
 
     def as_dict(self) -> dict[str, Any]:
-        """What `digitlib report --json` prints: the run, how it ended, where its files are."""
+        """What `digitlib report --json` prints: the run, how it ended, where its files are, and a warning
+        when it learned little (None otherwise)."""
+        from .diagnosis import diagnose_metrics
+
         metrics = self.metrics if self.status == "succeeded" else None
         return {"run_id": self.run_dir.name, "status": self.status, "error": self.error,
                 "run_dir": str(self.run_dir), "report": str(self.report) if self.report.exists() else None,
-                "test_accuracy": metrics["test"]["accuracy"] if metrics else None}
+                "test_accuracy": metrics["test"]["accuracy"] if metrics else None,
+                "warning": diagnose_metrics(metrics)}
 
 
 def run_id_for(parameters: Mapping[str, Any], when: datetime, notebook: str = "mnist_cnn",

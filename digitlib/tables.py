@@ -72,16 +72,33 @@ def parameters_table(parameters: dict[str, Any]):
 
 
 def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
-    """One row per input image: the digit read, its probability, the runners-up, or why it failed."""
+    """One row per input image: the digit read, its probability, the runners-up, or why it failed. When a
+    file name carries its digit (:func:`digitlib.handwriting.label_in_name`), a label column shows it and
+    the digit read is green when right, red and noted when wrong; other rows are as they were."""
+    from .figures import _RIGHT, _WRONG
+
+    labelled = any(p.label is not None for p in predictions)
     rows = []
     for p in predictions:
+        label = {"label": "" if p.label is None else p.label} if labelled else {}
         if p.error:
-            rows.append({"image": str(p.path), "digit": "", "probability": "", f"top {top}": "", "note": p.error})
+            rows.append({"image": str(p.path), "digit": "", **label, "probability": "", f"top {top}": "",
+                         "note": p.error})
         else:
-            rows.append({"image": str(p.path), "digit": p.digit, "probability": f"{p.probability:.1%}",
+            notes = ["wrong" if p.correct is False else "", "low confidence" if p.probability < low_confidence else ""]
+            rows.append({"image": str(p.path), "digit": p.digit, **label, "probability": f"{p.probability:.1%}",
                          f"top {top}": ", ".join(f"{d} ({q:.0%})" for d, q in p.top(top)),
-                         "note": "low confidence" if p.probability < low_confidence else ""})
-    return _in_full(pd.DataFrame(rows).set_index("image"))
+                         "note": "; ".join(filter(None, notes))})
+    table = _in_full(pd.DataFrame(rows).set_index("image"))
+    if not labelled:
+        return table
+    # By row position, not by label: the same file given twice gives two rows of one name, which
+    # Styler.apply refuses. Columns 0 and 1 are the digit read and the label.
+    colours = {True: _RIGHT, False: _WRONG}
+    return table.set_table_styles(
+        [{"selector": f"tbody tr:nth-child({row}) td.col{column}",
+          "props": [("color", colours[p.correct]), ("font-weight", "600")]}
+         for row, p in enumerate(predictions, 1) if p.correct is not None for column in (0, 1)], overwrite=False)
 
 
 def per_class_table(evaluation: Evaluation):

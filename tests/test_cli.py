@@ -136,3 +136,95 @@ def test_report_json_sends_the_notebooks_progress_to_stderr(tmp_path, mnist_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["status"] == "succeeded"  # stdout: the result alone
     assert "epoch 1/1" in result.stderr and "I0000" not in result.stderr  # progress, without TensorFlow's chatter
+
+
+NEAR_CHANCE_METRICS = {
+    "parameters": {"model": "fast", "epochs": 1, "train_limit": 3000, "learning_rate": None},
+    "test": {"accuracy": 0.126, "images": 1000},
+    "per_class": {str(d): {"precision": 0.126 if d == 1 else 0.0, "recall": 1.0 if d == 1 else 0.0, "f1": 0.0,
+                           "support": 126 if d == 1 else 97} for d in range(10)},
+    "training": {"history": {"loss": [2.29], "accuracy": [0.11]}},
+}
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_run_that_learned_nothing_ends_with_one_warning_line_and_exit_0(tmp_path, monkeypatch, capfd, as_json):
+    """1 epoch on 3,000 images: 12.6% and every digit read as 1. The run succeeded; stderr says what to change."""
+    from digitlib import cli, runner
+
+    run_dir = tmp_path / "reports" / "20261125-100000-aaaa"
+    run_dir.mkdir(parents=True)
+    monkeypatch.setattr(runner, "read_metrics", lambda directory: NEAR_CHANCE_METRICS)
+    monkeypatch.setattr(runner, "run_report", lambda *args, **kwargs: runner.RunResult(run_dir, "succeeded"))
+    code = cli.main(["report", "--reports-dir", str(tmp_path / "reports"), *(["--json"] if as_json else [])])
+    out, err = capfd.readouterr()
+    assert code == 0
+    (warning,) = [line for line in err.splitlines() if line.startswith("digitlib: warning: ")]
+    assert "12.6% is near chance" in warning and "every test image was read as 1" in warning
+    assert "-p epochs" in warning and "train_limit is 3,000" in warning
+    if as_json:
+        (line,) = out.strip().splitlines()
+        assert json.loads(line)["warning"] == warning.removeprefix("digitlib: warning: ")
+    else:
+        assert "test accuracy 12.60%; report written to" in out
+
+
+def test_a_run_that_learned_has_no_warning(tmp_path, monkeypatch, capfd):
+    from digitlib import cli, runner
+
+    learned = {**NEAR_CHANCE_METRICS, "test": {"accuracy": 0.99, "images": 1000}, "per_class": {}}
+    monkeypatch.setattr(runner, "read_metrics", lambda directory: learned)
+    monkeypatch.setattr(runner, "run_report", lambda *args, **kwargs: runner.RunResult(tmp_path, "succeeded"))
+    assert cli.main(["report", "--json"]) == 0
+    out, err = capfd.readouterr()
+    assert "warning" not in err and json.loads(out)["warning"] is None
+
+
+@pytest.mark.e2e
+def test_a_tiny_run_warns_in_its_report_and_on_stderr(tmp_path, mnist_dir):
+    """The whole path: a run too short to learn says so under the report's title and in one stderr line."""
+    result = digitlib_cli("report", "--json", "-p", "data_dir", mnist_dir, "-p", "train_limit", "500",
+                          "-p", "test_limit", "100", "-p", "epochs", "1", "-p", "learning_rate", "0.00001",
+                          cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    printed = json.loads(result.stdout)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("digitlib: warning: ")]
+    assert printed["test_accuracy"] < 0.5 and printed["warning"] and "near chance" in printed["warning"]
+    assert warnings == [f"digitlib: warning: {printed['warning']}"]
+    html = (tmp_path / printed["report"]).read_text()
+    assert "near chance" in html and html.index("near chance") < html.index("Downloading the MNIST data")
+
+
+TRAIN_FIRST = "run `make report` (or `digitlib report`) first"
+
+
+@pytest.mark.parametrize("where", ["../reports/latest/model.keras", "elsewhere/model.keras", "/nowhere/m.keras"])
+def test_a_missing_model_says_to_train_one_first_whatever_its_path(tmp_path, where):
+    from digitlib.predict import ModelError, load_trained_model
+
+    with pytest.raises(ModelError, match=r"model file not found: .*make report.*digitlib report") as error:
+        load_trained_model(tmp_path / where if not where.startswith("/") else where)
+    assert TRAIN_FIRST in str(error.value) and "--model" in str(error.value) and "model_path" in str(error.value)
+
+
+@pytest.mark.parametrize("make", [lambda folder: folder.mkdir(), lambda folder: None], ids=["empty", "missing"])
+def test_no_finished_runs_to_compare_says_to_train_one_first(tmp_path, make):
+    from digitlib.comparison import load_runs
+
+    make(tmp_path / "reports")
+    with pytest.raises(ValueError, match="make report") as error:
+        load_runs(tmp_path / "reports")
+    assert TRAIN_FIRST in str(error.value)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("notebook, parameter, message", [
+    ("predict_your_digits", ["model_path", "reports/latest/model.keras"], "model file not found: "),
+    ("compare_runs", ["runs", "reports"], "no finished training runs in "),
+])
+def test_notebooks_with_no_finished_run_say_what_to_run_first(tmp_path, notebook, parameter, message):
+    """In a folder whose reports/ holds no finished training run (only the run being made)."""
+    result = digitlib_cli("report", "--notebook", notebook, "-p", *parameter, cwd=tmp_path)
+    assert result.returncode == 1
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("digitlib: run ")]
+    assert message in line and TRAIN_FIRST in line and "Traceback" not in result.stderr

@@ -11,6 +11,7 @@ from digitlib.handwriting import (
     ImageError,
     find_images,
     grey_levels,
+    label_in_name,
     load_digit,
     mnist_style,
     printable,
@@ -159,3 +160,30 @@ def test_centring_by_mass_matches_the_weighted_mean_of_pixel_positions():
         rows, columns = np.indices(digit.shape)
         centre = (rows * digit).sum() / digit.sum(), (columns * digit).sum() / digit.sum()
         assert abs(centre[0] - 13.5) <= 1 and abs(centre[1] - 13.5) <= 1  # centred to the nearest pixel
+
+
+@pytest.mark.parametrize("name, label", [
+    ("photo_05782_label4.jpg", 4),  # the shipped samples' names
+    ("label7.png", 7),
+    ("my-digit label3.png", 3),
+    ("scan.label2.v1.png", 2),
+    ("Label5.PNG", 5),
+    ("label4_label4.png", 4),  # said twice, the same
+])
+def test_a_label_token_in_the_file_name_is_the_true_digit(name, label):
+    assert label_in_name(name) == label
+
+
+@pytest.mark.parametrize("name", [
+    "drawn_7.png",  # a digit, but no label token: never guessed
+    "photo_05782.jpg",
+    "labels4.png",
+    "mylabel4.png",
+    "label45.png",
+    "label_4.png",
+    "label.png",
+    "label4_label5.png",  # two labels that disagree: none
+    "label3/photo.png",  # only the file's own name counts
+])
+def test_names_without_exactly_one_label_token_have_no_label(name):
+    assert label_in_name(name) is None

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,10 +67,11 @@ def test_predicts_the_shipped_samples(model_file):
     result = predict_cli("notebooks/samples", "--model", model_file, "--json", cwd=digitlib.provenance.REPOSITORY)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 9 and all(set(row) == {"path", "digit", "probability", "top"} for row in rows)
-    photos = [row for row in rows if "_label" in row["path"]]
-    right = sum(row["digit"] == int(row["path"].rsplit("_label", 1)[1][0]) for row in photos)
-    assert right >= 5, rows  # of 6 photos
+    assert len(rows) == 9 and all(set(row) >= {"path", "digit", "probability", "top"} for row in rows)
+    photos = [row for row in rows if "label" in row]  # photo_05782_label4.jpg: the drawn ones carry none
+    assert len(photos) == 6 and all(row["label"] == int(row["path"].rsplit("_label", 1)[1][0]) for row in photos)
+    assert all(row["correct"] == (row["digit"] == row["label"]) for row in photos)
+    assert sum(row["correct"] for row in photos) >= 5, rows  # of 6 photos
     assert all(len(row["top"]) == 3 and row["top"][0]["digit"] == row["digit"] for row in rows)
 
 
@@ -119,7 +121,8 @@ def test_bad_model_paths_are_usage_errors(tmp_path, make, message):
 def test_default_model_is_the_latest_run(tmp_path):
     result = predict_cli(tmp_path, cwd=tmp_path)
     assert result.returncode == 2
-    assert "model file not found: reports/latest/model.keras (no run has succeeded yet" in result.stderr
+    assert "model file not found: reports/latest/model.keras; run `make report` (or `digitlib report`) first" \
+        in result.stderr
 
 
 @pytest.mark.e2e
@@ -250,3 +253,88 @@ def test_legacy_hdf5_models_are_refused_by_suffix_and_by_signature(tiny_classifi
             f"digitlib: error: {tmp_path / model}: a legacy HDF5 model, which Keras loads without its safe mode "
             "(CVE-2025-9905); re-save it as .keras with a Keras you trust"), result.stderr
         assert len(result.stderr.splitlines()) == 1
+
+
+def _read(path: str, digit: int, label: int | None = None, sure: float = 0.9):
+    probabilities = np.full(10, (1 - sure) / 9)
+    probabilities[digit] = sure
+    return digitlib.Prediction(path=Path(path), probabilities=probabilities, digit_image=np.zeros((28, 28), np.uint8),
+                               label=label)
+
+
+def test_a_labelled_prediction_knows_whether_it_is_right_and_says_so_in_json():
+    right, wrong, unlabelled = _read("a_label4.png", 4, 4), _read("b_label8.png", 3, 8), _read("c.png", 1)
+    assert (right.correct, wrong.correct, unlabelled.correct) == (True, False, None)
+    assert right.as_dict()["label"] == 4 and right.as_dict()["correct"] is True
+    assert wrong.as_dict()["label"] == 8 and wrong.as_dict()["correct"] is False
+    assert set(unlabelled.as_dict()) == {"path", "digit", "probability", "top"}  # as before
+
+
+def test_accuracy_over_the_labelled_images_only():
+    from digitlib.predict import labelled_accuracy
+
+    failed = digitlib.Prediction(path=Path("d_label2.png"), error="d_label2.png: no digit found", label=2)
+    score = labelled_accuracy([_read("a_label4.png", 4, 4), _read("b_label8.png", 3, 8), _read("c.png", 1), failed])
+    assert (score.correct, score.labelled, score.accuracy) == (1, 2, 0.5)
+    assert str(score) == "1 of 2 images whose names carry a label read right (50.0%)"
+    assert labelled_accuracy([_read("c.png", 1)]) is None
+
+
+def test_the_table_shows_the_label_and_marks_wrong_readings():
+    from digitlib.figures import _RIGHT, _WRONG
+
+    html = digitlib.predictions_table([_read("a_label4.png", 4, 4), _read("b_label8.png", 3, 8),
+                                       _read("c.png", 1)]).to_html()
+    assert ">label<" in html and "wrong" in html and _WRONG in html and _RIGHT in html
+    plain = digitlib.predictions_table([_read("c.png", 1)]).to_html()
+    assert ">label<" not in plain  # files without a label: the table as before
+
+
+def test_the_figure_colours_each_labelled_image_right_or_wrong():
+    from matplotlib.colors import to_hex
+
+    from digitlib.figures import _RIGHT, _WRONG
+
+    figure = digitlib.predictions_figure([_read("a_label4.png", 4, 4), _read("b_label8.png", 3, 8)])
+    titles = [axes.get_title() for axes in figure.axes[2::3]]
+    assert titles == ["4 (90.0%) · label 4: right", "3 (90.0%) · label 8: wrong"]
+    assert [to_hex(axes.title.get_color()) for axes in figure.axes[2::3]] == [_RIGHT, _WRONG]
+    bars = figure.axes[5].patches
+    assert to_hex(bars[3].get_facecolor()) == _WRONG and bars[8].get_hatch()
+
+
+def test_labels_in_file_names_reach_the_command_line(tiny_classifier, tmp_path):
+    """Text: each labelled line says right or wrong, then the accuracy over them; --json: a label field."""
+    tiny_classifier.save(tmp_path / "model.keras")
+    images = tmp_path / "digits"
+    images.mkdir()
+    for name in ("one_label1.png", "drawn_7.png"):
+        Image.fromarray(255 - ONE).save(images / name)
+    text = predict_cli(images, "--model", tmp_path / "model.keras")
+    rows = [json.loads(line) for line in predict_cli(images, "--model", tmp_path / "model.keras", "--json")
+            .stdout.splitlines()]
+    assert text.returncode == 0, text.stderr
+    by_name = {Path(row["path"]).name: row for row in rows}
+    assert by_name["one_label1.png"]["label"] == 1 and "label" not in by_name["drawn_7.png"]
+    right = by_name["one_label1.png"]["digit"] == 1
+    assert by_name["one_label1.png"]["correct"] is right
+    drawn, one, score = text.stdout.splitlines()  # in the order of their names
+    assert one.endswith(f"  label 1: {'right' if right else 'wrong'}") and "  label " not in drawn
+    assert score == f"{int(right)} of 1 images whose names carry a label read right ({int(right):.1%})"
+
+
+@pytest.mark.e2e
+def test_the_prediction_notebook_shows_labels_and_their_accuracy(tiny_classifier, tmp_path):
+    """The shipped samples through the notebook: six carry a label, the three drawn ones none."""
+    from conftest import digitlib_cli, run_dir_of
+
+    tiny_classifier.save(tmp_path / "model.keras")
+    result = digitlib_cli("report", "--json", "--notebook", "predict_your_digits", "-p", "model_path",
+                          tmp_path / "model.keras", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = run_dir_of(result, tmp_path)
+    html = (run_dir / "report.html").read_text()
+    assert ">label<" in html and re.search(r"\d of 6 images whose names carry a label read right", html)
+    saved = json.loads((run_dir / "predictions.json").read_text())
+    assert sorted(row.get("label") is not None for row in saved) == [False] * 3 + [True] * 6
+

@@ -4,11 +4,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-# The function first: digitlib.headline names both it and its module, and importing the module before the
-# package resolves the name would leave the module there, for every later test of this session.
 from digitlib import headline
 from digitlib.evaluation import Evaluation
-from digitlib.headline import Headline
+from digitlib.summary import Headline
 
 CPU = {"type": "CPU", "count": 2}
 

@@ -1,4 +1,4 @@
-"""The result at a glance: one line a reader sees first, under the report's title."""
+"""The result at a glance: the headline a reader sees first, under the report's title."""
 
 from __future__ import annotations
 

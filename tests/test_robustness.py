@@ -259,7 +259,14 @@ def test_the_figures_have_one_panel_per_shift_and_stay_small(curves, digits):
         assert len(figure.axes) == len(SHIFTS)
         assert [axes.get_title() for axes in figure.axes] == [shift.title for shift in SHIFTS.values()]
     examples = shifted_examples_figure(digits[0][0])
-    assert len(examples.axes) == 5 * len(SHIFTS)
+    (montage,) = examples.axes  # one image of every shift at every level, drawn once
+    assert [label.get_text().split("\n")[0] for label in montage.get_xticklabels()] == [
+        shift.title for shift in SHIFTS.values()]
+    assert len(montage.get_yticklabels()) == 5 and len(montage.texts) == 5 * len(SHIFTS)
+    tiles = montage.images[0].get_array()
+    assert tiles.shape == (5 * (28 + 9), len(SHIFTS) * (28 + 6))
+    first = tiles[:28, 3:31]  # the clean digit, top left
+    assert np.array_equal(np.asarray(first), digits[0][0][..., 0])
     for drawn in (figure, examples):
         png = io.BytesIO()
         drawn.savefig(png, format="png")

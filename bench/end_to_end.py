@@ -78,6 +78,7 @@ def main() -> None:
             runs.append({"wall_seconds": finished - started, "phases": phase_seconds(notebook, started, finished),
                          "evaluation_cells": evaluation_cells(notebook),
                          "test_accuracy": metrics["test"]["accuracy"], "model": metrics["model"],
+                         "calibration": metrics.get("calibration"), "robustness": metrics.get("robustness"),
                          "html_bytes": (run_dir / "report.html").stat().st_size})
             print(f"  run: {runs[-1]['wall_seconds']:.1f} s wall, test accuracy {runs[-1]['test_accuracy']:.2%}",
                   flush=True)

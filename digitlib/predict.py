@@ -111,6 +111,7 @@ def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> keras.Model:
         raise ModelError(f"{path}: cannot read the model file ({error.strerror or error})") from None
     import keras
 
+    from . import augmentation  # noqa: F401 - registers fast's WriterVariation layer for loading
     from .models import jax_compilable
 
     try:

@@ -7,7 +7,7 @@ from digitlib import build_model, describe_model, layers_table, model_names
 
 
 def test_registry_lists_every_model_with_a_description():
-    assert model_names() == ["seed", "keras-example", "fast", "strong", "ensemble"]
+    assert model_names() == ["seed", "keras-example", "fast-plain", "fast", "strong", "ensemble"]
     assert "28 filters" in describe_model("seed") and "Simple MNIST convnet" in describe_model("keras-example")
 
 

@@ -100,7 +100,7 @@ def test_unknown_name_lists_the_valid_ones():
     ("batch_size", -1, "must be at least 1"),
     ("learning_rate", 0, "must be greater than 0"),
     ("validation_split", 1.0, r"must be in \[0, 1\)"),
-    ("model", "resnet", "unknown model; choose one of: seed, keras-example, fast, strong"),
+    ("model", "resnet", "unknown model; choose one of: seed, keras-example, fast-plain, fast, strong"),
     ("schedule", "cyclic", "must be one of: constant, one-cycle"),
     ("train_limit", 0, "must be at least 1"),
     ("data_dir", 3, r"'data_dir' must be str or None"),

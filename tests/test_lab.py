@@ -175,14 +175,16 @@ def test_without_the_filter_outputs_would_show(clone):
     assert subprocess.run(["git", "-C", str(clone), "diff", "--quiet"]).returncode == 1
 
 
-def saved_by_the_hook(notebook: dict, folder: Path, name: str) -> bytes:
-    """The bytes JupyterLab's contents manager, with make lab's settings, writes when the browser saves `notebook`."""
+def saved_by_the_hook(notebook: dict, folder: Path, name: str, hook: bool = True) -> bytes:
+    """The bytes JupyterLab's contents manager, with make lab's settings (`hook`) or none, writes when the browser
+    saves `notebook`."""
     from jupyter_server.services.contents.filemanager import FileContentsManager
+    from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    settings = PyFileConfigLoader(LAB_CONFIG.name, path=str(LAB_CONFIG.parent)).load_config()
+    settings = PyFileConfigLoader(LAB_CONFIG.name, path=str(LAB_CONFIG.parent)).load_config() if hook else Config()
     manager = FileContentsManager(root_dir=str(folder), config=settings)
-    assert manager.pre_save_hook is not None
+    assert (manager.pre_save_hook is not None) == hook
     manager.save({"type": "notebook", "format": "json", "content": notebook}, name)
     return (folder / name).read_bytes()
 
@@ -195,6 +197,7 @@ def test_the_pre_save_hook_writes_a_run_notebook_as_committed(name, tmp_path):
     ran = with_outputs(json.loads(committed))
     ran["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     assert saved_by_the_hook(ran, tmp_path, name) == committed
+    assert b'"output_type"' in saved_by_the_hook(ran, tmp_path, name, hook=False)  # without it: outputs on disk
 
 
 @pytest.mark.e2e  # runs nbstripout's command line: seconds

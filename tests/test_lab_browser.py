@@ -48,6 +48,7 @@ SETTINGS = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"wind
             "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"checkForUpdates": False,
                                                                                 "fetchNews": "false"}}
 KERNEL_ERROR = re.compile(rb'"msg_type"\s*:\s*"error"')  # an iopub error message (an exception in a cell)
+REPLY = re.compile(rb'"msg_type"\s*:\s*"execute_reply"')  # what every cell run ends with: proof we see the messages
 TRACEBACK = "Traceback (most recent call last)"
 
 
@@ -159,6 +160,7 @@ def test_mnist_notebook_runs_in_make_lab_and_leaves_git_status_clean(chromium, c
 
             errors = [frame[:2000].decode(errors="replace") for frame in frames if KERNEL_ERROR.search(frame)]
             assert errors == [], f"the kernel reported errors:\n{errors}"
+            assert any(REPLY.search(frame) for frame in frames), "no kernel message seen: the check above saw nothing"
             shown = prompts(page)
             assert shown and all(re.fullmatch(r"\[\d+\]:", prompt) for prompt in shown), (
                 f"not every cell ran within 15 minutes: {shown}")

@@ -114,9 +114,12 @@ git-filters: $(LAB_STAMP)
 
 # JupyterLab refuses to run as root without --allow-root; containers and cloud notebooks run as root.
 LAB_AS_ROOT = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+# scripts/jupyter/jupyter_server_config.py: a pre-save hook saves notebooks without outputs (git status stays
+# clean). On JUPYTER_CONFIG_PATH, before the user's own entries; ~/.jupyter's settings still come first.
+LAB_CONFIG_PATH = $(CURDIR)/scripts/jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
 lab: $(LAB_STAMP)
 	@$(GIT_FILTERS)
-	KERAS_BACKEND=$(BACKEND) $(BIN)/jupyter lab $(LAB_AS_ROOT) $(LAB_ARGS) notebooks/
+	KERAS_BACKEND=$(BACKEND) JUPYTER_CONFIG_PATH='$(LAB_CONFIG_PATH)' $(BIN)/jupyter lab $(LAB_AS_ROOT) $(LAB_ARGS) notebooks/
 
 clean-venv:
 	rm -rf $(VENV) $(VENV)-3.12

@@ -1,5 +1,6 @@
-"""JupyterLab as a way in: `make lab` starts as root too and takes jupyter's options, and git keeps the outputs
-a JupyterLab session saves into notebooks/ out of its status and commits (nbstripout as its clean filter).
+"""JupyterLab as a way in: `make lab` starts as root too and takes jupyter's options; its pre-save hook
+(scripts/jupyter/jupyter_server_config.py) saves notebooks without outputs, stripped as git's nbstripout filter
+strips them, and that filter keeps outputs saved by other editors out of git's commits.
 
 Everything runs in a temporary clone of this repository, with this work tree's Makefile, .gitattributes and
 scripts/git-filters laid over it: the real work tree and its git config are never touched.
@@ -7,8 +8,10 @@ scripts/git-filters laid over it: the real work tree and its git config are neve
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -16,6 +19,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.machinery import SourceFileLoader
 from pathlib import Path
 
 import pytest
@@ -26,7 +33,9 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (REPOSITORY /
                                 reason="needs git and this repository's git history")
 
 GIT_FILTERS = REPOSITORY / "scripts" / "git-filters"
-LAID_OVER = ("Makefile", ".gitattributes", "scripts/git-filters")  # what these tests check, as in the work tree
+LAB_CONFIG = REPOSITORY / "scripts" / "jupyter" / "jupyter_server_config.py"
+# What these tests check, as in the work tree.
+LAID_OVER = ("Makefile", ".gitattributes", "scripts/git-filters", "scripts/jupyter/jupyter_server_config.py")
 BIN = Path(sys.executable).parent  # this Python's environment has jupyter and nbstripout (the lab extra)
 
 
@@ -49,20 +58,48 @@ def clone(tmp_path) -> Path:
     return clone
 
 
+def git_filters():
+    """scripts/git-filters as a module: its OPTIONS, settings() and strip() (its name has no .py)."""
+    loader = SourceFileLoader("git_filters", str(GIT_FILTERS))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
 def configure_filters(clone: Path) -> subprocess.CompletedProcess:
     """What make lab and make test run first."""
     return subprocess.run([sys.executable, str(GIT_FILTERS), str(clone)], capture_output=True, text=True,
                           check=True)
 
 
-def run_in_jupyterlab(path: Path) -> None:
-    """Rewrite the notebook at `path` as JupyterLab saves it after a run: outputs and execution counts, indent 1."""
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+# What JupyterLab's metadata holds once an ipykernel ran the notebook (the committed notebooks: the name alone).
+LANGUAGE_INFO = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                 "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                 "pygments_lexer": "ipython3", "version": "3.11.7"}
+
+
+def with_outputs(notebook: dict) -> dict:
+    """`notebook` as JupyterLab holds it after a run: outputs (text, a figure, an error), execution counts, the
+    kernel's language_info, and cell metadata a session adds."""
+    notebook["metadata"]["language_info"] = dict(LANGUAGE_INFO)
     for count, cell in enumerate((c for c in notebook["cells"] if c["cell_type"] == "code"), 1):
         cell["execution_count"] = count
         cell["outputs"] = [{"output_type": "stream", "name": "stderr", "text": ["epoch 1/12  loss 0.2\n"]},
+                           {"output_type": "display_data", "metadata": {},
+                            "data": {"image/png": "iVBORw0KGgo=\n", "text/plain": ["<Figure size 640x480>"]}},
                            {"output_type": "execute_result", "execution_count": count, "metadata": {},
                             "data": {"text/plain": [f"{count}"]}}]
+    notebook["cells"][-1]["outputs"].append({"output_type": "error", "ename": "ValueError", "evalue": "no",
+                                             "traceback": ["Traceback (most recent call last)"]})
+    for cell in notebook["cells"]:
+        cell["metadata"].update(scrolled=True, execution={"iopub.status.idle": "2026-11-26T08:00:00.000Z"})
+    return notebook
+
+
+def save_with_outputs(path: Path) -> None:
+    """Rewrite the notebook at `path` as an editor without our pre-save hook saves it after a run (JupyterLab
+    started otherwise than by make lab, another editor): outputs and execution counts, indent 1."""
+    notebook = with_outputs(json.loads(path.read_text(encoding="utf-8")))
     path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -72,7 +109,14 @@ def test_make_lab_passes_allow_root_only_to_root_and_takes_lab_args():
     jupyter = [line for line in shown.splitlines() if "jupyter lab" in line]
     assert len(jupyter) == 1 and jupyter[0].endswith("--port=8899 --no-browser notebooks/"), shown
     assert ("--allow-root" in jupyter[0]) == (os.geteuid() == 0), shown
+    assert f"JUPYTER_CONFIG_PATH='{LAB_CONFIG.parent}' " in jupyter[0], shown  # the pre-save hook's settings
     assert f"{BIN}/python scripts/git-filters" in shown  # the filter is configured before JupyterLab starts
+
+
+def test_make_lab_puts_its_settings_before_the_users_jupyter_config_path():
+    shown = subprocess.run(["make", "-n", "lab", "LAB_STAMP=", f"BIN={BIN}", "JUPYTER_CONFIG_PATH=/etc/mine"],
+                           cwd=REPOSITORY, capture_output=True, text=True, check=True).stdout
+    assert f"JUPYTER_CONFIG_PATH='{LAB_CONFIG.parent}:/etc/mine' " in shown, shown
 
 
 def test_make_test_configures_the_git_filter_before_pytest():
@@ -88,7 +132,8 @@ def test_git_filters_is_idempotent_and_names_nbstripout_with_this_python(clone):
     configure_filters(clone)
     assert git(clone, "config", "--local", "--list") == first
     clean = git(clone, "config", "--local", "--get-all", "filter.nbstripout.clean").splitlines()
-    assert clean == [f"{sys.executable} -m nbstripout --keep-id --unix-newlines"]
+    assert clean == [shlex.join([sys.executable, "-m", "nbstripout", *git_filters().OPTIONS])]
+    assert {"--keep-id", "--unix-newlines"} <= set(git_filters().OPTIONS)
     assert git(clone, "config", "--local", "diff.ipynb.textconv").strip().endswith("--textconv")
     assert git(clone, "check-attr", "filter", "diff", "--", "notebooks/mnist_cnn.ipynb").splitlines() == [
         "notebooks/mnist_cnn.ipynb: filter: nbstripout", "notebooks/mnist_cnn.ipynb: diff: ipynb"]
@@ -109,11 +154,11 @@ def test_committed_notebooks_pass_the_filter_unchanged(clone):
 
 
 @pytest.mark.e2e  # runs nbstripout through git: seconds per notebook
-def test_outputs_saved_by_jupyterlab_stay_out_of_git(clone):
+def test_outputs_saved_into_a_notebook_stay_out_of_git(clone):
     configure_filters(clone)
     notebook = clone / "notebooks" / "mnist_cnn.ipynb"
     committed = git(clone, "show", "HEAD:notebooks/mnist_cnn.ipynb")
-    run_in_jupyterlab(notebook)
+    save_with_outputs(notebook)
     assert '"outputs": []' not in notebook.read_text(encoding="utf-8")  # the user keeps the outputs on disk
     # git diff compares the stripped notebook: nothing changed. (git status may still list the file, as it does
     # for any file whose size changed, until git add records its new size; git add stages nothing new.)
@@ -125,9 +170,56 @@ def test_outputs_saved_by_jupyterlab_stay_out_of_git(clone):
 
 def test_without_the_filter_outputs_would_show(clone):
     """The check above is not vacuous: unconfigured, git sees the outputs."""
-    run_in_jupyterlab(clone / "notebooks" / "mnist_cnn.ipynb")
+    save_with_outputs(clone / "notebooks" / "mnist_cnn.ipynb")
     assert git(clone, "status", "--porcelain").strip() == "M notebooks/mnist_cnn.ipynb"
     assert subprocess.run(["git", "-C", str(clone), "diff", "--quiet"]).returncode == 1
+
+
+def saved_by_the_hook(notebook: dict, folder: Path, name: str, hook: bool = True) -> bytes:
+    """The bytes JupyterLab's contents manager, with make lab's settings (`hook`) or none, writes when the browser
+    saves `notebook`."""
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    settings = PyFileConfigLoader(LAB_CONFIG.name, path=str(LAB_CONFIG.parent)).load_config() if hook else Config()
+    manager = FileContentsManager(root_dir=str(folder), config=settings)
+    assert (manager.pre_save_hook is not None) == hook
+    manager.save({"type": "notebook", "format": "json", "content": notebook}, name)
+    return (folder / name).read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPOSITORY / "notebooks").glob("*.ipynb")))
+def test_the_pre_save_hook_writes_a_run_notebook_as_committed(name, tmp_path):
+    """make lab's JupyterLab saves a notebook it ran without outputs: the committed bytes, for git status to see."""
+    committed = subprocess.run(["git", "-C", str(REPOSITORY), "show", f"HEAD:notebooks/{name}"], check=True,
+                               capture_output=True).stdout
+    ran = with_outputs(json.loads(committed))
+    ran["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    assert saved_by_the_hook(ran, tmp_path, name) == committed
+    assert b'"output_type"' in saved_by_the_hook(ran, tmp_path, name, hook=False)  # without it: outputs on disk
+
+
+@pytest.mark.e2e  # runs nbstripout's command line: seconds
+def test_the_pre_save_hook_strips_what_the_git_filter_strips(tmp_path):
+    """One list of options, two callers: the hook's call of nbstripout's API and git's filter command agree, on a
+    notebook carrying every key nbstripout strips by default (the list git-filters repeats) and keys it keeps."""
+    filters = git_filters()
+    notebook = with_outputs(json.loads((REPOSITORY / "notebooks" / "mnist_cnn.ipynb").read_text(encoding="utf-8")))
+    for key in filters.EXTRA_KEYS:
+        namespace, name = key.split(".", 1)
+        for metadata in ([notebook["metadata"]] if namespace == "metadata" else
+                         [cell["metadata"] for cell in notebook["cells"]]):
+            metadata[name.removeprefix("metadata.")] = {"set by": "a session"}
+    notebook["metadata"]["jupytext"] = {"kept": True}
+    notebook["cells"][1]["metadata"]["editable"] = False
+    text = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    command = shlex.split(filters.settings(sys.executable)["filter.nbstripout.clean"])
+    by_git = subprocess.run(command, input=text.encode(), capture_output=True, check=True, cwd=tmp_path,
+                            env={**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)}).stdout
+    by_hook = saved_by_the_hook(json.loads(text), tmp_path, "mnist_cnn.ipynb")
+    assert by_hook == by_git
+    assert b'"set by"' not in by_hook and b'"jupytext"' in by_hook and b'"editable": false' in by_hook
 
 
 def free_port() -> int:
@@ -136,43 +228,103 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.mark.e2e
-def test_make_lab_starts_headless_on_a_free_port_as_this_user(clone, tmp_path):
+@dataclass
+class Lab:
+    """A `make lab` running headless on 127.0.0.1 in a clone: its port, token, log, and how long it took to answer."""
+
+    process: subprocess.Popen
+    port: int
+    token: str
+    runtime: Path  # JUPYTER_RUNTIME_DIR: its kernels' connection files, named on their command lines
+    log: Path
+    startup_seconds: float | None = None
+    outlived: list[int] = field(default_factory=list)  # kernels still running once JupyterLab had stopped
+    stopped: bool = False
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def api(self, path: str, timeout: float = 10):
+        request = urllib.request.Request(self.url(path), headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return json.load(answer)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def kernels(self) -> list[int]:
+        """The ids of this JupyterLab's kernel processes (jupyter_client starts each in a session of its own)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                command = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+            except OSError:
+                continue
+            if b"ipykernel" in command and str(self.runtime).encode() in command:
+                found.append(int(entry.name))
+        return found
+
+    def stop(self) -> None:
+        """SIGTERM to make and JupyterLab (which shuts its kernels down), then SIGKILL to any kernel left over."""
+        if self.stopped:
+            return
+        self.stopped = True
+        stop_group(self.process)
+        deadline = time.monotonic() + 10
+        while self.kernels() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.outlived = self.kernels()
+        for pid in self.outlived:
+            os.kill(pid, signal.SIGKILL)
+
+
+@contextmanager
+def running_lab(clone: Path, tmp_path: Path, environment: dict[str, str] | None = None,
+                timeout: float = 180) -> Iterator[Lab]:
+    """`make lab` headless on a free port with a known token, in `clone`, as a user (or root) runs it; its settings
+    and runtime files under `tmp_path`. Yields once JupyterLab answers; stops it, and its kernels, afterwards."""
     port, token = free_port(), "digitlib-test"
     arguments = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
-    environment = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-                   "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    log = (tmp_path / "lab.log").open("w+")
-    lab = subprocess.Popen(["make", "lab", "LAB_STAMP=", f"BIN={BIN}", f"LAB_ARGS={arguments}"], cwd=clone,
-                           stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
+    config, runtime = tmp_path / "jupyter-config", tmp_path / "jupyter-runtime"
+    environment = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(runtime),
+                   **(environment or {})}
+    log = tmp_path / "lab.log"
+    with log.open("w") as output:
+        started = time.monotonic()
+        process = subprocess.Popen(["make", "lab", "LAB_STAMP=", f"BIN={BIN}", f"LAB_ARGS={arguments}"], cwd=clone,
+                                   stdout=output, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
+    lab = Lab(process, port, token, runtime, log)
     try:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/status",
-                                         headers={"Authorization": f"token {token}"})
-        deadline, status = time.monotonic() + 120, None
-        while status is None and time.monotonic() < deadline and lab.poll() is None:
+        deadline = time.monotonic() + timeout
+        while lab.startup_seconds is None and time.monotonic() < deadline and process.poll() is None:
             try:
-                with urllib.request.urlopen(request, timeout=5) as answer:
-                    status = json.load(answer)
+                lab.api("/api/status", timeout=5)
+                lab.startup_seconds = time.monotonic() - started
             except OSError:
-                time.sleep(1)
-        log.seek(0)
-        output = log.read()
-        assert status is not None, f"JupyterLab did not answer on port {port}:\n{output}"
-        assert "Running as root is not recommended" not in output
-        with urllib.request.urlopen(urllib.request.Request(
-                f"http://127.0.0.1:{port}/api/contents", headers={"Authorization": f"token {token}"})) as answer:
-            listed = {item["name"] for item in json.load(answer)["content"]}
+                time.sleep(0.25)
+        assert lab.startup_seconds is not None, f"JupyterLab did not answer on port {port}:\n{lab.output()}"
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.mark.e2e
+def test_make_lab_starts_headless_on_a_free_port_as_this_user(clone, tmp_path):
+    with running_lab(clone, tmp_path) as lab:
+        assert "Running as root is not recommended" not in lab.output()
+        listed = {item["name"] for item in lab.api("/api/contents")["content"]}
         assert "mnist_cnn.ipynb" in listed  # it serves notebooks/
         assert git(clone, "config", "--local", "filter.nbstripout.clean")  # make lab configured the filter
-    finally:
-        stop_group(lab)
-        log.close()
 
 
 def stop_group(process: subprocess.Popen, seconds: float = 30) -> None:
     """SIGTERM to `process`'s own session (make and the jupyter server it started), until all of it is gone;
     SIGKILL after `seconds`."""
-    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:  # make and all it started have exited already
+        process.wait()
+        return
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         process.poll()  # reaps make; jupyter, once make is gone, is reaped by init

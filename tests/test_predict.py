@@ -371,3 +371,15 @@ def test_the_prediction_notebook_shows_labels_and_their_accuracy(tiny_classifier
     saved = json.loads((run_dir / "predictions.json").read_text())
     assert sorted(row.get("label") is not None for row in saved) == [False] * 3 + [True] * 6
 
+
+
+def test_the_default_model_is_the_best_run_or_a_model_error_saying_what_to_run(tmp_path):
+    """What the CLI and the notebook's default (model_path None) read with, without loading Keras."""
+    from digitlib.predict import ModelError, default_model
+    from test_rundir import trained_run
+
+    with pytest.raises(ModelError, match="no finished training run in .*; run `make report`"):
+        default_model(tmp_path)
+    strong = trained_run(tmp_path, "20261125-080000-strong", "strong", 0.98)
+    trained_run(tmp_path, "20261125-100000-fast", "fast", 0.995)
+    assert default_model(tmp_path).path == strong / "model.keras"

@@ -7,6 +7,7 @@ import warnings
 import pytest
 
 from digitlib.params import ParameterError, validate_parameters
+from digitlib.provenance import REPOSITORY
 from digitlib.rundir import InvalidRun, RunDirectoryWarning, read_record, read_runs, run_directory
 
 INJECTED_NAME = "x = 1\nimport os; os.system('touch /tmp/pwned')\ny"
@@ -153,6 +154,8 @@ def test_the_ladder_ranks_every_registered_model_strongest_last():
 
     assert sorted(LADDER) == sorted(model_names())
     assert [capability(name) for name in ("seed", "keras-example", "fast", "strong", "ensemble")] == [0, 1, 2, 3, 4]
+    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    assert " > ".join(f"`{name}`" for name in reversed(LADDER)) in readme  # the README states the same order
 
 
 def test_a_more_capable_model_beats_any_validation_accuracy_of_a_weaker_one(tmp_path):

@@ -383,3 +383,26 @@ def test_the_default_model_is_the_best_run_or_a_model_error_saying_what_to_run(t
     strong = trained_run(tmp_path, "20261125-080000-strong", "strong", 0.98)
     trained_run(tmp_path, "20261125-100000-fast", "fast", 0.995)
     assert default_model(tmp_path).path == strong / "model.keras"
+
+
+@pytest.mark.e2e
+def test_the_prediction_notebook_reads_with_the_best_model_by_default(tiny_classifier, tmp_path):
+    """model_path None: the notebook, beside a reports folder as in a checkout, reads with its best run."""
+    import shutil
+
+    import nbformat
+    import papermill
+
+    from digitlib.layout import NOTEBOOKS
+    from test_rundir import trained_run
+
+    strong = trained_run(tmp_path / "reports", "20261125-080000-strong", "strong", 0.98)
+    tiny_classifier.save(strong / "model.keras")
+    trained_run(tmp_path / "reports", "20261125-100000-fast", "fast", 0.995).joinpath("model.keras").write_text("x")
+    (tmp_path / "notebooks").mkdir()
+    notebook = shutil.copy(NOTEBOOKS / "predict_your_digits.ipynb", tmp_path / "notebooks")
+    papermill.execute_notebook(notebook, tmp_path / "out.ipynb", cwd=tmp_path / "notebooks", kernel_name="python3",
+                               parameters={"images": str(NOTEBOOKS / "samples")}, progress_bar=False)
+    outputs = "".join(output.get("text", "") for cell in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
+                      for output in cell.get("outputs", []))
+    assert "Reading with strong, run 20261125-080000-strong, validation accuracy 98.00%" in outputs

@@ -18,7 +18,7 @@ from pathlib import Path
 from .backends import BACKENDS
 from .layout import INDEX_FILE, REPORTS_DIR
 from .params import ParameterError, describe_parameters, load_parameters_file, notebook_names, parse_value
-from .predict import DEFAULT_MODEL, ModelError
+from .predict import ModelError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -65,8 +65,12 @@ def _parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="read the digit in each image with a trained model")
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files, or folders of images")
-    predict.add_argument("--model", default=str(DEFAULT_MODEL), metavar="PATH",
-                         help=f"a saved model.keras (default: {DEFAULT_MODEL})")
+    predict.add_argument("--model", metavar="PATH",
+                         help="a saved model.keras (default: the best finished model in --reports-dir: the most "
+                              "capable model trained on all the training images, then the best validation "
+                              "accuracy; it is named on stderr)")
+    predict.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR",
+                         help=f"where to look for the best finished model (default: {REPORTS_DIR})")
     predict.add_argument("--top", type=int, default=3, metavar="K", help="how many likeliest digits to list (1-10)")
     predict.add_argument("--json", action="store_true",
                          help="one JSON object per image; with label and correct where the file's name "
@@ -123,14 +127,19 @@ def predict_command(arguments: argparse.Namespace) -> int:
 
     from .backends import choose_backend, kernel_environment
     from .native import native_stderr_to
-    from .predict import labelled_accuracy, load_trained_model, predict_images
+    from .predict import default_model, labelled_accuracy, load_trained_model, predict_images
     from .untrusted import printable
 
     if not 1 <= arguments.top <= 10:
         raise ParameterError(f"--top must be between 1 and 10, got {arguments.top}")
+    model_path = arguments.model
+    if model_path is None:
+        chosen = default_model(arguments.reports_dir)
+        print(f"digitlib: reading with {chosen}", file=sys.stderr, flush=True)  # stderr: --json keeps stdout
+        model_path = chosen.path
     os.environ.update(kernel_environment(choose_backend(arguments.backend)))  # before Keras is imported
     with native_stderr_to(os.devnull):  # TensorFlow's C++ start-up messages are not the user's business
-        predictions = predict_images(load_trained_model(arguments.model), arguments.inputs)
+        predictions = predict_images(load_trained_model(model_path), arguments.inputs)
     failed = False
     for prediction in predictions:
         failed |= prediction.error is not None

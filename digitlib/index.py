@@ -1,4 +1,4 @@
-"""reports/index.html: one row per run, rebuilt from the run directories themselves.
+"""reports/index.html: one row per run, and the reports/best link, rebuilt from the run directories themselves.
 
 Rebuilding from what is on disk (under a file lock) means the index can never
 drift from the runs, and concurrent runs can never drop each other's rows.
@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_atomic
+from .atomic import replace_symlink, write_atomic
 from .pages import CONTENT_SECURITY_POLICY, TEMPLATES
-from .rundir import INDEX_FILE, LATEST, REPORT_FILE, read_runs
+from .rundir import BEST, INDEX_FILE, LATEST, REPORT_FILE, FinishedModel, NoFinishedModel, best_model, read_runs
 
 
 @contextmanager
@@ -28,8 +28,8 @@ def locked(reports_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _row(run: dict[str, Any]) -> dict[str, str]:
-    """One run as the index shows it: plain strings, escaped by the template."""
+def _row(run: dict[str, Any], best: FinishedModel | None = None) -> dict[str, Any]:
+    """One run as the index shows it: plain strings, escaped by the template, and whether it is the best model."""
     metrics = run.get("metrics") or {}
     parameters = run.get("parameters", {})
     test, training = metrics.get("test", {}), metrics.get("training", {})
@@ -42,20 +42,41 @@ def _row(run: dict[str, Any]) -> dict[str, str]:
         "seconds": f"{training['train_seconds']:.0f} s" if "train_seconds" in training else "—",
         "status": run.get("status", "unknown"),
         "error": run.get("error") or "",
+        "best": best is not None and run["run_id"] == best.run_dir.name,
     }
 
 
-def render_index(runs: list[dict[str, Any]]) -> str:
-    """The index page of `runs` (newest first), from templates/index.html.j2 with autoescaping."""
+def render_index(runs: list[dict[str, Any]], best: FinishedModel | NoFinishedModel | None = None) -> str:
+    """The index page of `runs` (newest first), from templates/index.html.j2 with autoescaping; `best`: the
+    model `digitlib predict` reads with (:func:`digitlib.rundir.best_model`), or why there is none."""
     import jinja2
 
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    chosen = best if isinstance(best, FinishedModel) else None
     return environment.get_template("index.html.j2").render(
-        runs=[_row(run) for run in runs], latest=LATEST, report_file=REPORT_FILE,
+        runs=[_row(run, chosen) for run in runs], latest=LATEST, best_link=BEST, report_file=REPORT_FILE,
+        best=str(chosen) if chosen else None, no_best=str(best) if isinstance(best, NoFinishedModel) else None,
         content_security_policy=CONTENT_SECURITY_POLICY)
 
 
+def point_best(reports_dir: Path, runs: list[dict[str, Any]]) -> FinishedModel | NoFinishedModel:
+    """Point reports/best at the best finished model among `runs` (in one rename), or remove the link when
+    none qualifies (a deleted or outranked run is never left linked); the model, or why there is none."""
+    link = Path(reports_dir) / BEST
+    try:
+        best = best_model(reports_dir, runs)
+    except NoFinishedModel as none:
+        if link.is_symlink():
+            link.unlink()
+        return none
+    replace_symlink(link, best.run_dir.name)
+    return best
+
+
 def write_index(reports_dir: Path) -> Path:
-    """Rebuild reports/index.html from the run directories, atomically."""
-    return write_atomic(Path(reports_dir) / INDEX_FILE, render_index(read_runs(reports_dir)))
+    """Rebuild reports/index.html and the reports/best link from the run directories, atomically (hold
+    :func:`locked` while calling it)."""
+    runs = read_runs(reports_dir)
+    best = point_best(reports_dir, runs)
+    return write_atomic(Path(reports_dir) / INDEX_FILE, render_index(runs, best))

@@ -12,6 +12,8 @@ NOTEBOOKS = _PACKAGE / "notebooks" if (_PACKAGE / "notebooks").is_dir() else _PA
 
 REPORTS_DIR = "reports"  # where runs go, unless --reports-dir says otherwise
 LATEST = "latest"  # reports/latest: a link to the newest successful training run
+BEST = "best"  # reports/best: a link to the best finished model (digitlib.rundir.best_model), what predict reads with
+LINKS = (LATEST, BEST)  # the links the reports folder keeps beside its runs; never runs themselves
 RUN_FILE = "run.json"  # what the run was asked to do and how it ended
 METRICS_FILE = "metrics.json"  # what a finished training run scored, and how to reproduce it
 MODEL_FILE = "model.keras"  # the trained model

@@ -216,6 +216,9 @@ MODELS: dict[str, ModelSpec] = {
                           epochs=30, batch_size=128, learning_rate=0.003, schedule="one-cycle", members=3),
 }
 MEMBER_MODEL = "strong"  # what an ensemble's members are
+# The registry's models from the least to the most capable. Where one finished model must be chosen for the
+# user (`digitlib predict` without --model), a higher rung wins over any validation accuracy of a lower one.
+LADDER: tuple[str, ...] = ("seed", "keras-example", "fast", "strong", "ensemble")
 
 
 def model_names() -> list[str]:
@@ -228,6 +231,12 @@ def model_spec(name: str) -> ModelSpec:
         return MODELS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(model_names())}") from None
+
+
+def capability(name: str) -> int:
+    """The rung of model `name` on :data:`LADDER`: higher is more capable."""
+    model_spec(name)  # unknown names list the valid ones
+    return LADDER.index(name)
 
 
 def describe_model(name: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .layout import LATEST, MODEL_FILE, REPORTS_DIR
+from .layout import REPORTS_DIR
 from .models import MEMBER_MODEL, SCHEDULES, model_names, model_spec
 from .yamlfile import InvalidYaml, YamlInputError, load_yaml_file, load_yaml_text
 
@@ -96,8 +96,9 @@ def _list_of_paths(value: Any) -> str | None:
 PREDICTION_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("images", "samples", (str, list), "an image, a folder of images, or a list of them "
               "(relative paths: from notebooks/)", check=_list_of_paths, path=True),
-    Parameter("model_path", f"../{REPORTS_DIR}/{LATEST}/{MODEL_FILE}", str, "the trained model.keras to use "
-              "(relative paths: from notebooks/)", path=True),
+    Parameter("model_path", None, str, "the trained model.keras to use (relative paths: from notebooks/); "
+              f"None: the best finished model in ../{REPORTS_DIR}, as `digitlib predict` chooses it",
+              optional=True, path=True),
     Parameter("low_confidence", 0.8, float, "flag predictions whose probability is below this",
               check=lambda v: None if 0 <= v <= 1 else "must be in [0, 1]"),
     Parameter("top", 3, int, "how many likeliest digits to list per image",

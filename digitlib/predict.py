@@ -9,16 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from .layout import LATEST, MODEL_FILE, REPORTS_DIR
+from .layout import REPORTS_DIR
 
 # NumPy, Pillow (handwriting), pandas and scikit-learn (evaluation, prepare) and Keras are imported where they
-# are used: the CLI imports ModelError and DEFAULT_MODEL from here, and `digitlib --help` should not pay for them.
+# are used: the CLI imports ModelError from here, and `digitlib --help` should not pay for them.
 
 if TYPE_CHECKING:
     import keras
     import numpy as np
 
-DEFAULT_MODEL = Path(REPORTS_DIR) / LATEST / MODEL_FILE
+    from .rundir import FinishedModel
+
 TRAIN_FIRST = "run `make report` (or `digitlib report`) first"  # what a user with no trained model does
 MAX_MODEL_MIB = 512  # uncompressed; an ensemble of 3 takes a few MB
 MAX_INFLATION = 100  # Keras stores members uncompressed; zeros deflate 1,000-fold
@@ -95,14 +96,29 @@ def labelled_accuracy(predictions: list[Prediction]) -> LabelledAccuracy | None:
     return LabelledAccuracy(correct=sum(judged), labelled=len(judged)) if judged else None
 
 
-def load_trained_model(path: str | os.PathLike = DEFAULT_MODEL) -> keras.Model:
+def default_model(reports_dir: str | os.PathLike = REPORTS_DIR) -> FinishedModel:
+    """The finished model to read with when none is named: the best in `reports_dir`
+    (:func:`digitlib.rundir.best_model`: the most capable model, then the best validation accuracy). Its
+    ``path`` is the model file, and it prints as ``strong, run 20261125-..., validation accuracy 99.72%``.
+    A :class:`ModelError` says why no run qualified and what to do."""
+    from .rundir import NoFinishedModel, best_model
+
+    try:
+        return best_model(reports_dir)
+    except NoFinishedModel as why:
+        raise ModelError(f"{why}; {TRAIN_FIRST} to train a model on the whole training set, or point --model "
+                         "(in the notebook: model_path) at a saved model.keras") from None
+
+
+def load_trained_model(path: str | os.PathLike) -> keras.Model:
     """Load a saved model.keras, with a clear error when it is missing or not a digit classifier."""
     from .untrusted import open_regular_file
 
     path = Path(path)
     if not path.exists():
         raise ModelError(f"model file not found: {path}; {TRAIN_FIRST} to train one (it saves "
-                         f"{DEFAULT_MODEL}), or point --model (in the notebook: model_path) at a saved model.keras")
+                         f"{REPORTS_DIR}/<run>/model.keras), or point --model (in the notebook: model_path) at a "
+                         "saved model.keras")
     try:
         with open_regular_file(path, ModelError) as file:
             refuse_legacy_hdf5(file, path)

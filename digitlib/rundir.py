@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from .backends import EARLIER_RUNS_BACKEND, configured_backend
 from .layout import (  # noqa: F401 - the run directory's names, re-exported
+    BEST,
     INDEX_FILE,
     LATEST,
+    LINKS,
     METRICS_FILE,
     MODEL_FILE,
     NOTEBOOK_FILE,
@@ -31,7 +35,8 @@ from .layout import (  # noqa: F401 - the run directory's names, re-exported
     REPORTS_DIR,
     RUN_FILE,
 )
-from .params import ParameterError, notebook_names, validate_notebook_parameters
+from .models import capability
+from .params import DEFAULTS, ParameterError, model_label, notebook_names, validate_notebook_parameters
 
 RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
 MAX_JSON_BYTES = 10_000_000  # a run's JSON is a few kB; a bigger one is not ours
@@ -231,7 +236,10 @@ def read_runs(reports_dir: str | os.PathLike) -> list[dict[str, Any]]:
     for record_path in Path(reports_dir).glob(f"*/{RUN_FILE}"):
         run_dir = record_path.parent
         if run_dir.is_symlink():
-            continue  # reports/latest is a link to a run, not a run of its own
+            continue  # reports/latest and reports/best are links to runs, not runs of their own
+        if run_dir.name in LINKS:
+            skip_warning(run_dir, InvalidRun("this name is kept for a link to a run"))
+            continue
         if not RUN_ID.fullmatch(run_dir.name):
             skip_warning(run_dir, InvalidRun("its name is not a run id"))
             continue
@@ -240,3 +248,98 @@ def read_runs(reports_dir: str | os.PathLike) -> list[dict[str, Any]]:
         except InvalidRun as problem:
             skip_warning(run_dir, problem)
     return sorted(runs, key=lambda run: (run.get("started", ""), run["run_id"]), reverse=True)
+
+
+class NoFinishedModel(LookupError):
+    """No run in the reports folder has a model to read with by default; the message says why."""
+
+
+@dataclass(frozen=True)
+class FinishedModel:
+    """A succeeded training run's saved model, with what ranks it against the others (:func:`best_model`)."""
+
+    run_dir: Path
+    model: str  # its name in the model registry, which places it on digitlib.models.LADDER
+    label: str  # the model in a few words: 'strong', 'ensemble of 3'
+    validation_accuracy: float | None  # the saved weights' (the last epoch's); None: no validation split
+    started: str
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / MODEL_FILE
+
+    @property
+    def rank(self) -> tuple:
+        """Higher is better: the model's rung on the ladder, then having a validation accuracy, then its value,
+        then the newer run."""
+        accuracy = self.validation_accuracy
+        return capability(self.model), accuracy is not None, accuracy or 0.0, self.started, self.run_dir.name
+
+    def __str__(self) -> str:
+        accuracy = self.validation_accuracy
+        scored = "no validation accuracy (it trained without a validation split)" if accuracy is None else \
+            f"validation accuracy {accuracy:.2%}"
+        return f"{self.label}, run {self.run_dir.name}, {scored}"
+
+
+def validation_accuracy(metrics: Mapping[str, Any] | None) -> float | None:
+    """The saved model's validation accuracy: the last epoch's ``val_accuracy`` in metrics.json's history (an
+    ensemble's: its members' mean); None when the run held no validation split. Raises :class:`InvalidRun`
+    for a value that is not an accuracy."""
+    values = ((metrics or {}).get("training", {}).get("history", {}).get("val_accuracy")) or []
+    if not values:
+        return None
+    value = values[-1]
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= 1):
+        raise InvalidRun(f"{METRICS_FILE}: its last val_accuracy, {str(value)[:20]}, is not between 0 and 1")
+    return float(value)
+
+
+def _finished_model(run_dir: Path, run: Mapping[str, Any]) -> FinishedModel | str:
+    """The run's model if it may be the default one, else why not (a few words). Raises :class:`InvalidRun`."""
+    parameters = {**DEFAULTS, **run["parameters"]}
+    metrics = run.get("metrics")
+    if metrics is not None and any(metrics["parameters"].get(name) != parameters[name]
+                                   for name in ("model", "train_limit")):
+        raise InvalidRun(f"{METRICS_FILE} and {RUN_FILE} name different models or training sets")
+    if parameters["train_limit"] is not None:
+        return "trained on part of the training set (train_limit)"
+    model = run_dir / MODEL_FILE
+    if model.is_symlink() or not model.is_file():
+        return f"without a {MODEL_FILE} of its own"
+    return FinishedModel(run_dir=run_dir, model=parameters["model"], label=model_label(parameters),
+                         validation_accuracy=validation_accuracy(metrics), started=run.get("started", ""))
+
+
+def best_model(reports_dir: str | os.PathLike, runs: list[dict[str, Any]] | None = None) -> FinishedModel:
+    """The model `digitlib predict` reads with by default: among the succeeded training runs in `reports_dir`
+    that trained on the whole training set (``train_limit`` None) and have their model.keras, the most capable
+    model (:data:`digitlib.models.LADDER`: a stronger model beats any validation accuracy of a weaker one), then
+    the highest validation accuracy (never the test set's: that would choose by the test), runs without a
+    validation split after those with one, then the newest.
+
+    `runs`: the runs of `reports_dir` already read (:func:`read_runs`). Runs whose files do not validate are
+    skipped with a warning. Raises :class:`NoFinishedModel` saying why none qualified.
+    """
+    reports_dir = Path(reports_dir)
+    trained = [run for run in (read_runs(reports_dir) if runs is None else runs)
+               if run.get("notebook_name", "mnist_cnn") == "mnist_cnn" and run["status"] == "succeeded"]
+    candidates, excluded = [], {}
+    for run in trained:
+        run_dir = reports_dir / run["run_id"]
+        try:
+            found = _finished_model(run_dir, run)
+        except InvalidRun as problem:
+            skip_warning(run_dir, problem)
+            found = "whose files do not validate"
+        if isinstance(found, FinishedModel):
+            candidates.append(found)
+        else:
+            excluded[found] = excluded.get(found, 0) + 1
+    if candidates:
+        return max(candidates, key=lambda candidate: candidate.rank)
+    if not trained:
+        raise NoFinishedModel(f"no finished training run in {reports_dir}")
+    reasons = ", ".join(f"{count} {why}" for why, count in sorted(excluded.items(), key=lambda item: -item[1]))
+    raise NoFinishedModel(f"no finished model to read with in {reports_dir}: of its {len(trained)} finished "
+                          f"training run{'s' if len(trained) != 1 else ''}, {reasons}")

@@ -264,14 +264,15 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
 
 
 def update_index(reports_dir: Path, latest: Path | None) -> None:
-    """Point reports/latest at `latest` (a new training run) and rebuild the index. The run's own
-    files are already written: if the shared files cannot be, the run stands and this only warns."""
+    """Point reports/latest at `latest` (a new training run), then rebuild the index and reports/best from
+    all the runs. The run's own files are already written: if the shared files cannot be, the run stands
+    and this only warns."""
     try:
         with locked(reports_dir):
             if latest is not None:
                 replace_symlink(reports_dir / LATEST, latest.name)
-            write_index(reports_dir)
+            write_index(reports_dir)  # and reports/best: recomputed, so a deleted run is handled here
     except OSError as error:
-        print(f"digitlib: warning: the run's own files are written, but {reports_dir}/index.html or "
-              f"{reports_dir}/latest could not be updated ({error.strerror or error}); the next run "
-              "rebuilds them", file=sys.stderr, flush=True)
+        print(f"digitlib: warning: the run's own files are written, but {reports_dir}/index.html, "
+              f"{reports_dir}/latest or {reports_dir}/best could not be updated ({error.strerror or error}); "
+              "the next run rebuilds them", file=sys.stderr, flush=True)

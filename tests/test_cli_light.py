@@ -81,3 +81,12 @@ def test_every_name_the_notebooks_use_exists():
         used |= {name for cell in cells for name in re.findall(r"\bdigitlib\.(\w+)", "".join(cell["source"]))}
     assert {"load_mnist", "train_network", "comparison"} <= used  # the search finds what it should
     assert [name for name in sorted(used) if not hasattr(digitlib, name)] == []
+
+
+def test_predict_with_no_finished_model_imports_nothing_heavy():
+    """Choosing the default model reads run.json and metrics.json only; Keras waits for a model to load."""
+    code = ("import digitlib.cli\n"
+            "print('exit status', digitlib.cli.main(['predict', 'x.png', '--reports-dir', '/nonexistent/reports']))")
+    imported, printed = heavy_modules_after(code)
+    assert imported == [] and "exit status 2" in printed, printed[-2000:]
+    assert "digitlib: error: no finished training run in /nonexistent/reports; run `make report`" in printed

@@ -118,11 +118,44 @@ def test_bad_model_paths_are_usage_errors(tmp_path, make, message):
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_default_model_is_the_latest_run(tmp_path):
+def test_with_no_finished_model_predict_says_to_train_one_first_and_why_none_qualified(tmp_path):
+    from test_rundir import trained_run
+
     result = predict_cli(tmp_path, cwd=tmp_path)
-    assert result.returncode == 2
-    assert "model file not found: reports/latest/model.keras; run `make report` (or `digitlib report`) first" \
-        in result.stderr
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == ("digitlib: error: no finished training run in reports; run `make report` (or "
+                             "`digitlib report`) first to train a model on the whole training set, or point --model "
+                             "(in the notebook: model_path) at a saved model.keras\n")
+    trained_run(tmp_path / "reports", "20261125-100000-quick", "strong", 0.98, train_limit=3000)
+    result = predict_cli(tmp_path, cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("digitlib: error: no finished model to read with in reports: of its 1 finished "
+                                    "training run, 1 trained on part of the training set (train_limit); run `make "
+                                    "report` (or `digitlib report`) first"), result.stderr
+
+
+@pytest.mark.e2e
+def test_predict_reads_with_the_best_model_and_names_it_on_stderr(tiny_classifier, tmp_path):
+    """The strong run outranks the fast one's higher validation accuracy; --json's stdout stays one object per
+    image; --model reads with the given file and says nothing; --reports-dir looks elsewhere."""
+    from test_rundir import trained_run
+
+    reports = tmp_path / "reports"
+    fast = trained_run(reports, "20261125-100000-fast", "fast", 0.995)
+    fast.joinpath("model.keras").write_text("not a model: reading with it would fail")
+    strong = trained_run(reports, "20261125-080000-strong", "strong", 0.98)
+    tiny_classifier.save(strong / "model.keras")
+    Image.fromarray(255 - ONE).save(tmp_path / "one.png")
+    result = predict_cli("one.png", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "digitlib: reading with strong, run 20261125-080000-strong, validation accuracy 98.00%\n"
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == ["one.png"]
+    text = predict_cli(tmp_path / "one.png", "--reports-dir", reports, cwd=tmp_path.parent)
+    assert text.returncode == 0 and text.stdout.startswith(f"{tmp_path / 'one.png'}: "), text.stderr
+    assert text.stderr == "digitlib: reading with strong, run 20261125-080000-strong, validation accuracy 98.00%\n"
+    given = predict_cli("one.png", "--model", strong / "model.keras", "--reports-dir", tmp_path / "nowhere",
+                        cwd=tmp_path)
+    assert (given.returncode, given.stderr) == (0, "") and given.stdout.startswith("one.png: ")
 
 
 @pytest.mark.e2e
@@ -338,3 +371,38 @@ def test_the_prediction_notebook_shows_labels_and_their_accuracy(tiny_classifier
     saved = json.loads((run_dir / "predictions.json").read_text())
     assert sorted(row.get("label") is not None for row in saved) == [False] * 3 + [True] * 6
 
+
+
+def test_the_default_model_is_the_best_run_or_a_model_error_saying_what_to_run(tmp_path):
+    """What the CLI and the notebook's default (model_path None) read with, without loading Keras."""
+    from digitlib.predict import ModelError, default_model
+    from test_rundir import trained_run
+
+    with pytest.raises(ModelError, match="no finished training run in .*; run `make report`"):
+        default_model(tmp_path)
+    strong = trained_run(tmp_path, "20261125-080000-strong", "strong", 0.98)
+    trained_run(tmp_path, "20261125-100000-fast", "fast", 0.995)
+    assert default_model(tmp_path).path == strong / "model.keras"
+
+
+@pytest.mark.e2e
+def test_the_prediction_notebook_reads_with_the_best_model_by_default(tiny_classifier, tmp_path):
+    """model_path None: the notebook, beside a reports folder as in a checkout, reads with its best run."""
+    import shutil
+
+    import nbformat
+    import papermill
+
+    from digitlib.layout import NOTEBOOKS
+    from test_rundir import trained_run
+
+    strong = trained_run(tmp_path / "reports", "20261125-080000-strong", "strong", 0.98)
+    tiny_classifier.save(strong / "model.keras")
+    trained_run(tmp_path / "reports", "20261125-100000-fast", "fast", 0.995).joinpath("model.keras").write_text("x")
+    (tmp_path / "notebooks").mkdir()
+    notebook = shutil.copy(NOTEBOOKS / "predict_your_digits.ipynb", tmp_path / "notebooks")
+    papermill.execute_notebook(notebook, tmp_path / "out.ipynb", cwd=tmp_path / "notebooks", kernel_name="python3",
+                               parameters={"images": str(NOTEBOOKS / "samples")}, progress_bar=False)
+    outputs = "".join(output.get("text", "") for cell in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
+                      for output in cell.get("outputs", []))
+    assert "Reading with strong, run 20261125-080000-strong, validation accuracy 98.00%" in outputs

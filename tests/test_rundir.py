@@ -1,11 +1,13 @@
 """Reading run directories back as untrusted data: names, schemas, parameters, the notebook chosen by name."""
 
 import json
+import re
 import warnings
 
 import pytest
 
 from digitlib.params import ParameterError, validate_parameters
+from digitlib.provenance import REPOSITORY
 from digitlib.rundir import InvalidRun, RunDirectoryWarning, read_record, read_runs, run_directory
 
 INJECTED_NAME = "x = 1\nimport os; os.system('touch /tmp/pwned')\ny"
@@ -132,3 +134,121 @@ def test_a_sweep_never_skips_for_a_run_of_another_backend_or_model_version(tmp_p
     earlier = earlier_runs(tmp_path)
     assert run_identity(fast, backend="tensorflow") not in earlier
     assert earlier[run_identity(fast, backend="jax")]["run_id"] == "20261125-100000-jax"
+
+
+def trained_run(reports, run_id, model="fast", validation=None, *, train_limit=None, model_file=True, **record):
+    """A finished training run of `model` whose last epoch scored `validation` (None: no validation split)."""
+    parameters = validate_parameters(model=model, train_limit=train_limit)
+    metrics = {**valid_metrics(parameters=parameters), "model": model}
+    if validation is not None:
+        metrics["training"]["history"]["val_accuracy"] = [0.5, 0.8, validation]
+    run_dir = write_run(reports, run_id, parameters={"model": model, "train_limit": train_limit}, metrics=metrics,
+                        started=f"2026-11-25T{run_id[9:11]}:{run_id[11:13]}:{run_id[13:15]}+00:00", **record)
+    if model_file:
+        (run_dir / "model.keras").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: never loaded here
+    return run_dir
+
+
+def test_the_ladder_ranks_every_registered_model_strongest_last():
+    from digitlib.models import LADDER, capability, model_names
+
+    assert sorted(LADDER) == sorted(model_names())
+    assert [capability(name) for name in ("seed", "keras-example", "fast", "strong", "ensemble")] == [0, 1, 2, 3, 4]
+    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    assert " > ".join(f"`{name}`" for name in reversed(LADDER)) in readme  # the README states the same order
+
+
+def test_a_more_capable_model_beats_any_validation_accuracy_of_a_weaker_one(tmp_path):
+    from digitlib.rundir import best_model
+
+    trained_run(tmp_path, "20261125-100000-seed", "seed", 0.999)
+    trained_run(tmp_path, "20261125-110000-fast", "fast", 0.995)
+    strong = trained_run(tmp_path, "20261125-090000-strong", "strong", 0.98)
+    best = best_model(tmp_path)
+    assert (best.run_dir, best.path, best.model) == (strong, strong / "model.keras", "strong")
+    assert str(best) == "strong, run 20261125-090000-strong, validation accuracy 98.00%"
+    trained_run(tmp_path, "20261125-080000-ensemble", "ensemble", 0.97)
+    assert best_model(tmp_path).model == "ensemble"
+
+
+def test_within_a_model_the_best_validation_accuracy_wins_then_the_newest_run(tmp_path):
+    from digitlib.rundir import best_model
+
+    trained_run(tmp_path, "20261125-100000-lower", "fast", 0.991)
+    trained_run(tmp_path, "20261125-110000-tied", "fast", 0.993)
+    trained_run(tmp_path, "20261125-120000-unsplit", "fast")  # no validation split: below any with one
+    trained_run(tmp_path, "20261125-090000-tied", "fast", 0.993)
+    assert best_model(tmp_path).run_dir.name == "20261125-110000-tied"
+    only_unsplit = tmp_path / "unsplit"
+    trained_run(only_unsplit, "20261125-100000-old", "seed")
+    trained_run(only_unsplit, "20261125-110000-new", "seed")
+    best = best_model(only_unsplit)
+    assert (best.run_dir.name, best.validation_accuracy) == ("20261125-110000-new", None)
+    assert str(best) == ("seed, run 20261125-110000-new, no validation accuracy "
+                         "(it trained without a validation split)")
+
+
+def test_runs_that_cannot_be_the_default_model_are_passed_over(tmp_path):
+    from digitlib.rundir import best_model
+
+    trained_run(tmp_path, "20261125-100000-partial", "ensemble", 0.999, train_limit=5000)
+    trained_run(tmp_path, "20261125-100000-failed", "strong", 0.999, status="failed")
+    trained_run(tmp_path, "20261125-100000-running", "strong", 0.999, status="running", pid=None)
+    trained_run(tmp_path, "20261125-100000-nomodel", "strong", 0.999, model_file=False)
+    outside = tmp_path.parent / "elsewhere.keras"
+    outside.write_bytes(b"PK")
+    trained_run(tmp_path, "20261125-100000-linked", "strong", 0.999, model_file=False).joinpath(
+        "model.keras").symlink_to(outside)  # a model file outside the reports folder is not the run's
+    write_run(tmp_path, "20261125-100000-predicts", notebook_name="predict_your_digits",
+              parameters={"images": "x.png"}).joinpath("model.keras").write_bytes(b"PK")  # not a training run
+    trained_run(tmp_path, "20261125-080000-fast", "fast", 0.99)
+    assert best_model(tmp_path).run_dir.name == "20261125-080000-fast"
+
+
+def test_with_no_finished_model_the_error_says_why_none_qualified(tmp_path):
+    from digitlib.rundir import NoFinishedModel, best_model
+
+    with pytest.raises(NoFinishedModel, match=f"^no finished training run in {tmp_path}$"):
+        best_model(tmp_path)
+    trained_run(tmp_path, "20261125-100000-quick", "fast", 0.9, train_limit=3000)
+    trained_run(tmp_path, "20261125-110000-quick", "strong", 0.9, train_limit=3000)
+    trained_run(tmp_path, "20261125-120000-bare", "fast", 0.9, model_file=False)
+    with pytest.raises(NoFinishedModel) as none:
+        best_model(tmp_path)
+    assert str(none.value) == (f"no finished model to read with in {tmp_path}: of its 3 finished training runs, "
+                               "2 trained on part of the training set (train_limit), 1 without a model.keras "
+                               "of its own")
+
+
+@pytest.mark.parametrize("tamper, problem", [
+    (lambda run, metrics: metrics.update(parameters={**metrics["parameters"], "model": "seed"}),
+     "metrics.json and run.json name different models or training sets"),
+    (lambda run, metrics: metrics.update(parameters={**metrics["parameters"], "train_limit": 100}),
+     "metrics.json and run.json name different models or training sets"),
+    (lambda run, metrics: metrics["training"]["history"].update(val_accuracy=[1.5]),
+     "its last val_accuracy, 1.5, is not between 0 and 1"),
+    (lambda run, metrics: run["parameters"].update(model="<script>"), "unknown model"),
+])
+def test_a_tampered_run_is_never_the_best_and_is_skipped_with_a_warning(tmp_path, tamper, problem):
+    from digitlib.rundir import best_model
+
+    trained_run(tmp_path, "20261125-080000-fast", "fast", 0.99)
+    run_dir = trained_run(tmp_path, "20261125-090000-tampered", "ensemble", 0.999)
+    run, metrics = (json.loads((run_dir / name).read_text()) for name in ("run.json", "metrics.json"))
+    tamper(run, metrics)
+    for name, value in (("run.json", run), ("metrics.json", metrics)):
+        (run_dir / name).write_text(json.dumps(value))
+    with pytest.warns(RunDirectoryWarning, match=f"skipping {run_dir}: .*{re.escape(problem)}"):
+        assert best_model(tmp_path).run_dir.name == "20261125-080000-fast"
+
+
+def test_best_is_a_link_not_a_run_and_a_folder_of_that_name_is_skipped(tmp_path):
+    trained_run(tmp_path, "20261125-100000-aaaa", "fast", 0.99)
+    (tmp_path / "best").symlink_to("20261125-100000-aaaa")
+    with pytest.raises(ParameterError, match="is a link to a run"):
+        run_directory(tmp_path, "best")
+    assert [run["run_id"] for run in read_runs(tmp_path)] == ["20261125-100000-aaaa"]
+    (tmp_path / "best").unlink()
+    trained_run(tmp_path, "best", "ensemble", 0.999)  # a folder named like the link, dropped in by hand
+    with pytest.warns(RunDirectoryWarning, match="best: this name is kept for a link to a run"):
+        assert [run["run_id"] for run in read_runs(tmp_path)] == ["20261125-100000-aaaa"]

@@ -151,3 +151,45 @@ def test_outputs_get_the_users_usual_permissions(tmp_path, umask, mode):
     assert written.stat().st_mode & 0o777 == mode
     for path in [result.run_dir / "run.json", result.report, tmp_path / "reports" / "index.html"]:
         assert path.stat().st_mode & 0o777 == mode, path
+
+
+def test_rebuilding_the_index_points_best_at_the_best_model_and_marks_it(tmp_path):
+    """reports/best is recomputed from every run at each rebuild: a better run moves it, a deleted one is
+    not left linked, and with no finished model it is removed and the page says why."""
+    import shutil
+
+    from test_rundir import trained_run
+
+    reports = tmp_path / "<b>reports"  # the page shows the folder's name in its message: escaped
+    trained_run(reports, "20261125-100000-fast", "fast", 0.99)
+    page = write_index(reports).read_text()
+    assert os.readlink(reports / "best") == "20261125-100000-fast"
+    assert '<a href="best/report.html">fast, run 20261125-100000-fast, validation accuracy 99.00%</a>' in page
+    assert page.count('class="best"') == 1
+    assert re.search(r'20261125-100000-fast</a> <strong class="best"', page)
+    strong = trained_run(reports, "20261125-080000-strong", "strong", 0.98)
+    write_index(reports)
+    assert os.readlink(reports / "best") == "20261125-080000-strong"
+    shutil.rmtree(strong)
+    write_index(reports)
+    assert os.readlink(reports / "best") == "20261125-100000-fast"
+    shutil.rmtree(reports / "20261125-100000-fast")
+    trained_run(reports, "20261125-110000-quick", "strong", 0.98, train_limit=3000)
+    page = write_index(reports).read_text()
+    assert not (reports / "best").is_symlink() and 'class="best"' not in page
+    assert ("No best finished model for <code>digitlib predict</code> yet: no finished model to read with in "
+            f"{tmp_path}/&lt;b&gt;reports: of its 1 finished training run, 1 trained on part of the training set "
+            "(train_limit).") in page
+    assert "<b>" not in page and sorted(os.listdir(reports)) == ["20261125-110000-quick", "index.html"]
+
+
+def test_a_run_updates_latest_and_best_together(tmp_path):
+    """Through the runner: a finished run that saved a model becomes latest and, being the only one, best."""
+    notebook = _notebook(tmp_path / "saves.ipynb",  # output_dir: set by the runner
+                         "import pathlib; pathlib.Path(output_dir, 'model.keras').write_bytes(b'PK')")
+    result = run_report({"epochs": 1}, reports_dir=tmp_path / "reports", notebook_path=notebook,
+                        stream=open(os.devnull, "w"))
+    assert result.status == "succeeded", result.error
+    reports = tmp_path / "reports"
+    assert os.readlink(reports / "latest") == os.readlink(reports / "best") == result.run_dir.name
+    assert 'class="best"' in (reports / "index.html").read_text()

@@ -110,12 +110,16 @@ def test_the_set_stays_small_a_few_thousand_images_of_a_few_kilobytes(small_set)
         realism.plan(per_digit=0)
 
 
-def test_the_generator_needs_neither_keras_nor_mnist():
-    code = ("import sys, tempfile, digitlib.realism as r; r.write_realism_set(tempfile.mkdtemp(), per_digit=1); "
+def test_another_process_writes_the_same_bytes_without_keras_or_mnist(tmp_path):
+    code = ("import sys, digitlib.realism as r; r.write_realism_set(sys.argv[1], per_digit=2); "
             "print([m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow', 'jax', 'matplotlib')])")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={"PYTHONPATH": str(REPOSITORY), "DIGITLIB_DATA_DIR": "/nonexistent"})
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "there")], capture_output=True, text=True,
+                          check=True, env={"PYTHONPATH": str(REPOSITORY), "PYTHONHASHSEED": "random",
+                                           "DIGITLIB_DATA_DIR": str(tmp_path / "no-mnist-here")})
     assert done.stdout.strip() == "[]"
+    here = realism.write_realism_set(tmp_path / "here", per_digit=2)
+    assert sorted(p.name for p in (tmp_path / "there").iterdir()) == sorted(p.name for p in here)
+    assert all((tmp_path / "there" / p.name).read_bytes() == p.read_bytes() for p in here)
 
 
 @pytest.mark.e2e

@@ -69,8 +69,9 @@ def predict(model: str, folder: Path) -> tuple[list[dict], float]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")], seconds
 
 
-def score(readings: list[dict]) -> dict:
-    """Right answers overall and per breakdown; an image predict could not read counts as wrong."""
+def score(readings: list[dict], names: list[str]) -> dict:
+    """Right answers overall and per breakdown; an image predict could not read counts as wrong. `digits_read`
+    has one character per image, in the order of `names` (the set's own): the digit read, or "-" if unreadable."""
     counts = {title: defaultdict(lambda: [0, 0]) for title in BREAKDOWNS}
     right = unread = 0
     for reading in readings:
@@ -84,12 +85,13 @@ def score(readings: list[dict]) -> dict:
             tally = counts[title][group(sample)]
             tally[0] += correct
             tally[1] += 1
+    read = {Path(r["path"]).name: r["digit"] for r in readings if "digit" in r}
     low, high = accuracy_interval(right, len(readings))
     return {"images": len(readings), "correct": right, "unreadable": unread, "accuracy": right / len(readings),
             "interval_95": [low, high],
             "breakdown": {title: {str(key): {"images": n, "correct": c} for key, (c, n) in sorted(groups.items())}
                           for title, groups in counts.items()},
-            "digits_read": {Path(r["path"]).name: r.get("digit") for r in readings}}
+            "digits_read": "".join(str(read.get(name, "-")) for name in names)}
 
 
 def breakdown_tables(models: list[dict]) -> str:
@@ -128,7 +130,7 @@ def main() -> None:
             readings, model["predict_seconds"] = predict(model["model"], Path(folder))
             if len(readings) != len(paths):
                 sys.exit(f"realism: predict answered for {len(readings)} of {len(paths)} images")
-            model["realism"] = score(readings)
+            model["realism"] = score(readings, [path.name for path in paths])
             model["gap_points"] = 100 * (model["mnist_test_accuracy"] - model["realism"]["accuracy"])
 
     rows = [[m["name"], f"{m['mnist_test_accuracy']:.2%}",

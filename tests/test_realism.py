@@ -132,6 +132,8 @@ def test_the_bench_reads_the_set_with_digitlib_predict_and_compares_with_mnist(r
     mnist = json.loads((report_run / "metrics.json").read_text())["test"]["accuracy"]
     assert model["name"] == "tiny" and model["mnist_test_accuracy"] == mnist
     assert model["realism"]["images"] == 30 == len(model["realism"]["digits_read"])
+    right = [read == str(sample.digit) for read, sample in zip(model["realism"]["digits_read"], realism.plan(0, 3))]
+    assert sum(right) == model["realism"]["correct"]
     assert model["gap_points"] == pytest.approx(100 * (mnist - model["realism"]["accuracy"]))
     by_resolution = model["realism"]["breakdown"]["resolution (px)"]
     assert sum(group["images"] for group in by_resolution.values()) == 30

@@ -60,7 +60,8 @@ FONTS = {  # style token -> file in matplotlib's mpl-data/fonts/ttf
     "stix": "STIXGeneral.ttf", "stixitalic": "STIXGeneralItalic.ttf", "cmr": "cmr10.ttf", "cmss": "cmss10.ttf",
     "cmti": "cmti10.ttf", "cmtt": "cmtt10.ttf",
 }
-FAMILIES = ("hand", "font")
+HAND, FONT = "hand", "font"  # the families: handwritten or printed
+FAMILIES = (HAND, FONT)
 TYPED, PRINT = "typed", "print"  # the writer and variant tokens of a printed digit
 
 
@@ -156,8 +157,8 @@ INKS = {"black": (25, 25, 30), "blue": (30, 45, 130), "red": (165, 30, 35), "gra
 
 @functools.lru_cache(maxsize=8)
 def hands(seed: int = 0) -> tuple[Hand, ...]:
-    """The :data:`WRITERS` writers of the set made with `seed`; writer k holds pen ``PENS[k % 5]``, and every
-    glyph variant of every digit has a writer."""
+    """The :data:`WRITERS` writers of the set made with `seed`; writer k holds pen ``PENS[k % len(PENS)]``, and
+    every glyph variant of every digit has writers."""
     rng = np.random.default_rng([seed, 0])
     offsets = rng.integers(0, 6, size=10)
     made = []
@@ -182,7 +183,7 @@ class Sample:
 
     index: int
     digit: int
-    family: str  # hand or font
+    family: str  # HAND or FONT
     style: str  # the pen (hand) or the typeface (font)
     writer: str  # w00-w23, or "typed"
     variant: str  # the glyph variant (GLYPHS), or "print"
@@ -222,12 +223,12 @@ def plan(seed: int = 0, per_digit: int = PER_DIGIT) -> list[Sample]:
             resolution = RESOLUTIONS[int(order[k]) % len(RESOLUTIONS)]
             photo = resolution >= PHOTO_FROM and rng.random() < (0.5 if resolution > PHOTO_FROM else 0.3)
             if k % FONT_SHARE == FONT_SHARE - 1:
-                style, writer, variant, family = fonts[typed % len(fonts)], TYPED, PRINT, "font"
+                style, writer, variant, family = fonts[typed % len(fonts)], TYPED, PRINT, FONT
                 typed += 1
             else:
                 writer_index = written % WRITERS
                 hand = hands(seed)[writer_index]
-                style, writer, variant, family = hand.pen, f"w{writer_index:02d}", hand.variants[digit], "hand"
+                style, writer, variant, family = hand.pen, f"w{writer_index:02d}", hand.variants[digit], HAND
                 written += 1
             samples.append(Sample(index=index, digit=digit, family=family, style=style, writer=writer,
                                   variant=variant, resolution=resolution, suffix="jpg" if photo else "png"))
@@ -387,7 +388,7 @@ def render(sample: Sample, seed: int = 0) -> bytes:
     width, height = _frame(sample, rng)
     fine = _supersampling(sample.resolution)
     drawing = (width * fine, height * fine)
-    if sample.family == "hand":
+    if sample.family == HAND:
         hand = hands(seed)[int(sample.writer[1:])]
         ink, colour, opacity = _handwritten(sample, hand, drawing, rng), hand.ink, hand.pressure
     else:

@@ -36,15 +36,15 @@ def test_every_digit_family_pen_typeface_writer_variant_resolution_and_file_type
     samples = [realism.parse_name(path) for path in small_set]
     assert Counter(s.digit for s in samples) == {digit: PER_DIGIT for digit in range(10)}
     assert {s.family for s in samples} == set(realism.FAMILIES)
-    assert {s.style for s in samples if s.family == "hand"} == set(realism.PENS)
-    assert {s.style for s in samples if s.family == "font"} == set(realism.FONTS)
-    assert {s.writer for s in samples if s.family == "hand"} == {f"w{k:02d}" for k in range(realism.WRITERS)}
-    assert {(s.digit, s.variant) for s in samples if s.family == "hand"} == {
+    assert {s.style for s in samples if s.family == realism.HAND} == set(realism.PENS)
+    assert {s.style for s in samples if s.family == realism.FONT} == set(realism.FONTS)
+    assert {s.writer for s in samples if s.family == realism.HAND} == {f"w{k:02d}" for k in range(realism.WRITERS)}
+    assert {(s.digit, s.variant) for s in samples if s.family == realism.HAND} == {
         (digit, variant) for digit, variants in realism.GLYPHS.items() for variant in variants}
     for digit in range(10):  # each digit at every resolution
         assert {s.resolution for s in samples if s.digit == digit} == set(realism.RESOLUTIONS)
     assert {s.suffix for s in samples} == {"png", "jpg"}
-    assert sum(s.family == "font" for s in samples) == 10 * (PER_DIGIT // realism.FONT_SHARE)
+    assert sum(s.family == realism.FONT for s in samples) == 10 * (PER_DIGIT // realism.FONT_SHARE)
 
 
 def test_writers_keep_their_habits_and_every_pen_and_glyph_variant_has_writers():
@@ -56,7 +56,7 @@ def test_writers_keep_their_habits_and_every_pen_and_glyph_variant_has_writers()
     assert len({round(hand.slant, 3) for hand in hands}) == realism.WRITERS  # each writer slants their own way
     samples = realism.plan(0, per_digit=40)
     for sample in samples:
-        if sample.family == "hand":  # the name's pen and glyph are the writer's
+        if sample.family == realism.HAND:  # the name's pen and glyph are the writer's
             hand = hands[int(sample.writer[1:])]
             assert (sample.style, sample.variant) == (hand.pen, hand.variants[sample.digit])
 

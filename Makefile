@@ -58,6 +58,8 @@ help:
 	@echo "make bench       time to accuracy, inference speed, end-to-end timing, TensorFlow vs JAX, local vs Dask"
 	@echo "                 sweeps (bench/results/)"
 	@echo "make bench-accuracy  train every model of the ladder (3 seeds; hours on a CPU), write the accuracy table"
+	@echo "make bench-realism   read the project's own handwriting set with trained models, next to their MNIST"
+	@echo "                 accuracy (REALISM_MODELS='reports/latest strong=reports/RUN'; bench/results/realism.md)"
 	@echo "make constraints rewrite constraints/ from pyproject.toml (UPGRADE=1: newest versions that fit)"
 	@echo "make wheelhouse  download every wheel for an offline install (PYTHON_VERSION=3.12 EXTRAS=jax"
 	@echo "                 PLATFORM=manylinux_2_28_x86_64 EXCLUDE=jax,jaxlib DEST=wheelhouse)"
@@ -154,6 +156,14 @@ bench-gpu: $(REPORT_STAMP)
 .PHONY: bench-accuracy
 bench-accuracy: $(REPORT_STAMP)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/accuracy.py --jobs $(JOBS)
+
+# How trained models read handwriting that is not MNIST's (digitlib/realism.py's generated set, read through
+# digitlib predict), next to their MNIST test accuracy: bench/results/realism.md. Each model is a run directory
+# or its model.keras, optionally NAME=PATH; it needs finished runs, so it is not part of make bench.
+REALISM_MODELS ?= reports/latest
+.PHONY: bench-realism
+bench-realism: $(REPORT_STAMP)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/realism.py $(foreach model,$(REALISM_MODELS),--model $(model))
 
 # The sample images of notebooks/predict_your_digits.ipynb, made from MNIST test digits and pen strokes.
 .PHONY: samples

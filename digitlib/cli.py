@@ -203,9 +203,13 @@ def sweep_command(arguments: argparse.Namespace) -> int:
         else:
             outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs, log=log,
                                  tracker=tracker)
+    except ParameterError:  # no backend, or no Dask scheduler there: the sweep ran nothing
+        if tracker is not None:
+            tracker.finish_sweep(sweep.name, [], status="FAILED")
+        raise
     except SweepInterrupted as stopped:
         if tracker is not None:
-            tracker.finish_sweep(sweep.name, [], interrupted=True)
+            tracker.finish_sweep(sweep.name, [], status="KILLED")
         again = ["digitlib", "sweep", arguments.sweep_file]
         if arguments.scheduler is not None:
             again += ["--scheduler", arguments.scheduler]

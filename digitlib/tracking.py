@@ -292,12 +292,13 @@ class Tracker:
         return self.parent
 
     def finish_sweep(self, name: str, outcomes: list[dict[str, Any]], comparison: Path | None = None,
-                     interrupted: bool = False) -> None:
-        """End the sweep's parent run: counts of its runs, the best test accuracy, the comparison report."""
+                     status: str = "FINISHED") -> None:
+        """End the sweep's parent run with `status` (KILLED: interrupted, FAILED: stopped by an error): counts of
+        its runs, the best test accuracy, the comparison report."""
         if self.off or self.parent is None:
             return
         counts = {"logged_runs": self.children}
-        if not interrupted:
+        if status == "FINISHED":
             counts.update(runs=len(outcomes), skipped=sum(o["status"] == "skipped" for o in outcomes),
                           failed=sum(o["status"] == "failed" or o.get("earlier") == "failed" for o in outcomes))
         accuracies = [o["test_accuracy"] for o in outcomes if o.get("test_accuracy") is not None]
@@ -313,7 +314,7 @@ class Tracker:
                 for path in files:
                     if path.is_file():
                         client.log_artifact(self.parent, str(path))
-                client.set_terminated(self.parent, status="KILLED" if interrupted else "FINISHED")
+                client.set_terminated(self.parent, status=status)
         except Exception as error:  # noqa: BLE001
             self._fail(f"sweep {name}", error)
             return

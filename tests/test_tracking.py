@@ -189,6 +189,54 @@ def test_a_sweep_is_a_parent_run_with_the_runs_it_executed_as_children(mlflow_se
             assert child.data.tags["digitlib.error"] and child.data.tags["digitlib.error"] in o["error"]
 
 
+@pytest.mark.e2e
+def test_runs_from_dask_workers_are_logged_by_the_client_that_receives_them(mlflow_server, tmp_path, mnist_dir,
+                                                                            monkeypatch):
+    pytest.importorskip("distributed")
+    from test_cluster import LocalCluster
+
+    monkeypatch.setenv(TRACKING_URI, mlflow_server)  # the worker has it too, and must not log its runs itself
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "cluster")
+    client_folder = tmp_path / "client"
+    client_folder.mkdir()
+    cluster = LocalCluster(tmp_path, mnist_dir)
+    try:
+        cluster.add_worker("worker")  # runs in a scratch folder of its own and sends each run back
+        cluster.wait_for_workers(1)
+        result = digitlib_cli("sweep", REPOSITORY / "sweeps" / "smoke.yaml", "--scheduler", cluster.address, "--json",
+                              cwd=client_folder)
+    finally:
+        cluster.stop()
+    assert result.returncode == 1, result.stderr[-3000:]  # the smoke sweep's second run fails on purpose
+    assert warnings_in(result.stderr) == []
+    outcome = json.loads(result.stdout)
+    client = mlflow.MlflowClient(mlflow_server)
+    runs = client.search_runs([client.get_experiment_by_name("cluster").experiment_id])
+    parent = next(run for run in runs if "mlflow.parentRunId" not in run.data.tags)
+    children = {run.info.run_name: run for run in runs if run is not parent}
+    assert len(runs) == 3 and set(children) == {o["run_id"] for o in outcome["runs"]}
+    for o in outcome["runs"]:  # logged from the copy received into the client's reports folder
+        run_dir = client_folder / "reports" / o["run_id"]
+        assert children[o["run_id"]].data.tags["digitlib.run_dir"] == str(run_dir.resolve())
+        assert children[o["run_id"]].data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert json.loads((run_dir / RECORD_FILE).read_text())["run_id"] == children[o["run_id"]].info.run_id
+
+
+@pytest.mark.e2e
+def test_a_sweep_stopped_by_an_error_ends_its_parent_run_failed(mlflow_server, tmp_path):
+    environment = {**{name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_")},
+                   "MLFLOW_EXPERIMENT_NAME": "unreachable", "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
+    result = subprocess.run([sys.executable, "-m", "digitlib.cli", "sweep", str(REPOSITORY / "sweeps" / "smoke.yaml"),
+                             "--scheduler", f"tcp://127.0.0.1:{free_port()}", "--mlflow", mlflow_server],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300, env=environment)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert [line.split(" (")[0] for line in result.stderr.splitlines()] == [
+        f"digitlib: error: cannot reach the Dask scheduler at 'tcp://127.0.0.1:{result.args[-3].rsplit(':', 1)[1]}'"]
+    client = mlflow.MlflowClient(mlflow_server)
+    [parent] = client.search_runs([client.get_experiment_by_name("unreachable").experiment_id])
+    assert (parent.info.run_name, parent.info.status, parent.data.metrics) == ("smoke", "FAILED", {"logged_runs": 0})
+
+
 class Refusing(http.server.BaseHTTPRequestHandler):
     """Answers every request with the server's `status`; status None: never answers (holds the connection)."""
 

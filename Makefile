@@ -24,7 +24,7 @@ endif
 # Which extras of pyproject.toml each target installs. Each set gets its own stamp in .venv, written once
 # that set is installed, so one .venv serves them all: make test installs the superset, and a later
 # make report only checks that its own set is there (a pip no-op, once).
-TEST_EXTRAS   := tensorflow,jax,dask,lab,dev
+TEST_EXTRAS   := tensorflow,jax,dask,lab,dev,mlflow
 BENCH_EXTRAS  := tensorflow,jax,dask
 REPORT_EXTRAS := $(BACKEND)
 LAB_EXTRAS    := $(BACKEND),lab

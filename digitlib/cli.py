@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
                              "a resumed run keeps its own")
     report.add_argument("--notebook", default="mnist_cnn", choices=notebook_names(),
                         help="which notebook to run (default: mnist_cnn; predict_your_digits reads your images)")
+    report.add_argument("--mlflow", metavar="URI",
+                        help="also log the finished run to the MLflow tracking server (or store) at URI: parameters, "
+                             "per-epoch and test metrics, tags, report, metrics, model and notebook "
+                             "(default: $MLFLOW_TRACKING_URI; needs the mlflow extra; '' turns it off)")
 
     sweep = commands.add_parser("sweep", help="run every parameter set of a YAML sweep file, skipping those done")
     sweep.add_argument("sweep_file", metavar="SWEEP.yaml", help="a grid or list of parameter sets (see sweeps/)")
@@ -62,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR",
                        help=f"where runs go (default: {REPORTS_DIR})")
     sweep.add_argument("--yes", action="store_true", help="run a sweep of more than 100 runs (never asked)")
+    sweep.add_argument("--mlflow", metavar="URI",
+                       help="also log the sweep to the MLflow tracking server (or store) at URI, as a parent run "
+                            "with each run it executes as a child (default: $MLFLOW_TRACKING_URI; needs the "
+                            "mlflow extra; '' turns it off)")
 
     predict = commands.add_parser("predict", help="read the digit in each image with a trained model")
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files, or folders of images")
@@ -91,11 +99,13 @@ def _terminal_stderr():
 
 def report_command(arguments: argparse.Namespace) -> int:
     from .runner import resume_report, run_report
+    from .tracking import tracker_for
 
     if arguments.timeout is not None and not (math.isfinite(arguments.timeout) and arguments.timeout > 0):
         raise ParameterError(f"--timeout must be a positive number of seconds, got {arguments.timeout:g}")
     options = {"reports_dir": arguments.reports_dir, "show_code": arguments.show_code, "timeout": arguments.timeout,
                "stream": _terminal_stderr() if arguments.json else sys.stdout}  # --json: stdout holds the result
+    tracker = tracker_for(arguments.mlflow, log=options["stream"])  # None without a URI: MLflow is not imported
     if arguments.resume is not None:  # `--resume ""` is a bad run id, not a fresh run
         if arguments.parameter or arguments.params_file or arguments.backend:
             raise ParameterError("--resume continues a run with its own parameters and backend; "
@@ -107,6 +117,8 @@ def report_command(arguments: argparse.Namespace) -> int:
         # validates before anything runs
         result = run_report(parameters, notebook=arguments.notebook, backend=arguments.backend, **options)
     outcome = result.as_dict()  # reads metrics.json once, for the accuracy and the warning
+    if tracker is not None:  # the finished run, whatever its status; a failure to log is a warning, not the run's
+        tracker.log_run(result.run_dir)
     if arguments.json:
         print(json.dumps(outcome), flush=True)
     if result.status != "succeeded":
@@ -178,6 +190,7 @@ def sweep_command(arguments: argparse.Namespace) -> int:
     import shlex
 
     from .sweep import SweepInterrupted, check_sweep_size, load_sweep, render_comparison, run_sweep
+    from .tracking import tracker_for
 
     if arguments.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {arguments.jobs}")
@@ -187,14 +200,25 @@ def sweep_command(arguments: argparse.Namespace) -> int:
     sweep = load_sweep(arguments.sweep_file)  # every set is checked before anything runs
     check_sweep_size(sweep, allow_large=arguments.yes)
     log = sys.stderr if arguments.json else sys.stdout  # --json: stdout holds the outcome alone
+    tracker = tracker_for(arguments.mlflow, log=log)  # None without a URI: MLflow is not imported
+    if tracker is not None:
+        tracker.start_sweep(sweep.name, arguments.sweep_file)  # the parent of the runs it logs
     try:
         if arguments.scheduler is not None:
             from .cluster import run_sweep_on_cluster  # imports Dask: only when asked for
 
-            outcomes = run_sweep_on_cluster(sweep, arguments.scheduler, reports_dir=arguments.reports_dir, log=log)
+            outcomes = run_sweep_on_cluster(sweep, arguments.scheduler, reports_dir=arguments.reports_dir, log=log,
+                                            tracker=tracker)
         else:
-            outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs, log=log)
+            outcomes = run_sweep(sweep, reports_dir=arguments.reports_dir, jobs=arguments.jobs, log=log,
+                                 tracker=tracker)
+    except ParameterError:  # no backend, or no Dask scheduler there: the sweep ran nothing
+        if tracker is not None:
+            tracker.finish_sweep(sweep.name, [], status="FAILED")
+        raise
     except SweepInterrupted as stopped:
+        if tracker is not None:
+            tracker.finish_sweep(sweep.name, [], status="KILLED")
         again = ["digitlib", "sweep", arguments.sweep_file]
         if arguments.scheduler is not None:
             again += ["--scheduler", arguments.scheduler]
@@ -213,6 +237,8 @@ def sweep_command(arguments: argparse.Namespace) -> int:
     comparison = render_comparison(sweep, outcomes, arguments.reports_dir)
     print(f"comparison written to {comparison}" if comparison else "no run succeeded, so there is nothing to compare",
           file=log)
+    if tracker is not None:
+        tracker.finish_sweep(sweep.name, outcomes, comparison)
     if arguments.json:
         print(json.dumps({"sweep": sweep.name, "runs": outcomes, "failed": len(failed), "skipped": skipped,
                           "index": str(index),

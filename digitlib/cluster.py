@@ -43,8 +43,10 @@ from .sweep import (
     report_command,
     report_outcome,
     started_outcome,
+    track_outcome,
     written_parameters,
 )
+from .tracking import untracked
 
 COPY_BACK = "DIGITLIB_COPY_BACK"  # set to 1 on a worker: always send runs back, even into a folder it can see
 MAX_RUN_BYTES = 2 * 1024**3  # a run directory is a few MB (an ensemble's models some tens): more is not a run
@@ -72,7 +74,7 @@ def _report_environment() -> dict[str, str]:
     import distributed  # noqa: F401 - loads its settings into dask.config (a worker has imported it already)
 
     limits = {name: str(value) for name, value in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()}
-    return {name: value for name, value in os.environ.items()
+    return {name: value for name, value in untracked(os.environ).items()  # the client logs it to MLflow
             if not (name.endswith("_NUM_THREADS") and limits.get(name) == value)}
 
 
@@ -236,9 +238,10 @@ def _collected(future, run: PlannedRun, reports_dir: Path) -> dict[str, Any]:
 
 
 def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.PathLike = REPORTS_DIR,
-                         log: TextIO | None = None) -> list[dict[str, Any]]:
+                         log: TextIO | None = None, tracker=None) -> list[dict[str, Any]]:
     """Run every parameter set not already done as a task on the Dask cluster at `scheduler`; as
-    :func:`digitlib.sweep.run_sweep` otherwise (skipping, one line per run, progress bar, outcomes)."""
+    :func:`digitlib.sweep.run_sweep` otherwise (skipping, one line per run, progress bar, outcomes, MLflow:
+    a run is logged here, by the client, once its directory is received or written to the shared folder)."""
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -267,6 +270,7 @@ def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.Pat
                     outcome = started_outcome(tasks[future], _collected(future, tasks[future], reports_dir))
                     outcomes.append(outcome)
                     tqdm.write(describe_outcome(outcome, sweep.names_backends), file=log)
+                    track_outcome(tracker, outcome, reports_dir)
                     bar.update(1)
             except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the command line turns it into one)
                 unfinished = [future for future in tasks if not future.done()]

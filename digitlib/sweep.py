@@ -41,7 +41,8 @@ import yaml
 
 from .backends import BACKENDS, choose_backend
 from .params import ParameterError, model_label, validate_parameters
-from .rundir import REPORTS_DIR, identity_of, read_runs, run_identity
+from .rundir import REPORTS_DIR, RUN_FILE, identity_of, read_runs, run_identity
+from .tracking import untracked
 from .yamlfile import YamlInputError, load_yaml_file
 
 TOP_LEVEL = ("name", "common", "grid", "runs")
@@ -235,8 +236,9 @@ class _ReportProcesses:
             if self.stopping:
                 return None
             # A session of its own: a terminal's Ctrl-C reaches the sweep alone, which passes it on once.
+            # Not logged to MLflow by itself: the sweep logs it, as a child of its own run.
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                       start_new_session=True)
+                                       start_new_session=True, env=untracked(os.environ))
             self._running.add(process)
             self.started += 1
         try:
@@ -312,15 +314,23 @@ def describe_outcome(outcome: dict[str, Any], with_backend: bool = False) -> str
     return f"{run}: {outcome['status']} ({outcome['error']})"
 
 
+def track_outcome(tracker, outcome: dict[str, Any], reports_dir: Path) -> None:
+    """Log the run of a finished outcome to MLflow, as a child of the sweep's run (with a tracker, and a run)."""
+    run_id = outcome.get("run_id")
+    if tracker is not None and run_id and (reports_dir / run_id / RUN_FILE).is_file():
+        tracker.log_run(reports_dir / run_id, announce=False)
+
+
 def started_outcome(run: PlannedRun, result: dict[str, Any]) -> dict[str, Any]:
     """The outcome of a run started by this sweep, from what its report printed (:func:`report_outcome`)."""
     return {"parameters": run.parameters, "backend": run.backend, **result}
 
 
 def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = REPORTS_DIR, jobs: int = 1,
-              log: TextIO | None = None) -> list[dict[str, Any]]:
+              log: TextIO | None = None, tracker=None) -> list[dict[str, Any]]:
     """Run every parameter set not already done, `jobs` at a time; failures are reported, not fatal.
-    One line per run goes to `log` (default stdout), the progress bar to stderr.
+    One line per run goes to `log` (default stdout), the progress bar to stderr. With a
+    :class:`~digitlib.tracking.Tracker`, each run executed is logged to MLflow as it finishes.
 
     Ctrl-C or SIGTERM interrupts the running runs, starts no more and raises :class:`SweepInterrupted`;
     running the sweep again resumes the interrupted runs.
@@ -343,6 +353,7 @@ def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = REPORTS_DIR, jobs: 
                     outcome = started_outcome(futures[future], future.result())
                     outcomes.append(outcome)
                     tqdm.write(describe_outcome(outcome, sweep.names_backends), file=log)
+                    track_outcome(tracker, outcome, reports_dir)
                     bar.update(1)
             except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the command line turns it into one)
                 interrupted = processes.stop()

@@ -149,7 +149,7 @@ def _sweep_name(data: dict[str, Any], path: Path, tree: yaml.Node) -> str:
 
 MAX_RUNS_UNASKED = 100  # a bigger sweep is more likely a typo in a grid than a plan: it needs --yes
 # Rough minutes per epoch on the full training set, on 2 CPU cores (the README's timings).
-MINUTES_PER_EPOCH = {"seed": 0.15, "keras-example": 0.13, "fast": 0.08, "strong": 0.85}
+MINUTES_PER_EPOCH = {"seed": 0.15, "keras-example": 0.13, "fast-plain": 0.08, "fast": 0.08, "strong": 0.85}
 MINUTES_PER_RUN = 0.5  # starting the kernel, loading the data, rendering the report
 
 

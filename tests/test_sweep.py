@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import REPOSITORY, digitlib_cli
+from digitlib.models import model_spec
 from digitlib.params import ParameterError
 from digitlib.sweep import Sweep, load_sweep
 
@@ -187,7 +188,7 @@ def test_yes_lets_a_large_sweep_through(tmp_path):
         (tmp_path / "reports" / f"run-{number}").mkdir(parents=True)
         (tmp_path / "reports" / f"run-{number}" / "run.json").write_text(json.dumps(
             {"run_id": f"run-{number}", "status": "failed", "started": "2026-01-01T00:00:00",
-             "parameters": parameters}))
+             "parameters": parameters, "model_version": model_spec(parameters["model"]).version}))
     result = digitlib_cli("sweep", "sweep.yaml", "--yes", cwd=tmp_path)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "sweep sweep: 101 runs, 0 executed and 101 already finished earlier; 101 failed" in result.stdout
@@ -223,7 +224,7 @@ def test_the_backend_is_part_of_what_a_sweep_skips(tmp_path):
     (tmp_path / "reports" / "tf-run").mkdir(parents=True)
     (tmp_path / "reports" / "tf-run" / "run.json").write_text(json.dumps(
         {"run_id": "tf-run", "status": "succeeded", "started": "2026-01-01T00:00:00", "parameters": tensorflow,
-         "backend": "tensorflow", "model_version": 1}))
+         "backend": "tensorflow", "model_version": model_spec("fast").version}))
     skipped, pending = plan_sweep(sweep, tmp_path / "reports")
     assert [(o["backend"], o["run_id"]) for o in skipped] == [("tensorflow", "tf-run")]
     assert [(run.backend, run.resume) for run in pending] == [("jax", None)]

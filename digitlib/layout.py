@@ -20,4 +20,5 @@ MODEL_FILE = "model.keras"  # the trained model
 PREDICTIONS_FILE = "test_predictions.npz"  # every test image's predicted probabilities, with its index and label
 NOTEBOOK_FILE = "notebook.ipynb"  # the executed notebook
 REPORT_FILE = "report.html"  # the rendered report
+MLFLOW_FILE = "mlflow.json"  # where the run was logged in MLflow (digitlib.tracking), when it was
 INDEX_FILE = "index.html"  # reports/index.html: one row per run

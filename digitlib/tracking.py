@@ -34,13 +34,13 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from .atomic import write_atomic
+from .layout import MLFLOW_FILE as RECORD_FILE
 from .params import ParameterError
 from .rundir import METRICS_FILE, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, RUN_FILE, read_metrics, read_record
 
 TRACKING_URI = "MLFLOW_TRACKING_URI"
 EXPERIMENT = "digitlib"  # the experiment runs go to, unless $MLFLOW_EXPERIMENT_NAME or $MLFLOW_EXPERIMENT_ID says
 ARTIFACTS = (REPORT_FILE, METRICS_FILE, MODEL_FILE, NOTEBOOK_FILE, RUN_FILE)  # those the run has
-RECORD_FILE = "mlflow.json"  # in the run directory: where it was logged
 # MLflow retries a failed request 7 times with exponential backoff, honours any Retry-After and waits 120 s
 # for an answer: minutes for a server that is down or hangs. These keep it to seconds; a variable set wins.
 HTTP_LIMITS = {

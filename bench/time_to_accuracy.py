@@ -127,8 +127,9 @@ def notes(summary: dict, arguments) -> list[str]:
         lines.append(f"keras-example / fast time to {threshold}: **{found['ratio']:.1f}×** "
                      "(medians over the runs that reached it; contestants alternate within one invocation).")
     if "writer_variation_time_cost" in found:
-        lines.append(f"fast's writer variation costs **{found['writer_variation_time_cost']:+.1%}** time to {threshold} "
-                     f"against fast-plain, alternating within this invocation (allowed: +{TIME_ALLOWANCE:.0%}: "
+        cost = found["writer_variation_time_cost"]
+        lines.append(f"fast's writer variation costs **{cost:+.1%}** time to {threshold} against fast-plain,"
+                     f" alternating within this invocation (allowed: +{TIME_ALLOWANCE:.0%}: "
                      f"{'met' if found['time_within_allowance'] else 'missed'}).")
     if "accuracy_floor" in found:
         plain = summary.get("fast-plain, default 12-epoch recipe")

@@ -2,8 +2,10 @@
 
 Other people's digits differ from MNIST's writers in position, angle, slant, size and pen width. `fast`
 sees each training image drawn a little differently every epoch: one random affine map per image (one
-resampling, so it costs little on a CPU) followed by a random stroke-width change (a 3x3 grey dilation or
-erosion, blended in by a random amount). At inference the layer passes images through unchanged.
+resampling, so it costs little on a CPU) followed by a random pen width: a gamma curve over the ink, which
+brightens a stroke's grey edges (a broader pen) or fades them (a finer one) at the cost of one elementwise
+power (a 3x3 dilation and erosion cost a fifth more training time on 2 CPU cores). At inference the layer
+passes images through unchanged.
 
 Keras is imported here at module level: import this module only where a model is built or loaded.
 """
@@ -21,7 +23,7 @@ ROTATION_DEGREES = 12.0
 SLANT = 0.15  # horizontal shear: x moves by SLANT * (its height above the centre)
 SCALE = 0.12  # size multiplied by a factor in [1 - SCALE, 1 + SCALE]
 SHIFT_PIXELS = 2.0
-STROKE = 0.6  # blend weight of a 3x3 dilation (thicker) or erosion (thinner), drawn in [-STROKE, STROKE]
+STROKE = 0.7  # pen width: ink ** exp(-amount), amount drawn in [-STROKE, STROKE] (> 0: broader, < 0: finer)
 
 
 @keras.saving.register_keras_serializable(package="digitlib")
@@ -83,9 +85,7 @@ def _inverse_map(angle, shear, size, dx, dy, height, width):
 
 
 def _change_stroke(images, amount):
-    """Blend each image towards its 3x3 dilation (amount > 0: a thicker pen) or erosion (amount < 0)."""
-    thicker = ops.max_pool(images, pool_size=3, strides=1, padding="same")
-    thinner = -ops.max_pool(-images, pool_size=3, strides=1, padding="same")
-    weight = ops.reshape(amount, (-1, 1, 1, 1))
-    target = ops.where(weight > 0, thicker, thinner)
-    return images + ops.abs(weight) * (target - images)
+    """Each image's ink (in [0, 1]) raised to exp(-amount): amount > 0 brightens the grey edges of its strokes,
+    a broader pen; amount < 0 fades them, a finer one. Full ink and blank paper stay as they are."""
+    exponent = ops.reshape(ops.exp(-amount), (-1, 1, 1, 1))
+    return ops.power(ops.clip(images, 1e-6, 1.0), exponent) * ops.cast(images > 1e-6, images.dtype)

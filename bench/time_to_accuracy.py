@@ -5,7 +5,11 @@ split, and stops as soon as validation accuracy reaches the threshold; the test 
 scored afterwards. `fast` (with writer variation) and `fast-plain` (the recipe before it, no
 augmentation) are also trained through their full default recipe for their final accuracy.
 
-    python bench/time_to_accuracy.py [--runs 3] [--threshold 0.99] [--contestants LABEL ...]
+    python bench/time_to_accuracy.py [--runs 3] [--threshold 0.99] [--contestants LABEL ...] [--name NAME]
+
+The writer-variation check (bench/results/time_to_accuracy_writer_variation.md) ran with
+    --runs 5 --name time_to_accuracy_writer_variation
+    --contestants "fast, 3-epoch schedule" "fast-plain, 3-epoch schedule"
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.99)
     parser.add_argument("--contestants", nargs="+", choices=list(CONTESTANTS), default=list(CONTESTANTS),
                         metavar="LABEL", help="run only these (default: all); labels as in CONTESTANTS")
+    parser.add_argument("--name", default="time_to_accuracy", help="the results' file name in bench/results/")
     arguments = parser.parse_args()
     data = digitlib.load_mnist()
     runs = []
@@ -95,7 +100,7 @@ def main() -> None:
         rows.append([label, f"val ≥ {arguments.threshold:.1%}" if stopping else "full recipe", s["reached"],
                      f"{s['median_epochs']:g}", f"{s['median_seconds']:.1f}", f"{s['median_test_accuracy']:.2%}"])
     write_result(
-        "time_to_accuracy", f"Time to {arguments.threshold:.1%} validation accuracy (medians of {arguments.runs} runs)",
+        arguments.name, f"Time to {arguments.threshold:.1%} validation accuracy (medians of {arguments.runs} runs)",
         ["contestant", "stops at", "reached", "epochs", "train seconds", "test accuracy (median)"], rows,
         {"threshold": arguments.threshold, "runs": runs, "summary": summary, **verdicts(summary, arguments)},
         notes="\n\n".join(notes(summary, arguments)),

@@ -4,8 +4,8 @@ Other people's digits differ from MNIST's writers in position, angle, slant, siz
 sees each training image drawn a little differently every epoch: one random affine map per image (one
 resampling, so it costs little on a CPU) followed by a random pen width: a gamma curve over the ink, which
 brightens a stroke's grey edges (a broader pen) or fades them (a finer one) at the cost of one elementwise
-power (a 3x3 dilation and erosion cost a fifth more training time on 2 CPU cores). At inference the layer
-passes images through unchanged.
+power (a 3x3 dilation and erosion cost about a third more training time on 2 CPU cores). At inference the
+layer passes images through unchanged.
 
 Keras is imported here at module level: import this module only where a model is built or loaded.
 """

@@ -22,13 +22,11 @@ import re
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 import test_lab
 from conftest import REPOSITORY
-from test_browser import CHROMIUM, FLAGS
 from test_lab import git, running_lab
 
 clone = test_lab.clone  # the fixture: a temporary clone of this repository, with the work tree's lab files
@@ -100,18 +98,7 @@ def type_into(cell, text: str) -> None:
     assert [line.rstrip() for line in typed.splitlines()] == text.splitlines(), typed
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (make test installs Debian's chromium where it can)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
-
-
-def test_mnist_notebook_runs_in_make_lab_and_leaves_git_status_clean(chromium, clone, mnist_dir, tmp_path):
+def test_mnist_notebook_runs_in_make_lab_and_leaves_git_status_clean(browser, clone, mnist_dir, tmp_path):
     path = clone / "notebooks" / NOTEBOOK
     committed = path.read_bytes()
     notebook = json.loads(committed)
@@ -125,7 +112,7 @@ def test_mnist_notebook_runs_in_make_lab_and_leaves_git_status_clean(chromium, c
 
     with running_lab(clone, tmp_path, {"DIGITLIB_DATA_DIR": str(mnist_dir)}) as lab:
         timings["startup_seconds"] = round(lab.startup_seconds, 1)
-        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         frames: list[bytes] = []
         page.on("websocket", lambda socket: socket.on("framereceived", lambda payload: frames.append(
             payload if isinstance(payload, bytes) else payload.encode())))

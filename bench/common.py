@@ -18,6 +18,20 @@ from digitlib.provenance import cpu_name, package_versions  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def commit() -> str:
+    """The checkout's commit, with '+changes' when its tracked files differ from it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD"]).returncode != 0
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
 def machine() -> dict:
     return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
             "versions": {k: v for k, v in package_versions().items()
@@ -40,14 +54,17 @@ def write_result(name: str, title: str, header: list[str], rows: list[list], dat
     results.mkdir(parents=True, exist_ok=True)
     info = machine()
     when = datetime.now(UTC).isoformat(timespec="seconds")
+    command = " ".join(["python", os.path.relpath(sys.argv[0]), *sys.argv[1:]])
     lines = [f"# {title}", "", f"Machine: {info['cpu']}, {info['cores']} cores; "
              + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + f"; {when}", "",
+             f"Commit {commit()}; command `{command}`", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     if notes:
         lines += ["", notes]
     markdown = results / f"{name}.md"
     markdown.write_text("\n".join(lines) + "\n")
-    (results / f"{name}.json").write_text(json.dumps({"machine": info, "date": when, **data}, indent=2) + "\n")
+    record = {"machine": info, "date": when, "commit": commit(), "command": command, **data}
+    (results / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     print("\n".join(lines))
     return markdown

@@ -33,6 +33,11 @@ DETERMINISTIC_XLA = "--xla_gpu_deterministic_ops=true"
 # wins (0 shows everything). The few lines TensorFlow's absl logs while it loads, before its logging reads the
 # variable ("All log messages before absl::InitializeLog()", "Could not find cuda drivers") are not covered.
 QUIET_NATIVE_LOGS = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+# OpenMP threads (scikit-learn's t-SNE in "What it learned") sleep while they wait for each other instead of spinning:
+# spinning, two threads beside anything else busy on a 2-core machine (the Keras backend's own threads, another
+# run) took the map 2-4 times as long; sleeping, they cost nothing when the cores are free (bench/representation.py).
+# Read when the OpenMP runtime loads, so importing digitlib sets it, as for a kernel; a user's own setting wins.
+PASSIVE_OPENMP = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def native_log_defaults(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -41,8 +46,9 @@ def native_log_defaults(environ: Mapping[str, str] = os.environ) -> dict[str, st
 
 
 def gpu_defaults(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """GPU memory on demand and deterministic XLA GPU ops, and quiet native logs (:func:`native_log_defaults`,
-    which includes the GPU probe's), where `environ` has not chosen otherwise.
+    """GPU memory on demand and deterministic XLA GPU ops, quiet native logs (:func:`native_log_defaults`,
+    which includes the GPU probe's) and OpenMP threads that wait asleep (:data:`PASSIVE_OPENMP`), where
+    `environ` has not chosen otherwise.
 
     Every kernel starts with them (:func:`kernel_environment`), and importing digitlib sets them, so a notebook
     opened in JupyterLab, which imports digitlib before Keras, gets them too.
@@ -50,7 +56,8 @@ def gpu_defaults(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     values = {name: environ.get(name, value) for name, value in GPU_MEMORY_ON_DEMAND.items()}
     flags = environ.get("XLA_FLAGS", "")
     values["XLA_FLAGS"] = flags if "xla_gpu_deterministic_ops" in flags else f"{flags} {DETERMINISTIC_XLA}".strip()
-    return {**values, **native_log_defaults(environ)}
+    openmp = {name: environ.get(name, value) for name, value in PASSIVE_OPENMP.items()}
+    return {**values, **native_log_defaults(environ), **openmp}
 
 
 def configured_backend() -> str:

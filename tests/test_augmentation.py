@@ -112,6 +112,7 @@ def test_runs_of_the_old_fast_are_not_the_new_one():
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: fast models trained by reports are read in new processes (test_backends, the smoke)
 def test_a_saved_fast_model_loads_in_a_fresh_process_in_safe_mode(tmp_path):
     model = build_model("fast")
     model.save(tmp_path / "model.keras")

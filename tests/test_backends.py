@@ -52,13 +52,15 @@ def test_unknown_backends_are_refused_saying_where_they_came_from(keras_home, mo
         choose_backend()
 
 
-def test_a_kernel_gets_its_backend_gpu_memory_on_demand_deterministic_xla_and_quiet_native_logs(monkeypatch):
-    monkeypatch.delenv("XLA_FLAGS", raising=False)
-    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
-    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+def test_a_kernel_gets_its_backend_gpu_memory_on_demand_deterministic_xla_quiet_native_logs_and_sleeping_openmp(
+        monkeypatch):
+    for name in ("XLA_FLAGS", "XLA_PYTHON_CLIENT_PREALLOCATE", "TF_CPP_MIN_LOG_LEVEL", "OMP_WAIT_POLICY"):
+        monkeypatch.delenv(name, raising=False)
     assert kernel_environment("jax") == {"KERAS_BACKEND": "jax", "TF_FORCE_GPU_ALLOW_GROWTH": "true",
                                          "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-                                         "XLA_FLAGS": "--xla_gpu_deterministic_ops=true", "TF_CPP_MIN_LOG_LEVEL": "3"}
+                                         "XLA_FLAGS": "--xla_gpu_deterministic_ops=true", "TF_CPP_MIN_LOG_LEVEL": "3",
+                                         "OMP_WAIT_POLICY": "PASSIVE"}
+    assert gpu_defaults({"OMP_WAIT_POLICY": "ACTIVE"})["OMP_WAIT_POLICY"] == "ACTIVE"  # the user's own wins
 
 
 def test_tensorflows_native_log_level_the_user_set_is_kept():
@@ -81,11 +83,12 @@ def test_the_backend_is_part_of_a_runs_identity():
     assert len(identities) == len(BACKENDS)
 
 
-def test_importing_digitlib_asks_for_gpu_memory_on_demand_before_keras_starts():
-    code = "import os, sys, digitlib; print(os.environ['XLA_PYTHON_CLIENT_PREALLOCATE'], 'keras' in sys.modules)"
-    environment = {k: v for k, v in os.environ.items() if k != "XLA_PYTHON_CLIENT_PREALLOCATE"}
+def test_importing_digitlib_asks_for_gpu_memory_on_demand_and_sleeping_openmp_before_keras_and_sklearn_start():
+    code = ("import os, sys, digitlib; print(os.environ['XLA_PYTHON_CLIENT_PREALLOCATE'],"
+            " os.environ['OMP_WAIT_POLICY'], 'keras' in sys.modules, 'sklearn' in sys.modules)")
+    environment = {k: v for k, v in os.environ.items() if k not in ("XLA_PYTHON_CLIENT_PREALLOCATE", "OMP_WAIT_POLICY")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True)
-    assert done.stdout.split() == ["false", "False"]
+    assert done.stdout.split() == ["false", "PASSIVE", "False", "False"]
 
 
 def test_bad_backends_on_the_command_line_are_usage_errors_that_create_nothing(tmp_path):
@@ -108,6 +111,46 @@ def backend_of(run_dir: Path) -> tuple[str, str]:
     return record["backend"], metrics["environment"]["backend"]
 
 
+# In a new process with the other backend: train `fast` for an epoch on 500 images and save it to argv[1], then
+# read the shipped samples with it and with every other model given; prints {model: {file name: probabilities}}.
+TRAIN_AND_READ = """
+import json, os, sys
+import digitlib
+from digitlib.predict import load_trained_model, predict_images
+save_to, samples, *models = sys.argv[1:]
+splits = digitlib.prepare_splits(digitlib.load_mnist(), validation_split=0.0, seed=0, train_limit=500, test_limit=10)
+digitlib.set_reproducible(0)
+network = digitlib.build_model("fast")
+digitlib.fit_model(network, splits, epochs=1, batch_size=64, learning_rate=0.005, stream=open(os.devnull, "w"))
+network.save(save_to)
+read = {model: {p.path.name: p.probabilities.tolist() for p in predict_images(load_trained_model(model), samples)}
+        for model in [save_to, *models]}
+print(json.dumps(read))
+"""
+
+
+@pytest.mark.e2e
+def test_models_saved_by_either_backend_read_the_same_with_the_other(report_run, tmp_path):
+    """The quick report's model (trained in a kernel with this process's backend) and a model trained with the
+    other backend in a new process, each read by both backends: the same probabilities for every sample."""
+    import keras
+
+    from digitlib.predict import load_trained_model, predict_images
+
+    this, other = keras.backend.backend(), *(set(BACKENDS) - {keras.backend.backend()})
+    ours, theirs = report_run / "model.keras", tmp_path / f"{other}.keras"
+    done = subprocess.run([sys.executable, "-c", TRAIN_AND_READ, str(theirs), str(SAMPLES), str(ours)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": other})
+    assert done.returncode == 0, done.stderr[-3000:]
+    read_by_other = json.loads(done.stdout.strip().splitlines()[-1])
+    for model in (ours, theirs):
+        read_here = {p.path.name: p.probabilities for p in predict_images(load_trained_model(model), SAMPLES)}
+        assert read_by_other[str(model)].keys() == read_here.keys() and len(read_here) >= 8
+        for name, probabilities in read_here.items():
+            np.testing.assert_allclose(read_by_other[str(model)][name], probabilities, atol=1e-5,
+                                       err_msg=f"{model.name} read by {this} and {other}: {name}")
+
+
 @pytest.fixture(scope="module")
 def models_of_each_backend(tmp_path_factory, mnist_dir):
     """A tiny report trained with each backend: {backend: run directory}."""
@@ -121,6 +164,7 @@ def models_of_each_backend(tmp_path_factory, mnist_dir):
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: the Python 3.12 smoke trains a report with --backend jax and checks its record
 def test_the_flag_picks_the_backend_the_kernel_trains_with_and_the_run_records_it(models_of_each_backend):
     for backend, run_dir in models_of_each_backend.items():
         assert backend_of(run_dir) == (backend, backend)
@@ -139,6 +183,7 @@ def probabilities(model: Path, backend: str) -> dict[str, list[float]]:
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: the same, read in-process and in one new process (above)
 @pytest.mark.parametrize("trained_with", BACKENDS)
 def test_a_model_saved_by_one_backend_predicts_the_same_with_the_other(models_of_each_backend, trained_with):
     model = models_of_each_backend[trained_with] / "model.keras"
@@ -148,12 +193,25 @@ def test_a_model_saved_by_one_backend_predicts_the_same_with_the_other(models_of
         np.testing.assert_allclose(other[name], same[name], atol=1e-5, err_msg=name)
 
 
+def keras_picks() -> str:
+    """The backend Keras itself starts with in a new process, in this test's environment."""
+    code = "import keras; print(keras.backend.backend())"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.mark.e2e  # three processes that import Keras (one of them TensorFlow)
+@pytest.mark.full  # make test: the order of the flag, $KERAS_BACKEND and keras.json (above)
 def test_the_configured_backend_is_what_keras_would_pick(keras_home, monkeypatch):
+    assert configured_backend() == keras_picks() == "tensorflow"  # nothing configured (Keras writes keras.json)
+    (keras_home / "keras.json").write_text(json.dumps({"backend": "jax"}))
+    assert configured_backend() == keras_picks() == "jax"
+    (keras_home / "keras.json").write_text(json.dumps({"backend": "tensorflow"}))
     monkeypatch.setenv("KERAS_BACKEND", "jax")
-    assert configured_backend() == "jax"
+    assert configured_backend() == keras_picks() == "jax"
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: no TensorFlow chatter on a quick report's terminal (test_report_e2e)
 @pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow is not installed")
 def test_a_notebook_that_imports_digitlib_before_tensorflow_shows_none_of_its_native_errors():
     """What a JupyterLab kernel would copy into the notebook as stderr, unless digitlib set the log level first:

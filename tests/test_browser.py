@@ -59,19 +59,6 @@ def test_prediction_report_and_index_work_offline(browser, prediction_run):
     assert index["errors"] == [] and index["outside"] == [] and "digit-recognizer runs" in index["headings"]
 
 
-def test_comparison_report_works_offline(browser, report_run, mnist_dir, tmp_path):
-    from conftest import digitlib_cli, run_dir_of
-
-    result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", report_run,
-                          "-p", "data_dir", mnist_dir, cwd=tmp_path)  # beside, not among, the shared runs
-    assert result.returncode == 0, result.stderr[-3000:]
-    comparison = run_dir_of(result, tmp_path)
-    seen = open_offline(browser, comparison / "report.html", comparison / "report.png")
-    assert seen["errors"] == [] and seen["outside"] == []
-    assert len(seen["images"]) == 4 and all(width > 0 for width in seen["images"])
-    assert "Digits every model gets wrong" in seen["headings"]
-
-
 # Markup a stranger may put in a parameter, a file name or a folder name: each would open a dialog if a
 # page let it through as HTML. The pages must show it as the text it is.
 PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -92,6 +79,7 @@ def test_a_parameter_full_of_markup_is_shown_as_text(browser, tmp_path):
     assert index["dialogs"] == [] and index["errors"] == []
 
 
+@pytest.mark.full  # make test: a parameter full of markup, in a report and the index (above)
 def test_image_file_names_full_of_markup_are_shown_as_text(browser, report_run, tmp_path):
     from conftest import REPOSITORY, digitlib_cli, run_dir_of
 
@@ -109,7 +97,9 @@ def test_image_file_names_full_of_markup_are_shown_as_text(browser, report_run, 
         assert name in seen["text"]
 
 
-def test_a_comparison_title_and_a_run_folder_full_of_markup_are_shown_as_text(browser, report_run, tmp_path):
+@pytest.mark.full  # make test runs the comparison notebook in its sweeps
+def test_a_comparison_works_offline_and_shows_a_title_and_a_run_folder_full_of_markup_as_text(
+        browser, report_run, mnist_dir, tmp_path):
     from conftest import digitlib_cli, run_dir_of
 
     reports = tmp_path / "reports"
@@ -117,11 +107,13 @@ def test_a_comparison_title_and_a_run_folder_full_of_markup_are_shown_as_text(br
     planted = reports / "<img src=x onerror=alert(5)>"  # a folder someone else put in the reports folder
     shutil.copytree(report_run, planted)
     result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", report_run,
-                          "-p", "title", PAYLOAD, cwd=tmp_path)
+                          "-p", "title", PAYLOAD, "-p", "data_dir", mnist_dir, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     comparison = run_dir_of(result, tmp_path)
     seen = open_offline(browser, comparison / "report.html", comparison / "report.png")
-    assert seen["dialogs"] == [] and seen["outside"] == []
+    assert seen["dialogs"] == [] and seen["errors"] == [] and seen["outside"] == []
+    assert len(seen["images"]) == 4 and all(width > 0 for width in seen["images"])
+    assert "Digits every model gets wrong" in seen["headings"]
     assert PAYLOAD in seen["text"]
     index = open_offline(browser, reports / "index.html", reports / "index.png")
     assert index["dialogs"] == [] and index["errors"] == [] and index["outside"] == []

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import digitlib_cli
+from conftest import digitlib_cli, digitlib_in_process, missing
 from test_rundir import INJECTED_NAME
 
 
@@ -26,7 +26,7 @@ def refused(result, message: str, folder) -> None:
     (["--resume", "../../../../tmp"], "is not a run id"),
 ])
 def test_bad_report_arguments_are_refused_and_create_nothing(tmp_path, arguments, message):
-    refused(digitlib_cli("report", *arguments, cwd=tmp_path), message, tmp_path)
+    refused(digitlib_in_process("report", *arguments, cwd=tmp_path), message, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -38,7 +38,7 @@ def test_resume_stays_inside_the_reports_folder(tmp_path):
                                                     "parameters": {"epochs": 1}}))
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
-    refused(digitlib_cli("report", "--resume", "../../somewhere", cwd=work), "is not a run id", work)
+    refused(digitlib_in_process("report", "--resume", "../../somewhere", cwd=work), "is not a run id", work)
     assert sorted(p.name for p in elsewhere.iterdir()) == ["run.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "somewhere"]
 
@@ -54,7 +54,7 @@ def test_resume_refuses_a_tampered_run_record(tmp_path, tamper, message):
     record = {"status": "failed", "started": "2026-11-25T10:00:00", "notebook_name": "mnist_cnn",
               "parameters": {"epochs": 1}}
     (run_dir / "run.json").write_text(json.dumps({**record, **tamper}))
-    refused(digitlib_cli("report", "--resume", run_dir.name, cwd=tmp_path), "cannot be resumed", tmp_path)
+    refused(digitlib_in_process("report", "--resume", run_dir.name, cwd=tmp_path), "cannot be resumed", tmp_path)
     assert sorted(p.name for p in run_dir.iterdir()) == ["run.json"]
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [run_dir.name]
 
@@ -107,9 +107,9 @@ def test_an_immutable_reports_folder_is_one_line_and_exit_2(tmp_path):
     reports = tmp_path / "reports"
     reports.mkdir()
     if subprocess.run(["chattr", "+i", str(reports)], capture_output=True).returncode != 0:
-        pytest.skip("this filesystem has no immutable attribute (chattr +i)")
+        missing("chattr +i: this filesystem has no immutable attribute (CI's does)")
     try:
-        result = digitlib_cli("report", "-p", "epochs", "1", cwd=tmp_path)
+        result = digitlib_in_process("report", "-p", "epochs", "1", cwd=tmp_path)
         refused(result, "cannot create a run in the reports folder reports", tmp_path)
         assert list(reports.iterdir()) == []
     finally:
@@ -117,6 +117,7 @@ def test_an_immutable_reports_folder_is_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: --json of a run that succeeded (below), and failed runs' exit status (test_report_e2e)
 def test_report_json_is_one_object_on_stdout(tmp_path):
     result = digitlib_cli("report", "--json", "-p", "data_dir", tmp_path / "nowhere", "-p", "epochs", "1",
                           "-p", "train_limit", "100", cwd=tmp_path)
@@ -127,15 +128,6 @@ def test_report_json_is_one_object_on_stdout(tmp_path):
     assert printed["test_accuracy"] is None
     run_dir = tmp_path / printed["run_dir"]
     assert run_dir.name == printed["run_id"] and (tmp_path / printed["report"]).is_file()
-
-
-@pytest.mark.e2e
-def test_report_json_sends_the_notebooks_progress_to_stderr(tmp_path, mnist_dir):
-    result = digitlib_cli("report", "--json", "-p", "data_dir", mnist_dir, "-p", "train_limit", "500",
-                          "-p", "test_limit", "100", "-p", "epochs", "1", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout)["status"] == "succeeded"  # stdout: the result alone
-    assert "epoch 1/1" in result.stderr and "I0000" not in result.stderr  # progress, without TensorFlow's chatter
 
 
 NEAR_CHANCE_METRICS = {
@@ -181,13 +173,18 @@ def test_a_run_that_learned_has_no_warning(tmp_path, monkeypatch, capfd):
 
 
 @pytest.mark.e2e
-def test_a_tiny_run_warns_in_its_report_and_on_stderr(tmp_path, mnist_dir):
-    """The whole path: a run too short to learn says so under the report's title and in one stderr line."""
+@pytest.mark.full  # make test: the warning's text and exit status in this process (above), in HTML (test_headline),
+# and --json's stdout and stderr on a real run (test_tracking)
+def test_a_tiny_run_warns_in_its_report_and_on_stderr_and_json_keeps_stdout_to_the_result(tmp_path, mnist_dir):
+    """The whole path: a run too short to learn says so under the report's title and in one stderr line; with
+    --json, stdout holds the result alone and the notebook's progress goes to stderr."""
     result = digitlib_cli("report", "--json", "-p", "data_dir", mnist_dir, "-p", "train_limit", "500",
                           "-p", "test_limit", "100", "-p", "epochs", "1", "-p", "learning_rate", "0.00001",
                           cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    printed = json.loads(result.stdout)
+    printed = json.loads(result.stdout)  # one object, nothing else
+    assert printed["status"] == "succeeded"
+    assert "epoch 1/1" in result.stderr and "I0000" not in result.stderr  # progress, without TensorFlow's chatter
     warnings = [line for line in result.stderr.splitlines() if line.startswith("digitlib: warning: ")]
     assert printed["test_accuracy"] < 0.5 and printed["warning"] and "near chance" in printed["warning"]
     assert warnings == [f"digitlib: warning: {printed['warning']}"]
@@ -218,6 +215,7 @@ def test_no_finished_runs_to_compare_says_to_train_one_first(tmp_path, make):
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: the same messages from load_trained_model and load_runs, in this process (above)
 @pytest.mark.parametrize("notebook, parameter, message", [
     ("predict_your_digits", ["model_path", "reports/latest/model.keras"], "model file not found: "),
     ("compare_runs", ["runs", "reports"], "no finished training runs in "),

@@ -15,7 +15,7 @@ import digitlib
 from conftest import REPOSITORY
 
 HEAVY = {"tensorflow", "keras", "jax", "torch", "pandas", "sklearn", "scipy", "matplotlib", "seaborn", "PIL",
-         "papermill", "nbconvert", "dask", "distributed"}
+         "papermill", "nbconvert", "dask", "distributed", "mlflow"}
 
 
 def heavy_modules_after(code: str) -> tuple[list[str], str]:

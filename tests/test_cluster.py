@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPOSITORY, digitlib_cli
+from conftest import REPOSITORY, digitlib_cli, require_module
 
-pytest.importorskip("distributed")
+require_module("distributed", "the dask extra is not installed (make test installs it)")
 
 from digitlib.cluster import pack_run, receive_run, run_on_worker  # noqa: E402
 from digitlib.rundir import InvalidRun, read_runs, run_identity  # noqa: E402
@@ -182,6 +182,7 @@ def failing_task(reports: Path, token: str = "0" * 32) -> dict:
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: runs sent back as archives from a real cluster, one worker killed (above)
 def test_a_worker_runs_into_a_folder_it_sees_and_a_run_sent_back_lands_once_intact(tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -217,6 +217,7 @@ def test_the_notebook_tells_the_sections_in_order():
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test runs the comparison notebook at the end of its sweeps (test_sweep, test_cluster)
 def test_the_comparison_notebook_runs_end_to_end_on_stored_predictions(tmp_path, mnist, mnist_dir):
     from conftest import digitlib_cli, run_dir_of
 

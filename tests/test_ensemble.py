@@ -172,6 +172,7 @@ def test_a_tampered_finished_run_is_not_reused_as_a_member(mnist, tiny, tmp_path
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: a run resumes inside fit_model exactly (test_checkpoint, test_trustworthy)
 def test_an_interrupted_ensemble_resumes_inside_the_member_it_was_training(tiny, tmp_path):
     import keras
 

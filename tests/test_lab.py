@@ -146,6 +146,7 @@ def test_git_filters_does_nothing_outside_a_repository(tmp_path):
 
 
 @pytest.mark.e2e  # runs nbstripout through git: seconds per notebook
+@pytest.mark.full  # make test: the committed notebooks carry no outputs (test_notebooks)
 def test_committed_notebooks_pass_the_filter_unchanged(clone):
     configure_filters(clone)
     for path in (clone / "notebooks").glob("*.ipynb"):
@@ -154,6 +155,7 @@ def test_committed_notebooks_pass_the_filter_unchanged(clone):
 
 
 @pytest.mark.e2e  # runs nbstripout through git: seconds per notebook
+@pytest.mark.full  # make test: a notebook saved in make lab's JupyterLab leaves git status clean (test_lab_browser)
 def test_outputs_saved_into_a_notebook_stay_out_of_git(clone):
     configure_filters(clone)
     notebook = clone / "notebooks" / "mnist_cnn.ipynb"
@@ -309,6 +311,7 @@ def running_lab(clone: Path, tmp_path: Path, environment: dict[str, str] | None 
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test drives the same `make lab` in Chromium (test_lab_browser)
 def test_make_lab_starts_headless_on_a_free_port_as_this_user(clone, tmp_path):
     with running_lab(clone, tmp_path) as lab:
         assert "Running as root is not recommended" not in lab.output()

@@ -3,6 +3,7 @@ import io
 import numpy as np
 import pytest
 
+from conftest import model_matrix
 from digitlib import build_model, describe_model, layers_table, model_names
 
 
@@ -20,7 +21,7 @@ def test_keras_example_matches_the_published_architecture():
 
 @pytest.mark.jax
 @pytest.mark.e2e
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", model_matrix(model_names()))
 def test_every_model_trains_saves_and_reloads_to_the_same_predictions(name, small_splits, tmp_path):
     import keras
 
@@ -76,7 +77,7 @@ def test_strong_augments_training_inputs_but_never_evaluation_inputs(small_split
 
 
 @pytest.mark.jax
-@pytest.mark.parametrize("name", ["strong", "ensemble"])
+@pytest.mark.parametrize("name", ["strong", pytest.param("ensemble", marks=pytest.mark.full)])
 def test_a_model_with_random_image_layers_is_compiled_whole_on_jax_also_when_loaded_back(name, tmp_path):
     import keras
 

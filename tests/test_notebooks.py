@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPOSITORY
+from conftest import REPOSITORY, missing
 
 NOTEBOOKS = sorted((REPOSITORY / "notebooks").glob("*.ipynb"))
 
@@ -20,7 +20,7 @@ def stored_notebook(path) -> dict:
     """The notebook at `path` as git's index holds it; skips where there is no git or no repository
     (an installed wheel's tests, an unpacked source archive)."""
     if shutil.which("git") is None:
-        pytest.skip("git is not installed: the notebooks as stored in git cannot be read")
+        missing("git is not installed: the notebooks as stored in git cannot be read")
     name = path.relative_to(REPOSITORY).as_posix()
     inside = subprocess.run(["git", "-C", str(REPOSITORY), "rev-parse", "--is-inside-work-tree"],
                             capture_output=True, text=True)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from conftest import model_matrix
 from digitlib.evaluation import evaluate_predictions
 from digitlib.occlusion import chosen_examples, occlusion_figure, occlusion_maps
 
@@ -58,7 +59,7 @@ def test_examples_are_random_right_ones_and_the_most_confident_mistakes():
 
 @pytest.mark.jax
 @pytest.mark.e2e  # builds every model of the registry
-@pytest.mark.parametrize("name", ["seed", "keras-example", "fast", "strong", "ensemble"])
+@pytest.mark.parametrize("name", model_matrix(["seed", "keras-example", "fast", "strong", "ensemble"]))
 def test_every_registry_model_can_be_explained(name, small_splits):
     from digitlib import build_model, evaluate_model
 

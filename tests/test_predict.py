@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import digitlib
-from conftest import as_if_typed_in_a_terminal
+from conftest import as_if_typed_in_a_terminal, digitlib_in_process
 from digitlib.photos import photo_of_digit
 
 ONE = np.pad(np.full((20, 4), 255, np.uint8), ((4, 4), (12, 12)))  # a 28x28 stroke, like a "1"
@@ -43,9 +43,9 @@ def tiny_classifier():
     return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
 
 
-def predict_cli(*arguments, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "digitlib.cli", "predict", *map(str, arguments)],
-                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
+def predict(*arguments, cwd=None):
+    """`digitlib predict ARGUMENTS`, in this process (its model loads with this process's Keras backend)."""
+    return digitlib_in_process("predict", *arguments, cwd=cwd)
 
 
 @pytest.mark.e2e
@@ -64,7 +64,7 @@ def test_photos_of_test_digits_read_almost_as_well_as_the_clean_digits(model_fil
 
 @pytest.mark.e2e
 def test_predicts_the_shipped_samples(model_file):
-    result = predict_cli("notebooks/samples", "--model", model_file, "--json", cwd=digitlib.provenance.REPOSITORY)
+    result = predict("notebooks/samples", "--model", model_file, "--json", cwd=digitlib.provenance.REPOSITORY)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 9 and all(set(row) >= {"path", "digit", "probability", "top"} for row in rows)
@@ -78,7 +78,7 @@ def test_predicts_the_shipped_samples(model_file):
 @pytest.mark.e2e
 def test_text_output_and_top_k(model_file, tmp_path):
     photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "one.png")
-    result = predict_cli(tmp_path / "one.png", "--model", model_file, "--top", "2")
+    result = predict(tmp_path / "one.png", "--model", model_file, "--top", "2")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{tmp_path / 'one.png'}: ") and "top 2: " in result.stdout
 
@@ -90,7 +90,7 @@ def test_bad_inputs_are_reported_per_file_and_the_rest_still_predicted(model_fil
     (tmp_path / "text.png").write_text("hello")
     Image.new("L", (64, 64), 255).save(tmp_path / "blank.png")
     (tmp_path / "empty").mkdir()
-    result = predict_cli(good, tmp_path / "missing.png", tmp_path / "text.png", tmp_path / "blank.png",
+    result = predict(good, tmp_path / "missing.png", tmp_path / "text.png", tmp_path / "blank.png",
                          tmp_path / "empty", "--model", model_file)
     assert result.returncode == 1
     assert result.stdout.count("\n") == 1 and result.stdout.startswith(str(good))
@@ -103,7 +103,7 @@ def test_bad_inputs_are_reported_per_file_and_the_rest_still_predicted(model_fil
 
 @pytest.mark.e2e
 def test_json_reports_errors_as_objects(model_file, tmp_path):
-    result = predict_cli(tmp_path / "missing.png", "--model", model_file, "--json")
+    result = predict(tmp_path / "missing.png", "--model", model_file, "--json")
     assert result.returncode == 1
     assert json.loads(result.stdout) == {"path": str(tmp_path / "missing.png"),
                                          "error": f"{tmp_path / 'missing.png'}: no such file"}
@@ -114,20 +114,20 @@ def test_json_reports_errors_as_objects(model_file, tmp_path):
     (lambda d: (d / "fake.keras").write_text("not a model") and d / "fake.keras", "not a Keras model file"),
 ])
 def test_bad_model_paths_are_usage_errors(tmp_path, make, message):
-    result = predict_cli(tmp_path, "--model", make(tmp_path))
+    result = predict(tmp_path, "--model", make(tmp_path))
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_with_no_finished_model_predict_says_to_train_one_first_and_why_none_qualified(tmp_path):
     from test_rundir import trained_run
 
-    result = predict_cli(tmp_path, cwd=tmp_path)
+    result = predict(tmp_path, cwd=tmp_path)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == ("digitlib: error: no finished training run in reports; run `make report` (or "
                              "`digitlib report`) first to train a model on the whole training set, or point --model "
                              "(in the notebook: model_path) at a saved model.keras\n")
     trained_run(tmp_path / "reports", "20261125-100000-quick", "strong", 0.98, train_limit=3000)
-    result = predict_cli(tmp_path, cwd=tmp_path)
+    result = predict(tmp_path, cwd=tmp_path)
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith("digitlib: error: no finished model to read with in reports: of its 1 finished "
                                     "training run, 1 trained on part of the training set (train_limit); run `make "
@@ -146,22 +146,22 @@ def test_predict_reads_with_the_best_model_and_names_it_on_stderr(tiny_classifie
     strong = trained_run(reports, "20261125-080000-strong", "strong", 0.98)
     tiny_classifier.save(strong / "model.keras")
     Image.fromarray(255 - ONE).save(tmp_path / "one.png")
-    result = predict_cli("one.png", "--json", cwd=tmp_path)
+    result = predict("one.png", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == "digitlib: reading with strong, run 20261125-080000-strong, validation accuracy 98.00%\n"
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == ["one.png"]
-    text = predict_cli(tmp_path / "one.png", "--reports-dir", reports, cwd=tmp_path.parent)
+    text = predict(tmp_path / "one.png", "--reports-dir", reports, cwd=tmp_path.parent)
     assert text.returncode == 0 and text.stdout.startswith(f"{tmp_path / 'one.png'}: "), text.stderr
     assert text.stderr == "digitlib: reading with strong, run 20261125-080000-strong, validation accuracy 98.00%\n"
-    given = predict_cli("one.png", "--model", strong / "model.keras", "--reports-dir", tmp_path / "nowhere",
+    given = predict("one.png", "--model", strong / "model.keras", "--reports-dir", tmp_path / "nowhere",
                         cwd=tmp_path)
     assert (given.returncode, given.stderr) == (0, "") and given.stdout.startswith("one.png: ")
 
 
 @pytest.mark.e2e
 def test_usage_errors_exit_2(model_file, tmp_path):
-    assert predict_cli(tmp_path, "--model", model_file, "--top", "11").returncode == 2
-    assert predict_cli().returncode == 2  # no image given: argparse's usage error
+    assert predict(tmp_path, "--model", model_file, "--top", "11").returncode == 2
+    assert predict().returncode == 2  # no image given: argparse's usage error
 
 
 @pytest.mark.e2e
@@ -180,7 +180,7 @@ def test_awkward_formats_through_the_cli(model_file, tmp_path, mnist):
                                 append_images=[Image.new("L", (120, 120), 255)])
     side = int(MAX_PIXELS ** 0.5) + 10
     Image.new("1", (side, side), 1).save(tmp_path / "huge.png")
-    result = predict_cli(tmp_path, "--model", model_file, "--json")
+    result = predict(tmp_path, "--model", model_file, "--json")
     assert result.returncode == 1
     rows = {Path(row["path"]).name: row for row in map(json.loads, result.stdout.splitlines())}
     assert "pixels is more than the 50,000,000 allowed" in rows.pop("huge.png")["error"]
@@ -204,7 +204,7 @@ def test_a_zip_bomb_model_is_refused_before_keras_inflates_it(tiny_classifier, t
         with bomb.open("model.weights.h5", "w", force_zip64=True) as weights:
             for _ in range(inflated_mib):
                 weights.write(bytes(2**20))
-    result = predict_cli(tmp_path, "--model", folder / "model.keras")
+    result = predict(tmp_path, "--model", folder / "model.keras")
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "zip bomb" in result.stderr and len(result.stderr.splitlines()) == 1
     assert [p.name for p in folder.iterdir()] == ["model.keras"]
@@ -217,14 +217,14 @@ def test_fifos_are_refused_instead_of_waited_on(model_file, tmp_path):
     photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "good.png")
     os.mkfifo(tmp_path / "in-folder.png")
     os.mkfifo(tmp_path / "given.png")
-    result = predict_cli(tmp_path, tmp_path / "given.png", "--model", model_file, timeout=120)
+    result = predict(tmp_path, tmp_path / "given.png", "--model", model_file)
     assert result.returncode == 1 and result.stdout.count("\n") == 1, result.stderr
     errors = result.stderr.splitlines()
     assert len(errors) == 3 and all(line.endswith(": not a regular file; pass an ordinary file, not a FIFO, "
                                                   "device or socket") for line in errors), errors
     assert sum("given.png" in line for line in errors) == 2  # once from the folder, once given
     os.mkfifo(tmp_path / "model.keras")
-    result = predict_cli(tmp_path / "good.png", "--model", tmp_path / "model.keras", timeout=120)
+    result = predict(tmp_path / "good.png", "--model", tmp_path / "model.keras")
     assert result.returncode == 2 and "model.keras: not a regular file" in result.stderr, result.stderr
 
 
@@ -260,7 +260,7 @@ def test_file_names_can_neither_forge_lines_nor_reach_the_terminal_raw(model_fil
         photo.save(tmp_path / name, format="PNG")
     (tmp_path / "bad\x1b[2J.png").write_text("not an image")
     command = [sys.executable, "-m", "digitlib.cli", "predict", tmp_path, "--model", model_file]
-    text = subprocess.run(command, capture_output=True, timeout=300)
+    text = subprocess.run(command, capture_output=True, timeout=300)  # the bytes a terminal would get
     stdout, stderr = text.stdout.decode("utf-8"), text.stderr.decode("utf-8")  # strictly: valid UTF-8
     assert text.returncode == 1 and "\x1b" not in stdout + stderr, stdout + stderr
     lines = stdout.splitlines()
@@ -268,8 +268,7 @@ def test_file_names_can_neither_forge_lines_nor_reach_the_terminal_raw(model_fil
     for shown in ["forged\\n7: 100.0%.png", "\\x1b[31mred.png", "latin-1 \\xe9.png"]:
         assert any(line.startswith(f"{tmp_path / shown}: ") for line in lines), (shown, lines)
     assert stderr == f"digitlib: {tmp_path}/bad\\x1b[2J.png: not an image Pillow can read\n"
-    rows = [json.loads(line) for line in subprocess.run(command + ["--json"], capture_output=True, timeout=300).stdout
-            .decode("utf-8").splitlines()]
+    rows = [json.loads(line) for line in predict(tmp_path, "--model", model_file, "--json").stdout.splitlines()]
     assert sorted(Path(row["path"]).name for row in rows) == [
         "\x1b[31mred.png", "bad\x1b[2J.png", "forged\n7: 100.0%.png", "latin-1 \\xe9.png"]
     json.dumps(rows, ensure_ascii=False).encode("utf-8")  # strictly: no lone surrogate
@@ -281,7 +280,7 @@ def test_legacy_hdf5_models_are_refused_by_suffix_and_by_signature(tiny_classifi
     tiny_classifier.save(tmp_path / "legacy.h5")  # Keras 3 still writes it, with a warning
     (tmp_path / "renamed.keras").write_bytes((tmp_path / "legacy.h5").read_bytes())
     for model in ["legacy.h5", "renamed.keras"]:
-        result = predict_cli(tmp_path / "one.png", "--model", tmp_path / model)
+        result = predict(tmp_path / "one.png", "--model", tmp_path / model)
         assert result.returncode == 2 and result.stderr.startswith(
             f"digitlib: error: {tmp_path / model}: a legacy HDF5 model, which Keras loads without its safe mode "
             "(CVE-2025-9905); re-save it as .keras with a Keras you trust"), result.stderr
@@ -343,8 +342,8 @@ def test_labels_in_file_names_reach_the_command_line(tiny_classifier, tmp_path):
     images.mkdir()
     for name in ("one_label1.png", "drawn_7.png"):
         Image.fromarray(255 - ONE).save(images / name)
-    text = predict_cli(images, "--model", tmp_path / "model.keras")
-    rows = [json.loads(line) for line in predict_cli(images, "--model", tmp_path / "model.keras", "--json")
+    text = predict(images, "--model", tmp_path / "model.keras")
+    rows = [json.loads(line) for line in predict(images, "--model", tmp_path / "model.keras", "--json")
             .stdout.splitlines()]
     assert text.returncode == 0, text.stderr
     by_name = {Path(row["path"]).name: row for row in rows}
@@ -357,15 +356,9 @@ def test_labels_in_file_names_reach_the_command_line(tiny_classifier, tmp_path):
 
 
 @pytest.mark.e2e
-def test_the_prediction_notebook_shows_labels_and_their_accuracy(tiny_classifier, tmp_path):
+def test_the_prediction_notebook_shows_labels_and_their_accuracy(prediction_run):
     """The shipped samples through the notebook: six carry a label, the three drawn ones none."""
-    from conftest import digitlib_cli, run_dir_of
-
-    tiny_classifier.save(tmp_path / "model.keras")
-    result = digitlib_cli("report", "--json", "--notebook", "predict_your_digits", "-p", "model_path",
-                          tmp_path / "model.keras", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = run_dir_of(result, tmp_path)
+    run_dir = prediction_run
     html = (run_dir / "report.html").read_text()
     assert ">label<" in html and re.search(r"\d of 6 images whose names carry a label read right", html)
     saved = json.loads((run_dir / "predictions.json").read_text())
@@ -386,6 +379,7 @@ def test_the_default_model_is_the_best_run_or_a_model_error_saying_what_to_run(t
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: default_model's choice (above) and predict reading with it, in this process
 def test_the_prediction_notebook_reads_with_the_best_model_by_default(tiny_classifier, tmp_path):
     """model_path None: the notebook, beside a reports folder as in a checkout, reads with its best run."""
     import shutil

@@ -123,6 +123,7 @@ def test_another_process_writes_the_same_bytes_without_keras_or_mnist(tmp_path):
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make bench-realism's own check; make test reads images with digitlib predict (test_predict)
 def test_the_bench_reads_the_set_with_digitlib_predict_and_compares_with_mnist(report_run, tmp_path):
     done = subprocess.run([sys.executable, str(REPOSITORY / "bench" / "realism.py"), "--model", f"tiny={report_run}",
                            "--per-digit", "3", "--results", str(tmp_path)], capture_output=True, text=True, timeout=600)

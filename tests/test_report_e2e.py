@@ -10,7 +10,7 @@ import pytest
 
 import digitlib
 from conftest import QUICK_REPORT as QUICK
-from conftest import digitlib_cli, run_dir_of
+from conftest import digitlib_cli, digitlib_in_process, run_dir_of
 
 pytestmark = pytest.mark.e2e
 SCHEMA = json.loads((Path(digitlib.__file__).parent / "metrics.schema.json").read_text())
@@ -114,10 +114,10 @@ def test_index_has_a_row_for_the_run(workspace):
 def test_bad_parameter_fails_fast_and_leaves_earlier_runs_intact(workspace):
     folder, _ = workspace
     before = {p.name: p.stat().st_mtime_ns for p in (folder / "reports").rglob("*")}
-    result = digitlib_cli("report", "-p", "epochs", "0", cwd=folder)
+    result = digitlib_in_process("report", "-p", "epochs", "0", cwd=folder)
     assert result.returncode == 2
     assert result.stderr.strip() == "digitlib: error: parameter 'epochs'=0 must be at least 1"
-    result = digitlib_cli("report", "-p", "modle", "seed", cwd=folder)
+    result = digitlib_in_process("report", "-p", "modle", "seed", cwd=folder)
     assert result.returncode == 2 and "unknown parameter 'modle'; valid names: model" in result.stderr
     assert {p.name: p.stat().st_mtime_ns for p in (folder / "reports").rglob("*")} == before
 
@@ -135,16 +135,15 @@ def test_failing_notebook_exits_non_zero_and_is_listed_as_failed(workspace, tmp_
     assert "DataError" in html and "no such directory" in html
     assert os.readlink(folder / "reports" / "latest") == latest
     page = (folder / "reports" / "index.html").read_text()
-    assert page.count("<tr><td>") == 2 and 'class="status failed"' in page
+    runs = [p for p in (folder / "reports").iterdir() if (p / "run.json").is_file() and not p.is_symlink()]
+    assert page.count("<tr><td>") == len(runs) and 'class="status failed"' in page  # one row per run, whatever ran
+    assert f'<a href="{failed["run_id"]}/report.html">' in page
 
 
-def test_prediction_notebook_renders_through_the_same_runner(workspace):
+def test_prediction_notebook_renders_through_the_same_runner(workspace, prediction_run):
     folder, _ = workspace
     model = (folder / "reports/latest/model.keras").resolve()
-    result = digitlib_cli("report", "--json", "--notebook", "predict_your_digits", "-p", "model_path",
-                          "reports/latest/model.keras", "-p", "low_confidence", "0.99", cwd=folder)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = run_dir_of(result, folder)
+    run_dir = prediction_run  # run in this folder with model_path reports/latest/model.keras
     html = (run_dir / "report.html").read_text()
     assert "From a photo to an MNIST digit" in html and "drawn_7.png" in html
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 1
@@ -156,6 +155,7 @@ def test_prediction_notebook_renders_through_the_same_runner(workspace):
     assert (folder / "reports/latest/model.keras").resolve() == model  # latest stays the newest trained model
 
 
+@pytest.mark.full  # make test: members found, loaded and reported in this process (test_ensemble)
 def test_an_ensemble_report_loads_the_strong_run_it_can_and_shows_its_members(tmp_path, mnist_dir):
     tiny = ["-p", "train_limit", "400", "-p", "test_limit", "200", "-p", "epochs", "1", "-p", "seed", "5",
             "-p", "data_dir", str(mnist_dir)]

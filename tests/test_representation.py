@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
+from conftest import model_matrix
 from digitlib.representation import feature_map, first_convolution, map_subset
 
 
 @pytest.mark.jax
 @pytest.mark.e2e  # builds every model of the registry
-@pytest.mark.parametrize("name", ["seed", "keras-example", "fast", "strong", "ensemble"])
+@pytest.mark.parametrize("name", model_matrix(["seed", "keras-example", "fast", "strong", "ensemble"]))
 def test_the_last_layer_applied_to_the_features_gives_the_models_probabilities(name, small_splits):
     import keras
 

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from conftest import missing
 from digitlib.atomic import replace_symlink, write_atomic
 from digitlib.index import write_index
 from digitlib.params import ParameterError
@@ -89,6 +90,7 @@ def test_invalid_parameters_create_nothing(tmp_path):
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.e2e  # executes a notebook in a real kernel
 def test_failing_notebook_is_rendered_recorded_and_indexed(tmp_path):
     notebook = _notebook(tmp_path / "fails.ipynb", "print('before the failure')", "raise ValueError('no luck')")
     result = run_report({"epochs": 1}, reports_dir=tmp_path / "reports", notebook_path=notebook,
@@ -106,6 +108,7 @@ def _succeeding(tmp_path):
     return _notebook(tmp_path / "fine.ipynb", "print('all good')")
 
 
+@pytest.mark.e2e  # executes a notebook in a real kernel
 def test_a_run_stands_when_the_index_cannot_be_replaced(tmp_path, monkeypatch, capsys):
     """Root ignores file modes, so the failure is injected: the index writer raises."""
     import digitlib.runner
@@ -122,6 +125,7 @@ def test_a_run_stands_when_the_index_cannot_be_replaced(tmp_path, monkeypatch, c
     assert "digitlib: warning: the run's own files are written" in warning and "Permission denied" in warning
 
 
+@pytest.mark.e2e  # executes a notebook in a real kernel
 def test_a_run_stands_when_index_html_is_immutable(tmp_path):
     import subprocess
 
@@ -129,7 +133,7 @@ def test_a_run_stands_when_index_html_is_immutable(tmp_path):
     reports.mkdir()
     stale = write_index(reports)
     if subprocess.run(["chattr", "+i", str(stale)], capture_output=True).returncode != 0:
-        pytest.skip("this filesystem has no immutable attribute (chattr +i)")
+        missing("chattr +i: this filesystem has no immutable attribute (CI's does)")
     try:
         result = run_report({"epochs": 1}, reports_dir=reports, notebook_path=_succeeding(tmp_path),
                             stream=open(os.devnull, "w"))
@@ -139,6 +143,7 @@ def test_a_run_stands_when_index_html_is_immutable(tmp_path):
     assert json.loads((result.run_dir / "run.json").read_text())["status"] == "succeeded"
 
 
+@pytest.mark.e2e  # executes a notebook in a real kernel
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_outputs_get_the_users_usual_permissions(tmp_path, umask, mode):
     old = os.umask(umask)
@@ -183,6 +188,7 @@ def test_rebuilding_the_index_points_best_at_the_best_model_and_marks_it(tmp_pat
     assert "<b>" not in page and sorted(os.listdir(reports)) == ["20261125-110000-quick", "index.html"]
 
 
+@pytest.mark.e2e  # executes a notebook in a real kernel
 def test_a_run_updates_latest_and_best_together(tmp_path):
     """Through the runner: a finished run that saved a model becomes latest and, being the only one, best."""
     notebook = _notebook(tmp_path / "saves.ipynb",  # output_dir: set by the runner

@@ -2,11 +2,28 @@
 
 import numpy as np
 import pytest
-from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
 
 from digitlib.significance import accuracy_interval, holm, mcnemar_exact, paired_difference_interval
+
+
+# statsmodels takes seconds to import: only the tests that compare with it do (each pytest-xdist worker collects
+# every module).
+def mcnemar(*arguments, **options):
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    return mcnemar(*arguments, **options)
+
+
+def multipletests(*arguments, **options):
+    from statsmodels.stats.multitest import multipletests
+
+    return multipletests(*arguments, **options)
+
+
+def proportion_confint(*arguments, **options):
+    from statsmodels.stats.proportion import proportion_confint
+
+    return proportion_confint(*arguments, **options)
 
 
 @pytest.mark.parametrize("correct, total", [(9930, 10000), (991, 1000), (1000, 1000), (0, 1000), (1, 1), (0, 1),

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPOSITORY, digitlib_cli
+from conftest import REPOSITORY, digitlib_cli, digitlib_in_process
 from digitlib.models import model_spec
 from digitlib.params import ParameterError
 from digitlib.sweep import Sweep, load_sweep
@@ -80,7 +80,7 @@ def test_plain_names_are_kept_and_the_file_name_made_plain(tmp_path):
 def test_the_cli_refuses_a_sweep_name_outside_reports_before_running_anything(tmp_path):
     (tmp_path / "work").mkdir()
     sweep = write(tmp_path / "work", "name: ../../escaped\nruns:\n  - {model: fast, data_dir: /nonexistent/mnist}\n")
-    result = digitlib_cli("sweep", sweep, cwd=tmp_path / "work")
+    result = digitlib_in_process("sweep", sweep, cwd=tmp_path / "work")
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.startswith("digitlib: error: ")
     assert "sweep.yaml:1: the sweep name '../../escaped' is not a plain name" in result.stderr
@@ -88,7 +88,7 @@ def test_the_cli_refuses_a_sweep_name_outside_reports_before_running_anything(tm
 
 
 def test_the_cli_refuses_a_bad_sweep_before_running_anything(tmp_path):
-    result = digitlib_cli("sweep", write(tmp_path, "runs:\n  - {model: fast, epoch: 3}\n"), cwd=tmp_path)
+    result = digitlib_in_process("sweep", write(tmp_path, "runs:\n  - {model: fast, epoch: 3}\n"), cwd=tmp_path)
     assert result.returncode == 2 and "sweep.yaml:2: unknown parameter 'epoch'" in result.stderr
     assert not (tmp_path / "reports").exists()
 
@@ -177,7 +177,7 @@ def test_a_sweep_of_more_than_100_runs_needs_yes(tmp_path):
     check_sweep_size(sweep, allow_large=True)
     check_sweep_size(Sweep(sweep.name, sweep.parameter_sets[:100]), allow_large=False)
 
-    refused = digitlib_cli("sweep", "sweep.yaml", cwd=tmp_path)
+    refused = digitlib_in_process("sweep", "sweep.yaml", cwd=tmp_path)
     assert refused.returncode == 2 and refused.stderr.startswith("digitlib: error: the sweep sweep has 101 runs")
     assert not (tmp_path / "reports").exists()
 
@@ -189,7 +189,7 @@ def test_yes_lets_a_large_sweep_through(tmp_path):
         (tmp_path / "reports" / f"run-{number}" / "run.json").write_text(json.dumps(
             {"run_id": f"run-{number}", "status": "failed", "started": "2026-01-01T00:00:00",
              "parameters": parameters, "model_version": model_spec(parameters["model"]).version}))
-    result = digitlib_cli("sweep", "sweep.yaml", "--yes", cwd=tmp_path)
+    result = digitlib_in_process("sweep", "sweep.yaml", "--yes", cwd=tmp_path)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "sweep sweep: 101 runs, 0 executed and 101 already finished earlier; 101 failed" in result.stdout
 
@@ -231,6 +231,7 @@ def test_the_backend_is_part_of_what_a_sweep_skips(tmp_path):
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: the backend is part of what a sweep skips (above); reports on JAX (test_backends)
 def test_a_sweep_runs_the_same_parameters_on_both_backends_and_skips_both_again(tmp_path):
     # Runs that fail at once (no data there) are finished runs too: this checks the backend, not training.
     write(tmp_path, "name: backends\ncommon: {model: fast, train_limit: 200, test_limit: 100, epochs: 1, "

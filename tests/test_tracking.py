@@ -5,6 +5,7 @@ never answers costs one warning and seconds; without a URI, MLflow is never impo
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import json
 import os
 import shutil
@@ -21,10 +22,24 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPOSITORY, digitlib_cli, run_dir_of
+from conftest import REPOSITORY, digitlib_cli, require_module, run_dir_of
 from digitlib.tracking import ARTIFACTS, HTTP_LIMITS, RECORD_FILE, TRACKING_URI, Tracker, shown, tracker_for, untracked
 
-mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed (make test installs it)")
+if importlib.util.find_spec("mlflow") is None:  # without importing it
+    require_module("mlflow", "the mlflow extra is not installed (make test installs it)")
+
+
+class _Mlflow:
+    """mlflow, imported when a test first uses it: its import takes seconds, and each pytest-xdist worker collects
+    every module."""
+
+    def __getattr__(self, name):
+        import mlflow
+
+        return getattr(mlflow, name)
+
+
+mlflow = _Mlflow()
 
 # Tiny, yet it learns (over 50% on the test images: no warning that it learned little): the seed network.
 TINY = ["-p", "model", "seed", "-p", "train_limit", "1000", "-p", "test_limit", "200", "-p", "epochs", "2",
@@ -100,6 +115,7 @@ def test_a_report_is_logged_with_every_parameter_metric_tag_and_artifact(mlflow_
 
     result, run_dir = logged_report
     assert json.loads(result.stdout)["status"] == "succeeded", "--json's stdout holds the result alone"
+    assert "epoch 2/2" in result.stderr and "I0000" not in result.stderr  # progress, without TensorFlow's chatter
     assert warnings_in(result.stderr) == []
     record, metrics = (json.loads((run_dir / name).read_text()) for name in ("run.json", "metrics.json"))
     logged = json.loads((run_dir / RECORD_FILE).read_text())
@@ -151,6 +167,7 @@ def test_a_report_is_logged_with_every_parameter_metric_tag_and_artifact(mlflow_
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: a report logged and read back (above); the smoke sweep's outcome (test_sweep)
 def test_a_sweep_is_a_parent_run_with_the_runs_it_executed_as_children(mlflow_server, tmp_path, monkeypatch):
     # $MLFLOW_TRACKING_URI this time: the sweep's own `digitlib report` processes must not log themselves too
     monkeypatch.setenv(TRACKING_URI, mlflow_server)
@@ -190,9 +207,10 @@ def test_a_sweep_is_a_parent_run_with_the_runs_it_executed_as_children(mlflow_se
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: a report logged and read back (above); a sweep on a real Dask cluster (test_cluster)
 def test_runs_from_dask_workers_are_logged_by_the_client_that_receives_them(mlflow_server, tmp_path, mnist_dir,
                                                                             monkeypatch):
-    pytest.importorskip("distributed")
+    require_module("distributed", "the dask extra is not installed (make test installs it)")
     from test_cluster import LocalCluster
 
     monkeypatch.setenv(TRACKING_URI, mlflow_server)  # the worker has it too, and must not log its runs itself
@@ -223,6 +241,7 @@ def test_runs_from_dask_workers_are_logged_by_the_client_that_receives_them(mlfl
 
 
 @pytest.mark.e2e
+@pytest.mark.full
 def test_a_sweep_stopped_by_an_error_ends_its_parent_run_failed(mlflow_server, tmp_path):
     environment = {**{name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_")},
                    "MLFLOW_EXPERIMENT_NAME": "unreachable", "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
@@ -316,6 +335,7 @@ def test_a_server_that_never_answers_costs_two_timeouts(refusing_server, finishe
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: the same warning from the same Tracker, in this process (above)
 def test_a_report_with_the_server_down_warns_once_and_succeeds(tmp_path, mnist_dir):
     uri = f"http://127.0.0.1:{free_port()}"
     result = digitlib_cli("report", "--mlflow", uri, *TINY, "-p", "epochs", "1", "-p", "data_dir", mnist_dir,
@@ -343,6 +363,7 @@ def mlflow_imported_after(arguments: list[str], environment: dict[str, str]) -> 
 
 
 @pytest.mark.e2e
+@pytest.mark.full  # make test: help and refused runs import no mlflow (test_cli_light)
 def test_without_a_uri_neither_help_nor_a_run_imports_mlflow(tmp_path):
     environment = {name: value for name, value in os.environ.items() if name != TRACKING_URI}
     for arguments in (["report", "--help"], ["sweep", "--help"]):

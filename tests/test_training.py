@@ -28,6 +28,7 @@ def _fit(splits, seed, stream):
 
 @pytest.mark.jax
 @pytest.mark.e2e
+@pytest.mark.full  # make test: a resumed fit equals one straight through: the same numbers (test_checkpoint)
 def test_same_seed_same_numbers_and_one_line_per_epoch(small_splits):
     log = io.StringIO()
     first_model, first = _fit(small_splits, 3, log)
@@ -118,7 +119,14 @@ def test_fit_model_trains_one_network_and_points_an_ensemble_to_train_network(sm
 
 @pytest.mark.jax
 @pytest.mark.skipif(configured_backend() != "jax", reason="JAX's deterministic XLA kernels")
-def test_jax_runs_with_deterministic_xla_kernels_asked_for_before_it_started():
-    state = set_reproducible(1)
-    assert state.backend == "jax" and state.op_determinism is True
+def test_jax_is_asked_for_deterministic_xla_kernels_and_a_gpu_run_says_whether_it_got_them(monkeypatch):
+    """On a CPU XLA is deterministic; on a GPU only the flag, set before JAX started, makes it so. No GPU here:
+    the run's record is checked against a device that says it is one."""
+    import jax
+
     assert "--xla_gpu_deterministic_ops=true" in os.environ["XLA_FLAGS"]  # importing digitlib set it
+    gpu = type("Device", (), {"platform": "gpu"})()
+    monkeypatch.setattr(jax, "devices", lambda *backend: [gpu])
+    assert set_reproducible(1).op_determinism is True
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+    assert set_reproducible(1).op_determinism is False

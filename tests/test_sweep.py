@@ -231,7 +231,7 @@ def test_the_backend_is_part_of_what_a_sweep_skips(tmp_path):
 
 
 @pytest.mark.e2e
-@pytest.mark.full  # make test: the backend is part of what a sweep skips (above); reports on JAX (test_backends)
+@pytest.mark.full  # make test: the backend is part of what a sweep skips (above); a JAX report (the 3.12 smoke)
 def test_a_sweep_runs_the_same_parameters_on_both_backends_and_skips_both_again(tmp_path):
     # Runs that fail at once (no data there) are finished runs too: this checks the backend, not training.
     write(tmp_path, "name: backends\ncommon: {model: fast, train_limit: 200, test_limit: 100, epochs: 1, "

@@ -241,7 +241,7 @@ def test_runs_from_dask_workers_are_logged_by_the_client_that_receives_them(mlfl
 
 
 @pytest.mark.e2e
-@pytest.mark.full
+@pytest.mark.full  # make test: a run logged FINISHED and read back (above); a sweep's errors (test_sweep)
 def test_a_sweep_stopped_by_an_error_ends_its_parent_run_failed(mlflow_server, tmp_path):
     environment = {**{name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_")},
                    "MLFLOW_EXPERIMENT_NAME": "unreachable", "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}

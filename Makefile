@@ -88,8 +88,8 @@ report: $(REPORT_STAMP)
 # with their reason (-ra); in CI (CI=true) a missing part (MNIST, Chromium, an extra, chattr, Python 3.12)
 # fails instead of skipping. pytest's exit 5 means PYTEST_ARGS selected no test of a pass: fine when you chose
 # them, a failure in CI.
-# pytest-xdist: WORKERS processes (2: this machine's cores); each test module, and the tests that share the session's
-# trained runs, stay on one worker (tests/conftest.py). WORKERS=0 runs every test in pytest's own process.
+# pytest-xdist: WORKERS processes (2: this machine's cores); each test module stays on one worker, and the runs
+# several modules share are made once (once_per_run in tests/conftest.py). WORKERS=0: pytest's own process.
 WORKERS      ?= 2
 PYTEST       = $(BIN)/python -m pytest --durations=30 $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
 NONE_CHOSEN  = || { status=$$?; [ $$status -eq 5 ] && [ -z "$(PYTEST_ARGS)" -a "$${CI:-}" = true ] && \

@@ -54,17 +54,17 @@ def write_result(name: str, title: str, header: list[str], rows: list[list], dat
     results.mkdir(parents=True, exist_ok=True)
     info = machine()
     when = datetime.now(UTC).isoformat(timespec="seconds")
-    command = " ".join(["python", os.path.relpath(sys.argv[0]), *sys.argv[1:]])
+    command, revision = " ".join(["python", os.path.relpath(sys.argv[0]), *sys.argv[1:]]), commit()
     lines = [f"# {title}", "", f"Machine: {info['cpu']}, {info['cores']} cores; "
              + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + f"; {when}", "",
-             f"Commit {commit()}; command `{command}`", "",
+             f"Commit {revision}; command `{command}`", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     if notes:
         lines += ["", notes]
     markdown = results / f"{name}.md"
     markdown.write_text("\n".join(lines) + "\n")
-    record = {"machine": info, "date": when, "commit": commit(), "command": command, **data}
+    record = {"machine": info, "date": when, "commit": revision, "command": command, **data}
     (results / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     print("\n".join(lines))
     return markdown

@@ -26,20 +26,19 @@ STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.
 
 
 def missing(what: str) -> NoReturn:
-    """This machine lacks `what` (a sentence that says how to get it): skip, or in CI fail, with that one line."""
+    """This machine lacks `what` (a sentence that says how to get it): skip, or in CI fail, with that one line.
+    Usable in a test, a fixture or at a test module's top level."""
     if STRICT:
         pytest.fail(f"missing in CI: {what}", pytrace=False)
-    pytest.skip(what)
+    pytest.skip(what, allow_module_level=True)
 
 
 def require_module(name: str, what: str):
-    """`import name`, else `missing(what)`; usable at a test module's top level."""
+    """`import name`, else `missing(what)`."""
     try:
         return importlib.import_module(name)
     except ImportError:
-        if STRICT:
-            pytest.fail(f"missing in CI: {what}", pytrace=False)
-        pytest.skip(what, allow_module_level=True)
+        missing(what)
 
 
 def write_idx(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
@@ -52,14 +51,9 @@ def write_idx(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
     return path
 
 
-def _find_mnist() -> Path | None:
-    """$DIGITLIB_DATA_DIR when it is set (and only it), else ../shared/data/mnist beside the project."""
-    given = os.environ.get("DIGITLIB_DATA_DIR")
-    candidate = Path(given) if given else REPOSITORY.parent / "shared" / "data" / "mnist"
-    return candidate.resolve() if (candidate / "train-images-idx3-ubyte.gz").is_file() else None
-
-
-MNIST_DIR = _find_mnist()
+# $DIGITLIB_DATA_DIR when it is set (and only it), else ../shared/data/mnist beside the project.
+MNIST_CANDIDATE = Path(os.environ.get("DIGITLIB_DATA_DIR") or REPOSITORY.parent / "shared" / "data" / "mnist")
+MNIST_DIR = MNIST_CANDIDATE.resolve() if (MNIST_CANDIDATE / "train-images-idx3-ubyte.gz").is_file() else None
 if MNIST_DIR is not None:  # every child process (reports, workers, kernels) reads the same files, never the network
     os.environ["DIGITLIB_DATA_DIR"] = str(MNIST_DIR)
 
@@ -77,8 +71,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _no_mnist() -> str:
-    where = os.environ.get("DIGITLIB_DATA_DIR") or REPOSITORY.parent / "shared" / "data" / "mnist"
-    return f"the MNIST files are not in {where}: set DIGITLIB_DATA_DIR to a folder holding the four " \
+    return f"the MNIST files are not in {MNIST_CANDIDATE}: set DIGITLIB_DATA_DIR to a folder holding the four " \
            "*-idx?-ubyte.gz files"
 
 

@@ -143,7 +143,7 @@ git-filters: $(LAB_STAMP)
 
 # JupyterLab refuses to run as root without --allow-root; containers and cloud notebooks run as root.
 LAB_AS_ROOT = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
-# scripts/jupyter/jupyter_server_config.py: a pre-save hook saves notebooks without outputs (git status stays
+# scripts/jupyter/jupyter_server_config.py: a pre-save hook saves the notebooks git tracks without outputs (git status stays
 # clean). On JUPYTER_CONFIG_PATH, before the user's own entries; ~/.jupyter's settings still come first.
 LAB_CONFIG_PATH = $(CURDIR)/scripts/jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
 lab: $(LAB_STAMP)

@@ -1,6 +1,7 @@
 """JupyterLab as a way in: `make lab` starts as root too and takes jupyter's options; its pre-save hook
-(scripts/jupyter/jupyter_server_config.py) saves notebooks without outputs, stripped as git's nbstripout filter
-strips them, and that filter keeps outputs saved by other editors out of git's commits.
+(scripts/jupyter/jupyter_server_config.py) saves the notebooks git tracks without outputs, stripped as git's
+nbstripout filter strips them, and the user's own notebooks as they are; that filter keeps outputs saved by other
+editors out of git's commits.
 
 Everything runs in a temporary clone of this repository, with this work tree's Makefile, .gitattributes and
 scripts/git-filters laid over it: the real work tree and its git config are never touched.
@@ -177,33 +178,76 @@ def test_without_the_filter_outputs_would_show(clone):
     assert subprocess.run(["git", "-C", str(clone), "diff", "--quiet"]).returncode == 1
 
 
-def saved_by_the_hook(notebook: dict, folder: Path, name: str, hook: bool = True) -> bytes:
-    """The bytes JupyterLab's contents manager, with make lab's settings (`hook`) or none, writes when the browser
-    saves `notebook`."""
+def saved_by_the_hook(notebook: dict, clone: Path, path: str, hook: bool = True) -> bytes:
+    """The bytes JupyterLab's contents manager, with make lab's settings from `clone` (`hook`) or none, writes when
+    the browser saves `notebook` as `path` (in clone/notebooks, the folder make lab serves)."""
     from jupyter_server.services.contents.filemanager import FileContentsManager
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    settings = PyFileConfigLoader(LAB_CONFIG.name, path=str(LAB_CONFIG.parent)).load_config() if hook else Config()
-    manager = FileContentsManager(root_dir=str(folder), config=settings)
+    config = clone / LAB_CONFIG.relative_to(REPOSITORY)
+    settings = PyFileConfigLoader(config.name, path=str(config.parent)).load_config() if hook else Config()
+    manager = FileContentsManager(root_dir=str(clone / "notebooks"), config=settings)
     assert (manager.pre_save_hook is not None) == hook
-    manager.save({"type": "notebook", "format": "json", "content": notebook}, name)
-    return (folder / name).read_bytes()
+    manager.save({"type": "notebook", "format": "json", "content": notebook}, path)
+    return (clone / "notebooks" / path).read_bytes()
+
+
+def ran_with_widgets(name: str = "mnist_cnn.ipynb") -> dict:
+    """The committed notebook `name` as JupyterLab holds it after a run that showed a widget (a progress bar)."""
+    ran = with_outputs(json.loads(subprocess.run(["git", "-C", str(REPOSITORY), "show", f"HEAD:notebooks/{name}"],
+                                                 check=True, capture_output=True).stdout))
+    ran["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"m": {}}}}
+    return ran
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPOSITORY / "notebooks").glob("*.ipynb")))
-def test_the_pre_save_hook_writes_a_run_notebook_as_committed(name, tmp_path):
+def test_the_pre_save_hook_writes_a_run_notebook_as_committed(name, clone):
     """make lab's JupyterLab saves a notebook it ran without outputs: the committed bytes, for git status to see."""
-    committed = subprocess.run(["git", "-C", str(REPOSITORY), "show", f"HEAD:notebooks/{name}"], check=True,
-                               capture_output=True).stdout
-    ran = with_outputs(json.loads(committed))
-    ran["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
-    assert saved_by_the_hook(ran, tmp_path, name) == committed
-    assert b'"output_type"' in saved_by_the_hook(ran, tmp_path, name, hook=False)  # without it: outputs on disk
+    committed = (clone / "notebooks" / name).read_bytes()
+    ran = ran_with_widgets(name)
+    assert saved_by_the_hook(ran, clone, name) == committed
+    assert b'"output_type"' in saved_by_the_hook(ran, clone, name, hook=False)  # without it: outputs on disk
+
+
+def test_the_pre_save_hook_keeps_what_users_save_in_notebooks_git_does_not_track(clone):
+    """A notebook of the user's own (new, in a subfolder, a copy of a committed one) is saved as JupyterLab sends
+    it: its outputs, execution counts and widget state are the user's work, and nothing else holds them."""
+    ran = ran_with_widgets()
+    (clone / "notebooks" / "drafts").mkdir()
+    for path in ("mine.ipynb", "drafts/mine.ipynb", "mnist_cnn-Copy1.ipynb", "samples/mnist_cnn.ipynb"):
+        saved = saved_by_the_hook(ran, clone, path)
+        assert saved == saved_by_the_hook(ran, clone, path, hook=False), path
+        assert json.loads(saved) == ran, path
+
+
+def test_the_pre_save_hook_strips_nothing_outside_a_git_checkout(tmp_path, monkeypatch, caplog):
+    """An unpacked copy of the project (no .git): nothing says which notebooks are the project's, so none is
+    stripped, and the server's log says why, git's reason escaped."""
+    project = tmp_path / "project\x1b[2J"
+    for name in ("scripts/git-filters", "scripts/jupyter/jupyter_server_config.py", "digitlib/untrusted.py",
+                 "notebooks/mnist_cnn.ipynb"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPOSITORY / name, project / name)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    ran = ran_with_widgets()
+    assert json.loads(saved_by_the_hook(ran, project, "mnist_cnn.ipynb")) == ran
+    (said,) = [record.getMessage() for record in caplog.records if "git cannot say" in record.getMessage()]
+    assert "not a git repository" in said and "project\\x1b[2J" in said and "\x1b" not in said, said
+
+
+def test_the_pre_save_hook_strips_nothing_without_git(clone, tmp_path, monkeypatch, caplog):
+    """git not on PATH: which notebooks git tracks is unknown, so none is stripped, and the server's log says why."""
+    ran = ran_with_widgets()
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert json.loads(saved_by_the_hook(ran, clone, "mnist_cnn.ipynb")) == ran
+    (said,) = [record.getMessage() for record in caplog.records if "git cannot say" in record.getMessage()]
+    assert said.startswith("Saving every notebook with its outputs: git cannot say") and "'git'" in said, said
 
 
 @pytest.mark.e2e  # runs nbstripout's command line: seconds
-def test_the_pre_save_hook_strips_what_the_git_filter_strips(tmp_path):
+def test_the_pre_save_hook_strips_what_the_git_filter_strips(clone, tmp_path):
     """One list of options, two callers: the hook's call of nbstripout's API and git's filter command agree, on a
     notebook carrying every key nbstripout strips by default (the list git-filters repeats) and keys it keeps."""
     filters = git_filters()
@@ -219,7 +263,7 @@ def test_the_pre_save_hook_strips_what_the_git_filter_strips(tmp_path):
     command = shlex.split(filters.settings(sys.executable)["filter.nbstripout.clean"])
     by_git = subprocess.run(command, input=text.encode(), capture_output=True, check=True, cwd=tmp_path,
                             env={**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)}).stdout
-    by_hook = saved_by_the_hook(json.loads(text), tmp_path, "mnist_cnn.ipynb")
+    by_hook = saved_by_the_hook(json.loads(text), clone, "mnist_cnn.ipynb")
     assert by_hook == by_git
     assert b'"set by"' not in by_hook and b'"jupytext"' in by_hook and b'"editable": false' in by_hook
 
@@ -248,6 +292,14 @@ class Lab:
 
     def api(self, path: str, timeout: float = 10):
         request = urllib.request.Request(self.url(path), headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return json.load(answer)
+
+    def send(self, method: str, path: str, model: dict, timeout: float = 10) -> dict:
+        """`model` as JSON to the REST API (PUT a notebook, POST a copy), as JupyterLab's page sends it."""
+        request = urllib.request.Request(self.url(path), method=method, data=json.dumps(model).encode(),
+                                         headers={"Authorization": f"token {self.token}",
+                                                  "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             return json.load(answer)
 
@@ -318,6 +370,38 @@ def test_make_lab_starts_headless_on_a_free_port_as_this_user(clone, tmp_path):
         listed = {item["name"] for item in lab.api("/api/contents")["content"]}
         assert "mnist_cnn.ipynb" in listed  # it serves notebooks/
         assert git(clone, "config", "--local", "filter.nbstripout.clean")  # make lab configured the filter
+
+
+# make test: the one check of the hook inside a running JupyterLab, a few seconds (most of them JupyterLab's start)
+def test_make_labs_jupyterlab_strips_only_the_notebooks_git_tracks(clone, tmp_path):
+    """The pre-save hook in a running `make lab`, saves made through its REST API as the page makes them: the user's
+    own notebooks (new, in a subfolder, File → Duplicate of a committed one) keep outputs, execution counts and
+    widget state on disk and in their checkpoint; a committed notebook is saved stripped, and so is a new one once
+    `git add` tracks it."""
+    notebooks = clone / "notebooks"
+    save_with_outputs(notebooks / "mnist_cnn.ipynb")  # by another editor: a Duplicate of it has outputs to keep
+    on_disk = json.loads((notebooks / "mnist_cnn.ipynb").read_text(encoding="utf-8"))
+    ran = ran_with_widgets()
+    committed = git(clone, "show", "HEAD:notebooks/mnist_cnn.ipynb").encode()
+    with running_lab(clone, tmp_path) as lab:
+        lab.send("PUT", "/api/contents/drafts", {"type": "directory"})
+        for path in ("mine.ipynb", "drafts/mine.ipynb"):
+            lab.send("PUT", f"/api/contents/{path}", {"type": "notebook", "format": "json", "content": ran})
+            assert json.loads((notebooks / path).read_text(encoding="utf-8")) == ran, path
+            checkpoint = (notebooks / path).parent / ".ipynb_checkpoints" / "mine-checkpoint.ipynb"
+            assert json.loads(checkpoint.read_text(encoding="utf-8")) == ran, path  # what File → Revert restores
+        copy = lab.send("POST", "/api/contents", {"copy_from": "mnist_cnn.ipynb"})["path"]
+        assert copy == "mnist_cnn-Copy1.ipynb"
+        assert json.loads((notebooks / copy).read_text(encoding="utf-8")) == on_disk
+
+        lab.send("PUT", "/api/contents/mnist_cnn.ipynb", {"type": "notebook", "format": "json", "content": ran})
+        assert (notebooks / "mnist_cnn.ipynb").read_bytes() == committed
+        # Tracked from now on (cat: git's own filter would take a second to start): stripped on its next save.
+        git(clone, "-c", "filter.nbstripout.clean=cat", "add", "notebooks/mine.ipynb")
+        lab.send("PUT", "/api/contents/mine.ipynb", {"type": "notebook", "format": "json", "content": ran})
+        assert (notebooks / "mine.ipynb").read_bytes() == committed
+        assert json.loads((notebooks / "drafts" / "mine.ipynb").read_text(encoding="utf-8")) == ran
+    assert "Pre-save hook" not in lab.output()  # what jupyter_server logs when the hook raised (and saved unstripped)
 
 
 def stop_group(process: subprocess.Popen, seconds: float = 30) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from .untrusted import valid_unicode
 
 
 def current_umask() -> int:
@@ -39,11 +45,40 @@ def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     return path
 
 
+def _json_ready(value: Any) -> Any:
+    """`value` with every string in it, keys too, made UTF-8 (:func:`~digitlib.untrusted.valid_unicode`), and
+    every float that is not finite made None."""
+    if isinstance(value, str):
+        return valid_unicode(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {_json_ready(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    return value
+
+
+def write_json(path: str | os.PathLike, value: Any) -> Path:
+    """Write `value` as indented JSON, atomically (:func:`write_atomic`), as any JSON reader reads it back: a file
+    name's bytes that are not UTF-8 (lone surrogates in Python, which json.dumps would write as \\udcXX) are
+    recorded escaped, as \\xe9, and a number that is not finite (a diverged loss), which JSON has no way to
+    write (json.dumps would write NaN), as null."""
+    return write_atomic(path, json.dumps(_json_ready(value), indent=2, allow_nan=False) + "\n")
+
+
 def replace_symlink(link: str | os.PathLike, target: str) -> Path:
-    """Point `link` at `target` (relative), replacing any old link in one rename."""
+    """Point `link` at `target` (relative), replacing any old link in one rename. Anything else at `link` (a user's
+    folder or file) is left alone: FileExistsError. No temporary link is left behind, whatever fails."""
     link = Path(link)
+    if os.path.lexists(link) and not link.is_symlink():
+        raise FileExistsError(errno.EEXIST, "not a link, so it is left alone", str(link))
     temporary = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     temporary.unlink(missing_ok=True)
     os.symlink(target, temporary)
-    os.replace(temporary, link)
+    try:
+        os.replace(temporary, link)  # a folder made at `link` meanwhile: IsADirectoryError
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return link

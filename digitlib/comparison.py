@@ -12,6 +12,7 @@ import itertools
 import os
 import warnings
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from .evaluation import DIGITS, Evaluation
 from .figures import digit_grid
 from .params import model_label
 from .rundir import (
+    METRICS_FILE,
+    PREDICTIONS_FILE,
     RUN_FILE,
     InvalidRun,
     RunDirectoryWarning,
@@ -88,11 +91,12 @@ def runs_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
     for run in runs:
         m = run["metrics"]
         low, high = accuracy_interval(round(m["test"]["accuracy"] * m["test"]["images"]), m["test"]["images"])
+        loss = m["test"]["loss"]  # None: not finite (the network diverged)
         rows.append({
             "run": run["run_id"], "model": model_label(m["parameters"]), "epochs": m["training"]["epochs"],
             "batch size": m["parameters"]["batch_size"], "seed": m["parameters"]["seed"],
             "test accuracy": f"{m['test']['accuracy']:.2%}", "95% interval": f"{low:.2%} – {high:.2%}",
-            "test images": m["test"]["images"], "test loss": f"{m['test']['loss']:.4f}",
+            "test images": m["test"]["images"], "test loss": "—" if loss is None else f"{loss:.4f}",
             "train seconds": round(m["training"]["train_seconds"], 1),
             "parameters": m["training"]["model_parameters"], "device": m["environment"]["device"]["name"],
         })
@@ -101,22 +105,86 @@ def runs_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
 
 # --- the stored test predictions ---------------------------------------------------------------------
 
-def stored_predictions(run: dict[str, Any]) -> tuple[np.ndarray, Evaluation] | None:
-    """A run's stored test predictions, ``(indices, Evaluation)``; None when it kept none, or (with a
-    warning) when its file does not validate: the comparison goes on without them."""
+TEST_LABELS_FILE = "t10k-labels-idx1-ubyte.gz"
+
+
+def mnist_test_labels(data_dir: str | os.PathLike | None = None) -> np.ndarray | None:
+    """MNIST's 10,000 test labels, checked by their SHA-256, from the copy on this machine: `data_dir`, else
+    $DIGITLIB_DATA_DIR, else the one Keras downloaded (~/.keras/datasets); None when there is none: nothing is
+    downloaded for them. Of the four IDX files, only the 5 kB labels file is read. Raises DataError for a copy
+    that is not MNIST's."""
+    from .data import DATA_DIR_ENV, KERAS_NPZ
+
+    directory = data_dir or os.environ.get(DATA_DIR_ENV)
+    if directory:
+        return _test_labels_in(str(Path(directory).expanduser().resolve()))
+    downloaded = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
+    return _test_labels_in(str(downloaded.resolve())) if (downloaded / KERAS_NPZ).is_file() else None
+
+
+@cache
+def _test_labels_in(directory: str) -> np.ndarray:
+    from .data import IDX_FILES, load_mnist, read_idx, verify_sha256
+
+    labels = Path(directory) / TEST_LABELS_FILE
+    if labels.is_file():
+        verify_sha256(labels, IDX_FILES[TEST_LABELS_FILE])
+        return read_idx(labels, 1)
+    return load_mnist(directory).y_test  # Keras' mnist.npz, checked by load_mnist
+
+
+def _labels_here() -> np.ndarray | None:
+    """MNIST's test labels on this machine (:func:`mnist_test_labels`), or None with a warning that stored test
+    predictions are checked against their metrics.json only."""
+    from .data import DATA_DIR_ENV, DataError
+
     try:
-        return read_test_predictions(run["directory"])
+        labels = mnist_test_labels()
+    except DataError as problem:
+        labels, why = None, str(problem)
+    else:
+        why = f"${DATA_DIR_ENV} is not set and Keras has downloaded no copy"
+    if labels is None:
+        warnings.warn(f"stored test labels are checked against metrics.json only, not against MNIST's: {why}",
+                      stacklevel=3)
+    return labels
+
+
+def _check_predictions(run: dict[str, Any], indices: np.ndarray, evaluation: Evaluation,
+                       labels: np.ndarray | None) -> None:
+    """Raise :class:`InvalidRun` unless the stored predictions are of the test images metrics.json scored (as many)
+    and, with MNIST's test `labels`, labelled as MNIST labels the images at their indices."""
+    images = run["metrics"]["test"]["images"]
+    if len(indices) != images:
+        raise InvalidRun(f"{PREDICTIONS_FILE} holds {len(indices):,} test images, {METRICS_FILE} scored {images:,}")
+    if labels is not None and (indices.max() >= len(labels)
+                               or not np.array_equal(np.asarray(labels)[indices], evaluation.labels)):
+        raise InvalidRun(f"{PREDICTIONS_FILE}: its labels are not MNIST's test labels at its indices")
+
+
+def stored_predictions(run: dict[str, Any], labels: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, Evaluation] | None:
+    """A run's stored test predictions, ``(indices, Evaluation)``; None when it kept none, or (with a
+    warning) when its file does not validate, holds another number of test images than metrics.json scored, or
+    (given MNIST's test `labels`) labels that are not MNIST's: the comparison goes on without them."""
+    try:
+        found = read_test_predictions(run["directory"])
+        if found is not None:
+            _check_predictions(run, *found, labels)
+        return found
     except InvalidRun as problem:
         warnings.warn(f"{run['directory']}: {problem}; its test predictions count as {NOT_RECORDED}",
                       RunDirectoryWarning, stacklevel=2)
         return None
 
 
-def _with_predictions(runs: list[dict[str, Any]]):
-    """(runs with predictions and their predictions, best first; runs without)."""
+def _with_predictions(runs: list[dict[str, Any]], labels: np.ndarray | None = None):
+    """(runs with predictions and their predictions, best first; runs without). The stored labels are checked
+    against MNIST's test `labels`, by default those on this machine (:func:`mnist_test_labels`)."""
+    labels = _labels_here() if labels is None else np.asarray(labels)
     recorded, missing = [], []
     for run in _best_first(runs):
-        predictions = stored_predictions(run)
+        predictions = stored_predictions(run, labels)
         (missing if predictions is None else recorded).append(run if predictions is None else (run, predictions))
     return recorded, missing
 
@@ -154,14 +222,15 @@ class PairComparison:
         return self.adjusted_p < LEVEL
 
 
-def pairwise_comparisons(runs: list[dict[str, Any]]) -> list[PairComparison]:
+def pairwise_comparisons(runs: list[dict[str, Any]], labels: np.ndarray | None = None) -> list[PairComparison]:
     """Every pair of runs with stored predictions (run A the more accurate overall), or, beyond
     MAX_ALL_PAIRS runs, each run against the best; compared on the test images both were scored on.
 
     McNemar's exact test gives each pair's p-value, and Holm's correction adjusts them over all pairs.
-    A pair with no test image in common is left out.
+    A pair with no test image in common is left out. Stored labels that are not MNIST's test `labels` (by
+    default, those on this machine: :func:`mnist_test_labels`) count as not recorded.
     """
-    return _compare(_with_predictions(runs)[0])
+    return _compare(_with_predictions(runs, labels)[0])
 
 
 def _compare(recorded) -> list[PairComparison]:
@@ -194,11 +263,11 @@ def _scope(recorded, missing) -> str:
     return scope + (f"; {len(missing)} without them ({NOT_RECORDED})" if missing else "")
 
 
-def pairwise_table(runs: list[dict[str, Any]]):
+def pairwise_table(runs: list[dict[str, Any]], labels: np.ndarray | None = None):
     """One row per pair: accuracies on the shared images, their difference with its 95% interval, the
     images only one of them reads right, McNemar's p, Holm's adjusted p and the verdict at 5%.
-    Runs without stored predictions get a row that says so."""
-    recorded, missing = _with_predictions(runs)
+    Runs without stored predictions (valid, and of MNIST's test `labels`) get a row that says so."""
+    recorded, missing = _with_predictions(runs, labels)
     rows = [{
         "run A": f"{label(pair.run_a)} ({pair.run_a['run_id']})",
         "run B": f"{label(pair.run_b)} ({pair.run_b['run_id']})",
@@ -226,10 +295,11 @@ def _names(runs: list[dict[str, Any]]) -> list[str]:
     return [f"{name} ({run['run_id']})" if labels.count(name) > 1 else name for name, run in zip(labels, runs)]
 
 
-def significance_figure(runs: list[dict[str, Any]]) -> Figure | None:
+def significance_figure(runs: list[dict[str, Any]], labels: np.ndarray | None = None) -> Figure | None:
     """The accuracy difference (row minus column, points) of every compared pair, with a star where
-    it is significant at 5% after Holm's correction; None when fewer than two runs kept predictions."""
-    recorded = _with_predictions(runs)[0]
+    it is significant at 5% after Holm's correction; None when fewer than two runs kept predictions
+    (valid, and of MNIST's test `labels`)."""
+    recorded = _with_predictions(runs, labels)[0]
     pairs = _compare(recorded)
     if not pairs:
         return None
@@ -383,19 +453,10 @@ class CommonMistakes:
 def common_mistakes(runs: list[dict[str, Any]], labels: np.ndarray | None = None) -> CommonMistakes:
     """The test digits every run with stored predictions misses, over the images they all share.
 
-    With `labels` (MNIST's 10,000 test labels), a run whose stored labels disagree with them is left
-    out with a warning: its predictions are not of these images.
+    A run whose stored labels disagree with MNIST's 10,000 test `labels` (by default, those on this machine:
+    :func:`mnist_test_labels`) is left out with a warning: its predictions are not of these images.
     """
-    recorded, missing = _with_predictions(runs)
-    if labels is not None:
-        labels = np.asarray(labels)
-        for item in list(recorded):
-            run, (indices, evaluation) = item
-            if indices.max() >= len(labels) or not np.array_equal(labels[indices], evaluation.labels):
-                warnings.warn(f"{run['directory']}: its stored test labels are not MNIST's; its test predictions "
-                              f"count as {NOT_RECORDED}", RunDirectoryWarning, stacklevel=2)
-                recorded.remove(item)
-                missing.append(run)
+    recorded, missing = _with_predictions(runs, labels)
     if not recorded:
         nothing = np.zeros(0, dtype=np.int64)
         return CommonMistakes(nothing, nothing, np.zeros((0, 0), dtype=np.int64), 0, [], missing)

@@ -3,13 +3,12 @@ per-image test predictions (test_predictions.npz)."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .atomic import write_atomic
+from .atomic import write_atomic, write_json
 from .evaluation import Evaluation, per_class_metrics
 from .models import model_spec
 from .rundir import METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE
@@ -122,11 +121,12 @@ def save_test_predictions(output_dir: str | os.PathLike, evaluation: Evaluation)
 def save_results(output_dir: str | os.PathLike, model: keras.Model, metrics: dict[str, Any],
                  evaluation: Evaluation | None = None) -> Path:
     """Write model.keras, the test predictions (when `evaluation` is given) and metrics.json, each
-    atomically; metrics last, as the mark of a finished run."""
+    atomically; metrics last, as the mark of a finished run. metrics.json is JSON any reader accepts
+    (:func:`digitlib.atomic.write_json`): a value that is not finite is null, a path that is not UTF-8 escaped."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     save_model(output_dir, model)
     if evaluation is not None:
         save_test_predictions(output_dir, evaluation)
-    write_atomic(output_dir / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=False) + "\n")
+    write_json(output_dir / METRICS_FILE, metrics)  # NaN (a diverged loss) as null: JSON has no NaN
     return output_dir

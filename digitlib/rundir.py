@@ -10,10 +10,12 @@ validate is skipped with a warning.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
 import re
+import stat
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,8 +39,12 @@ from .layout import (  # noqa: F401 - the run directory's names, re-exported
 )
 from .models import capability
 from .params import DEFAULTS, ParameterError, model_label, notebook_names, validate_notebook_parameters
+from .untrusted import open_regular_file
 
 RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
+# What the reports folder keeps beside its runs, under names a run id could take: never runs themselves. Compared
+# in lower case, as a case-insensitive file system (macOS's, Windows') compares them.
+KEPT = {INDEX_FILE: "index page", LATEST: "link to the latest successful run", BEST: "link to the best finished model"}
 MAX_JSON_BYTES = 10_000_000  # a run's JSON is a few kB; a bigger one is not ours
 
 
@@ -50,8 +56,14 @@ class InvalidRun(ValueError):
     """A run directory whose files do not validate; the message says which file and why."""
 
 
+def kept_for(name: str) -> str | None:
+    """What the reports folder keeps under `name` (its index page, a link), or None: a name a run may take."""
+    return KEPT.get(name.lower())
+
+
 def run_directory(reports_dir: str | os.PathLike, run_id: Any) -> Path:
-    """The directory of run `run_id` inside `reports_dir`; a ParameterError for anything but a plain name."""
+    """The directory of run `run_id` inside `reports_dir`; a ParameterError for anything but a plain name, or a
+    name the reports folder keeps for its index page and links (:data:`KEPT`)."""
     if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
         raise ParameterError(f"{run_id!r} is not a run id: use the name of a folder in {reports_dir} "
                              "(as listed in its index.html), such as 20261125-101500-1a2b3c4d")
@@ -59,6 +71,9 @@ def run_directory(reports_dir: str | os.PathLike, run_id: Any) -> Path:
     if path.is_symlink():
         raise ParameterError(f"{run_id!r} is a link to a run, not a run; use the run's own id "
                              f"({os.readlink(path)})")
+    if kept_for(run_id):
+        raise ParameterError(f"{run_id!r} is kept for the reports folder's {kept_for(run_id)}, not a run id; use a "
+                             "run's own id, such as 20261125-101500-1a2b3c4d")
     return path
 
 
@@ -67,16 +82,60 @@ def _schema(name: str) -> dict[str, Any]:
     return json.loads((Path(__file__).parent / name).read_text(encoding="utf-8"))
 
 
-def read_json(path: Path, schema: str) -> dict[str, Any]:
-    """The JSON file `path` if it matches digitlib's `schema` file; :class:`InvalidRun` saying why if not."""
-    import jsonschema
-
+def kind_of(path: Path) -> str:
+    """What `path` is, in two words: 'a folder', 'a FIFO', 'a file'... (following links)."""
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise InvalidRun(f"{path.name} is larger than {MAX_JSON_BYTES:,} bytes")
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        mode = path.stat().st_mode
+    except OSError:
+        return "a broken link" if path.is_symlink() else "missing"
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")]
+    return next((kind for test, kind in kinds if test(mode)), "a file")
+
+
+class _NotRegular(OSError):
+    pass
+
+
+def read_run_file(path: Path, limit: int) -> bytes:
+    """The content of a run's file, read as untrusted: a regular file only (a FIFO would block the reader forever,
+    /dev/zero never ends), and at most `limit` bytes, as read (a size is not trusted). Raises :class:`InvalidRun`."""
+    try:
+        with open_regular_file(path, _NotRegular) as file:
+            content = file.read(limit + 1)
+    except _NotRegular:
+        raise InvalidRun(f"{path.name} is not a regular file but {kind_of(path)}; remove it") from None
+    except OSError as error:
+        raise InvalidRun(f"{path.name} is unreadable ({error.strerror or type(error).__name__})") from None
+    if len(content) > limit:
+        raise InvalidRun(f"{path.name} is larger than {limit:,} bytes")
+    return content
+
+
+def read_json(path: Path, schema: str) -> dict[str, Any]:
+    """The JSON file `path` if it matches digitlib's `schema` file; :class:`InvalidRun` saying why if not.
+
+    NaN and infinities, which Python's json reads (NaN, Infinity, 1e999) but JSON has no such number and no schema
+    bound refuses them, are refused too.
+    """
+    def not_finite(text: str):
+        raise InvalidRun(f"{path.name} holds {text[:20]}, not a finite number")
+
+    def finite(text: str) -> float:
+        number = float(text)  # 1e999 is inf
+        if not math.isfinite(number):
+            not_finite(text)
+        return number
+
+    content = read_run_file(path, MAX_JSON_BYTES)
+    try:
+        value = json.loads(content.decode("utf-8"), parse_constant=not_finite, parse_float=finite)
+    except InvalidRun:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise InvalidRun(f"{path.name} is unreadable ({type(error).__name__})") from None
+    import jsonschema  # seconds to import: not for a file refused before
+
     try:
         jsonschema.validate(value, _schema(schema))
     except jsonschema.ValidationError as error:
@@ -104,41 +163,101 @@ def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
-    """metrics.json validated against its schema; None when the run has none (it did not finish)."""
+    """metrics.json validated: its schema, and parameters that pass the training notebook's contract (what
+    comparisons show of a run). None when the run has none (it did not finish). Raises :class:`InvalidRun`.
+
+    A per-epoch value recorded as null (not finite: the epoch diverged; JSON has no NaN) reads back as NaN, as
+    Keras' history held it.
+    """
     path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
-    return read_json(path, "metrics.schema.json")
+    metrics = read_json(path, "metrics.schema.json")
+    try:
+        validate_notebook_parameters("mnist_cnn", metrics["parameters"])
+    except ParameterError as error:
+        raise InvalidRun(f"{METRICS_FILE} holds invalid parameters: {str(error)[:300]}") from None
+    history = metrics["training"]["history"]
+    history.update({key: [math.nan if value is None else value for value in values] for key, values in history.items()})
+    return metrics
 
 
-MAX_PREDICTIONS_BYTES = 50_000_000  # 10,000 images' probabilities take about 0.5 MB
+# On disk and once inflated: 10,000 test images' probabilities, labels and indices take 0.56 MB as digitlib
+# writes them, 0.96 MB with float64 probabilities. Four times that is refused, before anything is inflated.
+MAX_PREDICTIONS_BYTES = 4_000_000
+PREDICTION_ARRAYS = ("indices", "labels", "probabilities")
+
+
+def _npy_array(data: bytes, name: str):
+    """The array of an .npy file's bytes, once its header's shape and type are found to fit the bytes it holds
+    (numpy would allocate whatever the header declares). Raises :class:`InvalidRun`."""
+    import numpy as np
+
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in header:
+        raise InvalidRun(f"{PREDICTIONS_FILE}: {name} is a version {version} .npy, which digitlib does not write")
+    shape, _, dtype = header[version](stream)
+    if dtype.hasobject:
+        raise InvalidRun(f"{PREDICTIONS_FILE}: {name} holds Python objects, which digitlib never unpickles")
+    declared, held = math.prod(shape) * dtype.itemsize, len(data) - stream.tell()
+    if declared != held:
+        raise InvalidRun(f"{PREDICTIONS_FILE}: {name} declares {shape} {dtype} ({declared:,} bytes) but holds "
+                         f"{held:,}")
+    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+
+
+def _npz_arrays(content: bytes) -> dict[str, Any]:
+    """The arrays of test_predictions.npz's bytes by name, inflating no more than its entries declare (zipfile stops
+    there, and deflate inflates in bounded steps), and only when they declare no more than MAX_PREDICTIONS_BYTES.
+    Raises :class:`InvalidRun`, or what zipfile and numpy raise for a damaged file."""
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        members = archive.infolist()
+        names = sorted(member.filename.removesuffix(".npy") for member in members)
+        if names != list(PREDICTION_ARRAYS) or len(members) != len(PREDICTION_ARRAYS):
+            raise InvalidRun(f"{PREDICTIONS_FILE} holds {names[:5]}, not indices, labels and probabilities")
+        inflated = sum(member.file_size for member in members)
+        if inflated > MAX_PREDICTIONS_BYTES:
+            raise InvalidRun(f"{PREDICTIONS_FILE}: {inflated:,} bytes once inflated, more than the "
+                             f"{MAX_PREDICTIONS_BYTES:,} allowed for 10,000 test images; refusing a possible zip bomb")
+        arrays = {}
+        for member in members:
+            if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):  # others inflate unbounded
+                method = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA"}.get(member.compress_type,
+                                                                                   f"method {member.compress_type}")
+                raise InvalidRun(f"{PREDICTIONS_FILE}: {member.filename} is compressed with {method}; digitlib "
+                                 "writes deflate")
+            with archive.open(member) as stream:
+                data = stream.read(member.file_size + 1)
+            arrays[member.filename.removesuffix(".npy")] = _npy_array(data, member.filename)
+    return arrays
 
 
 def read_test_predictions(run_dir: str | os.PathLike):
     """A finished run's per-image test predictions: ``(indices, Evaluation)``, or None for a run made
     before runs kept them. Raises :class:`InvalidRun` for a file that is not what digitlib writes.
 
-    The file is data: NumPy reads it without unpickling anything, and every array is checked (names,
-    shapes, types, probabilities in [0, 1] summing to 1, labels 0-9, distinct indices into MNIST's test set).
+    The file is data: a regular file of at most MAX_PREDICTIONS_BYTES, whose arrays are inflated only when
+    they declare no more than that (:func:`_npz_arrays`), read without unpickling anything, and every array is
+    checked (names, shapes, types, probabilities in [0, 1] summing to 1, labels 0-9, distinct indices into
+    MNIST's test set). Whether the labels are MNIST's is the caller's to check (:mod:`digitlib.comparison`).
     """
     import numpy as np
 
     from .evaluation import DIGITS, evaluate_predictions
 
     path = Path(run_dir) / PREDICTIONS_FILE
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
+    content = read_run_file(path, MAX_PREDICTIONS_BYTES)
     try:
-        if path.stat().st_size > MAX_PREDICTIONS_BYTES:
-            raise InvalidRun(f"{PREDICTIONS_FILE} is larger than {MAX_PREDICTIONS_BYTES:,} bytes")
-        with np.load(path, allow_pickle=False) as arrays:
-            if sorted(arrays.files) != ["indices", "labels", "probabilities"]:
-                raise InvalidRun(f"{PREDICTIONS_FILE} holds {sorted(arrays.files)[:5]}, not indices, labels "
-                                 "and probabilities")
-            indices, labels, probabilities = (arrays[name] for name in ("indices", "labels", "probabilities"))
+        indices, labels, probabilities = map(_npz_arrays(content).get, PREDICTION_ARRAYS)
     except InvalidRun:
         raise
-    except Exception as error:  # a damaged zip, a pickled array, a truncated file
+    except Exception as error:  # a damaged zip or .npy, a truncated file
         raise InvalidRun(f"{PREDICTIONS_FILE} is unreadable ({type(error).__name__})") from None
     count = len(labels)
     problems = [
@@ -237,8 +356,8 @@ def read_runs(reports_dir: str | os.PathLike) -> list[dict[str, Any]]:
         run_dir = record_path.parent
         if run_dir.is_symlink():
             continue  # reports/latest and reports/best are links to runs, not runs of their own
-        if run_dir.name in LINKS:
-            skip_warning(run_dir, InvalidRun("this name is kept for a link to a run"))
+        if kept_for(run_dir.name):
+            skip_warning(run_dir, InvalidRun(f"this name is kept for the reports folder's {kept_for(run_dir.name)}"))
             continue
         if not RUN_ID.fullmatch(run_dir.name):
             skip_warning(run_dir, InvalidRun("its name is not a run id"))

@@ -9,19 +9,21 @@ the newest successful run that trained a model.
 
 from __future__ import annotations
 
-import json
+import errno
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from .atomic import replace_symlink, write_atomic
+from .atomic import write_atomic, write_json
 from .backends import EARLIER_RUNS_BACKEND, choose_backend, environment, kernel_environment
-from .index import locked, write_index
+from .index import InTheWay, locked, write_index
 from .layout import NOTEBOOKS
 from .models import model_spec
 from .native import native_stderr_to
@@ -29,19 +31,20 @@ from .pages import CONTENT_SECURITY_POLICY, TEMPLATES, arrange_report
 from .params import ParameterError, absolute_paths, validate_notebook_parameters
 from .resources import check_memory
 from .rundir import (
-    LATEST,
     MODEL_FILE,
     NOTEBOOK_FILE,
     REPORT_FILE,
     REPORTS_DIR,
     RUN_FILE,
     InvalidRun,
+    kept_for,
     process_alive,
     read_metrics,
     read_record,
     run_directory,
     run_identity,
 )
+from .untrusted import open_regular_file, printable, valid_unicode
 
 # TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
 # it into the notebook, and send it to the run's kernel.log instead of the terminal.
@@ -70,7 +73,8 @@ class RunResult:
 
         metrics = self.metrics if self.status == "succeeded" else None
         return {"run_id": self.run_dir.name, "status": self.status, "error": self.error,
-                "run_dir": str(self.run_dir), "report": str(self.report) if self.report.exists() else None,
+                "run_dir": valid_unicode(self.run_dir),  # JSON: a name's bytes that are not UTF-8 escaped, as \xe9
+                "report": valid_unicode(self.report) if self.report.exists() else None,
                 "test_accuracy": metrics["test"]["accuracy"] if metrics else None,
                 "warning": diagnose_metrics(metrics)}
 
@@ -82,7 +86,10 @@ def run_id_for(parameters: Mapping[str, Any], when: datetime, notebook: str = "m
 
 
 def create_run_directory(reports_dir: Path, run_id: str) -> Path:
-    """Make a directory no other run has: mkdir is atomic, so two runs can never get the same one."""
+    """Make a directory no other run has: mkdir is atomic, so two runs can never get the same one. Never one of the
+    names the reports folder keeps for its index page and links (a ParameterError)."""
+    if kept_for(run_id):
+        raise ParameterError(f"{run_id!r} is kept for the reports folder's {kept_for(run_id)}, not a run id")
     for attempt in range(1, 1000):
         candidate = reports_dir / (run_id if attempt == 1 else f"{run_id}-{attempt}")
         try:
@@ -93,10 +100,20 @@ def create_run_directory(reports_dir: Path, run_id: str) -> Path:
     raise RuntimeError(f"could not create a fresh run directory for {run_id} in {reports_dir}")
 
 
+MAX_NOTEBOOK_BYTES = 500_000_000  # an executed report, its figures embedded, takes a few MB
+
+
 def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False) -> Path:
-    """One self-contained HTML file: images embedded, no CDN scripts, code hidden unless asked."""
+    """One self-contained HTML file: images embedded, no CDN scripts, code hidden unless asked. The notebook is
+    read as a run's file: a regular file only (a FIFO would block the reader) of at most MAX_NOTEBOOK_BYTES;
+    ValueError otherwise."""
     import nbformat
     from nbconvert import HTMLExporter
+
+    with open_regular_file(Path(notebook_path), ValueError) as file:
+        content = file.read(MAX_NOTEBOOK_BYTES + 1)
+    if len(content) > MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"{notebook_path}: larger than {MAX_NOTEBOOK_BYTES:,} bytes, more than a report holds")
 
     exporter = HTMLExporter(
         template_name="report",
@@ -105,13 +122,38 @@ def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False
         exclude_input_prompt=not show_code,
         exclude_output_prompt=True,
     )
-    body, _ = exporter.from_notebook_node(arrange_report(nbformat.read(notebook_path, as_version=4)),
+    body, _ = exporter.from_notebook_node(arrange_report(nbformat.reads(content.decode("utf-8"), as_version=4)),
                                           resources={"content_security_policy": CONTENT_SECURITY_POLICY})
     return write_atomic(html_path, body)
 
 
 def _now() -> datetime:
     return datetime.now(UTC).astimezone()
+
+
+def cannot_write(path: Path, error: OSError) -> ParameterError:
+    """The one line a command prints when a run cannot write `path`: a full disk, a quota or a file size limit
+    named as such, with what to do."""
+    shown = printable(path)
+    if error.errno == errno.ENOSPC:
+        return ParameterError(f"no space left on device writing {shown}; free space and run again")
+    if error.errno == errno.EDQUOT:
+        return ParameterError(f"disk quota exceeded writing {shown}; free space and run again")
+    if error.errno == errno.EFBIG:
+        return ParameterError(f"file too large writing {shown}: a file size limit (ulimit -f) stops it; raise the "
+                              "limit and run again")
+    return ParameterError(f"cannot write {shown} ({printable(error.strerror or error)}); choose another reports "
+                          "folder with --reports-dir")
+
+
+def _check_text(parameters: Mapping[str, Any]) -> None:
+    """Refuse a parameter whose text is not UTF-8 (a path in another encoding): papermill writes every parameter
+    into the executed notebook, which is UTF-8 JSON, and the run would fail there."""
+    for name, value in parameters.items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and valid_unicode(text) != text:
+                raise ParameterError(f"parameter {name!r}={printable(text)} is not UTF-8 text, which a notebook "
+                                     "needs; rename it, or pass another")
 
 
 def _failure_reason(error: BaseException) -> str:
@@ -146,11 +188,13 @@ def run_report(
     backend = choose_backend(backend)
     # The kernel runs in the notebook's folder, so a caller's relative paths are made absolute.
     parameters = validate_notebook_parameters(notebook, absolute_paths(notebook, parameters or {}))
+    _check_text(parameters)
     if notebook == "mnist_cnn":
         check_memory(parameters)  # from the registry's sizes: no Keras in this process, the kernel imports it
     notebook_path = Path(notebook_path or NOTEBOOKS / f"{notebook}.ipynb").resolve()
     reports_dir = Path(reports_dir)
     started = _now()
+    made = () if reports_dir.is_dir() else (reports_dir,)
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
         run_dir = create_run_directory(reports_dir, run_id_for(parameters, started, notebook, backend))
@@ -167,7 +211,8 @@ def run_report(
         **({"model_version": model_spec(parameters["model"]).version,
             "identity": run_identity(parameters, backend=backend)} if notebook == "mnist_cnn" else {}),
     }
-    return _execute(run_dir, record, notebook_path, show_code=show_code, timeout=timeout, stream=stream)
+    return _execute(run_dir, record, notebook_path, show_code=show_code, timeout=timeout, stream=stream,
+                    made=(run_dir, *made))
 
 
 def resume_report(
@@ -192,7 +237,8 @@ def resume_report(
         raise ParameterError(f"run {run_id} already succeeded; there is nothing to resume")
     if record["status"] in ("running", "rendering") and process_alive(record.get("pid")):
         raise ParameterError(f"run {run_id} is still running (process {record['pid']})")
-    executed = record["status"] == "rendering" and (run_dir / NOTEBOOK_FILE).is_file()
+    notebook = run_dir / NOTEBOOK_FILE
+    executed = record["status"] == "rendering" and notebook.is_file() and not notebook.is_symlink()
     record["resumed"] = record.get("resumed", 0) + 1
     return _execute(run_dir, record, NOTEBOOKS / f"{record['notebook_name']}.ipynb", show_code=show_code,
                     timeout=timeout, stream=stream, render_only=executed)
@@ -200,24 +246,59 @@ def resume_report(
 
 def _run_context(notebook: str, run_dir: Path) -> dict[str, str]:
     """What the runner tells a notebook besides its parameters: where to save (and, for training, where
-    the finished runs an ensemble may load members from are)."""
-    context = {"output_dir": str(run_dir.resolve())}
+    the finished runs an ensemble may load members from are). `run_dir`: absolute (:func:`_utf8_path`)."""
+    context = {"output_dir": str(run_dir)}
     if notebook == "mnist_cnn":
-        context["reports_dir"] = str(run_dir.parent.resolve())
+        context["reports_dir"] = str(run_dir.parent)
     return context
 
 
+@contextmanager
+def _utf8_path(run_dir: Path) -> Iterator[Path]:
+    """The run directory's absolute path as the notebook gets it. papermill writes it into the executed notebook,
+    which is UTF-8 JSON, so a path that is not UTF-8 (a reports folder named in Latin-1) is given as a link to the
+    reports folder under a UTF-8 name in a temporary folder, removed afterwards."""
+    path = run_dir.resolve()
+    if valid_unicode(path) == str(path):
+        yield path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="digitlib-run-"))
+    alias = folder / "reports"
+    try:
+        alias.symlink_to(path.parent, target_is_directory=True)
+        yield alias / path.name  # a run id: ASCII
+    finally:
+        alias.unlink(missing_ok=True)
+        folder.rmdir()
+
+
 def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show_code: bool,
-             timeout: float | None, stream: TextIO | None, render_only: bool = False) -> RunResult:
+             timeout: float | None, stream: TextIO | None, render_only: bool = False,
+             made: tuple[Path, ...] = ()) -> RunResult:
     """Execute `notebook_path` into `run_dir` with the record's parameters, render it, and record and
     index the outcome. With `render_only`, the notebook already ran to the end (the run was killed
-    while rendering): it is rendered again, nothing is executed or trained."""
-    import papermill
+    while rendering): it is rendered again, nothing is executed or trained.
 
+    A run that cannot even write its record (a full disk) raises a ParameterError saying so in one line, after
+    removing the folders `made` for it (a new run's, and the reports folder if it made that), which hold nothing
+    then. One that cannot write it at the end fails, with that line as its error.
+    """
     reports_dir = run_dir.parent
     record.update(status="rendering" if render_only else "running", pid=os.getpid(), error=None)
-    write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+    try:
+        write_json(run_dir / RUN_FILE, record)
+    except OSError as error:
+        for folder in made:  # innermost first; a folder something else wrote into meanwhile stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise cannot_write(run_dir / RUN_FILE, error) from None
+    import papermill
+
     output_notebook = run_dir / NOTEBOOK_FILE
+    if output_notebook.is_symlink() or (os.path.lexists(output_notebook) and not output_notebook.is_file()):
+        output_notebook.unlink()  # the run's own file, written again: never through a link, nor a FIFO's reader
     clock = time.perf_counter()
     status, error = "failed", None
     try:
@@ -226,12 +307,12 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
                   file=stream or sys.stdout, flush=True)
         else:
             kernel = kernel_environment(record.get("backend") or EARLIER_RUNS_BACKEND)  # a resumed run keeps its own
-            with native_stderr_to(run_dir / KERNEL_LOG), environment(kernel):
+            with native_stderr_to(run_dir / KERNEL_LOG), environment(kernel), _utf8_path(run_dir) as where:
                 papermill.execute_notebook(
                     str(notebook_path),
-                    str(output_notebook),
+                    str(where / NOTEBOOK_FILE),
                     cwd=str(notebook_path.parent),
-                    parameters={**record["parameters"], **_run_context(record["notebook_name"], run_dir)},
+                    parameters={**record["parameters"], **_run_context(record["notebook_name"], where)},
                     kernel_name="python3",
                     extra_arguments=KERNEL_ARGUMENTS,
                     execution_timeout=timeout,
@@ -240,7 +321,7 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
                 )
             # Executed to the end: from here on, a killed run only needs rendering again.
             record.update(status="rendering")
-            write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+            write_json(run_dir / RUN_FILE, record)
         status = "succeeded"
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted (Ctrl-C or SIGTERM); digitlib report --resume continues it"
@@ -258,7 +339,10 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
                 status = "failed" if status == "succeeded" else status
         record.update(status=status, error=error, finished=_now().isoformat(timespec="seconds"),
                       wall_seconds=round(time.perf_counter() - clock, 1))
-        write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+        try:
+            write_json(run_dir / RUN_FILE, record)
+        except OSError as problem:  # the record still says running: it reads as interrupted, and resumes
+            status, error = "failed", str(cannot_write(run_dir / RUN_FILE, problem))
         update_index(reports_dir, run_dir if status == "succeeded" and (run_dir / MODEL_FILE).exists() else None)
     return RunResult(run_dir=run_dir, status=status, error=error)
 
@@ -266,13 +350,14 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
 def update_index(reports_dir: Path, latest: Path | None) -> None:
     """Point reports/latest at `latest` (a new training run), then rebuild the index and reports/best from
     all the runs. The run's own files are already written: if the shared files cannot be, the run stands
-    and this only warns."""
+    and this only warns, in one line (what to move, when something of the user's is in the way)."""
     try:
         with locked(reports_dir):
-            if latest is not None:
-                replace_symlink(reports_dir / LATEST, latest.name)
-            write_index(reports_dir)  # and reports/best: recomputed, so a deleted run is handled here
+            write_index(reports_dir, latest)  # and reports/best: recomputed, so a deleted run is handled here
+    except InTheWay as blocked:
+        print(f"digitlib: warning: the run's own files are written, but {printable(str(blocked))}", file=sys.stderr,
+              flush=True)
     except OSError as error:
-        print(f"digitlib: warning: the run's own files are written, but {reports_dir}/index.html, "
-              f"{reports_dir}/latest or {reports_dir}/best could not be updated ({error.strerror or error}); "
-              "the next run rebuilds them", file=sys.stderr, flush=True)
+        print(f"digitlib: warning: the run's own files are written, but {printable(reports_dir)}/index.html, "
+              f"{printable(reports_dir)}/latest or {printable(reports_dir)}/best could not be updated "
+              f"({printable(error.strerror or error)}); the next run rebuilds them", file=sys.stderr, flush=True)

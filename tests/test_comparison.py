@@ -14,7 +14,10 @@ from digitlib.rundir import RunDirectoryWarning
 from digitlib.significance import holm, mcnemar_exact, paired_difference_interval
 from test_rundir import valid_metrics, write_run
 
-LABELS = np.arange(10_000) % 10  # stand-in test labels for the tests that need no real images
+# MNIST's test labels where this machine has them, which the comparison checks stored labels against; else
+# stand-ins (nothing to check them against).
+LABELS = compare.mnist_test_labels()
+LABELS = np.arange(10_000) % 10 if LABELS is None else LABELS
 
 
 def fake_run(reports, run_id, correct, *, seed=42, epochs=3, labels=LABELS, predictions=True, backend=None,
@@ -62,7 +65,8 @@ def test_common_mistakes_come_from_the_stored_predictions_over_the_images_all_ru
     assert found.shared == 500 and list(found.indices) == [3, 50, 77]
     assert [run["run_id"] for run in found.runs] == ["run-1000", "run-500"]
     assert [run["run_id"] for run in found.not_recorded] == ["run-old"]
-    assert list(found.labels) == [3, 0, 7] and found.predictions.tolist() == [[4, 1, 8], [4, 1, 8]]
+    truth = LABELS[[3, 50, 77]]
+    assert list(found.labels) == list(truth) and found.predictions.tolist() == [list((truth + 1) % 10)] * 2
 
 
 def test_common_mistakes_say_when_there_is_nothing_to_show(tmp_path):
@@ -88,7 +92,7 @@ def test_predictions_of_other_images_or_a_damaged_file_count_as_not_recorded_wit
         found = compare.common_mistakes(runs, LABELS)
     assert {run["run_id"] for run in found.not_recorded} == {"shuffled", "damaged"}
     assert any("test_predictions.npz is unreadable" in str(w.message) for w in caught)
-    assert any("stored test labels are not MNIST's" in str(w.message) for w in caught)
+    assert any("its labels are not MNIST's test labels at its indices" in str(w.message) for w in caught)
 
 
 def test_a_pair_is_compared_on_its_shared_images_with_mcnemar_and_newcombe(tmp_path):
@@ -240,3 +244,52 @@ def test_the_comparison_notebook_runs_end_to_end_on_stored_predictions(tmp_path,
         assert heading in html, heading
     assert "significant at 5%" in html and "not recorded" in html
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 5
+
+
+@pytest.mark.parametrize("field, value", [
+    ("accuracy", "NaN"),  # passed minimum 0 and maximum 1
+    ("images", "1000000000000"),  # the 95% interval of a trillion images
+    ("epochs", '"3"'),  # metrics' parameters: a string where the label wants a number
+    ("model", '{"name": "seed"}'),  # a dict where the label wants a name
+    ("seed", '"1"'),  # sorted against the other runs' integer seeds
+])
+def test_a_run_whose_metrics_would_break_the_comparison_is_skipped_and_the_others_compared(tmp_path, field, value):
+    fake_run(tmp_path, "a", outcomes(1000, range(5)), seed=1)
+    fake_run(tmp_path, "b", outcomes(1000, range(5, 40)), seed=2)
+    bad = fake_run(tmp_path, "bad", outcomes(1000, range(3)), seed=3)
+    text = (bad / "metrics.json").read_text()
+    where = text.index('"parameters"') if field in ("epochs", "model", "seed") else text.index('"test"')
+    start = text.index(f'"{field}": ', where) + len(field) + 4
+    end = min(text.index(",", start), text.index("}", start))
+    (bad / "metrics.json").write_text(text[:start] + value + text[end:])
+    with pytest.warns(RunDirectoryWarning, match=f"skipping {bad}: metrics.json "):
+        runs = compare.load_runs(tmp_path)
+    assert [run["run_id"] for run in runs] == ["a", "b"]
+    compare.runs_table(runs)
+    assert len(compare.pairwise_table(runs).data) == 1 and len(compare.seed_groups_table(runs)) == 1
+    compare.trust_table(runs), compare.accuracy_time_figure(runs), compare.per_digit_figure(runs)
+    compare.curves_figure(runs), compare.significance_figure(runs)
+
+
+def test_stored_labels_must_be_mnists_and_as_many_as_metrics_json_says(tmp_path, mnist_dir):
+    """Predictions of other images (labels that are digits, but not MNIST's at their indices) or of another test set
+    than metrics.json scored would compare runs on different images: they count as not recorded, with a warning."""
+    assert compare.mnist_test_labels() is not None  # conftest points $DIGITLIB_DATA_DIR at the MNIST files
+    fake_run(tmp_path, "a", outcomes(1000, range(5)), seed=1)
+    fake_run(tmp_path, "b", outcomes(1000, range(5, 40)), seed=2)
+    fake_run(tmp_path, "shifted", outcomes(1000, range(3)), seed=3, labels=np.roll(LABELS, 1))
+    fewer = fake_run(tmp_path, "fewer", outcomes(1000, range(4)), seed=4)
+    metrics = json.loads((fewer / "metrics.json").read_text())
+    metrics["test"].update(images=2000, mistakes=4)
+    metrics["per_class"] = {digit: {**row, "support": 200} for digit, row in metrics["per_class"].items()}
+    (fewer / "metrics.json").write_text(json.dumps(metrics))
+    runs = compare.load_runs(tmp_path)
+    with pytest.warns(RunDirectoryWarning) as caught:
+        pairs = compare.pairwise_comparisons(runs)
+    assert [(pair.run_a["run_id"], pair.run_b["run_id"]) for pair in pairs] == [("a", "b")]
+    messages = sorted(str(warning.message) for warning in caught)
+    assert messages == [
+        f"{tmp_path}/fewer: test_predictions.npz holds 1,000 test images, metrics.json scored 2,000; its test "
+        "predictions count as not recorded",
+        f"{tmp_path}/shifted: test_predictions.npz: its labels are not MNIST's test labels at its indices; its test "
+        "predictions count as not recorded"]

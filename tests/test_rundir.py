@@ -1,6 +1,7 @@
 """Reading run directories back as untrusted data: names, schemas, parameters, the notebook chosen by name."""
 
 import json
+import math
 import re
 import warnings
 
@@ -224,11 +225,13 @@ def test_with_no_finished_model_the_error_says_why_none_qualified(tmp_path):
 
 @pytest.mark.parametrize("tamper, problem", [
     (lambda run, metrics: metrics.update(parameters={**metrics["parameters"], "model": "seed"}),
+     "metrics.json holds invalid parameters: parameter 'members' applies only to model 'ensemble', not 'seed'"),
+    (lambda run, metrics: metrics.update(parameters={**metrics["parameters"], "model": "strong", "members": None}),
      "metrics.json and run.json name different models or training sets"),
     (lambda run, metrics: metrics.update(parameters={**metrics["parameters"], "train_limit": 100}),
      "metrics.json and run.json name different models or training sets"),
     (lambda run, metrics: metrics["training"]["history"].update(val_accuracy=[1.5]),
-     "its last val_accuracy, 1.5, is not between 0 and 1"),
+     "metrics.json does not match its schema at training/history/val_accuracy/0: 1.5 is greater than the maximum"),
     (lambda run, metrics: run["parameters"].update(model="<script>"), "unknown model"),
 ])
 def test_a_tampered_run_is_never_the_best_and_is_skipped_with_a_warning(tmp_path, tamper, problem):
@@ -252,5 +255,77 @@ def test_best_is_a_link_not_a_run_and_a_folder_of_that_name_is_skipped(tmp_path)
     assert [run["run_id"] for run in read_runs(tmp_path)] == ["20261125-100000-aaaa"]
     (tmp_path / "best").unlink()
     trained_run(tmp_path, "best", "ensemble", 0.999)  # a folder named like the link, dropped in by hand
-    with pytest.warns(RunDirectoryWarning, match="best: this name is kept for a link to a run"):
+    with pytest.warns(RunDirectoryWarning, match="best: this name is kept for the reports folder's link to the best"):
         assert [run["run_id"] for run in read_runs(tmp_path)] == ["20261125-100000-aaaa"]
+
+
+@pytest.mark.parametrize("name", ["latest", "best", "index.html", "INDEX.HTML", "Latest"])
+def test_the_names_the_reports_folder_keeps_are_never_run_ids(tmp_path, name):
+    (tmp_path / name).mkdir()  # a folder dropped in by hand, not the link or the page digitlib keeps there
+    with pytest.raises(ParameterError, match=f"{re.escape(repr(name))} is kept for the reports folder's "):
+        run_directory(tmp_path, name)
+
+
+def metrics_text(**tampered) -> str:
+    """valid_metrics() as JSON, with each NAME=TEXT's number replaced by TEXT as written (NaN, 1e999)."""
+    text = json.dumps(valid_metrics())
+    for name, value in tampered.items():
+        text = re.sub(rf'"{name}": [0-9.e-]+', f'"{name}": {value}', text, count=1)
+    return text
+
+
+@pytest.mark.parametrize("field, value", [("accuracy", "NaN"), ("loss", "Infinity"), ("train_seconds", "1e999"),
+                                          ("accuracy", "-Infinity")])
+def test_json_numbers_that_are_not_finite_are_refused(tmp_path, field, value):
+    """Python's json reads NaN and Infinity, which no schema bound refuses (NaN < 0 and NaN > 1 are both false)."""
+    from digitlib.rundir import read_metrics
+
+    run_dir = write_run(tmp_path, "20261125-100000-aaaa")
+    (run_dir / "metrics.json").write_text(metrics_text(**{field: value}))
+    assert f'"{field}": {value}' in (run_dir / "metrics.json").read_text()
+    with pytest.raises(InvalidRun, match=f"metrics.json holds {re.escape(value)}, not a finite number"):
+        read_metrics(run_dir)
+
+
+@pytest.mark.parametrize("tamper, problem", [
+    (lambda m: m["parameters"].update(model={"name": "seed"}), "parameters/model"),
+    (lambda m: m["parameters"].update(model="<script>"), "parameter 'model'='<script>' unknown model"),
+    (lambda m: m["parameters"].update(epochs="3"), "parameters/epochs"),
+    (lambda m: m["parameters"].update(seed=2**40), "parameter 'seed'"),
+    (lambda m: m["parameters"].update(surprise=1), "unknown parameter"),
+    (lambda m: m["test"].update(images=10**12), "test/images"),
+    (lambda m: m["training"]["history"].update(val_accuracy=[0.5, 7.0]), "val_accuracy/1"),
+    (lambda m: m["environment"]["device"].update(name={"gpu": 1}), "environment/device/name"),
+])
+def test_metrics_that_pass_the_schema_are_what_comparisons_can_use(tmp_path, tamper, problem):
+    from digitlib.rundir import read_metrics
+
+    metrics = valid_metrics()
+    tamper(metrics)
+    run_dir = write_run(tmp_path, "20261125-100000-aaaa", metrics=metrics)
+    with pytest.raises(InvalidRun, match=re.escape(problem)):
+        read_metrics(run_dir)
+
+
+def test_a_diverged_runs_metrics_are_written_as_json_and_read_back_as_diverged(tmp_path):
+    """Keras records a diverged epoch's loss as NaN, which JSON cannot hold: it is written as null, which the schema
+    allows there (and only where a diverged network leaves one), and read back as NaN, which the diagnosis names."""
+    from digitlib.atomic import write_json
+    from digitlib.diagnosis import diagnose_metrics
+    from digitlib.rundir import read_metrics
+
+    metrics = valid_metrics()
+    metrics["training"]["history"].update(loss=[2.3, math.nan, math.inf], val_loss=[math.nan] * 3)
+    metrics["test"]["loss"] = math.nan
+    run_dir = write_run(tmp_path, "20261125-100000-aaaa")
+    write_json(run_dir / "metrics.json", metrics)
+    text = (run_dir / "metrics.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text and '"loss": null' in text
+    back = read_metrics(run_dir)
+    assert back["training"]["history"]["loss"][0] == 2.3 and math.isnan(back["training"]["history"]["loss"][2])
+    assert back["test"]["loss"] is None
+    assert diagnose_metrics(back).startswith("training diverged: the loss became nan at epoch 2")
+    metrics["test"]["accuracy"] = math.nan  # never null where a comparison needs a number
+    write_json(run_dir / "metrics.json", metrics)
+    with pytest.raises(InvalidRun, match="does not match its schema at test/accuracy: None is not of type 'number'"):
+        read_metrics(run_dir)

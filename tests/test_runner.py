@@ -113,7 +113,7 @@ def test_a_run_stands_when_the_index_cannot_be_replaced(tmp_path, monkeypatch, c
     """Root ignores file modes, so the failure is injected: the index writer raises."""
     import digitlib.runner
 
-    def refuse(reports_dir):
+    def refuse(reports_dir, latest=None):
         raise PermissionError(13, "Permission denied", str(reports_dir / "index.html"))
 
     monkeypatch.setattr(digitlib.runner, "write_index", refuse)
@@ -199,3 +199,108 @@ def test_a_run_updates_latest_and_best_together(tmp_path):
     reports = tmp_path / "reports"
     assert os.readlink(reports / "latest") == os.readlink(reports / "best") == result.run_dir.name
     assert 'class="best"' in (reports / "index.html").read_text()
+
+
+@pytest.mark.parametrize("name", ["latest", "best", "index.html"])
+def test_a_run_directory_never_takes_a_name_the_reports_folder_keeps(tmp_path, name):
+    with pytest.raises(ParameterError, match=f"'{name}' is kept for the reports folder's "):
+        create_run_directory(tmp_path, name)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_replace_symlink_leaves_anything_but_a_link_alone_and_no_temporary(tmp_path, kind):
+    (tmp_path / "a").mkdir()
+    if kind == "folder":
+        (tmp_path / "latest").mkdir()
+    else:
+        (tmp_path / "latest").write_text("the user's")
+    with pytest.raises(FileExistsError, match="not a link, so it is left alone"):
+        replace_symlink(tmp_path / "latest", "a")
+    assert sorted(os.listdir(tmp_path)) == ["a", "latest"] and not (tmp_path / "latest").is_symlink()
+    assert kind == "folder" or (tmp_path / "latest").read_text() == "the user's"
+
+
+def test_json_records_are_utf8_whatever_the_paths_they_name(tmp_path):
+    """A file name's bytes that are not UTF-8 come back from Python as lone surrogates, which json.dumps writes as
+    \\udce9: not UTF-8 once read back. Recorded, they read as the \\xe9 the terminal shows."""
+    from digitlib.atomic import write_json
+
+    name = os.fsdecode(b"/data/rep\xe9orts")
+    written = write_json(tmp_path / "run.json", {"notebook": name, name: [name]})
+    assert json.loads(written.read_bytes().decode("utf-8")) == {"notebook": "/data/rep\\xe9orts",
+                                                               "/data/rep\\xe9orts": ["/data/rep\\xe9orts"]}
+
+
+def test_a_parameter_whose_path_is_not_utf8_is_refused_before_anything_is_created(tmp_path):
+    """The notebook is UTF-8 JSON: papermill cannot write such a path into it, and the run would fail."""
+    data_dir = tmp_path / os.fsdecode(b"mn\xefst")
+    data_dir.mkdir()
+    with pytest.raises(ParameterError, match=r"parameter 'data_dir'=.*/mn\\xefst is not UTF-8 text.*; rename it"):
+        run_report({"data_dir": str(data_dir)}, reports_dir=tmp_path / "reports")
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.e2e  # executes a notebook in a real kernel
+def test_a_run_in_a_reports_folder_whose_name_is_not_utf8_succeeds(tmp_path):
+    """The notebook gets the run's folder under a UTF-8 name (papermill writes it into the notebook, which is UTF-8
+    JSON) and saves into the real one; what is recorded in JSON shows the name's bytes escaped."""
+    reports = tmp_path / os.fsdecode(b"rep\xe9orts")
+    notebook = _notebook(tmp_path / "saves.ipynb",  # output_dir: set by the runner
+                         "import pathlib; pathlib.Path(output_dir, 'model.keras').write_bytes(b'PK')")
+    result = run_report({"epochs": 1}, reports_dir=reports, notebook_path=notebook, stream=open(os.devnull, "w"))
+    assert result.status == "succeeded", result.error
+    assert (result.run_dir / "model.keras").read_bytes() == b"PK"
+    assert os.readlink(reports / "latest") == os.readlink(reports / "best") == result.run_dir.name
+    assert "1 run," in (reports / "index.html").read_bytes().decode("utf-8")
+    assert json.loads((result.run_dir / "run.json").read_bytes().decode("utf-8"))["status"] == "succeeded"
+    assert json.dumps(result.as_dict(), ensure_ascii=False).encode("utf-8").count(b"rep\\\\xe9orts") == 2
+    assert sorted(os.listdir(reports)) == [".lock", result.run_dir.name, "best", "index.html", "latest"]
+
+
+FULL_DISK = """
+import resource, signal, sys
+from digitlib.cli import main
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))  # run.json takes some 700 bytes
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_run_that_cannot_write_its_record_leaves_no_folder_and_says_so_in_one_line(tmp_path):
+    """A full disk, as a file size limit makes it for one process: the run cannot even record itself, so nothing of it
+    stays, and the command says why in one line (exit 2, as for every run refused before it starts)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", FULL_DISK, "report", "-p", "epochs", "1"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert re.fullmatch(r"digitlib: error: file too large writing reports/20\d{6}-\d{6}-[0-9a-f]{8}/run\.json: a "
+                        r"file size limit \(ulimit -f\) stops it; raise the limit and run again\n", result.stderr), \
+        result.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_full_disk_is_named_as_such(tmp_path):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    from digitlib.runner import cannot_write
+
+    device = os.open("/dev/full", os.O_WRONLY)
+    try:
+        with pytest.raises(OSError) as full:
+            os.write(device, b"x")
+    finally:
+        os.close(device)
+    assert str(cannot_write(tmp_path / "run.json", full.value)) == (
+        f"no space left on device writing {tmp_path}/run.json; free space and run again")
+
+
+@pytest.mark.timeout(30)  # a regression waits on the FIFO: it fails here instead of hanging the suite
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_rendering_never_waits_on_a_fifo_named_like_the_notebook(tmp_path):
+    os.mkfifo(tmp_path / "notebook.ipynb")
+    with pytest.raises(ValueError, match="notebook.ipynb: not a regular file"):
+        render_html(tmp_path / "notebook.ipynb", tmp_path / "report.html")
+    assert sorted(os.listdir(tmp_path)) == ["notebook.ipynb"]

@@ -1,9 +1,11 @@
 """MLflow tracking against a real `mlflow server` (SQLite store, artifacts served), started here on a free port:
-a tiny report and the smoke sweep are read back through MLflow's client; a server that is down, refuses or
-never answers costs one warning and seconds; without a URI, MLflow is never imported."""
+a tiny report and the smoke sweep are read back through MLflow's client; a server that is down, refuses, never
+answers, trickles or floods costs one warning and seconds (real servers on 127.0.0.1); a URI MLflow cannot use is
+one line before the run; the docs list what is logged; without a URI, MLflow is never imported."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import importlib.util
 import json
@@ -11,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -22,8 +25,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPOSITORY, digitlib_cli, require_module, run_dir_of
+from conftest import REPOSITORY, digitlib_cli, digitlib_in_process, require_module, run_dir_of
 from digitlib.tracking import ARTIFACTS, HTTP_LIMITS, RECORD_FILE, TRACKING_URI, Tracker, shown, tracker_for, untracked
+from digitlib.untrusted import printable
 
 if importlib.util.find_spec("mlflow") is None:  # without importing it
     require_module("mlflow", "the mlflow extra is not installed (make test installs it)")
@@ -110,7 +114,7 @@ def logged_report(mlflow_server, tmp_path_factory, mnist_dir):
 
 
 @pytest.mark.e2e
-def test_a_report_is_logged_with_every_parameter_metric_tag_and_artifact(mlflow_server, logged_report):
+def test_a_report_is_logged_with_every_parameter_metric_tag_and_artifact(mlflow_server, logged_report, mnist_dir):
     import digitlib.data
 
     result, run_dir = logged_report
@@ -156,6 +160,8 @@ def test_a_report_is_logged_with_every_parameter_metric_tag_and_artifact(mlflow_
     assert {name.removeprefix("digitlib.data.sha256."): value for name, value in tags.items()
             if name.startswith("digitlib.data.sha256.")} == digitlib.data.IDX_FILES
     assert "mlflow.parentRunId" not in tags
+    assert tags["digitlib.data_source"] == mnist_dir.name  # a name, not where it lies: no tag names a local folder
+    assert [value for value in tags.values() if str(mnist_dir) in value or str(run_dir.parent) in value] == []
     # the run directory's files, byte for byte
     artifacts = {entry.path: entry.file_size for entry in client.list_artifacts(run.info.run_id)}
     assert artifacts == {name: (run_dir / name).stat().st_size for name in ARTIFACTS}
@@ -235,7 +241,6 @@ def test_runs_from_dask_workers_are_logged_by_the_client_that_receives_them(mlfl
     assert len(runs) == 3 and set(children) == {o["run_id"] for o in outcome["runs"]}
     for o in outcome["runs"]:  # logged from the copy received into the client's reports folder
         run_dir = client_folder / "reports" / o["run_id"]
-        assert children[o["run_id"]].data.tags["digitlib.run_dir"] == str(run_dir.resolve())
         assert children[o["run_id"]].data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert json.loads((run_dir / RECORD_FILE).read_text())["run_id"] == children[o["run_id"]].info.run_id
 
@@ -260,6 +265,7 @@ class Refusing(http.server.BaseHTTPRequestHandler):
     """Answers every request with the server's `status`; status None: never answers (holds the connection)."""
 
     def answer(self):
+        self.server.requests.append(time.monotonic())
         if self.server.status is None:
             self.server.stop.wait(60)
             return
@@ -277,20 +283,22 @@ class Refusing(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def refusing_server(request):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    server.daemon_threads, server.status, server.stop = True, request.param, threading.Event()
+    server.daemon_threads, server.status, server.stop, server.requests = True, request.param, threading.Event(), []
+    server.uri = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
     server.stop.set()
     server.shutdown()
     server.server_close()
 
 
-def log_twice(uri: str, run_dir: Path, capsys) -> tuple[float, list[str]]:
-    """Log `run_dir` twice with one tracker: the seconds the first try took, and the warnings printed."""
+def log_twice(uri: str, run_dir: Path, capsys, requests: list[float] | None = None) -> tuple[float, list[str]]:
+    """Log `run_dir` twice with one tracker: the seconds the first try took (from the server's first request, where
+    `requests` holds when they came: starting MLflow is not the server's doing), and the warnings printed."""
     tracker = Tracker(uri)
-    started = time.perf_counter()
+    started = time.monotonic()
     assert tracker.log_run(run_dir) is None
-    seconds = time.perf_counter() - started
+    seconds = time.monotonic() - (requests[0] if requests else started)
     assert tracker.log_run(run_dir) is None and tracker.off  # off after the first failure: tried once
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -311,8 +319,8 @@ def finished_run(logged_report, tmp_path) -> Path:
                                                      (500, "too many 500 error responses")],
                          indirect=["refusing_server"])
 def test_a_refusing_server_costs_one_warning_and_a_second(refusing_server, reason, finished_run, capsys):
-    seconds, warnings = log_twice(refusing_server, finished_run, capsys)
-    assert warnings == [f"digitlib: warning: could not log run {finished_run.name} to MLflow at {refusing_server} "
+    seconds, warnings = log_twice(refusing_server.uri, finished_run, capsys, refusing_server.requests)
+    assert warnings == [f"digitlib: warning: could not log run {finished_run.name} to MLflow at {refusing_server.uri} "
                         f"({reason}); nothing more is logged to MLflow by this command, the run directory holds "
                         "everything"]
     assert seconds < 10 and not (finished_run / RECORD_FILE).exists()
@@ -328,7 +336,7 @@ def test_a_server_that_is_down_costs_one_warning_and_no_time(finished_run, capsy
 @pytest.mark.e2e
 @pytest.mark.parametrize("refusing_server", [None], indirect=True)
 def test_a_server_that_never_answers_costs_two_timeouts(refusing_server, finished_run, capsys):
-    seconds, warnings = log_twice(refusing_server, finished_run, capsys)
+    seconds, warnings = log_twice(refusing_server.uri, finished_run, capsys, refusing_server.requests)
     timeout = int(HTTP_LIMITS["MLFLOW_HTTP_REQUEST_TIMEOUT"])
     assert len(warnings) == 1 and f"(read timeout={timeout})" in warnings[0]
     assert seconds < 2 * timeout + 2  # one try and one retry, each waiting out the timeout
@@ -393,3 +401,256 @@ def test_messages_show_no_credentials_of_the_uri():
     assert shown("https://user:secret@mlflow.example.com:8443/path") == "https://mlflow.example.com:8443/path"
     assert shown("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
     assert shown("sqlite:///tmp/runs.db") == "sqlite:///tmp/runs.db"
+
+
+# --- Issue #22: a tracking URI, server or store cannot hold up, flood or fail a run ---
+
+BAD_URIS = ("unclosed IPv6 bracket", "port out of range", "unknown scheme", "no host", "control character",
+            "not a SQLite file", "a folder", "no such folder", "file store")
+
+
+def in_folder(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """Bad tracking URIs (some naming files in `tmp_path`): the URI, and what its one error line says."""
+    garbage = tmp_path / "notes.db"
+    garbage.write_text("not a database\n")
+    return {
+        "unclosed IPv6 bracket": ("http://[::1", "is not a URI (Invalid IPv6 URL)"),
+        "port out of range": ("http://127.0.0.1:99999", "is not a URI (Port out of range 0-65535)"),
+        "unknown scheme": ("htp://127.0.0.1:5000", "MLflow has no tracking store for htp: URIs"),
+        "no host": ("http:///api", "names no host"),
+        "control character": ("http://127.0.0.1:5000/\x1b[2J", "is not a URI (a control character)"),
+        "not a SQLite file": (f"sqlite:///{garbage}", f"{garbage} is not a SQLite database"),
+        "a folder": (f"sqlite:///{tmp_path}", f"{tmp_path} is not a regular file"),
+        "no such folder": (f"sqlite:///{tmp_path}/typo/mlflow.db", f"the folder {tmp_path}/typo does not exist"),
+        "file store": (str(tmp_path / "mlruns"), "unless MLFLOW_ALLOW_FILE_STORE=true is set"),
+    }
+
+
+def one_error_line(result, starts: str, says: str) -> None:
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr[-3000:]
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(starts) and says in lines[0], lines
+
+
+@pytest.mark.parametrize("case", BAD_URIS)
+def test_a_bad_uri_is_one_line_and_exit_2_before_the_run_creates_anything(case, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    cases = in_folder(tmp_path)
+    assert tuple(cases) == BAD_URIS
+    uri, says = cases[case]
+    before = sorted(tmp_path.rglob("*"))
+    started = time.perf_counter()
+    # a run that would fail fast (no data there) if it started: the old code ran it, then failed to log it
+    result = digitlib_in_process("report", "--mlflow", uri, "-p", "data_dir", tmp_path / "none", "-p", "epochs", "1",
+                                 cwd=tmp_path)
+    one_error_line(result, f"digitlib: error: --mlflow '{printable(uri)}'", says)
+    assert sorted(tmp_path.rglob("*")) == before and time.perf_counter() - started < 2
+    assert "\x1b" not in result.stderr
+
+
+def test_a_bad_uri_in_the_variable_stops_a_sweep_before_it_starts(tmp_path, monkeypatch):
+    monkeypatch.setenv(TRACKING_URI, "http://[::1")
+    result = digitlib_in_process("sweep", REPOSITORY / "sweeps" / "smoke.yaml", cwd=tmp_path)
+    one_error_line(result, "digitlib: error: $MLFLOW_TRACKING_URI 'http://[::1' is not a URI", "--mlflow ''")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_timeout_is_one_line_and_exit_2(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITLIB_MLFLOW_TIMEOUT", "soon")
+    result = digitlib_in_process("report", "--mlflow", "http://127.0.0.1:5000", cwd=tmp_path)
+    one_error_line(result, "digitlib: error: $DIGITLIB_MLFLOW_TIMEOUT must be a positive number of seconds", "'soon'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_good_uris_are_taken_as_they_are_and_nothing_is_created(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    database = tmp_path / "existing.db"
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute("CREATE TABLE t (x)")
+        connection.commit()
+    uris = ["http://127.0.0.1:5000", "https://user:secret@mlflow.example.com:8443/prefix", "http://[::1]:5000",
+            "sqlite:///mlflow.db", f"sqlite:///{database}", f"sqlite:///{tmp_path}/new.db?timeout=5",
+            "postgresql+psycopg2://user@db.example.com/mlflow", "databricks"]
+    before = sorted(tmp_path.rglob("*"))
+    assert [tracker_for(uri).uri for uri in uris] == uris
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # the pinned MLflow's opt-out
+    assert tracker_for(str(tmp_path / "mlruns")).uri == str(tmp_path / "mlruns")
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def tracking_workers() -> list[int]:
+    """The processes of this one that run MLflow for a Tracker (python -m digitlib.tracking)."""
+    workers = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            if f"\nPPid:\t{os.getpid()}\n" in status.read_text() and \
+                    b"digitlib.tracking" in (status.parent / "cmdline").read_bytes():
+                workers.append(int(status.parent.name))
+    return workers
+
+
+class Answering(socketserver.ThreadingTCPServer):
+    """A server on a free 127.0.0.1 port that reads each HTTP request's head, notes when it came (`requests`) and
+    answers with `answer(server, connection)`, until stopped."""
+
+    daemon_threads = allow_reuse_address = True
+
+    def __init__(self, answer):
+        self.answer, self.stop, self.requests = answer, threading.Event(), []
+        super().__init__(("127.0.0.1", 0), self.Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.shutdown()
+        self.server_close()
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = self.request.recv(65536)
+                if not chunk:
+                    return
+                received += chunk
+            self.server.requests.append(time.monotonic())
+            with contextlib.suppress(OSError):  # the client hung up
+                self.server.answer(self.server, self.request)
+
+
+def trickle(server: Answering, connection: socket.socket) -> None:
+    """An answer one byte every 0.3 s, without end: no read waits long enough to time out."""
+    answer = iter(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Wait: ")
+    while not server.stop.wait(0.3):
+        connection.sendall(bytes([next(answer, ord("."))]))
+
+
+def flood(server: Answering, connection: socket.socket) -> None:
+    """An answer of 3 GB, as fast as it is read."""
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                       % (3 << 30))
+    block = b" " * (1 << 20)
+    while not server.stop.is_set():
+        connection.sendall(block)
+
+
+@pytest.fixture
+def trickling_server():
+    server = Answering(trickle)
+    yield server
+    server.close()
+
+
+def test_a_server_that_trickles_its_answer_costs_the_timeout_and_one_warning(trickling_server, tmp_path, monkeypatch,
+                                                                             capsys):
+    monkeypatch.setenv("DIGITLIB_MLFLOW_TIMEOUT", "1")
+    sweep_file = tmp_path / "trickle.yaml"
+    sweep_file.write_text("name: trickle\nruns:\n  - model: seed\n")
+    tracker = Tracker(trickling_server.uri)
+    assert tracker.start_sweep("trickle", sweep_file) is None
+    given_up = time.monotonic()
+    assert trickling_server.requests, "MLflow asked the server"
+    assert given_up - trickling_server.requests[0] < 1 + 1.5  # its timeout, not minutes
+    tracker.finish_sweep("trickle", [])  # off after the failure: nothing more is tried
+    assert len(trickling_server.requests) == 1 and tracker.off
+    captured = capsys.readouterr()
+    assert captured.out == "" and warnings_in(captured.err) == [
+        f"digitlib: warning: could not log sweep trickle to MLflow at {trickling_server.uri} (no answer within 1 s: "
+        "$DIGITLIB_MLFLOW_TIMEOUT sets how long to wait); nothing more is logged to MLflow by this command, the run "
+        "directory holds everything"]
+    assert tracking_workers() == []  # the worker waiting for the server was stopped
+
+
+@pytest.fixture
+def flooding_server():
+    server = Answering(flood)
+    yield server
+    server.close()
+
+
+@pytest.mark.full  # ~10 s: a gigabyte read; make test: a trickling server (above) stops the worker the same way
+def test_a_server_that_answers_gigabytes_costs_a_warning_not_the_memory(flooding_server, tmp_path, capsys):
+    import resource
+
+    sweep_file = tmp_path / "flood.yaml"
+    sweep_file.write_text("name: flood\nruns:\n  - model: seed\n")
+    held = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    started = time.monotonic()
+    assert Tracker(flooding_server.uri).start_sweep("flood", sweep_file) is None
+    assert time.monotonic() - started < 60 and flooding_server.requests
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - held < 100 << 10  # the worker read it, not we
+    assert warnings_in(capsys.readouterr().err) == [
+        f"digitlib: warning: could not log sweep flood to MLflow at {flooding_server.uri} (MLflow needed more than the "
+        "1024 MiB it may use: an answer too large?); nothing more is logged to MLflow by this command, the run "
+        "directory holds everything"]
+    assert tracking_workers() == []
+
+
+# A run's record and metrics with every optional part: an ensemble, calibrated, tested for robustness, on a GPU
+RECORD = {"run_id": "20261201-120000-0123abcd", "notebook_name": "mnist_cnn", "status": "failed", "error": "boom",
+          "backend": "tensorflow", "model_version": 2, "identity": "0123abcd" * 8, "started": "2026-12-01T12:00:00",
+          "finished": "2026-12-01T12:01:00", "wall_seconds": 60.0,
+          "parameters": {"model": "ensemble", "epochs": 1, "data_dir": "/home/someone/private/mnist"}}
+
+
+def full_metrics() -> dict:
+    from digitlib.data import IDX_FILES
+
+    return {
+        "environment": {"device": {"type": "GPU", "name": "NVIDIA H200", "count": 1}, "git_commit": "0123abc-dirty",
+                        "versions": {"python": "3.11.7", "keras": "3.10.0", "numpy": "2.2.6"}},
+        "data": {"source": "/home/someone/private/mnist", "sha256": dict(IDX_FILES)},
+        "reproducibility": {"backend": "tensorflow"},
+        "training": {"epoch_seconds": [1.0, 1.0], "train_seconds": 2.0, "train_images": 900, "validation_images": 100,
+                     "model_parameters": 1000,
+                     "history": {name: [1.0, 0.5] for name in ("loss", "accuracy", "val_loss", "val_accuracy")},
+                     "members": [{"seed": seed, "source": "trained", "train_seconds": 1.0, "val_accuracy": 0.9,
+                                  "test_accuracy": 0.9} for seed in (1, 2)]},
+        "test": {"accuracy": 0.9, "loss": 0.3, "mistakes": 20, "images": 200},
+        "per_class": {str(digit): {"precision": 0.9, "recall": 0.9, "f1": 0.9} for digit in range(10)},
+        "calibration": {"ece": 0.1, "nll": 0.3, "brier": 0.2, "bins": 15, "temperature": 1.2,
+                        "ece_after_temperature": 0.05},
+        "robustness": {"clean_accuracy": 0.9, "mean_accuracy": 0.7, "accuracy": {"rotation": 0.7, "blur": 0.8}},
+    }
+
+
+def documented(kind: str) -> tuple[set[str], str]:
+    """The names in backticks in docs/tracking.md's bullet `- **kind** …: …`, and its text."""
+    import re
+
+    text = (REPOSITORY / "docs" / "tracking.md").read_text(encoding="utf-8")
+    bullet = re.search(rf"^- \*\*{re.escape(kind)}\*\*[^:]*:(.*?)(?=^- |^$)", text, re.MULTILINE | re.DOTALL)
+    assert bullet, f"docs/tracking.md lists no {kind}"
+    return set(re.findall(r"`([^`]+)`", bullet.group(1))), bullet.group(1)
+
+
+def as_documented(name: str) -> str:
+    """A logged name as the docs write a family of them: test_f1_<digit>, digitlib.data.sha256.<file>."""
+    import re
+
+    name = re.sub(r"^digitlib\.data\.sha256\..+", "digitlib.data.sha256.<file>", name)
+    name = re.sub(r"^(test_(precision|recall|f1))_\d$", r"\1_<digit>", name)
+    name = re.sub(r"^member_seed\d+_", "member_seed<seed>_", name)
+    return re.sub(r"^robustness_(?!(clean|mean)_accuracy$).+", "robustness_<shift>", name)
+
+
+def test_the_docs_list_exactly_the_metrics_tags_and_artifacts_logged_and_no_tag_names_a_local_path():
+    from digitlib.tracking import run_metrics, run_tags, sweep_metrics, sweep_tags
+
+    metrics = run_metrics(RECORD, full_metrics())
+    assert documented("metrics per epoch")[0] == {name for name, _, _, step in metrics if step > 0}
+    assert documented("final metrics")[0] == {as_documented(name) for name, _, _, step in metrics if step == 0}
+    tags = run_tags(RECORD, full_metrics(), parent="0" * 32)
+    assert documented("tags")[0] == {as_documented(name) for name in tags}
+    assert documented("artifacts")[0] == set(ARTIFACTS)
+    assert documented("sweep tags")[0] == set(sweep_tags("ladder", REPOSITORY / "sweeps" / "ladder.yaml"))
+    assert documented("sweep metrics")[0] == set(sweep_metrics([{"status": "succeeded", "test_accuracy": 0.9}], 1))
+    # privacy: a shared server learns the data's name and checksums, not where it or the run lies
+    assert tags["digitlib.data_source"] == "mnist" and not [value for value in tags.values() if "/home" in value]
+    assert sweep_tags("ladder", REPOSITORY / "sweeps" / "ladder.yaml")["digitlib.sweep_file"] == "ladder.yaml"

@@ -8,6 +8,13 @@ token in it; a worker that finds that file at the same path runs straight into t
 copied), any other runs in a scratch folder of its own and returns the finished run directory as a tar
 archive, which the client checks like any untrusted run directory and renames into place.
 
+What a worker sends back is data, never code. The task returns its outcome as msgpack (plain strings,
+numbers and the archive's bytes), and the client reads the cluster with every deserializer but msgpack
+turned off: a result, or an error, that a worker pickled is refused, not unpickled. The outcome is then
+checked like the archive (its run id, the run's own record and identity). The scheduler is trusted:
+Dask lets anyone who reaches it run code, so over a network it is reached by ``tls://`` with Dask's
+own mutual TLS, which admits only holders of the cluster's certificates.
+
 A worker that dies takes its task with it, and the scheduler gives the task to another worker (up to
 Dask's ``distributed.scheduler.allowed-failures`` deaths, 3 by default). A run that fails on its own
 (bad parameters, a diverging loss) returns a failed outcome instead of raising, so it is reported once
@@ -17,6 +24,7 @@ and never retried.
 from __future__ import annotations
 
 import io
+import json
 import os
 import secrets
 import shutil
@@ -25,13 +33,15 @@ import sys
 import tarfile
 import tempfile
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from .atomic import write_atomic
-from .layout import MODEL_FILE, REPORTS_DIR
+from .layout import MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE
 from .params import ParameterError
 from .rundir import InvalidRun, identity_of, read_run, run_directory, run_identity
 from .sweep import (
@@ -39,17 +49,20 @@ from .sweep import (
     Sweep,
     SweepInterrupted,
     describe_outcome,
+    parameters_text,
     plan_sweep,
     report_command,
     report_outcome,
     started_outcome,
     track_outcome,
-    written_parameters,
 )
 from .tracking import untracked
+from .untrusted import printable
 
 COPY_BACK = "DIGITLIB_COPY_BACK"  # set to 1 on a worker: always send runs back, even into a folder it can see
-MAX_RUN_BYTES = 2 * 1024**3  # a run directory is a few MB (an ensemble's models some tens): more is not a run
+MAX_RUN_BYTES = 1024**3  # a run directory is a few MB (an ensemble's models some tens): more is not a run
+# And it does not compress much (weights, PNGs): an archive unpacks to at most this many times its size, plus a bit.
+MAX_RATIO, MIN_RUN_LIMIT = 20, 32 * 1024**2
 MAX_RUN_FILES = 1000
 
 
@@ -92,19 +105,25 @@ def run_on_worker(task: dict[str, Any]) -> dict[str, Any]:
     shared = _visible_reports_dir(task)
     run = PlannedRun(task["parameters"], task["backend"], task["resume"] if shared else None)
     scratch = None if shared else Path(tempfile.mkdtemp(prefix="digitlib-run-"))
-    params_file = written_parameters(run.parameters)
     try:
         # In the worker's process group: a worker killed with its group takes its run with it.
-        result = subprocess.run(report_command(run, shared or scratch, params_file), capture_output=True,
-                                text=True, cwd=scratch, env=_report_environment())
+        result = subprocess.run(report_command(run, shared or scratch), input=parameters_text(run.parameters),
+                                capture_output=True, text=True, cwd=scratch, env=_report_environment())
         outcome = {**report_outcome(result), "worker": _worker_address(), "shared": shared is not None}
         if scratch and "run_id" in outcome and (scratch / outcome["run_id"]).is_dir():
             outcome["archive"] = pack_run(scratch / outcome["run_id"])
         return outcome
     finally:
-        os.unlink(params_file)
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_task(task: dict[str, Any]):
+    """What the client submits: :func:`run_on_worker`'s outcome, serialized as msgpack here, on the worker, since
+    the client reads nothing else (a worker's default would pickle it)."""
+    from distributed.protocol.serialize import Serialized, serialize
+
+    return Serialized(*serialize(run_on_worker(task), serializers=("msgpack",), on_error="raise"))
 
 
 def _worker_address() -> str:
@@ -118,47 +137,78 @@ def _worker_address() -> str:
 
 # On the client ------------------------------------------------------------------------------------
 
-def _check_members(members: list[tarfile.TarInfo], run_id: str) -> None:
-    """Every member a plain file or folder inside the run's folder, and the whole of a sane size."""
-    if len(members) > MAX_RUN_FILES:
-        raise InvalidRun(f"the archive holds {len(members)} files, more than a run's {MAX_RUN_FILES}")
-    total = 0
-    for member in members:
+def _members(unpacked: tarfile.TarFile, run_id: str, limit: int) -> list[tarfile.TarInfo]:
+    """The archive's members, read one header at a time and refused at the first that is not a plain file or
+    folder inside the run's folder, or once there are too many or they add up to more than `limit` bytes."""
+    members, total = [], 0
+    for member in unpacked:
+        members.append(member)
+        if len(members) > MAX_RUN_FILES:
+            raise InvalidRun(f"the archive holds more than a run's {MAX_RUN_FILES} files")
         name = PurePosixPath(member.name)
         if name.is_absolute() or ".." in name.parts or not name.parts or name.parts[0] != run_id:
-            raise InvalidRun(f"the archive's member {member.name[:200]!r} lies outside the run folder {run_id}")
+            raise InvalidRun(f"the archive's member {printable(member.name[:200])!r} lies outside the run folder "
+                             f"{run_id}")
         if not (member.isfile() or member.isdir()):
-            raise InvalidRun(f"the archive's member {member.name[:200]!r} is not a plain file or folder")
+            raise InvalidRun(f"the archive's member {printable(member.name[:200])!r} is not a plain file or folder")
         total += member.size
-        if total > MAX_RUN_BYTES:
-            raise InvalidRun(f"the archive unpacks to more than {MAX_RUN_BYTES:,} bytes")
+        if total > limit:
+            raise InvalidRun(f"the archive unpacks to more than {limit:,} bytes, more than a run of its size holds")
+    return members
 
 
-def receive_run(reports_dir: Path, run_id: Any, archive: bytes, identity: str) -> tuple[Path, dict[str, Any]]:
+def _settled(run_dir: Path, worker: str) -> None:
+    """A received run still marked running or rendering ended when its process on the worker did: mark it
+    interrupted, as a local run whose process is gone reads (its pid means nothing on this machine)."""
+    record = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    if record["status"] in ("running", "rendering"):
+        record.update(status="interrupted", pid=None,
+                      error=f"its process on worker {printable(worker)[:200]} ended without finishing")
+        write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def _rerendered(run_dir: Path) -> None:
+    """The report page rendered here, from the run's notebook, by digitlib's own template and its content
+    security policy: a page sent by a worker could carry script. Without a notebook there is no page."""
+    from .runner import render_html
+
+    (run_dir / REPORT_FILE).unlink(missing_ok=True)
+    if (run_dir / NOTEBOOK_FILE).is_file():
+        try:
+            render_html(run_dir / NOTEBOOK_FILE, run_dir / REPORT_FILE)
+        except Exception as error:  # noqa: BLE001 - any way a hostile notebook fails to render refuses the run
+            raise InvalidRun(f"its {NOTEBOOK_FILE} does not render ({type(error).__name__})") from None
+
+
+def receive_run(reports_dir: Path, run_id: Any, archive: bytes, identity: str,
+                worker: str = "the worker") -> tuple[Path, dict[str, Any]]:
     """Unpack a run directory sent by a worker into `reports_dir`, atomically, if it validates as a run
     directory read back (:func:`digitlib.rundir.read_run`) and is the run asked for (its `identity`).
 
-    It is unpacked into a hidden folder inside `reports_dir`, checked, then renamed into place; its
-    directory and record are returned. Raises :class:`~digitlib.rundir.InvalidRun` saying why not.
+    It is unpacked into a hidden folder inside `reports_dir`, checked, its report page rendered again here,
+    then renamed into place; its directory and record are returned. Raises
+    :class:`~digitlib.rundir.InvalidRun` saying why not.
     """
     from .runner import create_run_directory
 
     try:
         run_directory(reports_dir, run_id)  # a plain name
     except ParameterError as error:
-        raise InvalidRun(str(error)) from None
+        raise InvalidRun(printable(str(error))) from None
     incoming = Path(tempfile.mkdtemp(dir=reports_dir, prefix=".incoming-"))
     try:
         try:
             with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as unpacked:
-                members = unpacked.getmembers()
-                _check_members(members, run_id)
+                members = _members(unpacked, run_id, min(MAX_RUN_BYTES, MIN_RUN_LIMIT + MAX_RATIO * len(archive)))
                 unpacked.extractall(incoming, members=members, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise InvalidRun(f"the archive does not unpack ({type(error).__name__}: {error})") from None
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+            raise InvalidRun(f"the archive does not unpack ({type(error).__name__})") from None
+        read_run(incoming / run_id)  # its files validate
+        _settled(incoming / run_id, worker)
         run = read_run(incoming / run_id)
         if identity_of(run) != identity:
             raise InvalidRun("it is not the run that was asked for (is digitlib the same version on the workers?)")
+        _rerendered(incoming / run_id)
         target = create_run_directory(reports_dir, run_id)  # an empty, fresh name: the rename replaces it
         os.replace(incoming / run_id, target)
         return target, {**run, "run_id": target.name}
@@ -166,31 +216,128 @@ def receive_run(reports_dir: Path, run_id: Any, archive: bytes, identity: str) -
         shutil.rmtree(incoming, ignore_errors=True)
 
 
+def read_shared_run(reports_dir: Path, run_id: Any, identity: str) -> tuple[Path, dict[str, Any]]:
+    """A run a worker says it wrote straight into `reports_dir` (the shared folder): read back like any run
+    folder, and only if it is a plain run id there, validates and is the run asked for. Raises InvalidRun."""
+    try:
+        run_dir = run_directory(reports_dir, run_id)
+    except ParameterError as error:
+        raise InvalidRun(printable(str(error))) from None
+    run = read_run(run_dir)
+    if identity_of(run) != identity:
+        raise InvalidRun("it is not the run that was asked for (is digitlib the same version on the workers?)")
+    return run_dir, run
+
+
 def connect(scheduler: str, timeout: str | float | None = None):
-    """A `distributed.Client` of the scheduler at `scheduler`; a ParameterError, creating nothing, when it
-    cannot be reached within `timeout` (default: Dask's ``distributed.comm.timeouts.connect``)."""
+    """A `distributed.Client` of the scheduler at `scheduler` that reads only data from the cluster
+    (:func:`_data_only_client`), with Dask's own security configuration (its TLS files, for ``tls://``);
+    a ParameterError, creating nothing, when no Dask scheduler answers there within `timeout` (default:
+    Dask's ``distributed.comm.timeouts.connect``)."""
     import asyncio
 
     try:
         import dask
-        from distributed import Client
+        from dask.utils import parse_timedelta
         from distributed.comm import connect as probe
+        from distributed.security import Security
     except ImportError:
         raise ParameterError("--scheduler needs Dask: install digitlib with its dask extra "
                              "(pip install 'digitlib[dask]')") from None
-    timeout = timeout or dask.config.get("distributed.comm.timeouts.connect")
+    seconds = parse_timedelta(timeout or dask.config.get("distributed.comm.timeouts.connect"), default="s")
+    security = Security()  # Dask's configuration: distributed.comm.tls.* (DASK_DISTRIBUTED__COMM__TLS__...)
+    arguments = security.get_connection_args("client")
 
-    async def reachable() -> None:
-        comm = await probe(scheduler, timeout=timeout)
-        await comm.close()
+    async def scheduler_answers() -> None:
+        comm = await probe(scheduler, timeout=seconds, deserialize=False, **arguments)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            answer = await comm.read()
+        finally:
+            comm.abort()
+        if not (isinstance(answer, dict) and answer.get("type") == "Scheduler"):
+            raise ValueError("something answered there, but not a Dask scheduler (the dashboard's port?)")
 
     try:  # a bare connection first: a failed Client makes noise at exit, and retries for longer
-        asyncio.run(reachable())
-        return Client(scheduler, timeout=timeout, set_as_default=False)
-    except (OSError, ValueError, TimeoutError) as error:
-        reason = (str(error).splitlines() or [type(error).__name__])[0][:300]
-        raise ParameterError(f"cannot reach the Dask scheduler at {scheduler!r} ({reason}); start one with "
-                             "`dask scheduler` and give its address, such as tcp://HOST:8786") from None
+        asyncio.run(asyncio.wait_for(scheduler_answers(), seconds + 1))
+        return _data_only_client()(scheduler, timeout=seconds, set_as_default=False, security=security,
+                               deserializers=DATA_ONLY, direct_to_workers=False)
+    except Exception as error:  # noqa: BLE001 - whatever the far end did (silence, junk, TLS), the answer is one line
+        reason = printable((str(error).splitlines() or [""])[0][:300]) or type(error).__name__
+        if scheduler.startswith("tls://") and not arguments.get("ssl_context"):
+            reason += "; tls:// needs Dask's TLS files (distributed.comm.tls.ca-file, .client.cert, .client.key)"
+        raise ParameterError(f"cannot reach the Dask scheduler at {printable(scheduler)!r} ({reason}); start one "
+                             "with `dask scheduler` and give its address, such as tcp://HOST:8786") from None
+
+
+DATA_ONLY = ("msgpack",)  # the only deserializer the client uses: plain values and bytes, never a pickle
+
+
+class WorkerError(Exception):
+    """A task raised on a worker; only the name of its error is known here (the error itself came pickled)."""
+
+
+@cache
+def _data_only_client() -> type:
+    """:class:`distributed.Client` that unpickles nothing a worker sent. Results are read with msgpack alone
+    (:data:`DATA_ONLY`); the scheduler's report stream, which passes on what workers put in it, is read without
+    deserializing, and its three messages that carry pickles are read without them: an error (only its class
+    name, :func:`_error_name`), a result's type (not needed) and events ("print", "warn": ignored)."""
+    from distributed import Client
+
+    class DataOnlyClient(Client):
+        async def _ensure_connected(self, timeout=None):
+            await super()._ensure_connected(timeout)  # (re)connects the report stream, then it is read from
+            if self.scheduler_comm is not None and self.scheduler_comm.comm is not None:
+                self.scheduler_comm.comm.deserialize = False
+
+        def _handle_key_in_memory(self, key=None, type=None, workers=None):  # noqa: A002 - Dask's name
+            super()._handle_key_in_memory(key=key, type=None, workers=workers)
+
+        def _handle_task_erred(self, key=None, exception=None, traceback=None):
+            super()._handle_task_erred(key=key, exception=WorkerError(_error_name(exception)), traceback=None)
+
+        async def _handle_event(self, topic, event):
+            return None
+
+    return DataOnlyClient
+
+
+def _error_name(error: Any) -> str:
+    """The class name of an error a worker sent pickled, read from the pickle's opcodes, never unpickled: the
+    first class (a capitalized name) among the objects it imports."""
+    import pickletools
+
+    from distributed.protocol.serialize import Serialized
+
+    if not (isinstance(error, Serialized) and error.frames):
+        return "an error"
+    strings: list[str] = []
+    try:
+        for opcode, argument, _ in pickletools.genops(bytes(error.frames[0])[:65536]):
+            name = str(argument).split()[-1] if opcode.name in ("GLOBAL", "INST") else \
+                strings[-1] if opcode.name == "STACK_GLOBAL" and strings else ""
+            if name[:1].isupper():
+                return printable(name)[:100]
+            if isinstance(argument, str):
+                strings.append(argument)
+    except Exception:  # noqa: BLE001 - a damaged or cut pickle: no name to show
+        pass
+    return "an error"
+
+
+OUTCOME = {"status": str, "run_id": str, "test_accuracy": (int, float), "error": str, "worker": str, "shared": bool,
+           "archive": bytes}
+
+
+def _checked_outcome(outcome: Any) -> dict[str, Any]:
+    """A worker's outcome if it has the shape :func:`run_on_worker` gives it; else a failed one saying so."""
+    if not (isinstance(outcome, dict) and set(outcome) <= set(OUTCOME) and "status" in outcome
+            and all(isinstance(outcome[key], kind) for key, kind in OUTCOME.items() if key in outcome)
+            and outcome["status"] in ("succeeded", "failed")):
+        return {"status": "failed", "error": "digitlib: a worker answered with something that is not a run's outcome"}
+    return {**outcome, "error": printable(outcome.get("error", ""))[:1000], "worker": printable(outcome.get("worker",
+                                                                                                         "?"))[:200]}
 
 
 @contextmanager
@@ -205,35 +352,50 @@ def _token_file(reports_dir: Path) -> Iterator[str]:
 
 
 def _collected(future, run: PlannedRun, reports_dir: Path) -> dict[str, Any]:
-    """A finished task's outcome; a run sent back is received and indexed here, once."""
-    from distributed import KilledWorker
-
+    """A finished task's outcome, its run read back like any untrusted run folder: received (and indexed) here,
+    once, or read where the worker says it wrote it in the shared folder. Its status and accuracy are the run's
+    own record's, never what the worker claims."""
     from .runner import update_index
 
+    if future.status == "cancelled":
+        return {"status": "failed", "error": "digitlib: the scheduler cancelled its task (was it restarted?)"}
+    if future.status == "error":
+        name = str(future.exception())
+        if name == "KilledWorker":
+            return {"status": "failed", "error": "digitlib: workers kept dying while running it (Dask's "
+                                                 "distributed.scheduler.allowed-failures); not tried again"}
+        return {"status": "failed", "error": f"digitlib: the run could not run on a worker: it raised {name} (not "
+                                             "unpickled here; the worker's log has the whole error)"}
     try:
-        outcome = future.result()
-    except KilledWorker as error:
-        return {"status": "failed", "error": f"digitlib: {error.allowed_failures + 1} workers died while running it "
-                                             f"(the last {error.last_worker.address}); not tried again"}
-    except Exception as error:  # noqa: BLE001 - the task could not run there (digitlib missing on the worker?)
-        return {"status": "failed", "error": f"digitlib: the run could not run on a worker: "
-                                             f"{type(error).__name__}: {str(error)[:300]}"}
-    archive = outcome.pop("archive", None)
-    if archive is None:  # written into the shared folder (and indexed) by the runner, or no run was made
-        return outcome
+        outcome = _checked_outcome(future.result())
+    except Exception as error:  # noqa: BLE001 - an answer that is not msgpack (a pickle) is refused, not read
+        return {"status": "failed", "error": f"digitlib: a worker's answer was refused ({type(error).__name__}: "
+                                             f"{printable(str(error))[:200]})"}
+    archive, worker = outcome.pop("archive", None), outcome.get("worker", "?")
+    if "run_id" not in outcome:
+        return {**outcome, "status": "failed", "error": outcome["error"] or "digitlib: the worker made no run"}
+    identity = run_identity(run.parameters, backend=run.backend)
     try:
-        run_dir, record = receive_run(reports_dir, outcome.get("run_id"), archive,
-                                      run_identity(run.parameters, backend=run.backend))
+        if archive is not None:
+            run_dir, record = receive_run(reports_dir, outcome["run_id"], archive, identity, worker)
+        elif outcome.get("shared"):  # written into the shared folder (and indexed) by the runner on the worker
+            run_dir, record = read_shared_run(reports_dir, outcome["run_id"], identity)
+        else:
+            raise InvalidRun("it sent neither the run nor word of a shared folder")
     except InvalidRun as problem:
-        return {"status": "failed", "worker": outcome["worker"],
-                "error": f"digitlib: the run sent back by worker {outcome['worker']} was refused: {problem}"}
+        return {"status": "failed", "worker": worker,
+                "error": f"digitlib: the run sent back by worker {worker} was refused: {printable(str(problem))}"}
     succeeded = record["status"] == "succeeded" and record["metrics"] is not None
-    update_index(reports_dir, run_dir if succeeded and (run_dir / MODEL_FILE).is_file() else None)
+    if archive is not None:
+        update_index(reports_dir, run_dir if succeeded and (run_dir / MODEL_FILE).is_file() else None)
     outcome["run_id"] = run_dir.name
     if succeeded:
         outcome.update(status="succeeded", test_accuracy=record["metrics"]["test"]["accuracy"])
-    elif outcome["status"] == "succeeded":  # the worker said so, the run's own record does not
-        outcome.update(status="failed", error=f"digitlib: run {run_dir.name} {record['status']}: {record.get('error')}")
+        outcome.pop("error", None)
+    else:
+        outcome.pop("test_accuracy", None)
+        outcome.update(status="failed", error=outcome.get("error") if outcome["status"] == "failed" else
+                       f"digitlib: run {run_dir.name} {record['status']}: {printable(str(record.get('error')))[:500]}")
     return outcome
 
 
@@ -248,6 +410,9 @@ def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.Pat
     log = log or sys.stdout
     reports_dir = Path(reports_dir)
     outcomes, pending = plan_sweep(sweep, reports_dir)
+    if _unprotected(scheduler):
+        print(f"digitlib: warning: {printable(scheduler)} is neither encrypted nor authenticated: whoever reaches the "
+              "scheduler can run code on the cluster (and, through it, here); use tls:// (docs/sweeps.md)", file=log)
     with connect(scheduler) as client:
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         waiting = "" if workers else " (runs wait until one joins)"
@@ -264,7 +429,7 @@ def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.Pat
                 task = {"parameters": run.parameters, "backend": run.backend, "resume": run.resume,
                         "reports_dir": str(reports_dir.resolve()), "token": token}
                 key = f"digitlib-run-{uuid.uuid4().hex}"  # a fresh key: the same parameters may run again later
-                tasks[client.submit(run_on_worker, task, key=key, pure=False)] = run
+                tasks[client.submit(run_task, task, key=key, pure=False)] = run
             try:
                 for future in as_completed(tasks, loop=client.loop):
                     outcome = started_outcome(tasks[future], _collected(future, tasks[future], reports_dir))
@@ -277,3 +442,17 @@ def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.Pat
                 client.cancel(unfinished)  # a run already executing finishes on its worker, uncollected
                 raise SweepInterrupted(interrupted=0, not_started=len(unfinished)) from None
     return outcomes
+
+
+def _unprotected(scheduler: str) -> bool:
+    """Whether `scheduler` is reached without TLS over a network (tcp:// to anything but this machine)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    if not scheduler.startswith("tcp://"):
+        return False
+    host = urlsplit(scheduler).hostname or ""
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host != "localhost"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from .atomic import write_atomic
+from .atomic import write_json
 from .backends import EARLIER_RUNS_BACKEND
 from .models import MEMBER_MODEL, build_model, ensemble_members, model_spec
 from .results import save_model
@@ -107,7 +107,7 @@ def _save_member(directory: Path, member: keras.Model, wanted: dict[str, Any], s
                      "train_images": len(splits.x_train), "validation_images": len(splits.x_val)},
         "data": {"sha256": wanted["data_sha256"]},
     }
-    write_atomic(directory / MEMBER_FILE, json.dumps(finished, indent=2) + "\n")
+    write_json(directory / MEMBER_FILE, finished)  # a diverged member's NaN loss as null, which reads back
 
 
 def _load_member(directory: Path) -> tuple[keras.Model, TrainingResult]:

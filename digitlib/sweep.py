@@ -15,9 +15,10 @@ Besides notebook parameters, a run (or `common`, or the grid) may name its Keras
 
 Every set is validated before anything runs; errors name the file, line and key. A run whose
 parameters match an earlier finished run (succeeded or failed) in the same reports folder is not
-run again; an interrupted or timed-out one is resumed from its last finished epoch. Ctrl-C or SIGTERM
-stops a sweep: its running runs are interrupted and no more are started. A sweep of more than 100 runs
-needs ``--yes``.
+run again; an interrupted or timed-out one is resumed from its last finished epoch. Ctrl-C, SIGTERM or
+SIGHUP stops a sweep: its running runs are interrupted and no more are started; a sweep killed outright
+leaves its runs to interrupt themselves (:func:`stop_with_parent`). A sweep of more than 100 runs needs
+``--yes``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ import reprlib
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
+import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,7 @@ from .backends import BACKENDS, choose_backend
 from .params import ParameterError, model_label, validate_parameters
 from .rundir import REPORTS_DIR, RUN_FILE, identity_of, read_runs, run_identity
 from .tracking import untracked
+from .untrusted import printable
 from .yamlfile import YamlInputError, load_yaml_file
 
 TOP_LEVEL = ("name", "common", "grid", "runs")
@@ -139,7 +142,9 @@ def _sweep_name(data: dict[str, Any], path: Path, tree: yaml.Node) -> str:
     if "name" not in data:
         return re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip(".-")[:100] or "sweep"
     name = data["name"]
-    name = str(name) if isinstance(name, int) and not isinstance(name, bool) else name
+    if isinstance(name, (int, float)):  # `010`, `0x1F`, `1e3`, `yes`: the name as written, not YAML 1.1's value
+        node = next((value for key, value in tree.value if key.value == "name"), None)
+        name = node.value if isinstance(node, yaml.ScalarNode) else name
     if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
         raise ParameterError(f"{path}:{_line_of(tree, 'name')}: the sweep name {reprlib.repr(name)} is not a plain "
                              "name: use up to 100 letters, digits, '-', '_' or '.', not starting with '.' "
@@ -230,19 +235,19 @@ class _ReportProcesses:
         self._running: set[subprocess.Popen] = set()
         self.started, self.stopping = 0, False
 
-    def run(self, command: list[str]) -> subprocess.CompletedProcess | None:
-        """Run `command` to its end; None, starting nothing, once the sweep is stopping."""
+    def run(self, command: list[str], stdin: str) -> subprocess.CompletedProcess | None:
+        """Run `command` to its end, `stdin` its input; None, starting nothing, once the sweep is stopping."""
         with self._lock:
             if self.stopping:
                 return None
             # A session of its own: a terminal's Ctrl-C reaches the sweep alone, which passes it on once.
             # Not logged to MLflow by itself: the sweep logs it, as a child of its own run.
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                       start_new_session=True, env=untracked(os.environ))
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True, start_new_session=True, env=report_environment(untracked(os.environ)))
             self._running.add(process)
             self.started += 1
         try:
-            stdout, stderr = process.communicate()
+            stdout, stderr = process.communicate(stdin)
         finally:
             with self._lock:
                 self._running.discard(process)
@@ -260,17 +265,40 @@ class _ReportProcesses:
             return len(self._running)
 
 
-def report_command(run: PlannedRun, reports_dir: Path, params_file: str) -> list[str]:
-    """The `digitlib report --json` command of a planned run: fresh from `params_file`, or --resume."""
-    arguments = ["--resume", run.resume] if run.resume else ["--params-file", params_file, "--backend", run.backend]
+STOP_WITH = "DIGITLIB_STOP_WITH"  # set on a sweep's `digitlib report`: the pid of the sweep, whose death interrupts it
+
+
+def report_command(run: PlannedRun, reports_dir: Path) -> list[str]:
+    """The `digitlib report --json` command of a planned run: fresh, its parameters read from stdin
+    (:func:`parameters_text`: no temporary file to leak if the sweep is killed), or --resume."""
+    arguments = ["--resume", run.resume] if run.resume else ["--params-file", "/dev/stdin", "--backend", run.backend]
     return [sys.executable, "-m", "digitlib.cli", "report", "--json", *arguments, "--reports-dir", str(reports_dir)]
 
 
-def written_parameters(parameters: dict[str, Any]) -> str:
-    """A temporary YAML file of `parameters`, for --params-file; the caller removes it."""
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-        yaml.safe_dump(parameters, handle)
-    return handle.name
+def parameters_text(parameters: dict[str, Any]) -> str:
+    """`parameters` as the YAML that :func:`report_command` reads from its stdin."""
+    return yaml.safe_dump(parameters)
+
+
+def report_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """`environment` for a run this process starts, which stops (:func:`stop_with_parent`) if this process dies."""
+    return {**environment, STOP_WITH: str(os.getpid())}
+
+
+def stop_with_parent() -> None:
+    """In a `digitlib report` that a sweep started: once the sweep is gone (killed with SIGKILL, say, or its
+    worker), interrupt this run with SIGTERM, so that it is marked interrupted and the next sweep resumes it,
+    instead of running on orphaned and failing when it writes to its dead parent's pipe."""
+    parent = os.environ.get(STOP_WITH, "")
+    if not parent.isdigit():
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="digitlib-stop-with-sweep", daemon=True).start()
 
 
 def report_outcome(result: subprocess.CompletedProcess) -> dict[str, Any]:
@@ -288,11 +316,7 @@ def report_outcome(result: subprocess.CompletedProcess) -> dict[str, Any]:
 
 def _run_one(run: PlannedRun, reports_dir: Path, processes: _ReportProcesses) -> dict[str, Any]:
     """One `digitlib report --json` process (or --resume of an interrupted one); returns what it printed."""
-    params_file = written_parameters(run.parameters)
-    try:
-        result = processes.run(report_command(run, reports_dir, params_file))
-    finally:
-        os.unlink(params_file)
+    result = processes.run(report_command(run, reports_dir), parameters_text(run.parameters))
     if result is None:
         return {"status": "not started", "error": "the sweep was stopped"}
     return report_outcome(result)
@@ -311,7 +335,7 @@ def describe_outcome(outcome: dict[str, Any], with_backend: bool = False) -> str
         return f"{run}: already {outcome['earlier']} ({outcome['run_id']}), not run again"
     if outcome["status"] == "succeeded":
         return f"{run}: succeeded, test accuracy {outcome['test_accuracy']:.2%} ({outcome['run_id']})"
-    return f"{run}: {outcome['status']} ({outcome['error']})"
+    return f"{run}: {outcome['status']} ({printable(outcome['error'])})"  # a worker's text: no escape codes
 
 
 def track_outcome(tracker, outcome: dict[str, Any], reports_dir: Path) -> None:

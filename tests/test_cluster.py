@@ -267,3 +267,237 @@ def test_a_run_on_a_worker_is_not_held_to_the_nannys_thread_limits(monkeypatch):
     environment = _report_environment()
     assert "OMP_NUM_THREADS" not in environment and environment["MKL_NUM_THREADS"] == "4"
     assert environment["DIGITLIB_DATA_DIR"] == "/data/mnist"  # the worker's own, as for a local run
+
+
+# A hostile worker ---------------------------------------------------------------------------------
+
+HOSTILE = '''"""Preloaded into a `dask worker`: it answers each digitlib task with something hostile, by its seed."""
+import os
+
+import digitlib.cluster
+from distributed.protocol.serialize import Serialized, serialize
+
+MARKER = os.environ["HOSTILE_MARKER"]
+
+
+class Payload:
+    """Unpickled, it runs a shell command that writes the pid of the process that unpickled it."""
+    def __reduce__(self):
+        return (os.system, (f"echo $PPID >> {MARKER}",))
+
+
+class PayloadError(Exception):
+    def __reduce__(self):
+        return (os.system, (f"echo $PPID >> {MARKER}",))
+
+
+def data(outcome):
+    return Serialized(*serialize(outcome, serializers=("msgpack",), on_error="raise"))
+
+
+def hostile(task):
+    seed = task["parameters"]["seed"]
+    if seed == 1:
+        return Payload()  # pickled by the worker
+    if seed == 2:
+        raise PayloadError("boom")  # an error, pickled
+    if seed == 3:  # a claimed run outside the reports folder
+        return data({"status": "succeeded", "run_id": "../../outside", "test_accuracy": 1.0, "worker": "w",
+                     "shared": True})
+    if seed == 4:  # a run that does not exist
+        return data({"status": "succeeded", "run_id": "20261201-000000-00000000", "test_accuracy": 1.0,
+                     "worker": "w", "shared": True})
+    if seed == 5:  # a text accuracy
+        return data({"status": "succeeded", "run_id": "x", "test_accuracy": "high", "worker": "w", "shared": True})
+    return data({"status": "failed", "error": "\\x1b[2J\\x1b[31mscreen cleared", "worker": "\\x1b]0;title\\x07",
+                 "shared": False})  # escape codes for the terminal
+
+
+digitlib.cluster.run_task = digitlib.cluster.run_on_worker = hostile
+'''
+
+
+def test_a_hostile_worker_runs_nothing_in_the_sweep_and_its_claims_are_checked(tmp_path, mnist_dir):
+    """A real worker, preloaded to answer with a pickled payload, a pickled error, a run id outside reports/, a
+    run that does not exist, a text accuracy and terminal escape codes: each run fails with one clean line, and
+    the payload never runs in the sweep's process (the client), nor is anything written outside reports/."""
+    import io
+
+    from digitlib.cluster import run_sweep_on_cluster
+    from digitlib.sweep import load_sweep
+
+    (tmp_path / "hostile.py").write_text(HOSTILE)
+    marker = tmp_path / "unpickled-by"
+    cluster = LocalCluster(tmp_path, mnist_dir)
+    try:
+        scratch = tmp_path / "worker"
+        scratch.mkdir()
+        environment = {**os.environ, "HOSTILE_MARKER": str(marker), "PYTHONPATH": f"{REPOSITORY}:{tmp_path}"}
+        cluster.start(["worker", cluster.address, "--nworkers", "1", "--nthreads", "1", "--no-nanny",
+                       "--local-directory", str(scratch), "--preload", "hostile"], "hostile", environment)
+        cluster.wait_for_workers(1)
+        (tmp_path / "sweep.yaml").write_text("name: hostile\ncommon: {model: fast, epochs: 1}\n"
+                                             "grid: {seed: [1, 2, 3, 4, 5, 6]}\n")
+        reports, log = tmp_path / "sweeps" / "reports", io.StringIO()
+        outcomes = run_sweep_on_cluster(load_sweep(tmp_path / "sweep.yaml"), cluster.address, reports, log=log)
+    finally:
+        cluster.stop()
+    assert str(os.getpid()) not in (marker.read_text().split() if marker.exists() else [])
+    errors = {outcome["parameters"]["seed"]: outcome["error"] for outcome in outcomes}
+    assert all(outcome["status"] == "failed" for outcome in outcomes) and sorted(errors) == [1, 2, 3, 4, 5, 6]
+    assert "a worker's answer was refused (TypeError: Data serialized with" in errors[1]
+    # (Dask's worker checks an error unpickles before sending it, runs the payload itself, and sends an Exception.)
+    assert re.search(r"it raised (PayloadError|Exception) \(not unpickled here", errors[2]), errors[2]
+    assert "'../../outside' is not a run id" in errors[3]
+    assert "was refused: run.json is unreadable" in errors[4]
+    assert "is not a run's outcome" in errors[5]
+    assert errors[6] == "\\x1b[2J\\x1b[31mscreen cleared"
+    assert "\x1b" not in log.getvalue() and "\\x1b[2J" in log.getvalue()
+    assert not (tmp_path / "outside").exists() and not list(reports.glob("*/mlflow.json"))
+    assert sorted(path.name for path in reports.iterdir()) == []  # no run came back, no token file left
+
+
+# What answers at the scheduler's address -----------------------------------------------------------
+
+class Listener:
+    """A TCP server on 127.0.0.1 that accepts connections and then says nothing, junk, or an HTTP error page."""
+
+    def __init__(self, answer: bytes | None):
+        import threading
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"tcp://127.0.0.1:{self.server.getsockname()[1]}"
+        self.answer, self.connections = answer, []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+            if self.answer is not None:
+                connection.sendall(self.answer)
+
+    def close(self) -> None:
+        for connection in self.connections:
+            connection.close()
+        self.server.close()
+
+
+@pytest.mark.parametrize("answer", [None, b"\xff" * 64, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"],
+                         ids=["silent", "junk", "http"])
+def test_something_that_is_not_a_scheduler_is_one_line_within_the_timeout(tmp_path, answer):
+    from digitlib.cluster import connect
+    from digitlib.params import ParameterError
+
+    listener = Listener(answer)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ParameterError, match=r"^cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:\d+' "
+                                                 r"\(.+\); start one with `dask scheduler`") as raised:
+            connect(listener.address, timeout=2)
+    finally:
+        listener.close()
+    assert time.monotonic() - started < 10 and "\n" not in str(raised.value)
+
+
+# Archives that would cost more than they hold -------------------------------------------------------
+
+def test_an_archive_of_too_many_files_is_refused_at_the_first_file_too_many(tmp_path, monkeypatch):
+    from digitlib.cluster import MAX_RUN_FILES
+
+    archive = archive_of([member(f"run-1/{number}.txt", content=b"") for number in range(MAX_RUN_FILES * 5)])
+    headers, read_header = [], tarfile.TarFile.next
+    monkeypatch.setattr(tarfile.TarFile, "next", lambda self: headers.append(1) or read_header(self))
+    with pytest.raises(InvalidRun, match="holds more than a run's 1000 files"):
+        receive_run(tmp_path, "run-1", archive, identity="0" * 64)
+    assert len(headers) <= MAX_RUN_FILES + 2  # not every header of the archive (a few MB can hold 400,000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_archive_that_unpacks_to_far_more_than_its_size_is_refused_unpacked(tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
+        info = tarfile.TarInfo("run-1/junk")
+        info.size = 200 * 1024**2  # zeros: a 200 MB file in a few hundred kB
+        archive.addfile(info, io.BufferedReader(io.BytesIO(bytes(info.size))))
+    with pytest.raises(InvalidRun, match="the archive unpacks to more than .* bytes, more than a run of its size"):
+        receive_run(tmp_path, "run-1", buffer.getvalue(), identity="0" * 64)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.e2e
+def test_a_page_sent_back_is_rendered_again_here_and_a_run_left_running_lands_interrupted(tmp_path, report_run):
+    """A worker's report.html may carry script: the page is rendered here, from the run's notebook, under the
+    content security policy. A run.json still saying running (with a pid that lives here) lands interrupted."""
+    import shutil
+
+    from digitlib.rundir import identity_of, read_run
+
+    sent = tmp_path / "worker" / report_run.name
+    shutil.copytree(report_run, sent)
+    (sent / "report.html").write_text("<html><body><script>document.title = 'ran'</script></body></html>")
+    record = json.loads((sent / "run.json").read_text())
+    record.update(status="running", pid=os.getpid())
+    (sent / "run.json").write_text(json.dumps(record))
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    run_dir, received = receive_run(reports, sent.name, pack_run(sent), identity_of(read_run(report_run)),
+                                    worker="tcp://10.0.0.9:40000")
+    page = (run_dir / "report.html").read_text()
+    assert "document.title" not in page  # the page is digitlib's, from the run's notebook, under its policy:
+    assert 'http-equiv="Content-Security-Policy"' in page and "test accuracy" in page
+    assert received["status"] == read_run(run_dir)["status"] == "interrupted"
+    assert received["error"] == "its process on worker tcp://10.0.0.9:40000 ended without finishing"
+
+
+@pytest.mark.e2e
+@pytest.mark.full  # Dask's TLS: a scheduler and a worker that admit only holders of the cluster's certificate
+def test_a_sweep_runs_over_tls_with_dasks_own_configuration_and_strangers_are_refused(tmp_path, mnist_dir):
+    from distributed.security import Security
+
+    def files(name: str, security: Security) -> dict[str, str]:
+        paths = {}
+        for kind, pem in (("ca", security.tls_ca_file), ("cert", security.tls_client_cert),
+                          ("key", security.tls_client_key)):
+            paths[kind] = str(tmp_path / f"{name}-{kind}.pem")
+            Path(paths[kind]).write_text(pem)
+        return paths
+
+    ours, stranger = files("ours", Security.temporary()), files("stranger", Security.temporary())
+    tls = ["--tls-ca-file", ours["ca"], "--tls-cert", ours["cert"], "--tls-key", ours["key"]]
+    port = free_port()
+    address = f"tls://127.0.0.1:{port}"
+    cluster = LocalCluster.__new__(LocalCluster)
+    cluster.folder, cluster.processes = tmp_path, []
+    cluster.start(["scheduler", "--protocol", "tls", "--host", "127.0.0.1", "--port", str(port),
+                   "--dashboard-address", f"127.0.0.1:{free_port()}", *tls], "scheduler", os.environ)
+    (tmp_path / "worker").mkdir()
+    cluster.start(["worker", address, "--nthreads", "1", "--no-nanny", "--local-directory", str(tmp_path / "worker"),
+                   *tls], "worker", {**os.environ, "PYTHONPATH": str(REPOSITORY), "DIGITLIB_COPY_BACK": "1"})
+
+    def sweep(keys: dict[str, str] | None) -> subprocess.CompletedProcess:
+        settings = {f"DASK_DISTRIBUTED__COMM__TLS__{name}": keys[kind] for name, kind in
+                    (("CA_FILE", "ca"), ("CLIENT__CERT", "cert"), ("CLIENT__KEY", "key"))} if keys else {}
+        return subprocess.run([sys.executable, "-m", "digitlib.cli", "sweep", "sweep.yaml", "--scheduler", address,
+                               "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, **settings, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"})
+    try:
+        (tmp_path / "sweep.yaml").write_text("name: tls\nruns:\n  - {model: fast, data_dir: /nonexistent/mnist, "
+                                             "epochs: 1}\n")
+        for keys, reason in ((None, "tls:// needs Dask's TLS files"), (stranger, "")):
+            refused = sweep(keys)
+            assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, refused.stderr[-2000:]
+            assert refused.stderr.startswith(f"digitlib: error: cannot reach the Dask scheduler at '{address}'")
+            assert reason in refused.stderr
+        assert not (tmp_path / "reports").exists()
+        result = sweep(ours)
+    finally:
+        cluster.stop()
+    assert result.returncode == 1, result.stderr[-3000:]  # the run fails on the worker (no data there), as asked
+    [run] = json.loads(result.stdout)["runs"]
+    assert run["status"] == "failed" and "DataError" in run["error"] and run["worker"].startswith("tls://127.0.0.1:")
+    assert (tmp_path / "reports" / run["run_id"] / "run.json").is_file()  # sent back over TLS, received here
+    assert "is neither encrypted nor authenticated" not in result.stderr

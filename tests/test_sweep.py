@@ -249,3 +249,45 @@ def test_a_sweep_runs_the_same_parameters_on_both_backends_and_skips_both_again(
     again = digitlib_cli("sweep", "sweep.yaml", cwd=tmp_path)
     assert again.returncode == 1 and "2 runs, 0 executed and 2 already finished earlier" in again.stdout
     assert len(list((tmp_path / "reports").glob("*/run.json"))) == 2
+
+
+@pytest.mark.parametrize("written", ["010", "0x1F", "1e3", "1_000", "yes"])
+def test_a_sweep_name_is_taken_as_written_not_as_yaml_reads_a_number(tmp_path, written):
+    assert load_sweep(write(tmp_path, f"name: {written}\nruns:\n  - {{model: seed}}\n")).name == written
+
+
+@pytest.mark.e2e
+@pytest.mark.full  # make test: SIGTERM of a sweep (above) and kill -9 of a run (test_trustworthy)
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGHUP], ids=["kill-9", "terminal-closed"])
+def test_a_sweep_killed_or_hung_up_leaves_its_run_resumable_not_failed(tmp_path, mnist_dir, how):
+    """kill -9 of the sweep (its run notices its parent is gone) or SIGHUP (a closed terminal or SSH session): the
+    running run ends interrupted, so the next sweep resumes it, and no temporary file is left behind."""
+    from digitlib.sweep import plan_sweep
+
+    write(tmp_path, "name: orphan\ncommon: {model: fast, train_limit: 2000, test_limit: 200, epochs: 3}\n"
+                    "grid:\n  seed: [0]\n")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    sweep = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "sweep", "sweep.yaml"], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             env={**os.environ, "DIGITLIB_DATA_DIR": str(mnist_dir), "TMPDIR": str(scratch)})
+    reports = tmp_path / "reports"
+    try:
+        deadline = time.monotonic() + 120
+        while not list(reports.glob("*/checkpoint.json")):  # the run trains: it finished its first epoch
+            assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()[1][-3000:]
+            time.sleep(0.05)
+        sweep.send_signal(how)
+        sweep.communicate(timeout=60)
+        [run] = run_directories(reports)
+        deadline = time.monotonic() + 60
+        while (record := json.loads((run / "run.json").read_text()))["status"] in ("running", "rendering"):
+            assert time.monotonic() < deadline, "the orphaned run is still running"
+            time.sleep(0.2)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+    assert record["status"] == "interrupted", record
+    _, pending = plan_sweep(load_sweep(tmp_path / "sweep.yaml"), reports)
+    assert [planned.resume for planned in pending] == [run.name]  # resumed by the next sweep, not skipped as failed
+    assert not [path for path in scratch.rglob("*") if path.suffix == ".yaml"]  # no parameters file left

@@ -372,7 +372,7 @@ def test_make_lab_starts_headless_on_a_free_port_as_this_user(clone, tmp_path):
         assert git(clone, "config", "--local", "filter.nbstripout.clean")  # make lab configured the filter
 
 
-# make test: the one check of the hook inside a running JupyterLab, a few seconds (most of them JupyterLab's start)
+@pytest.mark.full  # make test: the hook on a real git checkout (above), make lab in Chromium (test_lab_browser)
 def test_make_labs_jupyterlab_strips_only_the_notebooks_git_tracks(clone, tmp_path):
     """The pre-save hook in a running `make lab`, saves made through its REST API as the page makes them: the user's
     own notebooks (new, in a subfolder, File → Duplicate of a committed one) keep outputs, execution counts and

@@ -19,8 +19,10 @@ from .backends import BACKENDS
 from .layout import INDEX_FILE, REPORTS_DIR
 from .params import ParameterError, describe_parameters, load_parameters_file, notebook_names, parse_value
 from .predict import ModelError
+from .untrusted import printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for cat or seq whose reader stopped early
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
                             "mlflow extra; '' turns it off)")
 
     predict = commands.add_parser("predict", help="read the digit in each image with a trained model")
-    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files, or folders of images")
+    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
+                         help="image files, or folders of images (each file is read once, however often it is named)")
     predict.add_argument("--model", metavar="PATH",
                          help="a saved model.keras (default: the best finished model in --reports-dir: the most "
                               "capable model trained on all the training images, then the best validation "
@@ -99,7 +102,10 @@ def _terminal_stderr():
 
 def report_command(arguments: argparse.Namespace) -> int:
     from .runner import resume_report, run_report
+    from .sweep import stop_with_parent
     from .tracking import tracker_for
+
+    stop_with_parent()  # a run a sweep started is interrupted (and resumable) if the sweep dies
 
     if arguments.timeout is not None and not (math.isfinite(arguments.timeout) and arguments.timeout > 0):
         raise ParameterError(f"--timeout must be a positive number of seconds, got {arguments.timeout:g}")
@@ -123,12 +129,12 @@ def report_command(arguments: argparse.Namespace) -> int:
         print(json.dumps(outcome), flush=True)
     if result.status != "succeeded":
         print(f"digitlib: run {result.run_dir.name} {result.status}: "
-              f"{result.error} (report: {result.report})", file=sys.stderr)
+              f"{printable(result.error)} (report: {printable(result.report)})", file=sys.stderr)
         return EXIT_FAILED
     accuracy = outcome["test_accuracy"]
     summary = f"test accuracy {accuracy:.2%}; " if accuracy is not None else ""
     if not arguments.json:
-        print(f"{summary}report written to {result.report}", flush=True)
+        print(f"{summary}report written to {printable(result.report)}", flush=True)
     if outcome["warning"]:  # the run succeeded, but learned little: say what to change, still exit 0
         print(f"digitlib: warning: {outcome['warning']}", file=sys.stderr, flush=True)
     return EXIT_OK
@@ -140,7 +146,6 @@ def predict_command(arguments: argparse.Namespace) -> int:
     from .backends import choose_backend, kernel_environment
     from .native import native_stderr_to
     from .predict import default_model, labelled_accuracy, load_trained_model, predict_images
-    from .untrusted import printable
 
     if not 1 <= arguments.top <= 10:
         raise ParameterError(f"--top must be between 1 and 10, got {arguments.top}")
@@ -177,13 +182,16 @@ def _warnings_in_one_line() -> None:
 
 
 def _interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C, so a killed run is still marked interrupted and indexed."""
+    """Treat SIGTERM and SIGHUP (a closed terminal or SSH session) like Ctrl-C, so a killed run is still marked
+    interrupted and indexed, and a sweep interrupts its runs (they resume) rather than leave them orphaned."""
     import signal
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # under nohup it stays ignored
+        signal.signal(signal.SIGHUP, interrupt)
 
 
 def sweep_command(arguments: argparse.Namespace) -> int:
@@ -249,13 +257,30 @@ def sweep_command(arguments: argparse.Namespace) -> int:
 COMMANDS = {"report": report_command, "sweep": sweep_command, "predict": predict_command}
 
 
+def _reader_gone() -> int:
+    """Stop quietly, as Python's documentation of SIGPIPE advises: stdout goes to /dev/null, so the interpreter's
+    final flush of what is left cannot fail again with a second traceback. 141, as coreutils' tools end (killed by
+    SIGPIPE, which a shell shows as 128 + 13), so `set -o pipefail` scripts see digitlib as they see cat."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file descriptor (a test's StringIO): nothing to flush at exit
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     _warnings_in_one_line()
     _interrupt_on_sigterm()
     try:
-        return COMMANDS[arguments.command](arguments)
+        status = COMMANDS[arguments.command](arguments)
+        sys.stdout.flush()  # what print() kept meets a closed pipe here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:  # `digitlib predict DIR | head -1`: the reader has what it wanted
+        return _reader_gone()
     except (ParameterError, ModelError) as error:
         print(f"digitlib: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -145,16 +145,36 @@ def label_in_name(path: str | os.PathLike) -> int | None:
 
 
 def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Expand files and folders into image paths; the second list names the folders that held none."""
-    paths, problems = [], []
+    """Expand files and folders into image paths; the second list names the folders that held none.
+
+    Each file is listed once, at the place it is first named, however often it is named: twice, or beside a
+    folder that holds it, or by another spelling of its path (``./a.png``, an absolute path, a folder reached
+    through ``..`` or a link). A link of another name is a file of its own. An empty folder is reported once.
+    """
+    paths, problems, seen = [], [], set()
+
+    def first_time(key: str) -> bool:
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for item in map(Path, inputs):
         if item.is_dir():
+            if not first_time(os.path.realpath(item)):  # its images are keyed by the folder resolved, too
+                continue
             # not only regular files: reading a FIFO or a broken link named like an image says what is wrong
             found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
             if not found:
                 problems.append((item, f"{printable(item)}: no images in this directory "
                                        f"(looked for {', '.join(IMAGE_SUFFIXES)})"))
-            paths.extend(found)
-        else:
+            paths.extend(p for p in found if first_time(_same_file(p)))
+        elif first_time(_same_file(item)):
             paths.append(item)  # missing or unreadable files are reported when they are read
     return paths, problems
+
+
+def _same_file(path: Path) -> str:
+    """One key for every spelling of a path: its folder resolved (``.``, ``..``, links), its own name kept, so a
+    link named otherwise than its target stays a file of its own, as its name is what the user sees."""
+    return os.path.join(os.path.realpath(path.parent), path.name)

@@ -96,6 +96,59 @@ def labelled_accuracy(predictions: list[Prediction]) -> LabelledAccuracy | None:
     return LabelledAccuracy(correct=sum(judged), labelled=len(judged)) if judged else None
 
 
+# What the prediction notebook's page shows of many images: each figure row and styled table row costs time and
+# memory (2,000 images, one figure row each, had not finished after 15 minutes, at 6 to 9 GB), while
+# predictions.json keeps every reading.
+SHOWN_PICTURES = 20
+SHOWN_ROWS = 100
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The predictions a page shows, in their order, out of `total` (of the readable ones, with `readable_only`):
+    the first `first`, then the rest's most doubtful (:func:`shown_predictions`)."""
+
+    predictions: list[Prediction]
+    total: int
+    first: int
+    readable_only: bool = False
+
+    @property
+    def left_out(self) -> int:
+        return self.total - len(self.predictions)
+
+    def __str__(self) -> str:
+        images = ("image" if self.total == 1 else "images") + (" read" if self.readable_only else "")
+        if not self.left_out:
+            return f"all {self.total:,} {images}"
+        doubts = "read wrong, or read least surely" if self.readable_only else \
+            "unreadable, read wrong, or read least surely"
+        return (f"{len(self.predictions):,} of the {self.total:,} {images} ({self.left_out:,} left out): the first "
+                f"{self.first:,}, then the {len(self.predictions) - self.first:,} most worth a second look ({doubts})")
+
+
+def shown_predictions(predictions: list[Prediction], limit: int, readable_only: bool = False) -> Shown:
+    """At most `limit` of `predictions` (only those read, with `readable_only`), for a page to show, in their
+    order: all of them when they fit; else the first half of `limit` and, of the others, those most worth a
+    second look: unreadable files, then labelled images read wrong, then the least sure readings."""
+    if limit < 2:
+        raise ValueError(f"limit must be at least 2 (the first and the most doubtful), got {limit}")
+    candidates = [p for p in predictions if p.error is None] if readable_only else list(predictions)
+    if len(candidates) <= limit:
+        return Shown(candidates, len(candidates), len(candidates), readable_only)
+    first = limit // 2
+
+    def doubt(index: int) -> tuple[int, float]:
+        prediction = candidates[index]
+        if prediction.error is not None:
+            return 0, 0.0
+        return (1 if prediction.correct is False else 2), prediction.probability
+
+    doubtful = sorted(range(first, len(candidates)), key=doubt)[:limit - first]  # stable: ties in their order
+    return Shown([candidates[i] for i in [*range(first), *sorted(doubtful)]], len(candidates), first,
+                 readable_only)
+
+
 def default_model(reports_dir: str | os.PathLike = REPORTS_DIR) -> FinishedModel:
     """The finished model to read with when none is named: the best in `reports_dir`
     (:func:`digitlib.rundir.best_model`: the most capable model, then the best validation accuracy). Its
@@ -177,9 +230,10 @@ def check_model_archive(file: BinaryIO, path: Path) -> None:
 
 
 def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:
-    """Preprocess every image MNIST-style and predict them in one batch; failures are kept, in order. A file
-    whose name carries its digit (``photo_label4.jpg``: :func:`digitlib.handwriting.label_in_name`) gets
-    it as its label."""
+    """Preprocess every image MNIST-style and predict them together, in batches; failures are kept, in order.
+    Each file is read once, where it is first named, however often `inputs` name it
+    (:func:`digitlib.handwriting.find_images`). A file whose name carries its digit (``photo_label4.jpg``:
+    :func:`digitlib.handwriting.label_in_name`) gets it as its label."""
     import numpy as np
 
     from .evaluation import predict_probabilities

@@ -92,8 +92,8 @@ def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
     table = _in_full(pd.DataFrame(rows).set_index("image"))
     if not labelled:
         return table
-    # By row position, not by label: the same file given twice gives two rows of one name, which
-    # Styler.apply refuses. Columns 0 and 1 are the digit read and the label.
+    # By row position, not by label: two files of one name in different folders give two rows of one
+    # name, which Styler.apply refuses. Columns 0 and 1 are the digit read and the label.
     colours = {True: _RIGHT, False: _WRONG}
     return table.set_table_styles(
         [{"selector": f"tbody tr:nth-child({row}) td.col{column}",

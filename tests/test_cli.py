@@ -226,3 +226,29 @@ def test_notebooks_with_no_finished_run_say_what_to_run_first(tmp_path, notebook
     assert result.returncode == 1
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("digitlib: run ")]
     assert message in line and TRAIN_FIRST in line and "Traceback" not in result.stderr
+
+
+@pytest.mark.e2e
+def test_predict_piped_into_a_reader_that_stops_early_ends_quietly_with_status_141(report_run, tmp_path):
+    """Issue #22 case 18: `digitlib predict DIR | head -1` ended in a BrokenPipeError traceback and exit 1. The
+    reader takes one line and closes its end; predict stops there as cat or seq would (128 + SIGPIPE), silently."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    images = tmp_path / "digits"
+    images.mkdir()
+    Image.fromarray(255 - np.pad(np.full((20, 4), 255, np.uint8), ((4, 4), (12, 12)))).save(images / "one.png")
+    # Long names, so that the lines overflow the pipe's 64 KiB: predict then waits on a full pipe until the reader
+    # closes it, and its next line meets a closed pipe whatever the timing.
+    for number in range(400):
+        (images / f"{number:03d}_{'x' * 200}.png").write_bytes((images / "one.png").read_bytes())
+    command = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "predict", images, "--model",
+                                report_run / "model.keras"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = command.stdout.readline()  # as `head -1` does
+    command.stdout.close()
+    stderr = command.stderr.read().decode()
+    assert command.wait(timeout=120) == 141, stderr
+    assert first.decode().startswith(f"{images / '000_'}") and "Traceback" not in stderr and stderr == "", stderr

@@ -1,6 +1,7 @@
 """MNIST-style preprocessing on synthetic pictures whose right answer is known."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,6 +133,21 @@ def test_find_images_expands_folders_and_reports_empty_ones(tmp_path):
     assert [p.name for p in paths] == ["1.JPG", "2.png", "x.png"]
     assert len(problems) == 1 and problems[0][0] == tmp_path / "empty"
     assert "empty: no images in this directory" in problems[0][1]
+
+
+def test_find_images_lists_each_file_once_however_often_and_however_it_is_named(tmp_path, monkeypatch):
+    """Issue #22 case 13: an image named twice, named beside its folder, or by another spelling of its path is one
+    file, at its first place; a link of another name is a file of its own; an empty folder is reported once."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").mkdir()
+    for name in ("1.png", "2.png"):
+        (tmp_path / "a" / name).write_bytes(b"")
+    (tmp_path / "a" / "link.png").symlink_to("1.png")
+    (tmp_path / "empty").mkdir()
+    paths, problems = find_images(["a/2.png", "a", "a/2.png", "./a/1.png", tmp_path / "a" / "1.png", "a/../a/",
+                                   "x.png", "x.png", "empty", "empty/", tmp_path / "empty"])
+    assert paths == [Path("a/2.png"), Path("a/1.png"), Path("a/link.png"), Path("x.png")]
+    assert [folder for folder, _ in problems] == [Path("empty")]
 
 
 def test_grey_levels_are_in_unit_range():

@@ -13,12 +13,11 @@ interrupted ensemble resumes inside the member it was training.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from .atomic import write_json
 from .backends import EARLIER_RUNS_BACKEND
 from .models import MEMBER_MODEL, build_model, ensemble_members, model_spec
 from .results import save_model
-from .rundir import METRICS_FILE, MODEL_FILE, InvalidRun, read_json, skip_warning
+from .rundir import METRICS_FILE, MODEL_FILE, InvalidRun, history_read_back, read_json, skip_warning
 
 if TYPE_CHECKING:
     import keras
@@ -73,10 +72,18 @@ def _record_of(finished: dict[str, Any]) -> dict[str, Any] | None:
         return None
 
 
+class TrainedMember(NamedTuple):
+    """A finished model found for a member: its folder, and the member.json or metrics.json it was found by, as
+    validated (the only read of that file: it is never read again, so what is loaded is what was checked)."""
+
+    directory: Path
+    finished: dict[str, Any]
+
+
 def find_trained_member(reports_dir: str | os.PathLike | None, wanted: dict[str, Any],
-                        first: Path | None = None) -> Path | None:
-    """The folder of a finished model matching `wanted` (a :func:`member_record`): `first` if it
-    matches, else a ``strong`` run or an ensemble member in `reports_dir`; None when there is none."""
+                        first: Path | None = None) -> TrainedMember | None:
+    """The finished model matching `wanted` (a :func:`member_record`): `first` if it matches, else a
+    ``strong`` run or an ensemble member in `reports_dir`; None when there is none."""
     candidates = [first / MEMBER_FILE] if first else []
     if reports_dir:
         candidates += sorted(Path(reports_dir).glob(f"*/{METRICS_FILE}"))
@@ -90,7 +97,7 @@ def find_trained_member(reports_dir: str | os.PathLike | None, wanted: dict[str,
             skip_warning(path.parent, problem)
             continue
         if _record_of(finished) == wanted:
-            return path.parent
+            return TrainedMember(path.parent, finished)
     return None
 
 
@@ -107,19 +114,24 @@ def _save_member(directory: Path, member: keras.Model, wanted: dict[str, Any], s
                      "train_images": len(splits.x_train), "validation_images": len(splits.x_val)},
         "data": {"sha256": wanted["data_sha256"]},
     }
-    write_json(directory / MEMBER_FILE, finished)  # a diverged member's NaN loss as null, which reads back
+    write_json(directory / MEMBER_FILE, finished)  # a diverged member's NaN loss as null, read back as NaN
 
 
-def _load_member(directory: Path) -> tuple[keras.Model, TrainingResult]:
-    import keras
-
+def _load_member(found: TrainedMember) -> tuple[keras.Model, TrainingResult] | None:
+    """The member's model, read as :func:`digitlib.predict.load_trained_model` reads any (a regular file, no zip
+    bomb, Keras' safe mode), and its training as the file it was found by holds it (a diverged epoch's null as NaN);
+    None, with a warning, when its model.keras is refused: the member is then trained."""
+    from .predict import ModelError, load_trained_model
     from .training import TrainingResult
 
-    finished = json.loads((directory / (MEMBER_FILE if (directory / MEMBER_FILE).exists() else METRICS_FILE))
-                          .read_text(encoding="utf-8"))
-    training = TrainingResult(history=finished["training"]["history"],
-                              epoch_seconds=finished["training"]["epoch_seconds"])
-    return keras.saving.load_model(directory / MODEL_FILE, compile=False), training
+    try:
+        model = load_trained_model(found.directory / MODEL_FILE)
+    except ModelError as problem:
+        skip_warning(found.directory, problem)
+        return None
+    training = found.finished["training"]
+    return model, TrainingResult(history=history_read_back(training["history"]),
+                                 epoch_seconds=training["epoch_seconds"])
 
 
 def train_network(network: keras.Model, splits: Splits, *, finished_runs: str | os.PathLike | None = None,
@@ -171,10 +183,11 @@ def fit_ensemble(
         wanted = member_record(splits, recipe, member_seed)
         own = Path(checkpoint_dir) / MEMBERS_DIR / f"seed-{member_seed}" if checkpoint_dir else None
         found = find_trained_member(finished_runs, wanted, first=own)
+        loaded = _load_member(found) if found else None
         heading = f"member {k + 1}/{len(places)} (seed {member_seed})"
-        if found:
-            member, training = _load_member(found)
-            source = "this run" if found == own else str(found.relative_to(finished_runs))
+        if loaded:
+            member, training = loaded
+            source = "this run" if found.directory == own else str(found.directory.relative_to(finished_runs))
             print(f"{heading}: already trained, loaded from {source}", file=stream, flush=True)
         else:
             print(f"{heading}: training", file=stream, flush=True)

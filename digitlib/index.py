@@ -18,13 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import replace_symlink, write_atomic
+from .layout import BEST, INDEX_FILE, KEPT, LATEST, REPORT_FILE
 from .pages import CONTENT_SECURITY_POLICY, TEMPLATES
 from .rundir import (
-    BEST,
-    INDEX_FILE,
-    KEPT,
-    LATEST,
-    REPORT_FILE,
     FinishedModel,
     NoFinishedModel,
     best_model,

@@ -13,7 +13,6 @@ NOTEBOOKS = _PACKAGE / "notebooks" if (_PACKAGE / "notebooks").is_dir() else _PA
 REPORTS_DIR = "reports"  # where runs go, unless --reports-dir says otherwise
 LATEST = "latest"  # reports/latest: a link to the newest successful training run
 BEST = "best"  # reports/best: a link to the best finished model (digitlib.rundir.best_model), what predict reads with
-LINKS = (LATEST, BEST)  # the links the reports folder keeps beside its runs; never runs themselves
 RUN_FILE = "run.json"  # what the run was asked to do and how it ended
 METRICS_FILE = "metrics.json"  # what a finished training run scored, and how to reproduce it
 MODEL_FILE = "model.keras"  # the trained model
@@ -22,3 +21,12 @@ NOTEBOOK_FILE = "notebook.ipynb"  # the executed notebook
 REPORT_FILE = "report.html"  # the rendered report
 MLFLOW_FILE = "mlflow.json"  # where the run was logged in MLflow (digitlib.tracking), when it was
 INDEX_FILE = "index.html"  # reports/index.html: one row per run
+
+# What the reports folder keeps beside its runs, under names a run id could take: never runs themselves. Compared
+# in lower case, as a case-insensitive file system (macOS's, Windows') compares them.
+KEPT = {INDEX_FILE: "index page", LATEST: "link to the latest successful run", BEST: "link to the best finished model"}
+
+
+def kept_for(name: str) -> str | None:
+    """What the reports folder keeps under `name` (its index page, a link), or None: a name a run may take."""
+    return KEPT.get(name.lower())

@@ -259,10 +259,8 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
 
 
 def save_predictions(output_dir: str | os.PathLike, predictions: list[Prediction], top: int = 3) -> Path:
-    """predictions.json in `output_dir`, written atomically."""
-    import json
+    """predictions.json in `output_dir`, written atomically, as any JSON reader reads it (a file name's bytes that are
+    not UTF-8 escaped, as \\xe9: :func:`digitlib.atomic.write_json`)."""
+    from .atomic import write_json
 
-    from .atomic import write_atomic
-
-    return write_atomic(Path(output_dir) / "predictions.json",
-                        json.dumps([p.as_dict(top) for p in predictions], indent=2) + "\n")
+    return write_json(Path(output_dir) / "predictions.json", [p.as_dict(top) for p in predictions])

@@ -27,8 +27,8 @@ from .backends import EARLIER_RUNS_BACKEND, configured_backend
 from .layout import (  # noqa: F401 - the run directory's names, re-exported
     BEST,
     INDEX_FILE,
+    KEPT,
     LATEST,
-    LINKS,
     METRICS_FILE,
     MODEL_FILE,
     NOTEBOOK_FILE,
@@ -36,15 +36,13 @@ from .layout import (  # noqa: F401 - the run directory's names, re-exported
     REPORT_FILE,
     REPORTS_DIR,
     RUN_FILE,
+    kept_for,
 )
 from .models import capability
 from .params import DEFAULTS, ParameterError, model_label, notebook_names, validate_notebook_parameters
 from .untrusted import open_regular_file
 
 RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
-# What the reports folder keeps beside its runs, under names a run id could take: never runs themselves. Compared
-# in lower case, as a case-insensitive file system (macOS's, Windows') compares them.
-KEPT = {INDEX_FILE: "index page", LATEST: "link to the latest successful run", BEST: "link to the best finished model"}
 MAX_JSON_BYTES = 10_000_000  # a run's JSON is a few kB; a bigger one is not ours
 
 
@@ -56,14 +54,9 @@ class InvalidRun(ValueError):
     """A run directory whose files do not validate; the message says which file and why."""
 
 
-def kept_for(name: str) -> str | None:
-    """What the reports folder keeps under `name` (its index page, a link), or None: a name a run may take."""
-    return KEPT.get(name.lower())
-
-
 def run_directory(reports_dir: str | os.PathLike, run_id: Any) -> Path:
     """The directory of run `run_id` inside `reports_dir`; a ParameterError for anything but a plain name, or a
-    name the reports folder keeps for its index page and links (:data:`KEPT`)."""
+    name the reports folder keeps for its index page and links (:data:`digitlib.layout.KEPT`)."""
     if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
         raise ParameterError(f"{run_id!r} is not a run id: use the name of a folder in {reports_dir} "
                              "(as listed in its index.html), such as 20261125-101500-1a2b3c4d")
@@ -115,23 +108,18 @@ def read_run_file(path: Path, limit: int) -> bytes:
 def read_json(path: Path, schema: str) -> dict[str, Any]:
     """The JSON file `path` if it matches digitlib's `schema` file; :class:`InvalidRun` saying why if not.
 
-    NaN and infinities, which Python's json reads (NaN, Infinity, 1e999) but JSON has no such number and no schema
-    bound refuses them, are refused too.
+    A number that is not finite (NaN, Infinity, -Infinity, which Python's json reads though JSON has no such number,
+    or 1e999, which overflows) reads as null, as digitlib writes one now (earlier versions wrote a diverged loss as
+    NaN): the schema then decides, and allows null only where a diverged network leaves one (per-epoch history, test
+    loss, calibration). No schema bound would refuse NaN itself: NaN < 0 and NaN > 1 are both false.
     """
-    def not_finite(text: str):
-        raise InvalidRun(f"{path.name} holds {text[:20]}, not a finite number")
-
-    def finite(text: str) -> float:
+    def finite_or_null(text: str) -> float | None:
         number = float(text)  # 1e999 is inf
-        if not math.isfinite(number):
-            not_finite(text)
-        return number
+        return number if math.isfinite(number) else None
 
     content = read_run_file(path, MAX_JSON_BYTES)
     try:
-        value = json.loads(content.decode("utf-8"), parse_constant=not_finite, parse_float=finite)
-    except InvalidRun:
-        raise
+        value = json.loads(content.decode("utf-8"), parse_constant=lambda text: None, parse_float=finite_or_null)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise InvalidRun(f"{path.name} is unreadable ({type(error).__name__})") from None
     import jsonschema  # seconds to import: not for a file refused before
@@ -166,8 +154,8 @@ def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     """metrics.json validated: its schema, and parameters that pass the training notebook's contract (what
     comparisons show of a run). None when the run has none (it did not finish). Raises :class:`InvalidRun`.
 
-    A per-epoch value recorded as null (not finite: the epoch diverged; JSON has no NaN) reads back as NaN, as
-    Keras' history held it.
+    A per-epoch value recorded as null (not finite: the epoch diverged; JSON has no NaN), or as NaN by an earlier
+    version, reads back as NaN, as Keras' history held it (:func:`history_read_back`).
     """
     path = Path(run_dir) / METRICS_FILE
     if not os.path.lexists(path):
@@ -177,9 +165,14 @@ def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         validate_notebook_parameters("mnist_cnn", metrics["parameters"])
     except ParameterError as error:
         raise InvalidRun(f"{METRICS_FILE} holds invalid parameters: {str(error)[:300]}") from None
-    history = metrics["training"]["history"]
-    history.update({key: [math.nan if value is None else value for value in values] for key, values in history.items()})
+    metrics["training"]["history"] = history_read_back(metrics["training"]["history"])
     return metrics
+
+
+def history_read_back(history: Mapping[str, list[float | None]]) -> dict[str, list[float]]:
+    """Keras' per-epoch history as recorded in a run's (or an ensemble member's) JSON, with each null (a value that
+    was not finite: the epoch diverged) as NaN again, as Keras held it."""
+    return {key: [math.nan if value is None else value for value in values] for key, values in history.items()}
 
 
 # On disk and once inflated: 10,000 test images' probabilities, labels and indices take 0.56 MB as digitlib

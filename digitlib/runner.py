@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from .atomic import write_atomic, write_json
 from .backends import EARLIER_RUNS_BACKEND, choose_backend, environment, kernel_environment
 from .index import InTheWay, locked, write_index
-from .layout import NOTEBOOKS
+from .layout import NOTEBOOKS, kept_for
 from .models import model_spec
 from .native import native_stderr_to
 from .pages import CONTENT_SECURITY_POLICY, TEMPLATES, arrange_report
@@ -37,7 +37,6 @@ from .rundir import (
     REPORTS_DIR,
     RUN_FILE,
     InvalidRun,
-    kept_for,
     process_alive,
     read_metrics,
     read_record,
@@ -100,7 +99,7 @@ def create_run_directory(reports_dir: Path, run_id: str) -> Path:
     raise RuntimeError(f"could not create a fresh run directory for {run_id} in {reports_dir}")
 
 
-MAX_NOTEBOOK_BYTES = 500_000_000  # an executed report, its figures embedded, takes a few MB
+MAX_NOTEBOOK_BYTES = 64_000_000  # an executed report, its figures embedded, takes a few MB (0.8 MB: a quick one)
 
 
 def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False) -> Path:
@@ -283,6 +282,8 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
     removing the folders `made` for it (a new run's, and the reports folder if it made that), which hold nothing
     then. One that cannot write it at the end fails, with that line as its error.
     """
+    import papermill  # before the record says running: a Ctrl-C during this import leaves it as it was
+
     reports_dir = run_dir.parent
     record.update(status="rendering" if render_only else "running", pid=os.getpid(), error=None)
     try:
@@ -294,8 +295,6 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
             except OSError:
                 break
         raise cannot_write(run_dir / RUN_FILE, error) from None
-    import papermill
-
     output_notebook = run_dir / NOTEBOOK_FILE
     if output_notebook.is_symlink() or (os.path.lexists(output_notebook) and not output_notebook.is_file()):
         output_notebook.unlink()  # the run's own file, written again: never through a link, nor a FIFO's reader

@@ -3,9 +3,10 @@
 The run directory stays the source of truth; MLflow gets a copy of it, after the fact, from whichever
 process has the finished directory: `digitlib report` logs its own run, a sweep logs each run it started (a
 run from a Dask worker once it is received) as a child of a parent run named after the sweep. A run becomes
-one MLflow run with the run's real start and end times: its parameters, per-epoch metrics (step = epoch),
-final test metrics, tags (:func:`run_tags`: model, backend, device, git commit, the data's SHA-256s; no local
-path) and its files (:data:`ARTIFACTS`); ``mlflow.json`` in the run directory records the MLflow run it became.
+one MLflow run with the run's real start and end times: its parameters (:func:`run_parameters`: a file or folder
+by its name alone), per-epoch metrics (step = epoch), final test metrics, tags (:func:`run_tags`: model, backend,
+device, git commit, the data's SHA-256s; no local path) and its files (:data:`ARTIFACTS`); ``mlflow.json`` in the
+run directory records the MLflow run it became.
 
 Tracking is on when a URI is given (``--mlflow URI``, else ``$MLFLOW_TRACKING_URI``) and MLflow is
 installed (the ``mlflow`` extra). The URI is checked before anything runs (:func:`check_uri`): a bad one is a
@@ -231,8 +232,20 @@ def _text(value: Any, limit: int) -> str:
 
 
 def run_parameters(record: Mapping[str, Any]) -> dict[str, str]:
-    """A run's parameters as MLflow keeps them: text; numbers and null as YAML and JSON write them."""
-    return {name: _text(value, MAX_PARAM_CHARS) for name, value in record["parameters"].items()}
+    """A run's parameters as MLflow keeps them: text; numbers and null as YAML and JSON write them. A file or folder
+    (``data_dir``; a comparison's runs, a prediction's images and model) by its name alone, as the tags name the data:
+    no local path (run.json holds it resolved, absolute)."""
+    from .params import CONTRACTS
+
+    paths = {parameter.name for parameter in CONTRACTS[record["notebook_name"]][0] if parameter.path}
+
+    def named(value: Any) -> Any:
+        if isinstance(value, list):
+            return [named(item) for item in value]
+        return Path(value).name if isinstance(value, str) else value
+
+    return {name: _text(named(value) if name in paths else value, MAX_PARAM_CHARS)
+            for name, value in record["parameters"].items()}
 
 
 def run_tags(record: Mapping[str, Any], metrics: Mapping[str, Any] | None, parent: str | None = None) -> dict[str, str]:

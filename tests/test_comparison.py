@@ -2,6 +2,7 @@
 
 import json
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -218,6 +219,34 @@ def test_the_notebook_tells_the_sections_in_order():
     headings = [line[3:] for cell in notebook["cells"] if cell["cell_type"] == "markdown"
                 for line in "".join(cell["source"]).splitlines() if line.startswith("## ")]
     assert headings == SECTIONS
+
+
+def test_the_notebook_checks_stored_labels_against_the_mnist_in_its_data_dir(tmp_path, mnist_dir, monkeypatch):
+    """With -p data_dir and no other copy of MNIST on the machine, the significance sections check each run's stored
+    labels against data_dir's (before, they looked at $DIGITLIB_DATA_DIR and Keras' download only, and warned that
+    labels were checked against metrics.json only). Its code cells run here up to the shared mistakes' section."""
+    from conftest import REPOSITORY
+
+    monkeypatch.delenv("DIGITLIB_DATA_DIR")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-download"))
+    assert compare.mnist_test_labels() is None
+    truth = compare.mnist_test_labels(mnist_dir)
+    fake_run(tmp_path / "runs", "a", outcomes(1000, range(5)), seed=1, labels=truth)
+    fake_run(tmp_path / "runs", "b", outcomes(1000, range(5, 40)), seed=2, labels=truth)
+    shifted = fake_run(tmp_path / "runs", "shifted", outcomes(1000, range(3)), seed=3, labels=np.roll(truth, 1))
+    notebook = json.loads((REPOSITORY / "notebooks" / "compare_runs.ipynb").read_text())
+    cells = ["".join(cell["source"]).replace("%matplotlib inline", "") for cell in notebook["cells"]
+             if cell["cell_type"] == "code" and "parameters" not in cell["metadata"].get("tags", [])]
+    cells = cells[:[i for i, cell in enumerate(cells) if "significance_figure" in cell][0] + 1]
+    namespace = {"runs": str(tmp_path / "runs"), "title": "Labels", "data_dir": str(mnist_dir), "output_dir": None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for cell in cells:
+            exec(cell, namespace)
+    messages = [str(warning.message) for warning in caught]
+    assert not [message for message in messages if "checked against metrics.json only" in message], messages
+    assert f"{shifted}: test_predictions.npz: its labels are not MNIST's test labels at its indices; its test " \
+           "predictions count as not recorded" in messages
 
 
 @pytest.mark.e2e

@@ -2,6 +2,8 @@
 
 import io
 import json
+import math
+import os
 import shutil
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from digitlib import (
     set_reproducible,
     train_network,
 )
-from digitlib.ensemble import find_trained_member, member_record
+from digitlib.ensemble import _combined, _load_member, _record_of, find_trained_member, member_record
 from digitlib.models import ensemble_members
 from digitlib.params import ParameterError, recipe, validate_parameters
 
@@ -151,7 +153,7 @@ def test_other_models_have_no_members_section(trained, small_splits):
 def test_a_member_with_another_recipe_or_data_is_not_reused(mnist, tiny, tmp_path, strong_seed_8):
     reports = _reports_with(strong_seed_8[0], tmp_path)
     same = member_record(tiny, QUICK, seed=8)
-    assert find_trained_member(reports, same) == reports / "strong-seed-8"
+    assert find_trained_member(reports, same).directory == reports / "strong-seed-8"
     assert find_trained_member(reports, member_record(tiny, {**QUICK, "epochs": 2}, seed=8)) is None
     assert find_trained_member(reports, member_record(tiny, QUICK, seed=9)) is None
     other_data = prepare_splits(mnist, validation_split=0.1, seed=0, train_limit=500, test_limit=200)
@@ -203,3 +205,75 @@ def test_an_interrupted_ensemble_resumes_inside_the_member_it_was_training(tiny,
                   stream=io.StringIO())
     np.testing.assert_array_equal(predict_probabilities(resumed, tiny.x_test),
                                   predict_probabilities(uninterrupted, tiny.x_test))
+
+
+def _finished_member(folder: Path, history: dict) -> dict:
+    """A member.json as _save_member writes it (NaN as null), beside a stand-in model.keras; its record."""
+    from digitlib.atomic import write_json
+
+    finished = {"model": "strong", "model_version": 2, "backend": "tensorflow",
+                "parameters": {"seed": 8, **QUICK, "validation_split": 0.1},
+                "training": {"history": history, "epoch_seconds": [1.5] * len(history["loss"]),
+                             "train_images": 360, "validation_images": 40},
+                "data": {"sha256": {"a.gz": "0" * 64}}}
+    folder.mkdir(parents=True)
+    write_json(folder / "member.json", finished)
+    (folder / "model.keras").write_bytes(b"a stand-in")
+    return _record_of(finished)
+
+
+def test_a_diverged_members_loss_reads_back_as_nan_and_the_ensemble_averages_it(tmp_path, monkeypatch):
+    """member.json holds a diverged epoch's NaN as null: loaded, it is NaN again, which np.mean averages (None was a
+    TypeError in the ensemble's history)."""
+    import digitlib.predict
+
+    monkeypatch.setattr(digitlib.predict, "load_trained_model", lambda path: f"the model in {path.parent.name}")
+    own = tmp_path / "run" / "members" / "seed-8"
+    wanted = _finished_member(own, {"loss": [2.3, math.nan], "val_accuracy": [0.5, math.nan]})
+    assert '"loss": [\n        2.3,\n        null\n' in (own / "member.json").read_text()
+    model, training = _load_member(find_trained_member(None, wanted, first=own))
+    assert model == "the model in seed-8"
+    assert training.history["loss"][0] == 2.3 and math.isnan(training.history["loss"][1])
+    combined = _combined([training, training], [{}, {}])
+    assert combined.history["val_accuracy"][0] == 0.5 and math.isnan(combined.history["val_accuracy"][1])
+
+
+@pytest.mark.timeout(20)  # a regression waits on the FIFO: it fails here instead of hanging the suite
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_member_is_loaded_from_the_file_it_was_found_by_never_another(tmp_path, monkeypatch):
+    """A strong run is found by its metrics.json; a FIFO member.json beside it is never opened (it would block the
+    training forever)."""
+    import digitlib.predict
+    from test_rundir import valid_metrics
+
+    monkeypatch.setattr(digitlib.predict, "load_trained_model", lambda path: "a model")
+    run = tmp_path / "reports" / "strong-seed-8"
+    run.mkdir(parents=True)
+    metrics = valid_metrics(parameters=validate_parameters(model="strong", seed=8, **QUICK))
+    metrics["model"] = "strong"
+    metrics["training"]["history"]["loss"] = [0.3, None, 0.1]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "model.keras").write_bytes(b"a stand-in")
+    os.mkfifo(run / "member.json")
+    found = find_trained_member(tmp_path / "reports", _record_of(metrics))
+    model, training = _load_member(found)
+    assert model == "a model" and math.isnan(training.history["loss"][1])
+    assert training.epoch_seconds == metrics["training"]["epoch_seconds"]
+
+
+@pytest.mark.timeout(20)  # a regression waits on the FIFO: it fails here instead of hanging the suite
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.parametrize("model_file, refused", [("fifo", "not a regular file"), ("text", "not a zip archive")])
+def test_a_members_model_file_is_checked_as_any_model_and_a_refused_one_is_trained_again(tmp_path, model_file,
+                                                                                           refused):
+    """A member's model.keras is read as `digitlib predict` reads a model (a regular file, a zip archive that is no
+    zip bomb, Keras' safe mode): one refused is named in a warning and the member is trained instead."""
+    from digitlib.rundir import RunDirectoryWarning
+
+    own = tmp_path / "run" / "members" / "seed-8"
+    wanted = _finished_member(own, {"loss": [2.3, 0.5]})
+    if model_file == "fifo":
+        (own / "model.keras").unlink()
+        os.mkfifo(own / "model.keras")
+    with pytest.warns(RunDirectoryWarning, match=f"skipping {own}: {own}/model.keras: .*{refused}"):
+        assert _load_member(find_trained_member(None, wanted, first=own)) is None

@@ -274,6 +274,19 @@ def test_file_names_can_neither_forge_lines_nor_reach_the_terminal_raw(model_fil
     json.dumps(rows, ensure_ascii=False).encode("utf-8")  # strictly: no lone surrogate
 
 
+def test_predictions_json_is_utf8_whatever_the_file_names(tmp_path):
+    """predictions.json is written as run.json is (digitlib.atomic.write_json): a file name's bytes that are not UTF-8
+    (lone surrogates in Python, which json.dumps writes as \\udce9, not UTF-8 once read back) are recorded as the
+    \\xe9 the terminal shows, in an error text too (digitlib's own are escaped already; a caller's may not be)."""
+    from digitlib.predict import Prediction
+
+    name = tmp_path / os.fsdecode(b"caf\xe9.png")
+    predictions = [Prediction(path=name, error=f"{name}: moved away")]
+    saved = digitlib.save_predictions(tmp_path, predictions).read_bytes().decode("utf-8")  # strictly: valid UTF-8
+    assert "udce9" not in saved
+    assert json.loads(saved) == [{"path": f"{tmp_path}/caf\\xe9.png", "error": f"{tmp_path}/caf\\xe9.png: moved away"}]
+
+
 def test_legacy_hdf5_models_are_refused_by_suffix_and_by_signature(tiny_classifier, tmp_path):
     """Keras loads HDF5 models without its safe mode (CVE-2025-9905), whatever their name."""
     photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "one.png")

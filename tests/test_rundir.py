@@ -266,6 +266,16 @@ def test_the_names_the_reports_folder_keeps_are_never_run_ids(tmp_path, name):
         run_directory(tmp_path, name)
 
 
+def test_the_names_the_reports_folder_keeps_are_defined_once_with_its_other_names():
+    from digitlib import index, layout, rundir, runner
+
+    assert layout.KEPT == {"index.html": "index page", "latest": "link to the latest successful run",
+                           "best": "link to the best finished model"}
+    assert layout.kept_for("LATEST") == "link to the latest successful run" and layout.kept_for("run-1") is None
+    assert rundir.KEPT is index.KEPT is layout.KEPT and rundir.kept_for is runner.kept_for is layout.kept_for
+    assert not hasattr(layout, "LINKS") and not hasattr(rundir, "LINKS")  # named nowhere else: KEPT says it
+
+
 def metrics_text(**tampered) -> str:
     """valid_metrics() as JSON, with each NAME=TEXT's number replaced by TEXT as written (NaN, 1e999)."""
     text = json.dumps(valid_metrics())
@@ -274,17 +284,50 @@ def metrics_text(**tampered) -> str:
     return text
 
 
-@pytest.mark.parametrize("field, value", [("accuracy", "NaN"), ("loss", "Infinity"), ("train_seconds", "1e999"),
-                                          ("accuracy", "-Infinity")])
-def test_json_numbers_that_are_not_finite_are_refused(tmp_path, field, value):
-    """Python's json reads NaN and Infinity, which no schema bound refuses (NaN < 0 and NaN > 1 are both false)."""
+@pytest.mark.parametrize("field, value, where", [("accuracy", "NaN", "test/accuracy"),
+                                                 ("accuracy", "-Infinity", "test/accuracy"),
+                                                 ("train_seconds", "1e999", "training/train_seconds")])
+def test_json_numbers_that_are_not_finite_are_refused_where_a_number_is_required(tmp_path, field, value, where):
+    """Python's json reads NaN and Infinity, which no schema bound refuses (NaN < 0 and NaN > 1 are both false): they
+    read as null, which the schema refuses where a comparison needs a number."""
     from digitlib.rundir import read_metrics
 
     run_dir = write_run(tmp_path, "20261125-100000-aaaa")
     (run_dir / "metrics.json").write_text(metrics_text(**{field: value}))
     assert f'"{field}": {value}' in (run_dir / "metrics.json").read_text()
-    with pytest.raises(InvalidRun, match=f"metrics.json holds {re.escape(value)}, not a finite number"):
+    with pytest.raises(InvalidRun, match=f"metrics.json does not match its schema at {where}: None is not of type"):
         read_metrics(run_dir)
+
+
+def test_a_diverged_run_written_by_an_earlier_version_reads_back_as_diverged(tmp_path):
+    """Earlier versions wrote a diverged epoch's loss as Python's json does, NaN or Infinity (a test loss of 1e999
+    overflows alike): it reads as a run written now reads, history NaN, test loss None. Refused, such a run vanished
+    from the index, the best model and comparisons, and a sweep trained it again."""
+    from digitlib.diagnosis import diagnose_metrics
+    from digitlib.index import write_index
+    from digitlib.rundir import identity_of, read_metrics
+    from digitlib.sweep import earlier_runs
+
+    metrics = valid_metrics()
+    metrics["training"]["history"].update(loss=[2.3, math.nan, math.inf], val_loss=[-math.inf] * 3)
+    run_dir = write_run(tmp_path, "20261125-100000-aaaa")
+    (run_dir / "metrics.json").write_text(json.dumps(metrics).replace('"loss": 0.05', '"loss": 1e999'))
+    text = (run_dir / "metrics.json").read_text()
+    assert '[2.3, NaN, Infinity]' in text and '"loss": 1e999' in text
+    back = read_metrics(run_dir)
+    history = back["training"]["history"]
+    assert history["loss"][0] == 2.3 and math.isnan(history["loss"][1]) and math.isnan(history["loss"][2])
+    assert all(math.isnan(value) for value in history["val_loss"]) and back["test"]["loss"] is None
+    assert diagnose_metrics(back).startswith("training diverged: the loss became nan at epoch 2")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runs = read_runs(tmp_path)
+        page = write_index(tmp_path).read_text()
+        done = earlier_runs(tmp_path)
+    assert [str(warning.message) for warning in caught if issubclass(warning.category, RunDirectoryWarning)] == []
+    assert [run["run_id"] for run in runs] == ["20261125-100000-aaaa"]
+    assert "98.71%" in page and "1 run," in page and "nan%" not in page.lower()
+    assert list(done) == [identity_of(runs[0])]  # a sweep skips it
 
 
 @pytest.mark.parametrize("tamper, problem", [

@@ -304,3 +304,16 @@ def test_rendering_never_waits_on_a_fifo_named_like_the_notebook(tmp_path):
     with pytest.raises(ValueError, match="notebook.ipynb: not a regular file"):
         render_html(tmp_path / "notebook.ipynb", tmp_path / "report.html")
     assert sorted(os.listdir(tmp_path)) == ["notebook.ipynb"]
+
+
+def test_a_received_notebook_is_rendered_only_up_to_64_mb(tmp_path):
+    """A report's notebook takes a few MB (figures embedded); one a worker sends back is rendered here, so a bigger one
+    is refused before it is read whole (500 MB let a 25 MB archive within the cluster's 20-fold ratio through)."""
+    from digitlib.runner import MAX_NOTEBOOK_BYTES
+
+    assert MAX_NOTEBOOK_BYTES == 64_000_000
+    with open(tmp_path / "notebook.ipynb", "wb") as huge:
+        huge.truncate(MAX_NOTEBOOK_BYTES + 1)  # sparse: no disk, and read as zeros
+    with pytest.raises(ValueError, match="notebook.ipynb: larger than 64,000,000 bytes, more than a report holds"):
+        render_html(tmp_path / "notebook.ipynb", tmp_path / "report.html")
+    assert not (tmp_path / "report.html").exists()

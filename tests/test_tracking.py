@@ -131,8 +131,10 @@ def test_a_report_is_logged_with_every_parameter_metric_tag_and_artifact(mlflow_
     assert (run.info.run_name, run.info.status) == (run_dir.name, "FINISHED")
     assert (run.info.start_time, run.info.end_time) == (ms(record["started"]), ms(record["finished"]))
 
-    # every parameter, as YAML reads it back
-    assert {name: yaml.safe_load(value) for name, value in run.data.params.items()} == record["parameters"]
+    # every parameter, as YAML reads it back; the data's folder by its name (run.json holds it resolved, absolute)
+    assert record["parameters"]["data_dir"] == str(mnist_dir.resolve())
+    assert {name: yaml.safe_load(value) for name, value in run.data.params.items()} == {
+        **record["parameters"], "data_dir": mnist_dir.name}
     # per-epoch metrics with steps, and the final numbers
     history = {**metrics["training"]["history"], "epoch_seconds": metrics["training"]["epoch_seconds"]}
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(history)
@@ -161,7 +163,8 @@ def test_a_report_is_logged_with_every_parameter_metric_tag_and_artifact(mlflow_
             if name.startswith("digitlib.data.sha256.")} == digitlib.data.IDX_FILES
     assert "mlflow.parentRunId" not in tags
     assert tags["digitlib.data_source"] == mnist_dir.name  # a name, not where it lies: no tag names a local folder
-    assert [value for value in tags.values() if str(mnist_dir) in value or str(run_dir.parent) in value] == []
+    assert [value for value in [*tags.values(), *run.data.params.values()]
+            if str(mnist_dir) in value or str(run_dir.parent) in value] == []
     # the run directory's files, byte for byte
     artifacts = {entry.path: entry.file_size for entry in client.list_artifacts(run.info.run_id)}
     assert artifacts == {name: (run_dir / name).stat().st_size for name in ARTIFACTS}
@@ -653,4 +656,22 @@ def test_the_docs_list_exactly_the_metrics_tags_and_artifacts_logged_and_no_tag_
     assert documented("sweep metrics")[0] == set(sweep_metrics([{"status": "succeeded", "test_accuracy": 0.9}], 1))
     # privacy: a shared server learns the data's name and checksums, not where it or the run lies
     assert tags["digitlib.data_source"] == "mnist" and not [value for value in tags.values() if "/home" in value]
+    assert documented("parameters")[0] >= {"data_dir", "mnist", "runs", "images", "model_path"}
     assert sweep_tags("ladder", REPOSITORY / "sweeps" / "ladder.yaml")["digitlib.sweep_file"] == "ladder.yaml"
+
+
+@pytest.mark.parametrize("notebook, given, logged", [
+    ("mnist_cnn", {"model": "fast", "data_dir": "/home/someone/private/mnist"}, {"model": "fast", "data_dir": "mnist"}),
+    ("mnist_cnn", {"data_dir": None}, {"data_dir": "null"}),
+    ("compare_runs", {"runs": ["/home/someone/reports/a", "/home/someone/reports/b"], "title": "/home/x",
+                      "data_dir": "/home/someone/mnist.npz"},
+     {"runs": '["a", "b"]', "title": "/home/x", "data_dir": "mnist.npz"}),
+    ("predict_your_digits", {"images": "/home/someone/photos", "model_path": "/home/someone/reports/r/model.keras",
+                             "top": 3}, {"images": "photos", "model_path": "model.keras", "top": "3"}),
+])
+def test_a_path_parameter_is_logged_by_its_name_alone(notebook, given, logged):
+    """run.json holds path parameters resolved and absolute (digitlib.params.absolute_paths): MLflow, often a shared
+    server, gets only their names, as the tags name the data (a title is text, not a path)."""
+    from digitlib.tracking import run_parameters
+
+    assert run_parameters({**RECORD, "notebook_name": notebook, "parameters": given}) == logged

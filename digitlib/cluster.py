@@ -28,7 +28,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -38,12 +37,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 from typing import Any, TextIO
 
-from .atomic import write_atomic
+from .atomic import write_atomic, write_json
 from .layout import MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE
 from .params import ParameterError
-from .rundir import InvalidRun, identity_of, read_run, run_directory, run_identity
+from .rundir import MAX_JSON_BYTES, InvalidRun, identity_of, read_run, read_run_file, run_directory, run_identity
 from .sweep import (
     PlannedRun,
     Sweep,
@@ -52,7 +52,9 @@ from .sweep import (
     parameters_text,
     plan_sweep,
     report_command,
+    report_environment,
     report_outcome,
+    run_report_process,
     started_outcome,
     track_outcome,
 )
@@ -107,8 +109,8 @@ def run_on_worker(task: dict[str, Any]) -> dict[str, Any]:
     scratch = None if shared else Path(tempfile.mkdtemp(prefix="digitlib-run-"))
     try:
         # In the worker's process group: a worker killed with its group takes its run with it.
-        result = subprocess.run(report_command(run, shared or scratch), input=parameters_text(run.parameters),
-                                capture_output=True, text=True, cwd=scratch, env=_report_environment())
+        result = run_report_process(report_command(run, shared or scratch), parameters_text(run.parameters),
+                                    report_environment(_report_environment()), cwd=scratch)
         outcome = {**report_outcome(result), "worker": _worker_address(), "shared": shared is not None}
         if scratch and "run_id" in outcome and (scratch / outcome["run_id"]).is_dir():
             outcome["archive"] = pack_run(scratch / outcome["run_id"])
@@ -160,11 +162,11 @@ def _members(unpacked: tarfile.TarFile, run_id: str, limit: int) -> list[tarfile
 def _settled(run_dir: Path, worker: str) -> None:
     """A received run still marked running or rendering ended when its process on the worker did: mark it
     interrupted, as a local run whose process is gone reads (its pid means nothing on this machine)."""
-    record = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    record = json.loads(read_run_file(run_dir / RUN_FILE, MAX_JSON_BYTES))  # validated by read_run just before
     if record["status"] in ("running", "rendering"):
         record.update(status="interrupted", pid=None,
                       error=f"its process on worker {printable(worker)[:200]} ended without finishing")
-        write_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+        write_json(run_dir / RUN_FILE, record)
 
 
 def _rerendered(run_dir: Path) -> None:
@@ -203,30 +205,40 @@ def receive_run(reports_dir: Path, run_id: Any, archive: bytes, identity: str,
                 unpacked.extractall(incoming, members=members, filter="data")
         except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
             raise InvalidRun(f"the archive does not unpack ({type(error).__name__})") from None
-        read_run(incoming / run_id)  # its files validate
-        _settled(incoming / run_id, worker)
-        run = read_run(incoming / run_id)
-        if identity_of(run) != identity:
-            raise InvalidRun("it is not the run that was asked for (is digitlib the same version on the workers?)")
-        _rerendered(incoming / run_id)
-        target = create_run_directory(reports_dir, run_id)  # an empty, fresh name: the rename replaces it
-        os.replace(incoming / run_id, target)
+        run = _checked_in_place(incoming / run_id, identity, worker)
+        try:
+            target = create_run_directory(reports_dir, run_id)  # an empty, fresh name: the rename replaces it
+            os.replace(incoming / run_id, target)
+        except OSError as error:
+            raise InvalidRun(f"it cannot be moved into place ({type(error).__name__})") from None
         return target, {**run, "run_id": target.name}
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
 
 
-def read_shared_run(reports_dir: Path, run_id: Any, identity: str) -> tuple[Path, dict[str, Any]]:
-    """A run a worker says it wrote straight into `reports_dir` (the shared folder): read back like any run
-    folder, and only if it is a plain run id there, validates and is the run asked for. Raises InvalidRun."""
+def _checked_in_place(run_dir: Path, identity: str, worker: str) -> dict[str, Any]:
+    """The record of the run folder a worker made, read back like any run folder (:func:`read_run`) and only
+    if it is the run asked for; a run left running marked interrupted, its page rendered here. Raises InvalidRun."""
+    read_run(run_dir)  # its files validate
+    try:
+        _settled(run_dir, worker)
+        run = read_run(run_dir)
+        if identity_of(run) != identity:
+            raise InvalidRun("it is not the run that was asked for (is digitlib the same version on the workers?)")
+        _rerendered(run_dir)
+    except OSError as error:  # a folder where a file goes (report.html/), say
+        raise InvalidRun(f"its files are not a run's ({type(error).__name__})") from None
+    return run
+
+
+def read_shared_run(reports_dir: Path, run_id: Any, identity: str, worker: str) -> tuple[Path, dict[str, Any]]:
+    """A run a worker says it wrote straight into `reports_dir` (the shared folder): checked as a run sent back
+    is (:func:`_checked_in_place`), and only if it is a plain run id there. Raises InvalidRun."""
     try:
         run_dir = run_directory(reports_dir, run_id)
     except ParameterError as error:
         raise InvalidRun(printable(str(error))) from None
-    run = read_run(run_dir)
-    if identity_of(run) != identity:
-        raise InvalidRun("it is not the run that was asked for (is digitlib the same version on the workers?)")
-    return run_dir, run
+    return run_dir, _checked_in_place(run_dir, identity, worker)
 
 
 def connect(scheduler: str, timeout: str | float | None = None):
@@ -268,6 +280,33 @@ def connect(scheduler: str, timeout: str | float | None = None):
             reason += "; tls:// needs Dask's TLS files (distributed.comm.tls.ca-file, .client.cert, .client.key)"
         raise ParameterError(f"cannot reach the Dask scheduler at {printable(scheduler)!r} ({reason}); start one "
                              "with `dask scheduler` and give its address, such as tcp://HOST:8786") from None
+
+
+@contextmanager
+def _unpickling_refused() -> Iterator[None]:
+    """While a sweep talks to the cluster: Dask's message decoder refuses the pickles it would otherwise load
+    whatever the deserializers (``__Pickled__`` items: the scheduler sends them only to workers, but a scheduler
+    that a hostile peer took over could send them here), and Dask's protocol loggers, which quote what peers
+    sent, stay quiet. Pickling (this sweep's own tasks) works as ever."""
+    import logging
+
+    from distributed.protocol import core
+
+    def refuse(*arguments, **options):
+        raise TypeError("digitlib's sweep unpickles nothing that comes from the cluster")
+
+    real = core.pickle
+    loggers = [logging.getLogger(name) for name in ("distributed.protocol.core", "distributed.protocol.pickle")]
+    quiet = [logger.disabled for logger in loggers]
+    core.pickle = SimpleNamespace(dumps=real.dumps, loads=refuse)
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        core.pickle = real
+        for logger, was in zip(loggers, quiet):
+            logger.disabled = was
 
 
 DATA_ONLY = ("msgpack",)  # the only deserializer the client uses: plain values and bytes, never a pickle
@@ -334,7 +373,7 @@ def _checked_outcome(outcome: Any) -> dict[str, Any]:
     """A worker's outcome if it has the shape :func:`run_on_worker` gives it; else a failed one saying so."""
     if not (isinstance(outcome, dict) and set(outcome) <= set(OUTCOME) and "status" in outcome
             and all(isinstance(outcome[key], kind) for key, kind in OUTCOME.items() if key in outcome)
-            and outcome["status"] in ("succeeded", "failed")):
+            and outcome["status"] in ("succeeded", "failed") and len(outcome.get("archive", b"")) <= MAX_RUN_BYTES):
         return {"status": "failed", "error": "digitlib: a worker answered with something that is not a run's outcome"}
     return {**outcome, "error": printable(outcome.get("error", ""))[:1000], "worker": printable(outcome.get("worker",
                                                                                                          "?"))[:200]}
@@ -373,13 +412,13 @@ def _collected(future, run: PlannedRun, reports_dir: Path) -> dict[str, Any]:
                                              f"{printable(str(error))[:200]})"}
     archive, worker = outcome.pop("archive", None), outcome.get("worker", "?")
     if "run_id" not in outcome:
-        return {**outcome, "status": "failed", "error": outcome["error"] or "digitlib: the worker made no run"}
+        return {"status": "failed", "worker": worker, "error": outcome["error"] or "digitlib: the worker made no run"}
     identity = run_identity(run.parameters, backend=run.backend)
     try:
         if archive is not None:
             run_dir, record = receive_run(reports_dir, outcome["run_id"], archive, identity, worker)
         elif outcome.get("shared"):  # written into the shared folder (and indexed) by the runner on the worker
-            run_dir, record = read_shared_run(reports_dir, outcome["run_id"], identity)
+            run_dir, record = read_shared_run(reports_dir, outcome["run_id"], identity, worker)
         else:
             raise InvalidRun("it sent neither the run nor word of a shared folder")
     except InvalidRun as problem:
@@ -413,7 +452,7 @@ def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.Pat
     if _unprotected(scheduler):
         print(f"digitlib: warning: {printable(scheduler)} is neither encrypted nor authenticated: whoever reaches the "
               "scheduler can run code on the cluster (and, through it, here); use tls:// (docs/sweeps.md)", file=log)
-    with connect(scheduler) as client:
+    with _unpickling_refused(), connect(scheduler) as client:
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         waiting = "" if workers else " (runs wait until one joins)"
         print(f"Dask scheduler {scheduler}: {workers} worker{'' if workers == 1 else 's'}{waiting}; "
@@ -449,6 +488,8 @@ def _unprotected(scheduler: str) -> bool:
     import ipaddress
     from urllib.parse import urlsplit
 
+    if "://" not in scheduler:  # HOST:8786 is tcp:// to Dask
+        scheduler = f"tcp://{scheduler}"
     if not scheduler.startswith("tcp://"):
         return False
     host = urlsplit(scheduler).hostname or ""

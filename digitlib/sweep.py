@@ -31,8 +31,10 @@ import reprlib
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -237,21 +239,22 @@ class _ReportProcesses:
 
     def run(self, command: list[str], stdin: str) -> subprocess.CompletedProcess | None:
         """Run `command` to its end, `stdin` its input; None, starting nothing, once the sweep is stopping."""
-        with self._lock:
-            if self.stopping:
-                return None
-            # A session of its own: a terminal's Ctrl-C reaches the sweep alone, which passes it on once.
-            # Not logged to MLflow by itself: the sweep logs it, as a child of its own run.
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True, start_new_session=True, env=report_environment(untracked(os.environ)))
-            self._running.add(process)
-            self.started += 1
+        def started(process: subprocess.Popen) -> bool:
+            with self._lock:
+                if self.stopping:
+                    return False
+                self._running.add(process)
+                self.started += 1
+                return True
+
+        # A session of its own: a terminal's Ctrl-C reaches the sweep alone, which passes it on once.
+        # Not logged to MLflow by itself: the sweep logs it, as a child of its own run.
         try:
-            stdout, stderr = process.communicate(stdin)
+            return run_report_process(command, stdin, report_environment(untracked(os.environ)), new_session=True,
+                                      started=started)
         finally:
             with self._lock:
-                self._running.discard(process)
-        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+                self._running = {process for process in self._running if process.poll() is None}
 
     def stop(self) -> int:
         """Start nothing more and send SIGTERM to the running processes, which mark their runs interrupted.
@@ -266,6 +269,25 @@ class _ReportProcesses:
 
 
 STOP_WITH = "DIGITLIB_STOP_WITH"  # set on a sweep's `digitlib report`: the pid of the sweep, whose death interrupts it
+
+
+def run_report_process(command: list[str], stdin: str, environment: Mapping[str, str], *, cwd: Path | None = None,
+                       new_session: bool = False, started=None) -> subprocess.CompletedProcess | None:
+    """Run a sweep's `digitlib report` to its end, `stdin` its input. Its output goes to unnamed temporary files,
+    not pipes: if this process dies, the run never writes into a closed pipe (which would fail it); it interrupts
+    itself instead (:func:`stop_with_parent`). `started(process)` may refuse the process once it runs (it is then
+    stopped, and None returned)."""
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, text=True,
+                                   cwd=cwd, env=environment, start_new_session=new_session)
+        if started is not None and not started(process):
+            process.kill()
+            process.wait()
+            return None
+        process.communicate(stdin)
+        stdout.seek(0)
+        stderr.seek(0)
+        return subprocess.CompletedProcess(command, process.returncode, stdout.read(), stderr.read())
 
 
 def report_command(run: PlannedRun, reports_dir: Path) -> list[str]:
@@ -289,7 +311,7 @@ def stop_with_parent() -> None:
     """In a `digitlib report` that a sweep started: once the sweep is gone (killed with SIGKILL, say, or its
     worker), interrupt this run with SIGTERM, so that it is marked interrupted and the next sweep resumes it,
     instead of running on orphaned and failing when it writes to its dead parent's pipe."""
-    parent = os.environ.get(STOP_WITH, "")
+    parent = os.environ.pop(STOP_WITH, "")  # not passed on: the run's kernel, or a report it starts, is no sweep's
     if not parent.isdigit():
         return
 
@@ -391,7 +413,7 @@ def render_comparison(sweep: Sweep, outcomes: list[dict[str, Any]], reports_dir:
 
     Returns the link, or None when no run succeeded.
     """
-    from .atomic import replace_symlink, write_atomic
+    from .atomic import replace_symlink, write_json
     from .runner import run_report
 
     reports_dir = Path(reports_dir)
@@ -406,6 +428,10 @@ def render_comparison(sweep: Sweep, outcomes: list[dict[str, Any]], reports_dir:
         raise RuntimeError(f"the comparison of sweep {sweep.name} failed: {result.error} (see {result.report})")
     folder = reports_dir / f"sweep-{sweep.name}"
     folder.mkdir(exist_ok=True)
-    write_atomic(folder / "sweep.json", json.dumps({"name": sweep.name, "runs": outcomes,
-                                                    "comparison_run": result.run_dir.name}, indent=2) + "\n")
-    return replace_symlink(folder / "comparison.html", f"../{result.run_dir.name}/report.html")
+    write_json(folder / "sweep.json", {"name": sweep.name, "runs": outcomes, "comparison_run": result.run_dir.name})
+    try:
+        return replace_symlink(folder / "comparison.html", f"../{result.run_dir.name}/report.html")
+    except FileExistsError:  # something of the user's is there: left alone, and the page named where it is
+        warnings.warn(f"{printable(folder / 'comparison.html')} is not a link, so it was left alone; move it away "
+                      "to have it point at the sweep's comparison", stacklevel=2)
+        return result.report

@@ -317,7 +317,7 @@ digitlib.cluster.run_task = digitlib.cluster.run_on_worker = hostile
 '''
 
 
-def test_a_hostile_worker_runs_nothing_in_the_sweep_and_its_claims_are_checked(tmp_path, mnist_dir):
+def test_a_hostile_worker_runs_nothing_in_the_sweep_and_its_claims_are_checked(tmp_path, mnist_dir, capfd):
     """A real worker, preloaded to answer with a pickled payload, a pickled error, a run id outside reports/, a
     run that does not exist, a text accuracy and terminal escape codes: each run fails with one clean line, and
     the payload never runs in the sweep's process (the client), nor is anything written outside reports/."""
@@ -353,6 +353,7 @@ def test_a_hostile_worker_runs_nothing_in_the_sweep_and_its_claims_are_checked(t
     assert "is not a run's outcome" in errors[5]
     assert errors[6] == "\\x1b[2J\\x1b[31mscreen cleared"
     assert "\x1b" not in log.getvalue() and "\\x1b[2J" in log.getvalue()
+    assert "\x1b" not in capfd.readouterr().err  # nor through Dask's logs, which quote what peers send
     assert not (tmp_path / "outside").exists() and not list(reports.glob("*/mlflow.json"))
     assert sorted(path.name for path in reports.iterdir()) == []  # no run came back, no token file left
 
@@ -452,6 +453,12 @@ def test_a_page_sent_back_is_rendered_again_here_and_a_run_left_running_lands_in
     assert received["status"] == read_run(run_dir)["status"] == "interrupted"
     assert received["error"] == "its process on worker tcp://10.0.0.9:40000 ended without finishing"
 
+    (sent / "report.html").unlink()
+    (sent / "report.html").mkdir()  # a folder where the page goes: refused, the sweep goes on
+    with pytest.raises(InvalidRun, match=r"its files are not a run's \(IsADirectoryError\)"):
+        receive_run(reports, sent.name, pack_run(sent), identity_of(read_run(report_run)))
+    assert sorted(path.name for path in reports.iterdir()) == [run_dir.name]
+
 
 @pytest.mark.e2e
 @pytest.mark.full  # Dask's TLS: a scheduler and a worker that admit only holders of the cluster's certificate
@@ -501,3 +508,27 @@ def test_a_sweep_runs_over_tls_with_dasks_own_configuration_and_strangers_are_re
     assert run["status"] == "failed" and "DataError" in run["error"] and run["worker"].startswith("tls://127.0.0.1:")
     assert (tmp_path / "reports" / run["run_id"] / "run.json").is_file()  # sent back over TLS, received here
     assert "is neither encrypted nor authenticated" not in result.stderr
+
+
+def test_while_a_sweep_talks_to_the_cluster_dasks_decoder_unpickles_nothing(tmp_path):
+    """Dask's decoder loads ``__Pickled__`` items whatever the deserializers; a scheduler taken over could send one."""
+    from distributed.protocol import core
+    from distributed.protocol.serialize import ToPickle
+
+    from digitlib.cluster import _unpickling_refused
+
+    marker = tmp_path / "ran"
+    frames = core.dumps({"op": "key-in-memory", "type": ToPickle(Payload(marker))})
+    with _unpickling_refused(), pytest.raises(TypeError, match="unpickles nothing that comes from the cluster"):
+        core.loads(frames)
+    assert not marker.exists()
+    core.loads(frames)  # outside a sweep Dask is as it was (and the payload runs: what the sweep refuses)
+    assert marker.exists()
+
+
+class Payload:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))

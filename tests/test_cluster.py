@@ -317,6 +317,7 @@ digitlib.cluster.run_task = digitlib.cluster.run_on_worker = hostile
 '''
 
 
+@pytest.mark.e2e  # make test, not test-quick: seconds of real processes or of a timeout
 def test_a_hostile_worker_runs_nothing_in_the_sweep_and_its_claims_are_checked(tmp_path, mnist_dir, capfd):
     """A real worker, preloaded to answer with a pickled payload, a pickled error, a run id outside reports/, a
     run that does not exist, a text accuracy and terminal escape codes: each run fails with one clean line, and
@@ -389,6 +390,7 @@ class Listener:
 
 @pytest.mark.parametrize("answer", [None, b"\xff" * 64, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"],
                          ids=["silent", "junk", "http"])
+@pytest.mark.e2e  # make test, not test-quick: seconds of real processes or of a timeout
 def test_something_that_is_not_a_scheduler_is_one_line_within_the_timeout(tmp_path, answer):
     from digitlib.cluster import connect
     from digitlib.params import ParameterError

@@ -268,6 +268,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.e2e  # make test, not test-quick: seconds of real processes or of a timeout
 def test_a_run_that_cannot_write_its_record_leaves_no_folder_and_says_so_in_one_line(tmp_path):
     """A full disk, as a file size limit makes it for one process: the run cannot even record itself, so nothing of it
     stays, and the command says why in one line (exit 2, as for every run refused before it starts)."""

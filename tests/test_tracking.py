@@ -550,6 +550,7 @@ def trickling_server():
     server.close()
 
 
+@pytest.mark.e2e  # make test, not test-quick: seconds of real processes or of a timeout
 def test_a_server_that_trickles_its_answer_costs_the_timeout_and_one_warning(trickling_server, tmp_path, monkeypatch,
                                                                              capsys):
     monkeypatch.setenv("DIGITLIB_MLFLOW_TIMEOUT", "1")

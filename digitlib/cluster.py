@@ -24,7 +24,6 @@ and never retried.
 from __future__ import annotations
 
 import io
-import json
 import os
 import secrets
 import shutil
@@ -43,7 +42,7 @@ from typing import Any, TextIO
 from .atomic import write_atomic, write_json
 from .layout import MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE
 from .params import ParameterError
-from .rundir import MAX_JSON_BYTES, InvalidRun, identity_of, read_run, read_run_file, run_directory, run_identity
+from .rundir import InvalidRun, identity_of, read_record, read_run, run_directory, run_identity
 from .sweep import (
     PlannedRun,
     Sweep,
@@ -162,7 +161,7 @@ def _members(unpacked: tarfile.TarFile, run_id: str, limit: int) -> list[tarfile
 def _settled(run_dir: Path, worker: str) -> None:
     """A received run still marked running or rendering ended when its process on the worker did: mark it
     interrupted, as a local run whose process is gone reads (its pid means nothing on this machine)."""
-    record = json.loads(read_run_file(run_dir / RUN_FILE, MAX_JSON_BYTES))  # validated by read_run just before
+    record = read_record(run_dir)  # validated, with its status as written (read_run reads a dead local pid)
     if record["status"] in ("running", "rendering"):
         record.update(status="interrupted", pid=None,
                       error=f"its process on worker {printable(worker)[:200]} ended without finishing")
@@ -193,10 +192,7 @@ def receive_run(reports_dir: Path, run_id: Any, archive: bytes, identity: str,
     """
     from .runner import create_run_directory
 
-    try:
-        run_directory(reports_dir, run_id)  # a plain name
-    except ParameterError as error:
-        raise InvalidRun(printable(str(error))) from None
+    _plain_run_directory(reports_dir, run_id)
     incoming = Path(tempfile.mkdtemp(dir=reports_dir, prefix=".incoming-"))
     try:
         try:
@@ -219,7 +215,6 @@ def receive_run(reports_dir: Path, run_id: Any, archive: bytes, identity: str,
 def _checked_in_place(run_dir: Path, identity: str, worker: str) -> dict[str, Any]:
     """The record of the run folder a worker made, read back like any run folder (:func:`read_run`) and only
     if it is the run asked for; a run left running marked interrupted, its page rendered here. Raises InvalidRun."""
-    read_run(run_dir)  # its files validate
     try:
         _settled(run_dir, worker)
         run = read_run(run_dir)
@@ -234,11 +229,16 @@ def _checked_in_place(run_dir: Path, identity: str, worker: str) -> dict[str, An
 def read_shared_run(reports_dir: Path, run_id: Any, identity: str, worker: str) -> tuple[Path, dict[str, Any]]:
     """A run a worker says it wrote straight into `reports_dir` (the shared folder): checked as a run sent back
     is (:func:`_checked_in_place`), and only if it is a plain run id there. Raises InvalidRun."""
+    run_dir = _plain_run_directory(reports_dir, run_id)
+    return run_dir, _checked_in_place(run_dir, identity, worker)
+
+
+def _plain_run_directory(reports_dir: Path, run_id: Any) -> Path:
+    """:func:`digitlib.rundir.run_directory` for a run id a worker sent: InvalidRun unless it is a plain name."""
     try:
-        run_dir = run_directory(reports_dir, run_id)
+        return run_directory(reports_dir, run_id)
     except ParameterError as error:
         raise InvalidRun(printable(str(error))) from None
-    return run_dir, _checked_in_place(run_dir, identity, worker)
 
 
 def connect(scheduler: str, timeout: str | float | None = None):

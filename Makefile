@@ -55,7 +55,7 @@ help:
 	@echo "make test-quick  the tests not marked e2e or full, for the edit loop (60 s or less)"
 	@echo "                 one file or marker: make test PYTEST_ARGS='tests/test_data.py' or PYTEST_ARGS='-m jax'"
 	@echo "make smoke-3.12  install the wheel with JAX only into .venv-3.12, train a tiny report, predict"
-	@echo "make lint        ruff over digitlib/, tests/ and bench/"
+	@echo "make lint        ruff over digitlib/, tests/ and bench/; import-linter's contracts over digitlib's folders"
 	@echo "make lab         open JupyterLab on notebooks/ (LAB_ARGS='--port=8890 --no-browser ...')"
 	@echo "make git-filters let git strip notebook outputs before a commit (nbstripout; make lab and make test do it)"
 	@echo "make bench       time to accuracy, inference speed, end-to-end timing, the report's t-SNE, TensorFlow vs JAX,"
@@ -126,6 +126,7 @@ test-quick: $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check digitlib tests bench
+	$(BIN)/lint-imports --no-cache
 
 # Rewrites constraints/py<X.Y>.txt in throwaway venvs (pip-compile); see scripts/compile-constraints.
 constraints:
@@ -185,7 +186,7 @@ bench-gpu: $(REPORT_STAMP)
 bench-accuracy: $(REPORT_STAMP)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/accuracy.py --jobs $(JOBS)
 
-# How trained models read handwriting that is not MNIST's (digitlib/realism.py's generated set, read through
+# How trained models read handwriting that is not MNIST's (digitlib/synthetic/realism.py's generated set, read through
 # digitlib predict), next to their MNIST test accuracy: bench/results/realism.md. Each model is a run directory
 # or its model.keras, optionally NAME=PATH; it needs finished runs, so it is not part of make bench.
 REALISM_MODELS ?= reports/latest
@@ -196,7 +197,7 @@ bench-realism: $(REPORT_STAMP)
 # The sample images of notebooks/predict_your_digits.ipynb, made from MNIST test digits and pen strokes.
 .PHONY: samples
 samples: $(REPORT_STAMP)
-	KERAS_BACKEND=$(BACKEND) $(BIN)/python -c "import digitlib, digitlib.photos as p; d = digitlib.load_mnist(); p.write_samples('notebooks/samples', d.x_test, d.y_test)"
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python -c "import digitlib, digitlib.synthetic.photos as p; d = digitlib.load_mnist(); p.write_samples('notebooks/samples', d.x_test, d.y_test)"
 
 # A batch of reports from a sweep file: make sweep SWEEP=sweeps/ladder.yaml JOBS=1
 SWEEP ?= sweeps/ladder.yaml

@@ -18,8 +18,8 @@ from collections import defaultdict
 
 from common import median, write_result
 from digitlib.params import model_label
+from digitlib.run.sweep import load_sweep, render_comparison, run_sweep
 from digitlib.rundir import read_metrics, run_directory
-from digitlib.sweep import load_sweep, render_comparison, run_sweep
 
 TARGETS = {  # model: (description, test accuracy check)
     "seed": ("≥ 98.5%", lambda accuracy: accuracy >= 0.985),

@@ -24,7 +24,7 @@ BACKENDS = ("tensorflow", "jax")
 
 
 def one_run(backend: str, seed: int, extra: list[str], reports: Path) -> dict:
-    command = [sys.executable, "-m", "digitlib.cli", "report", "--json", "--backend", backend,
+    command = [sys.executable, "-m", "digitlib", "report", "--json", "--backend", backend,
                "--reports-dir", str(reports), "-p", "seed", str(seed), *extra]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:

@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 from common import median, write_result
-from digitlib.cluster import connect, pack_run, receive_run
+from digitlib.run.cluster import connect, pack_run, receive_run
+from digitlib.run.runner import update_index
+from digitlib.run.sweep import load_sweep
 from digitlib.rundir import identity_of, read_run
-from digitlib.runner import update_index
-from digitlib.sweep import load_sweep
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -84,7 +84,7 @@ def timed_sweep(sweep_file: Path, *options: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         reports = Path(folder) / "reports"
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "digitlib.cli", "sweep", str(sweep_file), "--json",
+        result = subprocess.run([sys.executable, "-m", "digitlib", "sweep", str(sweep_file), "--json",
                                  "--reports-dir", str(reports), *options], capture_output=True, text=True)
         seconds = time.perf_counter() - started
         outcome = json.loads(result.stdout)  # exit status 1 when a run failed, as the smoke sweep's second does

@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from digitlib.provenance import cpu_name, package_versions  # noqa: E402
+from digitlib.train.provenance import cpu_name, package_versions  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

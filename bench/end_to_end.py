@@ -69,7 +69,7 @@ def main() -> None:
     for _ in range(arguments.runs):
         with tempfile.TemporaryDirectory() as reports:
             started = time.time()
-            subprocess.run([sys.executable, "-m", "digitlib.cli", "report", "--reports-dir", reports, *arguments.extra],
+            subprocess.run([sys.executable, "-m", "digitlib", "report", "--reports-dir", reports, *arguments.extra],
                            check=True, stdout=subprocess.DEVNULL)
             finished = time.time()
             run_dir = next(p for p in Path(reports).iterdir() if p.is_dir() and not p.is_symlink())

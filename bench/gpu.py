@@ -26,7 +26,7 @@ TOY: list[str] = []  # --toy: tiny runs, to rehearse the script on a CPU before 
 
 
 def digitlib(*arguments: str, reports: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "digitlib.cli", *arguments, "--reports-dir", str(reports)],
+    return subprocess.run([sys.executable, "-m", "digitlib", *arguments, "--reports-dir", str(reports)],
                           capture_output=True, text=True, check=False)
 
 
@@ -58,7 +58,7 @@ def report(reports: Path, *parameters: str) -> dict:
 def concurrent_pair(reports: Path) -> dict:
     """Two default runs at once on the one card: both must fit (memory taken on demand) and, with the
     same seed, score exactly what the solo run scored."""
-    command = [sys.executable, "-m", "digitlib.cli", "report", "--json", *TOY, "--reports-dir", str(reports)]
+    command = [sys.executable, "-m", "digitlib", "report", "--json", *TOY, "--reports-dir", str(reports)]
     started = time.perf_counter()
     processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"]
     outputs = [process.communicate() for process in processes]

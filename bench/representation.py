@@ -28,7 +28,7 @@ import json, os, subprocess, sys, time
 sys.path.insert(0, {root!r})
 side, features_file, repeats, train_limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 import numpy as np
-from digitlib import representation
+from digitlib.report import representation
 
 def timed(function):
     started = time.perf_counter()

@@ -1,17 +1,26 @@
 """digitlib: the tested logic behind the digit-recognizer notebooks.
 
-Loading and verifying MNIST, preparing it, the model registry, reproducible
-training, evaluation, the report's figures, and the runner that executes the
-notebooks with papermill and renders them to HTML.
+Its folders say which process runs the code:
 
-The package imports its submodules only when a name is first used (PEP 562), so
-``digitlib --help`` does not pay for pandas, scikit-learn, matplotlib or Keras;
-``import digitlib; digitlib.load_mnist(...)`` works as before.
+- ``digitlib/`` itself, the core both processes share: parameters (params), the model registry (models,
+  augmentation), backends, run directories (rundir, layout, atomic, untrusted) and YAML (yamlfile). Light:
+  importing it imports no scientific package.
+- ``train/``: loading MNIST, preparing it, training and evaluating networks (the notebook's kernel).
+- ``report/``: what a report shows: figures, tables, diagnosis, calibration, robustness, comparisons.
+- ``predict/``: reading your own images with a trained model.
+- ``run/``: the command line's process: ``digitlib report``/``sweep``/``predict``, papermill, the index
+  page, Dask, MLflow. It imports the science only inside the commands that need it.
+- ``synthetic/``: handwriting-like and photo-like digits for the tests, the samples and the benchmarks.
+
+Wings import downwards only (run > report > predict > train > core, synthetic beside run):
+``make lint`` checks it with import-linter (pyproject.toml's ``[tool.importlinter]``).
+
+The notebooks use the names below as ``digitlib.NAME``; each is imported from its module on first use
+(PEP 562), so ``digitlib --help`` does not pay for pandas, scikit-learn, matplotlib or Keras.
 """
 
 import os as _os
 from importlib import import_module as _import_module
-from pathlib import Path as _Path
 
 from .backends import gpu_defaults as _gpu_defaults
 
@@ -21,33 +30,34 @@ _os.environ.update(_gpu_defaults())
 
 __version__ = "0.1.0"
 
-# submodule -> the public names it provides
+# module -> the public names it provides, by wing
 _EXPORTS = {
-    "calibration": ["Calibration", "calibrate", "calibrate_model", "reliability_figure"],
-    "data": ["DataError", "MNIST", "load_mnist"],
-    "diagnosis": ["diagnose", "diagnose_metrics"],
-    "ensemble": ["train_network"],
-    "evaluation": ["Evaluation", "evaluate_members", "evaluate_model", "evaluate_predictions", "per_class_metrics",
-                   "predict_probabilities"],
-    "figures": ["confident_mistakes_figure", "confusion_matrix_figure", "learning_curves_figure",
-                "predictions_figure", "sample_predictions_figure"],
-    "handwriting": ["ImageError", "label_in_name", "load_digit", "mnist_style"],
-    "models": ["build_model", "describe_model", "layers_table", "model_names"],
-    "occlusion": ["occlusion_figure", "occlusion_maps"],
     "params": ["PARAMETERS", "ParameterError", "recipe", "validate_comparison_parameters", "validate_parameters",
                "validate_prediction_parameters"],
-    "predict": ["LabelledAccuracy", "ModelError", "Prediction", "default_model", "labelled_accuracy",
-                "load_trained_model", "predict_images", "save_predictions"],
-    "prepare": ["Splits", "prepare_images", "prepare_splits", "split_validation"],
-    "provenance": ["describe_environment", "training_on"],
-    "representation": ["feature_map_figure", "filters_figure", "penultimate_features"],
-    "results": ["run_metrics", "save_results", "save_test_predictions"],
-    "robustness": ["robustness_curves", "robustness_figure", "robustness_summary", "shifted_examples_figure"],
-    "significance": ["accuracy_interval"],
-    "summary": ["Headline", "headline"],
-    "tables": ["dataset_table", "members_table", "parameters_table", "per_class_table", "predictions_table",
-               "provenance_table", "splits_table"],
-    "training": ["TrainingResult", "fit_model", "set_reproducible"],
+    "models": ["build_model", "describe_model", "layers_table", "model_names"],
+    "modelfile": ["ModelError", "load_trained_model"],
+    "train.data": ["DataError", "MNIST", "load_mnist"],
+    "train.prepare": ["Splits", "prepare_images", "prepare_splits", "split_validation"],
+    "train.training": ["TrainingResult", "fit_model", "set_reproducible"],
+    "train.ensemble": ["train_network"],
+    "train.evaluation": ["Evaluation", "evaluate_members", "evaluate_model", "evaluate_predictions",
+                         "per_class_metrics", "predict_probabilities"],
+    "train.provenance": ["describe_environment", "training_on"],
+    "report.calibration": ["Calibration", "calibrate", "calibrate_model", "reliability_figure"],
+    "report.diagnosis": ["diagnose", "diagnose_metrics"],
+    "report.figures": ["confident_mistakes_figure", "confusion_matrix_figure", "learning_curves_figure",
+                       "predictions_figure", "sample_predictions_figure"],
+    "report.occlusion": ["occlusion_figure", "occlusion_maps"],
+    "report.representation": ["feature_map_figure", "filters_figure", "penultimate_features"],
+    "report.results": ["run_metrics", "save_results", "save_test_predictions"],
+    "report.robustness": ["robustness_curves", "robustness_figure", "robustness_summary", "shifted_examples_figure"],
+    "report.significance": ["accuracy_interval"],
+    "report.summary": ["Headline", "headline"],
+    "report.tables": ["dataset_table", "members_table", "parameters_table", "per_class_table", "predictions_table",
+                      "provenance_table", "splits_table"],
+    "predict.handwriting": ["ImageError", "label_in_name", "load_digit", "mnist_style"],
+    "predict.predictions": ["LabelledAccuracy", "Prediction", "SHOWN_PICTURES", "SHOWN_ROWS", "default_model",
+                            "labelled_accuracy", "predict_images", "save_predictions", "shown_predictions"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -55,13 +65,11 @@ __all__ = list(_MODULE_OF)
 
 
 def __getattr__(name: str):
-    """Import a public name's submodule on first use; `digitlib.data` and the like import that submodule."""
+    """Import a public name's module on first use."""
     if name in _MODULE_OF:
         value = getattr(_import_module(f".{_MODULE_OF[name]}", __name__), name)
         globals()[name] = value  # later uses are plain attribute look-ups
         return value
-    if not name.startswith("_") and (_Path(__file__).parent / f"{name}.py").is_file():
-        return _import_module(f".{name}", __name__)  # as when this file imported every submodule eagerly
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

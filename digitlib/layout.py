@@ -19,8 +19,16 @@ MODEL_FILE = "model.keras"  # the trained model
 PREDICTIONS_FILE = "test_predictions.npz"  # every test image's predicted probabilities, with its index and label
 NOTEBOOK_FILE = "notebook.ipynb"  # the executed notebook
 REPORT_FILE = "report.html"  # the rendered report
-MLFLOW_FILE = "mlflow.json"  # where the run was logged in MLflow (digitlib.tracking), when it was
+MLFLOW_FILE = "mlflow.json"  # where the run was logged in MLflow (digitlib.run.tracking), when it was
 INDEX_FILE = "index.html"  # reports/index.html: one row per run
+
+# The four files as published by Yann LeCun et al. (canonical SHA-256s).
+IDX_FILES: dict[str, str] = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
 
 # What the reports folder keeps beside its runs, under names a run id could take: never runs themselves. Compared
 # in lower case, as a case-insensitive file system (macOS's, Windows') compares them.

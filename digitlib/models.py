@@ -3,7 +3,7 @@
 A recipe is what the model was tuned with (epochs, batch size, learning rate,
 schedule, validation split). Report parameters left at None take the chosen model's recipe, so
 ``-p model seed`` always means the seed's own 10 epochs of batch 32.
-Models are built uncompiled; :mod:`digitlib.training` compiles and fits them.
+Models are built uncompiled; :mod:`digitlib.train.training` compiles and fits them.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ validate is skipped with a warning.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import os
@@ -24,17 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from .backends import EARLIER_RUNS_BACKEND, configured_backend
-from .layout import (  # noqa: F401 - the run directory's names, re-exported
-    BEST,
-    INDEX_FILE,
-    KEPT,
-    LATEST,
+from .layout import (
+    IDX_FILES,
     METRICS_FILE,
     MODEL_FILE,
-    NOTEBOOK_FILE,
-    PREDICTIONS_FILE,
-    REPORT_FILE,
-    REPORTS_DIR,
     RUN_FILE,
     kept_for,
 )
@@ -175,102 +167,19 @@ def history_read_back(history: Mapping[str, list[float | None]]) -> dict[str, li
     return {key: [math.nan if value is None else value for value in values] for key, values in history.items()}
 
 
-# On disk and once inflated: 10,000 test images' probabilities, labels and indices take 0.56 MB as digitlib
-# writes them, 0.96 MB with float64 probabilities. Four times that is refused, before anything is inflated.
-MAX_PREDICTIONS_BYTES = 4_000_000
-PREDICTION_ARRAYS = ("indices", "labels", "probabilities")
-
-
-def _npy_array(data: bytes, name: str):
-    """The array of an .npy file's bytes, once its header's shape and type are found to fit the bytes it holds
-    (numpy would allocate whatever the header declares). Raises :class:`InvalidRun`."""
-    import numpy as np
-
-    stream = io.BytesIO(data)
-    version = np.lib.format.read_magic(stream)
-    header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-    if version not in header:
-        raise InvalidRun(f"{PREDICTIONS_FILE}: {name} is a version {version} .npy, which digitlib does not write")
-    shape, _, dtype = header[version](stream)
-    if dtype.hasobject:
-        raise InvalidRun(f"{PREDICTIONS_FILE}: {name} holds Python objects, which digitlib never unpickles")
-    declared, held = math.prod(shape) * dtype.itemsize, len(data) - stream.tell()
-    if declared != held:
-        raise InvalidRun(f"{PREDICTIONS_FILE}: {name} declares {shape} {dtype} ({declared:,} bytes) but holds "
-                         f"{held:,}")
-    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-
-
-def _npz_arrays(content: bytes) -> dict[str, Any]:
-    """The arrays of test_predictions.npz's bytes by name, inflating no more than its entries declare (zipfile stops
-    there, and deflate inflates in bounded steps), and only when they declare no more than MAX_PREDICTIONS_BYTES.
-    Raises :class:`InvalidRun`, or what zipfile and numpy raise for a damaged file."""
-    import zipfile
-
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        members = archive.infolist()
-        names = sorted(member.filename.removesuffix(".npy") for member in members)
-        if names != list(PREDICTION_ARRAYS) or len(members) != len(PREDICTION_ARRAYS):
-            raise InvalidRun(f"{PREDICTIONS_FILE} holds {names[:5]}, not indices, labels and probabilities")
-        inflated = sum(member.file_size for member in members)
-        if inflated > MAX_PREDICTIONS_BYTES:
-            raise InvalidRun(f"{PREDICTIONS_FILE}: {inflated:,} bytes once inflated, more than the "
-                             f"{MAX_PREDICTIONS_BYTES:,} allowed for 10,000 test images; refusing a possible zip bomb")
-        arrays = {}
-        for member in members:
-            if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):  # others inflate unbounded
-                method = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA"}.get(member.compress_type,
-                                                                                   f"method {member.compress_type}")
-                raise InvalidRun(f"{PREDICTIONS_FILE}: {member.filename} is compressed with {method}; digitlib "
-                                 "writes deflate")
-            with archive.open(member) as stream:
-                data = stream.read(member.file_size + 1)
-            arrays[member.filename.removesuffix(".npy")] = _npy_array(data, member.filename)
-    return arrays
-
-
-def read_test_predictions(run_dir: str | os.PathLike):
-    """A finished run's per-image test predictions: ``(indices, Evaluation)``, or None for a run made
-    before runs kept them. Raises :class:`InvalidRun` for a file that is not what digitlib writes.
-
-    The file is data: a regular file of at most MAX_PREDICTIONS_BYTES, whose arrays are inflated only when
-    they declare no more than that (:func:`_npz_arrays`), read without unpickling anything, and every array is
-    checked (names, shapes, types, probabilities in [0, 1] summing to 1, labels 0-9, distinct indices into
-    MNIST's test set). Whether the labels are MNIST's is the caller's to check (:mod:`digitlib.comparison`).
-    """
-    import numpy as np
-
-    from .evaluation import DIGITS, evaluate_predictions
-
-    path = Path(run_dir) / PREDICTIONS_FILE
-    if not os.path.lexists(path):
-        return None
-    content = read_run_file(path, MAX_PREDICTIONS_BYTES)
-    try:
-        indices, labels, probabilities = map(_npz_arrays(content).get, PREDICTION_ARRAYS)
-    except InvalidRun:
-        raise
-    except Exception as error:  # a damaged zip or .npy, a truncated file
-        raise InvalidRun(f"{PREDICTIONS_FILE} is unreadable ({type(error).__name__})") from None
-    count = len(labels)
-    problems = [
-        (indices.dtype.kind not in "iu" or indices.shape != (count,), "indices are not one integer per image"),
-        (labels.dtype.kind not in "iu" or labels.ndim != 1, "labels are not integers"),
-        (probabilities.dtype.kind != "f" or probabilities.shape != (count, len(DIGITS)),
-         "probabilities are not 10 numbers per image"),
-    ]
-    problems += [] if any(bad for bad, _ in problems) else [
-        (count == 0, "it holds no image"),
-        (not np.isin(labels, DIGITS).all(), "a label is not a digit"),
-        (indices.min() < 0 or indices.max() >= 10_000 or len(np.unique(indices)) != count,
-         "indices are not distinct positions in the 10,000 test images"),
-        (not np.isfinite(probabilities).all() or probabilities.min() < 0 or probabilities.max() > 1
-         or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3), "probabilities do not sum to 1"),
-    ]
-    for bad, problem in problems:
-        if bad:
-            raise InvalidRun(f"{PREDICTIONS_FILE}: {problem}")
-    return indices.astype(np.int64), evaluate_predictions(probabilities, labels)
+def create_run_directory(reports_dir: Path, run_id: str) -> Path:
+    """Make a directory no other run has: mkdir is atomic, so two runs can never get the same one. Never one of the
+    names the reports folder keeps for its index page and links (a ParameterError)."""
+    if kept_for(run_id):
+        raise ParameterError(f"{run_id!r} is kept for the reports folder's {kept_for(run_id)}, not a run id")
+    for attempt in range(1, 1000):
+        candidate = reports_dir / (run_id if attempt == 1 else f"{run_id}-{attempt}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a fresh run directory for {run_id} in {reports_dir}")
 
 
 # What a run's result depends on besides its parameters. Where the data lives does not count: the
@@ -288,7 +197,6 @@ def run_identity(parameters: Mapping[str, Any], *, notebook: str = "mnist_cnn", 
     skips a run whose identity is done, and run ids carry its first eight digits.
     """
     if notebook == "mnist_cnn":
-        from .data import IDX_FILES
         from .models import model_spec
         from .params import DEFAULTS
 

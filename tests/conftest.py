@@ -148,7 +148,7 @@ def digitlib_cli(*arguments, cwd, timeout=600):
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "digitlib.cli", *map(str, arguments)]
+    command = [sys.executable, "-m", "digitlib", *map(str, arguments)]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -167,7 +167,7 @@ def digitlib_in_process(*arguments, cwd: Path | None = None):
     import sys
     import warnings
 
-    from digitlib import cli
+    from digitlib.run import cli
 
     def show(message, category, filename, lineno, file=None, line=None):
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))

@@ -119,7 +119,7 @@ def test_a_saved_fast_model_loads_in_a_fresh_process_in_safe_mode(tmp_path):
     images = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     np.save(tmp_path / "images.npy", images)
     expected = model.predict(images, verbose=0)
-    script = ("import sys, numpy as np, digitlib.predict as p\n"
+    script = ("import sys, numpy as np, digitlib.modelfile as p\n"
               "model = p.load_trained_model(sys.argv[1])\n"
               "np.save(sys.argv[2], model.predict(np.load(sys.argv[3]), verbose=0))\n")
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "model.keras"), str(tmp_path / "out.npy"),

@@ -94,7 +94,7 @@ def test_importing_digitlib_asks_for_gpu_memory_on_demand_and_sleeping_openmp_be
 def test_bad_backends_on_the_command_line_are_usage_errors_that_create_nothing(tmp_path):
     result = digitlib_cli("report", "--backend", "torch", cwd=tmp_path)
     assert result.returncode == 2 and "invalid choice: 'torch'" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "digitlib.cli", "report", *TINY], cwd=tmp_path, text=True,
+    result = subprocess.run([sys.executable, "-m", "digitlib", "report", *TINY], cwd=tmp_path, text=True,
                             capture_output=True, env={**os.environ, "KERAS_BACKEND": "torch"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -116,7 +116,8 @@ def backend_of(run_dir: Path) -> tuple[str, str]:
 TRAIN_AND_READ = """
 import json, os, sys
 import digitlib
-from digitlib.predict import load_trained_model, predict_images
+from digitlib.modelfile import load_trained_model
+from digitlib.predict.predictions import predict_images
 save_to, samples, *models = sys.argv[1:]
 splits = digitlib.prepare_splits(digitlib.load_mnist(), validation_split=0.0, seed=0, train_limit=500, test_limit=10)
 digitlib.set_reproducible(0)
@@ -135,7 +136,8 @@ def test_models_saved_by_either_backend_read_the_same_with_the_other(report_run,
     other backend in a new process, each read by both backends: the same probabilities for every sample."""
     import keras
 
-    from digitlib.predict import load_trained_model, predict_images
+    from digitlib.modelfile import load_trained_model
+    from digitlib.predict.predictions import predict_images
 
     this, other = keras.backend.backend(), *(set(BACKENDS) - {keras.backend.backend()})
     ours, theirs = report_run / "model.keras", tmp_path / f"{other}.keras"
@@ -173,7 +175,7 @@ def test_the_flag_picks_the_backend_the_kernel_trains_with_and_the_run_records_i
 
 
 def probabilities(model: Path, backend: str) -> dict[str, list[float]]:
-    result = subprocess.run([sys.executable, "-m", "digitlib.cli", "predict", "--json", "--top", "10",
+    result = subprocess.run([sys.executable, "-m", "digitlib", "predict", "--json", "--top", "10",
                              "--backend", backend, "--model", str(model), str(SAMPLES)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -219,7 +221,7 @@ def test_a_notebook_that_imports_digitlib_before_tensorflow_shows_none_of_its_na
     process, as fit_model does epoch by epoch, logs grappler's "NodeDef mentions attribute
     use_unbounded_threadpool" (both ERROR lines, both seen on this project's CPU machines at level 2)."""
     code = ("import os, numpy as np, digitlib\n"
-            "from digitlib.training import compile_model\n"
+            "from digitlib.train.training import compile_model\n"
             "model = compile_model(digitlib.build_model('seed'), 0.001)\n"
             "x, y = np.zeros((1080, 28, 28, 1), 'float32'), np.zeros(1080, 'int64')\n"
             "for epoch in range(2):\n"

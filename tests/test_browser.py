@@ -124,8 +124,8 @@ def test_the_pages_run_no_script_even_if_markup_slipped_through(browser, tmp_pat
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    from digitlib.index import write_index
-    from digitlib.runner import render_html
+    from digitlib.run.index import write_index
+    from digitlib.run.runner import render_html
 
     cell = new_code_cell("", outputs=[new_output("display_data", data={
         "text/html": "<script>alert(6)</script><img src=x onerror=alert(7)><svg onload=alert(8)></svg>"})])

@@ -7,7 +7,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from digitlib.calibration import (
+from digitlib.report.calibration import (
     brier_score,
     calibrate,
     expected_calibration_error,
@@ -17,7 +17,7 @@ from digitlib.calibration import (
     reliability_figure,
     with_temperature,
 )
-from digitlib.evaluation import evaluate_predictions
+from digitlib.train.evaluation import evaluate_predictions
 
 
 def calibrated_model(count=50_000, seed=0):

@@ -83,7 +83,7 @@ def test_an_unwritable_reports_folder_is_one_line_and_exit_2(tmp_path, monkeypat
     """Root ignores file modes, so the refusal is injected: the folder cannot be created."""
     from pathlib import Path
 
-    from digitlib import cli
+    from digitlib.run import cli
 
     reports = tmp_path / "reports"
     real_mkdir = Path.mkdir
@@ -142,7 +142,7 @@ NEAR_CHANCE_METRICS = {
 @pytest.mark.parametrize("as_json", [False, True])
 def test_a_run_that_learned_nothing_ends_with_one_warning_line_and_exit_0(tmp_path, monkeypatch, capfd, as_json):
     """1 epoch on 3,000 images: 12.6% and every digit read as 1. The run succeeded; stderr says what to change."""
-    from digitlib import cli, runner
+    from digitlib.run import cli, runner
 
     run_dir = tmp_path / "reports" / "20261125-100000-aaaa"
     run_dir.mkdir(parents=True)
@@ -162,7 +162,7 @@ def test_a_run_that_learned_nothing_ends_with_one_warning_line_and_exit_0(tmp_pa
 
 
 def test_a_run_that_learned_has_no_warning(tmp_path, monkeypatch, capfd):
-    from digitlib import cli, runner
+    from digitlib.run import cli, runner
 
     learned = {**NEAR_CHANCE_METRICS, "test": {"accuracy": 0.99, "images": 1000}, "per_class": {}}
     monkeypatch.setattr(runner, "read_metrics", lambda directory: learned)
@@ -197,7 +197,7 @@ TRAIN_FIRST = "run `make report` (or `digitlib report`) first"
 
 @pytest.mark.parametrize("where", ["../reports/latest/model.keras", "elsewhere/model.keras", "/nowhere/m.keras"])
 def test_a_missing_model_says_to_train_one_first_whatever_its_path(tmp_path, where):
-    from digitlib.predict import ModelError, load_trained_model
+    from digitlib.modelfile import ModelError, load_trained_model
 
     with pytest.raises(ModelError, match=r"model file not found: .*make report.*digitlib report") as error:
         load_trained_model(tmp_path / where if not where.startswith("/") else where)
@@ -206,7 +206,7 @@ def test_a_missing_model_says_to_train_one_first_whatever_its_path(tmp_path, whe
 
 @pytest.mark.parametrize("make", [lambda folder: folder.mkdir(), lambda folder: None], ids=["empty", "missing"])
 def test_no_finished_runs_to_compare_says_to_train_one_first(tmp_path, make):
-    from digitlib.comparison import load_runs
+    from digitlib.report.comparison import load_runs
 
     make(tmp_path / "reports")
     with pytest.raises(ValueError, match="make report") as error:
@@ -245,7 +245,7 @@ def test_predict_piped_into_a_reader_that_stops_early_ends_quietly_with_status_1
     # closes it, and its next line meets a closed pipe whatever the timing.
     for number in range(400):
         (images / f"{number:03d}_{'x' * 200}.png").write_bytes((images / "one.png").read_bytes())
-    command = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "predict", images, "--model",
+    command = subprocess.Popen([sys.executable, "-m", "digitlib", "predict", images, "--model",
                                 report_run / "model.keras"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     first = command.stdout.readline()  # as `head -1` does
     command.stdout.close()

@@ -22,7 +22,7 @@ from conftest import REPOSITORY, digitlib_cli, require_module
 
 require_module("distributed", "the dask extra is not installed (make test installs it)")
 
-from digitlib.cluster import pack_run, receive_run, run_on_worker  # noqa: E402
+from digitlib.run.cluster import pack_run, receive_run, run_on_worker  # noqa: E402
 from digitlib.rundir import InvalidRun, read_runs, run_identity  # noqa: E402
 
 TINY = {"train_limit": 1000, "test_limit": 200, "epochs": 1}
@@ -96,12 +96,12 @@ def cluster(tmp_path, mnist_dir):
 
 @pytest.mark.e2e
 def test_a_sweep_survives_a_worker_killed_mid_run(tmp_path, cluster):
-    from digitlib.sweep import load_sweep, plan_sweep
+    from digitlib.run.sweep import load_sweep, plan_sweep
 
     scratches = {name: cluster.add_worker(name) for name in ("worker-a", "worker-b")}
     cluster.wait_for_workers(2)
     started = time.monotonic()
-    sweep = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "sweep", str(SMOKE), "--scheduler",
+    sweep = subprocess.Popen([sys.executable, "-m", "digitlib", "sweep", str(SMOKE), "--scheduler",
                               cluster.address, "--json"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
     try:
@@ -150,7 +150,7 @@ def test_a_sweep_survives_a_worker_killed_mid_run(tmp_path, cluster):
 
 def test_an_unreachable_scheduler_is_one_line_and_creates_nothing(tmp_path):
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "digitlib.cli", "sweep", str(SMOKE), "--scheduler",
+    result = subprocess.run([sys.executable, "-m", "digitlib", "sweep", str(SMOKE), "--scheduler",
                              f"tcp://127.0.0.1:{free_port()}"], cwd=tmp_path, capture_output=True, text=True,
                             timeout=120, env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
     assert result.returncode == 2, result.stderr[-2000:]
@@ -259,7 +259,7 @@ def test_a_packed_run_keeps_its_files(tmp_path):
 
 
 def test_a_run_on_a_worker_is_not_held_to_the_nannys_thread_limits(monkeypatch):
-    from digitlib.cluster import _report_environment
+    from digitlib.run.cluster import _report_environment
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what a Dask nanny sets for its worker's own threads
     monkeypatch.setenv("MKL_NUM_THREADS", "4")  # a limit the user chose stays
@@ -274,7 +274,7 @@ def test_a_run_on_a_worker_is_not_held_to_the_nannys_thread_limits(monkeypatch):
 HOSTILE = '''"""Preloaded into a `dask worker`: it answers each digitlib task with something hostile, by its seed."""
 import os
 
-import digitlib.cluster
+import digitlib.run.cluster
 from distributed.protocol.serialize import Serialized, serialize
 
 MARKER = os.environ["HOSTILE_MARKER"]
@@ -313,7 +313,7 @@ def hostile(task):
                  "shared": False})  # escape codes for the terminal
 
 
-digitlib.cluster.run_task = digitlib.cluster.run_on_worker = hostile
+digitlib.run.cluster.run_task = digitlib.run.cluster.run_on_worker = hostile
 '''
 
 
@@ -324,8 +324,8 @@ def test_a_hostile_worker_runs_nothing_in_the_sweep_and_its_claims_are_checked(t
     the payload never runs in the sweep's process (the client), nor is anything written outside reports/."""
     import io
 
-    from digitlib.cluster import run_sweep_on_cluster
-    from digitlib.sweep import load_sweep
+    from digitlib.run.cluster import run_sweep_on_cluster
+    from digitlib.run.sweep import load_sweep
 
     (tmp_path / "hostile.py").write_text(HOSTILE)
     marker = tmp_path / "unpickled-by"
@@ -392,8 +392,8 @@ class Listener:
                          ids=["silent", "junk", "http"])
 @pytest.mark.e2e  # make test, not test-quick: seconds of real processes or of a timeout
 def test_something_that_is_not_a_scheduler_is_one_line_within_the_timeout(tmp_path, answer):
-    from digitlib.cluster import connect
     from digitlib.params import ParameterError
+    from digitlib.run.cluster import connect
 
     listener = Listener(answer)
     started = time.monotonic()
@@ -409,7 +409,7 @@ def test_something_that_is_not_a_scheduler_is_one_line_within_the_timeout(tmp_pa
 # Archives that would cost more than they hold -------------------------------------------------------
 
 def test_an_archive_of_too_many_files_is_refused_at_the_first_file_too_many(tmp_path, monkeypatch):
-    from digitlib.cluster import MAX_RUN_FILES
+    from digitlib.run.cluster import MAX_RUN_FILES
 
     archive = archive_of([member(f"run-1/{number}.txt", content=b"") for number in range(MAX_RUN_FILES * 5)])
     headers, read_header = [], tarfile.TarFile.next
@@ -490,7 +490,7 @@ def test_a_sweep_runs_over_tls_with_dasks_own_configuration_and_strangers_are_re
     def sweep(keys: dict[str, str] | None) -> subprocess.CompletedProcess:
         settings = {f"DASK_DISTRIBUTED__COMM__TLS__{name}": keys[kind] for name, kind in
                     (("CA_FILE", "ca"), ("CLIENT__CERT", "cert"), ("CLIENT__KEY", "key"))} if keys else {}
-        return subprocess.run([sys.executable, "-m", "digitlib.cli", "sweep", "sweep.yaml", "--scheduler", address,
+        return subprocess.run([sys.executable, "-m", "digitlib", "sweep", "sweep.yaml", "--scheduler", address,
                                "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                               env={**os.environ, **settings, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"})
     try:
@@ -517,7 +517,7 @@ def test_while_a_sweep_talks_to_the_cluster_dasks_decoder_unpickles_nothing(tmp_
     from distributed.protocol import core
     from distributed.protocol.serialize import ToPickle
 
-    from digitlib.cluster import _unpickling_refused
+    from digitlib.run.cluster import _unpickling_refused
 
     marker = tmp_path / "ran"
     frames = core.dumps({"op": "key-in-memory", "type": ToPickle(Payload(marker))})

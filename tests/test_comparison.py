@@ -7,12 +7,12 @@ import warnings
 import numpy as np
 import pytest
 
-from digitlib import comparison as compare
-from digitlib.evaluation import evaluate_predictions
 from digitlib.params import validate_parameters
-from digitlib.results import save_test_predictions
+from digitlib.report import comparison as compare
+from digitlib.report.results import save_test_predictions
+from digitlib.report.significance import holm, mcnemar_exact, paired_difference_interval
 from digitlib.rundir import RunDirectoryWarning
-from digitlib.significance import holm, mcnemar_exact, paired_difference_interval
+from digitlib.train.evaluation import evaluate_predictions
 from test_rundir import valid_metrics, write_run
 
 # MNIST's test labels where this machine has them, which the comparison checks stored labels against; else

@@ -5,8 +5,9 @@ import pytest
 
 from conftest import write_idx
 from digitlib import DataError, load_mnist
-from digitlib import data as data_module
-from digitlib.data import IDX_FILES, KERAS_NPZ, read_idx, read_idx_pair, read_npz, sha256_of
+from digitlib.layout import IDX_FILES
+from digitlib.train import data as data_module
+from digitlib.train.data import KERAS_NPZ, read_idx, read_idx_pair, read_npz, sha256_of
 
 
 def test_read_idx_round_trips_images_and_labels(tmp_path):

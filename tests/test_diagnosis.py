@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from digitlib.diagnosis import NEAR_CHANCE, diagnose, diagnose_metrics, predicted_digits
+from digitlib.report.diagnosis import NEAR_CHANCE, diagnose, diagnose_metrics, predicted_digits
 
 HEALTHY = {"loss": [0.35, 0.08, 0.05], "accuracy": [0.89, 0.975, 0.984],
            "val_loss": [0.07, 0.05, 0.04], "val_accuracy": [0.98, 0.985, 0.99]}

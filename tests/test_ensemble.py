@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import digitlib
+import digitlib.modelfile
 from digitlib import (
     build_model,
     describe_environment,
@@ -25,9 +26,9 @@ from digitlib import (
     set_reproducible,
     train_network,
 )
-from digitlib.ensemble import _combined, _load_member, _record_of, find_trained_member, member_record
 from digitlib.models import ensemble_members
 from digitlib.params import ParameterError, recipe, validate_parameters
+from digitlib.train.ensemble import _combined, _load_member, _record_of, find_trained_member, member_record
 
 SCHEMA = json.loads((Path(digitlib.__file__).parent / "metrics.schema.json").read_text())
 QUICK = {"epochs": 1, "batch_size": 128, "learning_rate": 0.003, "schedule": "one-cycle"}
@@ -225,9 +226,9 @@ def _finished_member(folder: Path, history: dict) -> dict:
 def test_a_diverged_members_loss_reads_back_as_nan_and_the_ensemble_averages_it(tmp_path, monkeypatch):
     """member.json holds a diverged epoch's NaN as null: loaded, it is NaN again, which np.mean averages (None was a
     TypeError in the ensemble's history)."""
-    import digitlib.predict
+    import digitlib.predict.predictions
 
-    monkeypatch.setattr(digitlib.predict, "load_trained_model", lambda path: f"the model in {path.parent.name}")
+    monkeypatch.setattr(digitlib.modelfile, "load_trained_model", lambda path: f"the model in {path.parent.name}")
     own = tmp_path / "run" / "members" / "seed-8"
     wanted = _finished_member(own, {"loss": [2.3, math.nan], "val_accuracy": [0.5, math.nan]})
     assert '"loss": [\n        2.3,\n        null\n' in (own / "member.json").read_text()
@@ -243,10 +244,10 @@ def test_a_diverged_members_loss_reads_back_as_nan_and_the_ensemble_averages_it(
 def test_a_member_is_loaded_from_the_file_it_was_found_by_never_another(tmp_path, monkeypatch):
     """A strong run is found by its metrics.json; a FIFO member.json beside it is never opened (it would block the
     training forever)."""
-    import digitlib.predict
+    import digitlib.predict.predictions
     from test_rundir import valid_metrics
 
-    monkeypatch.setattr(digitlib.predict, "load_trained_model", lambda path: "a model")
+    monkeypatch.setattr(digitlib.modelfile, "load_trained_model", lambda path: "a model")
     run = tmp_path / "reports" / "strong-seed-8"
     run.mkdir(parents=True)
     metrics = valid_metrics(parameters=validate_parameters(model="strong", seed=8, **QUICK))

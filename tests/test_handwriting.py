@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib.handwriting import (
+from digitlib.predict.handwriting import (
     MAX_PIXELS,
     ImageError,
     find_images,
@@ -165,7 +165,7 @@ def test_file_names_in_messages_are_printable_and_valid_unicode():
 
 def test_centring_by_mass_matches_the_weighted_mean_of_pixel_positions():
     """scipy's center_of_mass places digits exactly where the hand-written weighted mean did."""
-    from digitlib.handwriting import mnist_style
+    from digitlib.predict.handwriting import mnist_style
 
     generator = np.random.default_rng(0)
     for _ in range(50):

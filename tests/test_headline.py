@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from digitlib import headline
-from digitlib.evaluation import Evaluation
-from digitlib.summary import Headline
+from digitlib.report.summary import Headline
+from digitlib.train.evaluation import Evaluation
 
 CPU = {"type": "CPU", "count": 2}
 

@@ -11,9 +11,9 @@ import warnings
 
 import pytest
 
-from digitlib.index import write_index
+from digitlib.run.index import write_index
+from digitlib.run.runner import update_index
 from digitlib.rundir import RunDirectoryWarning
-from digitlib.runner import update_index
 from test_rundir import metrics_text, trained_run, write_run
 
 GOOD = "20261125-100000-good"
@@ -61,7 +61,8 @@ def lock_in_the_way(locked):
 def test_fifos_in_the_reports_folder_never_hold_up_a_rebuild(tmp_path, capsys):
     """A FIFO blocks whoever opens it to read (or, for the lock, to write) until someone opens its other end: never,
     and the rebuild holds the reports lock meanwhile. Each is refused at once, with a warning."""
-    from digitlib.rundir import InvalidRun, read_test_predictions
+    from digitlib.report.results import read_test_predictions
+    from digitlib.rundir import InvalidRun
 
     reports, locked, skipped = hostile_reports(tmp_path, devices=False)
     with warnings.catch_warnings(record=True) as caught:
@@ -81,9 +82,10 @@ def test_fifos_in_the_reports_folder_never_hold_up_a_rebuild(tmp_path, capsys):
 REBUILD = textwrap.dedent("""
     import sys, warnings
     from pathlib import Path
-    from digitlib.index import write_index
-    from digitlib.rundir import InvalidRun, read_runs, read_test_predictions
-    from digitlib.runner import update_index
+    from digitlib.run.index import write_index
+    from digitlib.report.results import read_test_predictions
+    from digitlib.rundir import InvalidRun, read_runs
+    from digitlib.run.runner import update_index
 
     warnings.formatwarning = lambda message, *rest, **options: f"warning: {message}\\n"
     warnings.simplefilter("always")  # each read of the reports folder warns anew

@@ -81,8 +81,8 @@ def test_strong_augments_training_inputs_but_never_evaluation_inputs(small_split
 def test_a_model_with_random_image_layers_is_compiled_whole_on_jax_also_when_loaded_back(name, tmp_path):
     import keras
 
-    from digitlib.predict import load_trained_model
-    from digitlib.training import compile_model
+    from digitlib.modelfile import load_trained_model
+    from digitlib.train.training import compile_model
 
     on_jax = keras.backend.backend() == "jax"  # Keras' own choice elsewhere: TensorFlow turns XLA off under
     model = build_model(name, members=2 if name == "ensemble" else None)  # op determinism anyway

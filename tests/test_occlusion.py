@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import model_matrix
-from digitlib.evaluation import evaluate_predictions
-from digitlib.occlusion import chosen_examples, occlusion_figure, occlusion_maps
+from digitlib.report.occlusion import chosen_examples, occlusion_figure, occlusion_maps
+from digitlib.train.evaluation import evaluate_predictions
 
 
 class InkCounter:

@@ -31,8 +31,17 @@ def test_every_notebook_and_sample_is_package_data():
 
 def test_every_template_and_schema_is_package_data():
     needed = {path for path in shipped_source_files("digitlib") if path.suffix not in (".py", ".pyc")}
-    missing = needed - package_data_files("digitlib")
-    assert not missing, f"add patterns for {sorted(map(str, missing))} to digitlib's package data"
+    data = set().union(*(package_data_files(package) for package in PYPROJECT["tool"]["setuptools"]["package-data"]))
+    missing = needed - data
+    assert not missing, f"add patterns for {sorted(map(str, missing))} to their package's package data"
+
+
+def test_every_subpackage_is_listed_for_the_wheel():
+    """setuptools ships the packages pyproject.toml names, no other: a wing left out would be missing from a wheel."""
+    found = {".".join(path.parent.relative_to(REPOSITORY).parts) for path in shipped_source_files("digitlib")
+             if path.name == "__init__.py"}
+    assert {"digitlib", "digitlib.run", "digitlib.train"} <= found  # the search finds what it should
+    assert found == set(PYPROJECT["tool"]["setuptools"]["packages"]) - {"digitlib.notebooks"}
 
 
 def test_the_install_scripts_parse():

@@ -3,8 +3,8 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from digitlib.pages import HEADLINE_TAG, OPTIONAL_TAG, arrange_report
-from digitlib.runner import render_html
+from digitlib.run.pages import HEADLINE_TAG, OPTIONAL_TAG, arrange_report
+from digitlib.run.runner import render_html
 
 
 def tagged(cell, tag):

@@ -52,8 +52,8 @@ def test_notebook_parameters_cell_is_generated_from_the_contract(notebook):
 
 
 def test_the_readme_and_help_describe_the_parameters_as_defined():
-    from digitlib.cli import _parser
     from digitlib.params import parameters_markdown
+    from digitlib.run.cli import _parser
 
     assert parameters_markdown() in (REPOSITORY / "README.md").read_text(), (
         "update README's parameter table from digitlib.params.parameters_markdown()")

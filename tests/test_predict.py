@@ -17,7 +17,7 @@ from PIL import Image
 
 import digitlib
 from conftest import as_if_typed_in_a_terminal, digitlib_in_process
-from digitlib.photos import photo_of_digit
+from digitlib.synthetic.photos import photo_of_digit
 
 ONE = np.pad(np.full((20, 4), 255, np.uint8), ((4, 4), (12, 12)))  # a 28x28 stroke, like a "1"
 
@@ -64,7 +64,7 @@ def test_photos_of_test_digits_read_almost_as_well_as_the_clean_digits(model_fil
 
 @pytest.mark.e2e
 def test_predicts_the_shipped_samples(model_file):
-    result = predict("notebooks/samples", "--model", model_file, "--json", cwd=digitlib.provenance.REPOSITORY)
+    result = predict("notebooks/samples", "--model", model_file, "--json", cwd=digitlib.train.provenance.REPOSITORY)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 9 and all(set(row) >= {"path", "digit", "probability", "top"} for row in rows)
@@ -167,7 +167,7 @@ def test_usage_errors_exit_2(model_file, tmp_path):
 @pytest.mark.e2e
 def test_awkward_formats_through_the_cli(model_file, tmp_path, mnist):
     """16-bit, palette, CMYK, RGBA and animated images are read; a huge one is refused, alone."""
-    from digitlib.handwriting import MAX_PIXELS
+    from digitlib.predict.handwriting import MAX_PIXELS
 
     digit = np.asarray(photo_of_digit(mnist.x_test[0], np.random.default_rng(2), size=(120, 120)))
     Image.fromarray(digit.astype(np.uint16) * 257).save(tmp_path / "deep16.png")
@@ -234,7 +234,7 @@ def test_ctrl_c_during_predict_says_interrupted_and_claims_no_run(model_file, tm
     photo_of_digit(ONE, np.random.default_rng(0)).save(tmp_path / "0.png")
     for copy in range(1, 1000):
         (tmp_path / f"{copy}.png").write_bytes((tmp_path / "0.png").read_bytes())
-    command = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "predict", tmp_path, "--model", model_file],
+    command = subprocess.Popen([sys.executable, "-m", "digitlib", "predict", tmp_path, "--model", model_file],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=as_if_typed_in_a_terminal)
     deadline = time.monotonic() + 120
@@ -259,7 +259,7 @@ def test_file_names_can_neither_forge_lines_nor_reach_the_terminal_raw(model_fil
     for name in names:
         photo.save(tmp_path / name, format="PNG")
     (tmp_path / "bad\x1b[2J.png").write_text("not an image")
-    command = [sys.executable, "-m", "digitlib.cli", "predict", tmp_path, "--model", model_file]
+    command = [sys.executable, "-m", "digitlib", "predict", tmp_path, "--model", model_file]
     text = subprocess.run(command, capture_output=True, timeout=300)  # the bytes a terminal would get
     stdout, stderr = text.stdout.decode("utf-8"), text.stderr.decode("utf-8")  # strictly: valid UTF-8
     assert text.returncode == 1 and "\x1b" not in stdout + stderr, stdout + stderr
@@ -278,7 +278,7 @@ def test_predictions_json_is_utf8_whatever_the_file_names(tmp_path):
     """predictions.json is written as run.json is (digitlib.atomic.write_json): a file name's bytes that are not UTF-8
     (lone surrogates in Python, which json.dumps writes as \\udce9, not UTF-8 once read back) are recorded as the
     \\xe9 the terminal shows, in an error text too (digitlib's own are escaped already; a caller's may not be)."""
-    from digitlib.predict import Prediction
+    from digitlib.predict.predictions import Prediction
 
     name = tmp_path / os.fsdecode(b"caf\xe9.png")
     predictions = [Prediction(path=name, error=f"{name}: moved away")]
@@ -316,7 +316,7 @@ def test_a_labelled_prediction_knows_whether_it_is_right_and_says_so_in_json():
 
 
 def test_accuracy_over_the_labelled_images_only():
-    from digitlib.predict import labelled_accuracy
+    from digitlib.predict.predictions import labelled_accuracy
 
     failed = digitlib.Prediction(path=Path("d_label2.png"), error="d_label2.png: no digit found", label=2)
     score = labelled_accuracy([_read("a_label4.png", 4, 4), _read("b_label8.png", 3, 8), _read("c.png", 1), failed])
@@ -326,7 +326,7 @@ def test_accuracy_over_the_labelled_images_only():
 
 
 def test_the_table_shows_the_label_and_marks_wrong_readings():
-    from digitlib.figures import _RIGHT, _WRONG
+    from digitlib.report.figures import _RIGHT, _WRONG
 
     html = digitlib.predictions_table([_read("a_label4.png", 4, 4), _read("b_label8.png", 3, 8),
                                        _read("c.png", 1)]).to_html()
@@ -338,7 +338,7 @@ def test_the_table_shows_the_label_and_marks_wrong_readings():
 def test_the_figure_colours_each_labelled_image_right_or_wrong():
     from matplotlib.colors import to_hex
 
-    from digitlib.figures import _RIGHT, _WRONG
+    from digitlib.report.figures import _RIGHT, _WRONG
 
     figure = digitlib.predictions_figure([_read("a_label4.png", 4, 4), _read("b_label8.png", 3, 8)])
     titles = [axes.get_title() for axes in figure.axes[2::3]]
@@ -370,7 +370,7 @@ def test_labels_in_file_names_reach_the_command_line(tiny_classifier, tmp_path):
 
 def test_a_page_shows_the_first_images_and_the_most_doubtful_of_the_rest():
     """Issue #22 case 11: what the prediction notebook shows of many images is bounded, never one row per image."""
-    from digitlib.predict import shown_predictions
+    from digitlib.predict.predictions import shown_predictions
 
     readings = [_read(f"{i}.png", 1, sure={12: 0.3, 17: 0.4, 29: 0.35}.get(i, 0.9)) for i in range(30)]
     readings[20] = digitlib.Prediction(path=Path("20.png"), error="20.png: no digit found")
@@ -413,7 +413,7 @@ def test_the_prediction_notebook_reads_hundreds_of_images_onto_a_bounded_page(re
                           "-p", "model_path", report_run / "model.keras", cwd=tmp_path, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = run_dir_of(result, tmp_path)
-    from digitlib.predict import SHOWN_PICTURES, SHOWN_ROWS
+    from digitlib.predict.predictions import SHOWN_PICTURES, SHOWN_ROWS
 
     assert [Path(row["path"]).name for row in json.loads((run_dir / "predictions.json").read_text())] == [
         f"{number:03d}.png" for number in range(300)]
@@ -462,7 +462,8 @@ def test_the_prediction_notebook_shows_labels_and_their_accuracy(prediction_run)
 
 def test_the_default_model_is_the_best_run_or_a_model_error_saying_what_to_run(tmp_path):
     """What the CLI and the notebook's default (model_path None) read with, without loading Keras."""
-    from digitlib.predict import ModelError, default_model
+    from digitlib.modelfile import ModelError
+    from digitlib.predict.predictions import default_model
     from test_rundir import trained_run
 
     with pytest.raises(ModelError, match="no finished training run in .*; run `make report`"):

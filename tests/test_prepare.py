@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from digitlib import prepare_images, prepare_splits, split_validation
-from digitlib.prepare import take
+from digitlib.train.prepare import take
 
 
 def test_prepare_images_reshapes_and_scales():

@@ -1,4 +1,5 @@
-"""The realism set (digitlib/realism.py): deterministic, complete, labelled, legible to predict's preparation."""
+"""The realism set (digitlib/synthetic/realism.py): deterministic, complete, labelled, legible to predict's
+preparation."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlib import realism
-from digitlib.handwriting import grey_levels, label_in_name, load_digit, read_image
-from digitlib.prepare import prepare_images
+from digitlib.predict.handwriting import grey_levels, label_in_name, load_digit, read_image
+from digitlib.synthetic import realism
+from digitlib.train.prepare import prepare_images
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 PER_DIGIT = 12  # 120 images: every font, writer, pen, glyph variant and resolution, in a few seconds
@@ -111,7 +112,7 @@ def test_the_set_stays_small_a_few_thousand_images_of_a_few_kilobytes(small_set)
 
 
 def test_another_process_writes_the_same_bytes_without_keras_or_mnist(tmp_path):
-    code = ("import sys, digitlib.realism as r; r.write_realism_set(sys.argv[1], per_digit=2); "
+    code = ("import sys, digitlib.synthetic.realism as r; r.write_realism_set(sys.argv[1], per_digit=2); "
             "print([m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow', 'jax', 'matplotlib')])")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "there")], capture_output=True, text=True,
                           check=True, env={"PYTHONPATH": str(REPOSITORY), "PYTHONHASHSEED": "random",

@@ -47,19 +47,19 @@ def test_metrics_follow_the_schema_and_record_provenance(workspace, mnist_dir):
     assert metrics["test"]["images"] == 1000 and metrics["training"]["train_images"] == 2700
     assert metrics["test"]["accuracy"] > 0.85
     assert metrics["parameters"]["data_dir"] == str(mnist_dir.resolve())
-    assert metrics["data"]["sha256"] == digitlib.data.IDX_FILES
+    assert metrics["data"]["sha256"] == digitlib.train.data.IDX_FILES
     assert metrics["reproducibility"] == {"seed": 42, "backend": "tensorflow", "op_determinism": True}
     assert metrics["environment"]["device"]["type"] == "CPU"
     assert metrics["environment"]["versions"]["tensorflow"]
     calibration, robustness = metrics["calibration"], metrics["robustness"]
     assert calibration["temperature"] > 0 and 0 <= calibration["ece"] < 0.2 and calibration["bins"] == 15
     assert robustness["images"] == 1000 and robustness["seed"] == 42 and robustness["severity"] == 2
-    assert set(robustness["accuracy"]) == set(digitlib.robustness.SHIFTS)
+    assert set(robustness["accuracy"]) == set(digitlib.report.robustness.SHIFTS)
     assert robustness["mean_accuracy"] < robustness["clean_accuracy"]
 
 
 def test_the_test_predictions_kept_are_the_ones_scored(workspace):
-    from digitlib.rundir import read_test_predictions
+    from digitlib.report.results import read_test_predictions
 
     run_dir = only_run(workspace[0] / "reports")
     indices, evaluation = read_test_predictions(run_dir)

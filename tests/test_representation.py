@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import model_matrix
-from digitlib.representation import feature_map, first_convolution, map_subset
+from digitlib.report.representation import feature_map, first_convolution, map_subset
 
 
 @pytest.mark.jax
@@ -15,7 +15,7 @@ def test_the_last_layer_applied_to_the_features_gives_the_models_probabilities(n
 
     from digitlib import build_model, predict_probabilities
     from digitlib.models import ensemble_members
-    from digitlib.representation import penultimate_features
+    from digitlib.report.representation import penultimate_features
 
     model = build_model(name)
     images = small_splits.x_test[:16]

@@ -6,7 +6,7 @@ import pytest
 from conftest import digitlib_in_process
 from digitlib.models import MEMBER_MODEL, build_model, ensemble_members, model_names, model_spec
 from digitlib.params import ParameterError, validate_parameters
-from digitlib.resources import available_memory, check_memory, training_memory
+from digitlib.run.resources import available_memory, check_memory, training_memory
 
 
 def test_the_default_run_fits_easily_in_what_this_host_has_free():

@@ -6,9 +6,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from digitlib.evaluation import evaluate_predictions
-from digitlib.results import save_test_predictions
-from digitlib.rundir import PREDICTIONS_FILE, InvalidRun, read_test_predictions
+from digitlib.layout import PREDICTIONS_FILE
+from digitlib.report.results import read_test_predictions, save_test_predictions
+from digitlib.rundir import InvalidRun
+from digitlib.train.evaluation import evaluate_predictions
 
 
 def evaluation(count=50, seed=0):

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from digitlib.robustness import (
+from digitlib.report.robustness import (
     REFERENCE_LEVEL,
     SHIFTS,
     robustness_curves,
@@ -96,7 +96,7 @@ def test_the_images_move_further_from_the_clean_ones_with_every_severity(digits,
 def test_elastic_resampling_reads_each_image_as_scipy_reads_the_stack():
     from scipy import ndimage
 
-    from digitlib.robustness import _resample
+    from digitlib.report.robustness import _resample
 
     rng = np.random.default_rng(0)
     stack = rng.random((20, 28, 28), dtype=np.float32)

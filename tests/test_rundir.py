@@ -8,8 +8,8 @@ import warnings
 import pytest
 
 from digitlib.params import ParameterError, validate_parameters
-from digitlib.provenance import REPOSITORY
 from digitlib.rundir import InvalidRun, RunDirectoryWarning, read_record, read_runs, run_directory
+from digitlib.train.provenance import REPOSITORY
 
 INJECTED_NAME = "x = 1\nimport os; os.system('touch /tmp/pwned')\ny"
 
@@ -81,8 +81,8 @@ def test_tampered_run_records_are_refused(tmp_path, tamper, problem):
 
 
 def test_the_index_and_sweeps_skip_folders_that_do_not_validate_with_a_warning(tmp_path):
-    from digitlib.index import write_index
-    from digitlib.sweep import earlier_runs
+    from digitlib.run.index import write_index
+    from digitlib.run.sweep import earlier_runs
 
     write_run(tmp_path, "20261125-100000-good", metrics=valid_metrics())
     write_run(tmp_path, "20261125-100000-name", parameters={INJECTED_NAME: 1})
@@ -101,7 +101,7 @@ def test_the_index_and_sweeps_skip_folders_that_do_not_validate_with_a_warning(t
 
 
 def test_comparisons_read_only_runs_that_validate(tmp_path):
-    from digitlib.comparison import load_runs
+    from digitlib.report.comparison import load_runs
 
     write_run(tmp_path, "20261125-100000-good", metrics=valid_metrics(0.99))
     write_run(tmp_path, "20261125-110000-evil", metrics={**valid_metrics(), "per_class": "<script>"})
@@ -127,8 +127,8 @@ def test_a_runs_identity_is_everything_that_decides_its_result():
 
 def test_a_sweep_never_skips_for_a_run_of_another_backend_or_model_version(tmp_path):
     from digitlib.models import model_spec
+    from digitlib.run.sweep import earlier_runs
     from digitlib.rundir import run_identity
-    from digitlib.sweep import earlier_runs
 
     fast = validate_parameters(model="fast", seed=1, epochs=1)
     write_run(tmp_path, "20261125-100000-jax", parameters=fast, backend="jax", model_version=model_spec("fast").version)
@@ -267,12 +267,14 @@ def test_the_names_the_reports_folder_keeps_are_never_run_ids(tmp_path, name):
 
 
 def test_the_names_the_reports_folder_keeps_are_defined_once_with_its_other_names():
-    from digitlib import index, layout, rundir, runner
+    from digitlib import layout, rundir
+    from digitlib.run import index
 
     assert layout.KEPT == {"index.html": "index page", "latest": "link to the latest successful run",
                            "best": "link to the best finished model"}
     assert layout.kept_for("LATEST") == "link to the latest successful run" and layout.kept_for("run-1") is None
-    assert rundir.KEPT is index.KEPT is layout.KEPT and rundir.kept_for is runner.kept_for is layout.kept_for
+    assert index.KEPT is layout.KEPT and rundir.kept_for is layout.kept_for
+    assert not hasattr(rundir, "KEPT")  # one door: the names come from layout, never re-exported
     assert not hasattr(layout, "LINKS") and not hasattr(rundir, "LINKS")  # named nowhere else: KEPT says it
 
 
@@ -303,10 +305,10 @@ def test_a_diverged_run_written_by_an_earlier_version_reads_back_as_diverged(tmp
     """Earlier versions wrote a diverged epoch's loss as Python's json does, NaN or Infinity (a test loss of 1e999
     overflows alike): it reads as a run written now reads, history NaN, test loss None. Refused, such a run vanished
     from the index, the best model and comparisons, and a sweep trained it again."""
-    from digitlib.diagnosis import diagnose_metrics
-    from digitlib.index import write_index
+    from digitlib.report.diagnosis import diagnose_metrics
+    from digitlib.run.index import write_index
+    from digitlib.run.sweep import earlier_runs
     from digitlib.rundir import identity_of, read_metrics
-    from digitlib.sweep import earlier_runs
 
     metrics = valid_metrics()
     metrics["training"]["history"].update(loss=[2.3, math.nan, math.inf], val_loss=[-math.inf] * 3)
@@ -354,7 +356,7 @@ def test_a_diverged_runs_metrics_are_written_as_json_and_read_back_as_diverged(t
     """Keras records a diverged epoch's loss as NaN, which JSON cannot hold: it is written as null, which the schema
     allows there (and only where a diverged network leaves one), and read back as NaN, which the diagnosis names."""
     from digitlib.atomic import write_json
-    from digitlib.diagnosis import diagnose_metrics
+    from digitlib.report.diagnosis import diagnose_metrics
     from digitlib.rundir import read_metrics
 
     metrics = valid_metrics()

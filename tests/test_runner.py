@@ -11,10 +11,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from conftest import missing
 from digitlib.atomic import replace_symlink, write_atomic
-from digitlib.index import write_index
 from digitlib.params import ParameterError
+from digitlib.run.index import write_index
+from digitlib.run.runner import create_run_directory, render_html, run_id_for, run_report
 from digitlib.rundir import read_runs
-from digitlib.runner import create_run_directory, render_html, run_id_for, run_report
 from test_rundir import valid_metrics
 
 
@@ -111,12 +111,12 @@ def _succeeding(tmp_path):
 @pytest.mark.e2e  # executes a notebook in a real kernel
 def test_a_run_stands_when_the_index_cannot_be_replaced(tmp_path, monkeypatch, capsys):
     """Root ignores file modes, so the failure is injected: the index writer raises."""
-    import digitlib.runner
+    import digitlib.run.runner
 
     def refuse(reports_dir, latest=None):
         raise PermissionError(13, "Permission denied", str(reports_dir / "index.html"))
 
-    monkeypatch.setattr(digitlib.runner, "write_index", refuse)
+    monkeypatch.setattr(digitlib.run.runner, "write_index", refuse)
     result = run_report({"epochs": 1}, reports_dir=tmp_path / "reports", notebook_path=_succeeding(tmp_path),
                         stream=open(os.devnull, "w"))
     assert result.status == "succeeded" and result.error is None
@@ -260,7 +260,7 @@ def test_a_run_in_a_reports_folder_whose_name_is_not_utf8_succeeds(tmp_path):
 
 FULL_DISK = """
 import resource, signal, sys
-from digitlib.cli import main
+from digitlib.run.cli import main
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing us
 resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))  # run.json takes some 700 bytes
@@ -286,7 +286,7 @@ def test_a_run_that_cannot_write_its_record_leaves_no_folder_and_says_so_in_one_
 
 def test_a_full_disk_is_named_as_such(tmp_path):
     """/dev/full answers every write with ENOSPC, as a full disk does."""
-    from digitlib.runner import cannot_write
+    from digitlib.run.runner import cannot_write
 
     device = os.open("/dev/full", os.O_WRONLY)
     try:
@@ -310,7 +310,7 @@ def test_rendering_never_waits_on_a_fifo_named_like_the_notebook(tmp_path):
 def test_a_received_notebook_is_rendered_only_up_to_64_mb(tmp_path):
     """A report's notebook takes a few MB (figures embedded); one a worker sends back is rendered here, so a bigger one
     is refused before it is read whole (500 MB let a 25 MB archive within the cluster's 20-fold ratio through)."""
-    from digitlib.runner import MAX_NOTEBOOK_BYTES
+    from digitlib.run.runner import MAX_NOTEBOOK_BYTES
 
     assert MAX_NOTEBOOK_BYTES == 64_000_000
     with open(tmp_path / "notebook.ipynb", "wb") as huge:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from digitlib.significance import accuracy_interval, holm, mcnemar_exact, paired_difference_interval
+from digitlib.report.significance import accuracy_interval, holm, mcnemar_exact, paired_difference_interval
 
 
 # statsmodels takes seconds to import: only the tests that compare with it do (each pytest-xdist worker collects

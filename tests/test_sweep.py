@@ -13,7 +13,7 @@ import pytest
 from conftest import REPOSITORY, digitlib_cli, digitlib_in_process
 from digitlib.models import model_spec
 from digitlib.params import ParameterError
-from digitlib.sweep import Sweep, load_sweep
+from digitlib.run.sweep import Sweep, load_sweep
 
 
 def write(tmp_path, text):
@@ -125,8 +125,8 @@ def test_smoke_sweep_reports_the_failure_and_resumes_without_rerunning(tmp_path,
 
 def test_runs_made_before_a_parameter_existed_still_count_as_done(tmp_path):
     from digitlib.params import validate_parameters
+    from digitlib.run.sweep import earlier_runs
     from digitlib.rundir import run_identity
-    from digitlib.sweep import earlier_runs
 
     parameters = validate_parameters(model="strong", seed=1)
     older = {name: value for name, value in parameters.items() if name != "members"}  # before `members` existed
@@ -144,7 +144,7 @@ def run_directories(reports):
 def test_sigterm_interrupts_the_running_run_and_starts_no_more(tmp_path, mnist_dir):
     write(tmp_path, "name: stop\ncommon: {model: fast, train_limit: 500, test_limit: 200, epochs: 1}\n"
                     "grid:\n  seed: [0, 1, 2]\n")
-    sweep = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "sweep", "sweep.yaml", "--jobs", "1"],
+    sweep = subprocess.Popen([sys.executable, "-m", "digitlib", "sweep", "sweep.yaml", "--jobs", "1"],
                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "DIGITLIB_DATA_DIR": str(mnist_dir)}, start_new_session=True)
     reports = tmp_path / "reports"
@@ -168,7 +168,7 @@ def test_sigterm_interrupts_the_running_run_and_starts_no_more(tmp_path, mnist_d
 
 
 def test_a_sweep_of_more_than_100_runs_needs_yes(tmp_path):
-    from digitlib.sweep import check_sweep_size
+    from digitlib.run.sweep import check_sweep_size
 
     sweep = load_sweep(write(tmp_path, "grid:\n  seed: [" + ", ".join(map(str, range(101))) + "]\n"))
     with pytest.raises(ParameterError, match=r"the sweep sweep has 101 runs, roughly \d+(\.\d)? hours of "
@@ -217,7 +217,7 @@ def test_an_unknown_backend_names_its_line(tmp_path, text, line):
 
 
 def test_the_backend_is_part_of_what_a_sweep_skips(tmp_path):
-    from digitlib.sweep import plan_sweep
+    from digitlib.run.sweep import plan_sweep
 
     sweep = load_sweep(write(tmp_path, "grid:\n  backend: [tensorflow, jax]\n  model: [fast]\n"))
     tensorflow = sweep.parameter_sets[sweep.backends.index("tensorflow")]
@@ -262,13 +262,13 @@ def test_a_sweep_name_is_taken_as_written_not_as_yaml_reads_a_number(tmp_path, w
 def test_a_sweep_killed_or_hung_up_leaves_its_run_resumable_not_failed(tmp_path, mnist_dir, how):
     """kill -9 of the sweep (its run notices its parent is gone) or SIGHUP (a closed terminal or SSH session): the
     running run ends interrupted, so the next sweep resumes it, and no temporary file is left behind."""
-    from digitlib.sweep import plan_sweep
+    from digitlib.run.sweep import plan_sweep
 
     write(tmp_path, "name: orphan\ncommon: {model: fast, train_limit: 2000, test_limit: 200, epochs: 3}\n"
                     "grid:\n  seed: [0]\n")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    sweep = subprocess.Popen([sys.executable, "-m", "digitlib.cli", "sweep", "sweep.yaml"], cwd=tmp_path,
+    sweep = subprocess.Popen([sys.executable, "-m", "digitlib", "sweep", "sweep.yaml"], cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                              env={**os.environ, "DIGITLIB_DATA_DIR": str(mnist_dir), "TMPDIR": str(scratch)})
     reports = tmp_path / "reports"

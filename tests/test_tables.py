@@ -3,7 +3,7 @@ import re
 import numpy as np
 
 from digitlib import dataset_table, parameters_table, predictions_table, provenance_table, splits_table
-from digitlib.predict import Prediction
+from digitlib.predict.predictions import Prediction
 
 
 def test_dataset_and_splits_tables_describe_the_arrays(mnist, small_splits):
@@ -39,7 +39,7 @@ def _shows_payload_as_text(html: str) -> bool:
 def test_tables_escape_user_strings_in_cells_and_labels():
     """Parameter values, file names and member sources come from users: shown as text, never markup."""
     from digitlib import members_table
-    from digitlib.training import TrainingResult
+    from digitlib.train.training import TrainingResult
 
     assert _shows_payload_as_text(parameters_table({"data_dir": PAYLOAD}).to_html())
     assert _shows_payload_as_text(parameters_table({PAYLOAD: 1}).to_html())  # a label too

@@ -26,7 +26,16 @@ import pytest
 import yaml
 
 from conftest import REPOSITORY, digitlib_cli, digitlib_in_process, require_module, run_dir_of
-from digitlib.tracking import ARTIFACTS, HTTP_LIMITS, RECORD_FILE, TRACKING_URI, Tracker, shown, tracker_for, untracked
+from digitlib.run.tracking import (
+    ARTIFACTS,
+    HTTP_LIMITS,
+    RECORD_FILE,
+    TRACKING_URI,
+    Tracker,
+    shown,
+    tracker_for,
+    untracked,
+)
 from digitlib.untrusted import printable
 
 if importlib.util.find_spec("mlflow") is None:  # without importing it
@@ -105,7 +114,7 @@ def logged_report(mlflow_server, tmp_path_factory, mnist_dir):
     """A tiny report run with --mlflow, as a user would (--json): (the command, its run directory)."""
     folder = tmp_path_factory.mktemp("tracked")
     environment = {name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_")}
-    command = [sys.executable, "-m", "digitlib.cli", "report", "--json", "--mlflow", mlflow_server, *TINY,
+    command = [sys.executable, "-m", "digitlib", "report", "--json", "--mlflow", mlflow_server, *TINY,
                "-p", "data_dir", str(mnist_dir)]
     result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=900,
                             env={**environment, "PYTHONUNBUFFERED": "1"})
@@ -115,7 +124,7 @@ def logged_report(mlflow_server, tmp_path_factory, mnist_dir):
 
 @pytest.mark.e2e
 def test_a_report_is_logged_with_every_parameter_metric_tag_and_artifact(mlflow_server, logged_report, mnist_dir):
-    import digitlib.data
+    import digitlib.train.data
 
     result, run_dir = logged_report
     assert json.loads(result.stdout)["status"] == "succeeded", "--json's stdout holds the result alone"
@@ -160,7 +169,7 @@ def test_a_report_is_logged_with_every_parameter_metric_tag_and_artifact(mlflow_
     assert tags["digitlib.git_commit"] == metrics["environment"]["git_commit"]
     assert tags["mlflow.source.git.commit"] == metrics["environment"]["git_commit"].removesuffix("-dirty")
     assert {name.removeprefix("digitlib.data.sha256."): value for name, value in tags.items()
-            if name.startswith("digitlib.data.sha256.")} == digitlib.data.IDX_FILES
+            if name.startswith("digitlib.data.sha256.")} == digitlib.layout.IDX_FILES
     assert "mlflow.parentRunId" not in tags
     assert tags["digitlib.data_source"] == mnist_dir.name  # a name, not where it lies: no tag names a local folder
     assert [value for value in [*tags.values(), *run.data.params.values()]
@@ -254,7 +263,7 @@ def test_runs_from_dask_workers_are_logged_by_the_client_that_receives_them(mlfl
 def test_a_sweep_stopped_by_an_error_ends_its_parent_run_failed(mlflow_server, tmp_path):
     environment = {**{name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_")},
                    "MLFLOW_EXPERIMENT_NAME": "unreachable", "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
-    result = subprocess.run([sys.executable, "-m", "digitlib.cli", "sweep", str(REPOSITORY / "sweeps" / "smoke.yaml"),
+    result = subprocess.run([sys.executable, "-m", "digitlib", "sweep", str(REPOSITORY / "sweeps" / "smoke.yaml"),
                              "--scheduler", f"tcp://127.0.0.1:{free_port()}", "--mlflow", mlflow_server],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300, env=environment)
     assert result.returncode == 2, result.stderr[-2000:]
@@ -360,11 +369,11 @@ def test_a_report_with_the_server_down_warns_once_and_succeeds(tmp_path, mnist_d
 
 
 def mlflow_imported_after(arguments: list[str], environment: dict[str, str]) -> str:
-    """Run digitlib.cli.main(`arguments`) in a fresh interpreter: "True" or "False" (whether it imported mlflow)
+    """Run digitlib.run.cli.main(`arguments`) in a fresh interpreter: "True" or "False" (whether it imported mlflow)
     and its exit status."""
-    code = ("import sys, digitlib.cli\n"
+    code = ("import sys, digitlib.run.cli\n"
             "try:\n"
-            f"    status = digitlib.cli.main({arguments!r})\n"
+            f"    status = digitlib.run.cli.main({arguments!r})\n"
             "except SystemExit as exit:\n"
             "    status = exit.code\n"
             "print('mlflow' in sys.modules, status)")
@@ -485,12 +494,12 @@ def test_good_uris_are_taken_as_they_are_and_nothing_is_created(tmp_path, monkey
 
 
 def tracking_workers() -> list[int]:
-    """The processes of this one that run MLflow for a Tracker (python -m digitlib.tracking)."""
+    """The processes of this one that run MLflow for a Tracker (python -m digitlib.run.tracking)."""
     workers = []
     for status in Path("/proc").glob("[0-9]*/status"):
         with contextlib.suppress(OSError):
             if f"\nPPid:\t{os.getpid()}\n" in status.read_text() and \
-                    b"digitlib.tracking" in (status.parent / "cmdline").read_bytes():
+                    b"digitlib.run.tracking" in (status.parent / "cmdline").read_bytes():
                 workers.append(int(status.parent.name))
     return workers
 
@@ -605,7 +614,7 @@ RECORD = {"run_id": "20261201-120000-0123abcd", "notebook_name": "mnist_cnn", "s
 
 
 def full_metrics() -> dict:
-    from digitlib.data import IDX_FILES
+    from digitlib.layout import IDX_FILES
 
     return {
         "environment": {"device": {"type": "GPU", "name": "NVIDIA H200", "count": 1}, "git_commit": "0123abc-dirty",
@@ -646,7 +655,7 @@ def as_documented(name: str) -> str:
 
 
 def test_the_docs_list_exactly_the_metrics_tags_and_artifacts_logged_and_no_tag_names_a_local_path():
-    from digitlib.tracking import run_metrics, run_tags, sweep_metrics, sweep_tags
+    from digitlib.run.tracking import run_metrics, run_tags, sweep_metrics, sweep_tags
 
     metrics = run_metrics(RECORD, full_metrics())
     assert documented("metrics per epoch")[0] == {name for name, _, _, step in metrics if step > 0}
@@ -674,6 +683,6 @@ def test_the_docs_list_exactly_the_metrics_tags_and_artifacts_logged_and_no_tag_
 def test_a_path_parameter_is_logged_by_its_name_alone(notebook, given, logged):
     """run.json holds path parameters resolved and absolute (digitlib.params.absolute_paths): MLflow, often a shared
     server, gets only their names, as the tags name the data (a title is text, not a path)."""
-    from digitlib.tracking import run_parameters
+    from digitlib.run.tracking import run_parameters
 
     assert run_parameters({**RECORD, "notebook_name": notebook, "parameters": given}) == logged

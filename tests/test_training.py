@@ -5,8 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from digitlib import build_model, evaluate_model, fit_model, set_reproducible, training
+from digitlib import build_model, evaluate_model, fit_model, set_reproducible
 from digitlib.backends import configured_backend
+from digitlib.train import training
 
 
 @pytest.mark.jax
@@ -74,7 +75,7 @@ def test_the_signal_as_real_kernels_send_it(tmp_path):
     import papermill
     from jupyter_client.manager import start_new_kernel
 
-    code = "from digitlib.training import interactive_frontend\nprint(interactive_frontend())"
+    code = "from digitlib.train.training import interactive_frontend\nprint(interactive_frontend())"
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, tmp_path / "probe.ipynb")

@@ -57,7 +57,7 @@ def test_same_seed_same_numbers(backend, reference, mnist_dir, tmp_path):
 
 
 def start(arguments, cwd):
-    return subprocess.Popen([sys.executable, "-m", "digitlib.cli", *map(str, arguments)], cwd=cwd, text=True,
+    return subprocess.Popen([sys.executable, "-m", "digitlib", *map(str, arguments)], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                             preexec_fn=as_if_typed_in_a_terminal)
 
@@ -184,9 +184,9 @@ def test_timeout_marks_the_run_timed_out(mnist_dir, tmp_path):
 
 KILLED_WHILE_RENDERING = """
 import os, signal, sys
-import digitlib.runner
-digitlib.runner.render_html = lambda *arguments, **options: os.kill(os.getpid(), signal.SIGKILL)
-from digitlib.cli import main
+import digitlib.run.runner
+digitlib.run.runner.render_html = lambda *arguments, **options: os.kill(os.getpid(), signal.SIGKILL)
+from digitlib.run.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -202,7 +202,7 @@ def test_killed_while_rendering_then_resumed_only_renders(mnist_dir, tmp_path):
     assert json.loads((run_dir / "run.json").read_text())["status"] == "rendering"
     assert not (run_dir / "report.html").exists()
     metrics = (run_dir / "metrics.json").read_text()
-    from digitlib.index import write_index
+    from digitlib.run.index import write_index
     from digitlib.rundir import read_runs
 
     (run,) = read_runs(tmp_path / "reports")  # what the index says of it

@@ -23,7 +23,7 @@ def _limit_memory():
 
 def digitlib_cli_guarded(*arguments, cwd):
     """The `digitlib` command line with 1 GiB of memory and 20 seconds at most."""
-    return subprocess.run([sys.executable, "-m", "digitlib.cli", *map(str, arguments)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "digitlib", *map(str, arguments)], cwd=cwd,
                           capture_output=True, text=True, timeout=20, preexec_fn=_limit_memory)
 
 

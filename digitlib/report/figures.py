@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
-from .evaluation import DIGITS, Evaluation
+from ..train.evaluation import DIGITS, Evaluation
 
 _RIGHT, _WRONG = "#1a7f37", "#cf222e"
 
@@ -99,7 +99,7 @@ def predictions_figure(predictions, low_confidence: float = 0.8) -> Figure:
     """Per image: the picture as given, the 28x28 digit the model saw, and its ten probabilities. When the
     file's name carries its digit, the title says right or wrong in green or red and the label's bar is
     hatched; otherwise predictions below `low_confidence` are the ones in red."""
-    from .handwriting import ImageError, grey_levels, read_image
+    from ..predict.handwriting import ImageError, grey_levels, read_image
 
     readable = [p for p in predictions if p.error is None]
     if not readable:

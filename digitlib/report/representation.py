@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .evaluation import DIGITS, Evaluation
+from ..train.evaluation import DIGITS, Evaluation
 
 MAP_IMAGES = 2000  # test images in the 2-D map: enough for clusters, a few seconds of t-SNE on 2 cores
 # t-SNE's neighbourhood size and its steps (250 of them with clusters pulled apart): ten digits form their
@@ -30,7 +30,7 @@ def _leaf_layers(model) -> list:
 
 def _first_network(model):
     """The model itself, or an ensemble's first member (its members each see the image on their own)."""
-    from .models import ensemble_members
+    from ..models import ensemble_members
 
     members = ensemble_members(model)
     return members[0] if members else model
@@ -77,7 +77,7 @@ def feature_map_figure(model, images: np.ndarray, evaluation: Evaluation, count:
                        seed: int = 0) -> Figure:
     """The penultimate layer's features of `count` test images in 2-D, coloured by true digit, with the
     mistakes among them circled."""
-    from .models import ensemble_members
+    from ..models import ensemble_members
 
     chosen = map_subset(evaluation.labels, count, seed)
     points = feature_map(penultimate_features(model, images[chosen]), seed)
@@ -115,7 +115,7 @@ def filters_figure(model, columns: int = 16) -> Figure:
     """The first convolution's kernels as small images (ink-like weights dark), one per filter."""
     import keras
 
-    from .models import ensemble_members
+    from ..models import ensemble_members
 
     kernel = keras.ops.convert_to_numpy(first_convolution(model).kernel)  # (height, width, 1, filters)
     kernels = np.moveaxis(kernel[:, :, 0, :], -1, 0)

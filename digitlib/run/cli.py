@@ -15,11 +15,11 @@ import sys
 import warnings
 from pathlib import Path
 
-from .backends import BACKENDS
-from .layout import INDEX_FILE, REPORTS_DIR
-from .params import ParameterError, describe_parameters, load_parameters_file, notebook_names, parse_value
-from .predict import ModelError
-from .untrusted import printable
+from ..backends import BACKENDS
+from ..layout import INDEX_FILE, REPORTS_DIR
+from ..modelfile import ModelError
+from ..params import ParameterError, describe_parameters, load_parameters_file, notebook_names, parse_value
+from ..untrusted import printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for cat or seq whose reader stopped early
@@ -143,9 +143,10 @@ def report_command(arguments: argparse.Namespace) -> int:
 def predict_command(arguments: argparse.Namespace) -> int:
     import os
 
-    from .backends import choose_backend, kernel_environment
+    from ..backends import choose_backend, kernel_environment
+    from ..modelfile import load_trained_model
+    from ..predict.predictions import default_model, labelled_accuracy, predict_images
     from .native import native_stderr_to
-    from .predict import default_model, labelled_accuracy, load_trained_model, predict_images
 
     if not 1 <= arguments.top <= 10:
         raise ParameterError(f"--top must be between 1 and 10, got {arguments.top}")

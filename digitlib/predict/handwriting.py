@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
-from .untrusted import open_regular_file, printable, valid_unicode  # noqa: F401 - re-exported
+from ..untrusted import open_regular_file, printable, valid_unicode  # noqa: F401 - re-exported
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 50_000_000  # a 7000x7000 photo; bigger is refused before it is decoded

@@ -85,7 +85,7 @@ def _default(parameters: Mapping[str, Any], name: str):
         return parameters[name]
     if "model" not in parameters:
         return None
-    from .models import model_spec
+    from ..models import model_spec
 
     try:
         return getattr(model_spec(parameters["model"]), name)

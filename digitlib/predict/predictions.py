@@ -3,42 +3,29 @@
 from __future__ import annotations
 
 import os
-import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
-from .layout import REPORTS_DIR
+from ..layout import REPORTS_DIR
+from ..modelfile import TRAIN_FIRST, ModelError
 
 # NumPy, Pillow (handwriting), pandas and scikit-learn (evaluation, prepare) and Keras are imported where they
-# are used: the CLI imports ModelError from here, and `digitlib --help` should not pay for them.
+# are used: `digitlib predict` with no finished model says so before paying for them.
 
 if TYPE_CHECKING:
     import keras
     import numpy as np
 
-    from .rundir import FinishedModel
-
-TRAIN_FIRST = "run `make report` (or `digitlib report`) first"  # what a user with no trained model does
-MAX_MODEL_MIB = 512  # uncompressed; an ensemble of 3 takes a few MB
-MAX_INFLATION = 100  # Keras stores members uncompressed; zeros deflate 1,000-fold
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+    from ..rundir import FinishedModel
 
 
-class ModelError(ValueError):
-    """The model file is missing or is not a Keras model of ten digit classes; the message is one printable line."""
-
-    def __init__(self, message: str):
-        from .untrusted import printable
-
-        super().__init__(printable(message))
 
 
 @dataclass(frozen=True)
 class Prediction:
     """One image's answer: the digit, its probability and the ten probabilities, or why it failed; and the
-    true digit when the file's name carries one (:func:`digitlib.handwriting.label_in_name`), else None."""
+    true digit when the file's name carries one (:func:`digitlib.predict.handwriting.label_in_name`), else None."""
 
     path: Path
     probabilities: np.ndarray | None = None  # (10,)
@@ -64,7 +51,7 @@ class Prediction:
         return [(int(d), float(self.probabilities[d])) for d in order]
 
     def as_dict(self, k: int = 3) -> dict:
-        from .untrusted import valid_unicode
+        from ..untrusted import valid_unicode
 
         labelled = {} if self.label is None else {"label": self.label}
         if self.error:
@@ -154,7 +141,7 @@ def default_model(reports_dir: str | os.PathLike = REPORTS_DIR) -> FinishedModel
     (:func:`digitlib.rundir.best_model`: the most capable model, then the best validation accuracy). Its
     ``path`` is the model file, and it prints as ``strong, run 20261125-..., validation accuracy 99.72%``.
     A :class:`ModelError` says why no run qualified and what to do."""
-    from .rundir import NoFinishedModel, best_model
+    from ..rundir import NoFinishedModel, best_model
 
     try:
         return best_model(reports_dir)
@@ -163,82 +150,16 @@ def default_model(reports_dir: str | os.PathLike = REPORTS_DIR) -> FinishedModel
                          "(in the notebook: model_path) at a saved model.keras") from None
 
 
-def load_trained_model(path: str | os.PathLike) -> keras.Model:
-    """Load a saved model.keras, with a clear error when it is missing or not a digit classifier."""
-    from .untrusted import open_regular_file
-
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"model file not found: {path}; {TRAIN_FIRST} to train one (it saves "
-                         f"{REPORTS_DIR}/<run>/model.keras), or point --model (in the notebook: model_path) at a "
-                         "saved model.keras")
-    try:
-        with open_regular_file(path, ModelError) as file:
-            refuse_legacy_hdf5(file, path)
-            check_model_archive(file, path)
-    except OSError as error:
-        raise ModelError(f"{path}: cannot read the model file ({error.strerror or error})") from None
-    import keras
-
-    from . import augmentation  # noqa: F401 - registers fast's WriterVariation layer for loading
-    from .models import jax_compilable
-
-    try:
-        with warnings.catch_warnings():  # jax_compilable below makes the model compilable again
-            warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
-            model = keras.saving.load_model(path, safe_mode=True)  # refuses the code a Lambda layer would carry
-    except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a bad file
-        raise ModelError(f"{path}: not a Keras model file ({type(error).__name__}: {str(error)[:200]})") from None
-    jax_compilable(model)
-    if tuple(model.output_shape[1:]) != (10,) or tuple(model.input_shape[1:]) != (28, 28, 1):
-        raise ModelError(f"{path}: expects {model.input_shape} and gives {model.output_shape}, "
-                         "not 28x28x1 images to ten digit probabilities")
-    return model
-
-
-def refuse_legacy_hdf5(file: BinaryIO, path: Path) -> None:
-    """Refuse an HDF5 (.h5) model, by its suffix or its signature: Keras loads those without its safe mode."""
-    signature = file.read(len(HDF5_SIGNATURE))
-    file.seek(0)
-    if path.suffix.lower() in (".h5", ".hdf5") or signature == HDF5_SIGNATURE:
-        raise ModelError(f"{path}: a legacy HDF5 model, which Keras loads without its safe mode (CVE-2025-9905); "
-                         "re-save it as .keras with a Keras you trust: "
-                         "keras.saving.load_model(OLD).save('model.keras')")
-
-
-def check_model_archive(file: BinaryIO, path: Path) -> None:
-    """Refuse a file that is not a zip archive, or whose members would inflate like a zip bomb, before Keras reads it.
-
-    The sizes are those the archive declares: Python's zipfile never inflates a member past its declared size.
-    """
-    try:
-        with zipfile.ZipFile(file) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, EOFError):
-        raise ModelError(f"{path}: not a Keras model file (not a zip archive); pass a model.keras saved by "
-                         "model.save()") from None
-    inflated = sum(member.file_size for member in members)
-    if inflated > MAX_MODEL_MIB * 2**20:
-        raise ModelError(f"{path}: {inflated / 2**20:,.0f} MiB once uncompressed, more than the {MAX_MODEL_MIB} MiB "
-                         "allowed for a model; refusing a possible zip bomb (check where the file came from)")
-    for member in members:
-        inflation = member.file_size / max(member.compress_size, 1)
-        if member.file_size > 2**20 and inflation > MAX_INFLATION:
-            raise ModelError(f"{path}: {member.filename} would inflate {inflation:,.0f}-fold, more than the "
-                             f"{MAX_INFLATION}-fold allowed for a model; refusing a possible zip bomb "
-                             "(check where the file came from)")
-
-
 def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:
     """Preprocess every image MNIST-style and predict them together, in batches; failures are kept, in order.
     Each file is read once, where it is first named, however often `inputs` name it
-    (:func:`digitlib.handwriting.find_images`). A file whose name carries its digit (``photo_label4.jpg``:
-    :func:`digitlib.handwriting.label_in_name`) gets it as its label."""
+    (:func:`digitlib.predict.handwriting.find_images`). A file whose name carries its digit (``photo_label4.jpg``:
+    :func:`digitlib.predict.handwriting.label_in_name`) gets it as its label."""
     import numpy as np
 
-    from .evaluation import predict_probabilities
+    from ..train.evaluation import predict_probabilities
+    from ..train.prepare import prepare_images
     from .handwriting import ImageError, find_images, label_in_name, load_digit
-    from .prepare import prepare_images
 
     paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
     results: list[Prediction] = [Prediction(path=path, error=message) for path, message in problems]
@@ -261,6 +182,6 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
 def save_predictions(output_dir: str | os.PathLike, predictions: list[Prediction], top: int = 3) -> Path:
     """predictions.json in `output_dir`, written atomically, as any JSON reader reads it (a file name's bytes that are
     not UTF-8 escaped, as \\xe9: :func:`digitlib.atomic.write_json`)."""
-    from .atomic import write_json
+    from ..atomic import write_json
 
     return write_json(Path(output_dir) / "predictions.json", [p.as_dict(top) for p in predictions])

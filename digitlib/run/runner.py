@@ -21,29 +21,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from .atomic import write_atomic, write_json
-from .backends import EARLIER_RUNS_BACKEND, choose_backend, environment, kernel_environment
-from .index import InTheWay, locked, write_index
-from .layout import NOTEBOOKS, kept_for
-from .models import model_spec
-from .native import native_stderr_to
-from .pages import CONTENT_SECURITY_POLICY, TEMPLATES, arrange_report
-from .params import ParameterError, absolute_paths, validate_notebook_parameters
-from .resources import check_memory
-from .rundir import (
-    MODEL_FILE,
-    NOTEBOOK_FILE,
-    REPORT_FILE,
-    REPORTS_DIR,
-    RUN_FILE,
+from ..atomic import write_atomic, write_json
+from ..backends import EARLIER_RUNS_BACKEND, choose_backend, environment, kernel_environment
+from ..layout import MODEL_FILE, NOTEBOOK_FILE, NOTEBOOKS, REPORT_FILE, REPORTS_DIR, RUN_FILE
+from ..models import model_spec
+from ..params import ParameterError, absolute_paths, validate_notebook_parameters
+from ..rundir import (
     InvalidRun,
+    create_run_directory,
     process_alive,
     read_metrics,
     read_record,
     run_directory,
     run_identity,
 )
-from .untrusted import open_regular_file, printable, valid_unicode
+from ..untrusted import open_regular_file, printable, valid_unicode
+from .index import InTheWay, locked, write_index
+from .native import native_stderr_to
+from .pages import CONTENT_SECURITY_POLICY, TEMPLATES, arrange_report
+from .resources import check_memory
 
 # TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
 # it into the notebook, and send it to the run's kernel.log instead of the terminal.
@@ -68,7 +64,7 @@ class RunResult:
     def as_dict(self) -> dict[str, Any]:
         """What `digitlib report --json` prints: the run, how it ended, where its files are, and a warning
         when it learned little (None otherwise)."""
-        from .diagnosis import diagnose_metrics
+        from ..report.diagnosis import diagnose_metrics
 
         metrics = self.metrics if self.status == "succeeded" else None
         return {"run_id": self.run_dir.name, "status": self.status, "error": self.error,
@@ -82,21 +78,6 @@ def run_id_for(parameters: Mapping[str, Any], when: datetime, notebook: str = "m
                backend: str | None = None) -> str:
     """Timestamp plus the first digits of the run's identity: sortable, and tells runs apart at a glance."""
     return f"{when:%Y%m%d-%H%M%S}-{run_identity(parameters, notebook=notebook, backend=backend)[:8]}"
-
-
-def create_run_directory(reports_dir: Path, run_id: str) -> Path:
-    """Make a directory no other run has: mkdir is atomic, so two runs can never get the same one. Never one of the
-    names the reports folder keeps for its index page and links (a ParameterError)."""
-    if kept_for(run_id):
-        raise ParameterError(f"{run_id!r} is kept for the reports folder's {kept_for(run_id)}, not a run id")
-    for attempt in range(1, 1000):
-        candidate = reports_dir / (run_id if attempt == 1 else f"{run_id}-{attempt}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not create a fresh run directory for {run_id} in {reports_dir}")
 
 
 MAX_NOTEBOOK_BYTES = 64_000_000  # an executed report, its figures embedded, takes a few MB (0.8 MB: a quick one)

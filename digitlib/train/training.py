@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from .atomic import write_atomic
-from .backends import DETERMINISTIC_XLA
-from .models import ensemble_members
+from ..atomic import write_atomic
+from ..backends import DETERMINISTIC_XLA
+from ..models import ensemble_members
 
 if TYPE_CHECKING:
     import keras

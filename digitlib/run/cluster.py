@@ -39,10 +39,11 @@ from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any, TextIO
 
-from .atomic import write_atomic, write_json
-from .layout import MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE
-from .params import ParameterError
-from .rundir import InvalidRun, identity_of, read_record, read_run, run_directory, run_identity
+from ..atomic import write_atomic, write_json
+from ..layout import MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE
+from ..params import ParameterError
+from ..rundir import InvalidRun, identity_of, read_record, read_run, run_directory, run_identity
+from ..untrusted import printable
 from .sweep import (
     PlannedRun,
     Sweep,
@@ -58,7 +59,6 @@ from .sweep import (
     track_outcome,
 )
 from .tracking import untracked
-from .untrusted import printable
 
 COPY_BACK = "DIGITLIB_COPY_BACK"  # set to 1 on a worker: always send runs back, even into a folder it can see
 MAX_RUN_BYTES = 1024**3  # a run directory is a few MB (an ensemble's models some tens): more is not a run
@@ -441,7 +441,7 @@ def _collected(future, run: PlannedRun, reports_dir: Path) -> dict[str, Any]:
 def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.PathLike = REPORTS_DIR,
                          log: TextIO | None = None, tracker=None) -> list[dict[str, Any]]:
     """Run every parameter set not already done as a task on the Dask cluster at `scheduler`; as
-    :func:`digitlib.sweep.run_sweep` otherwise (skipping, one line per run, progress bar, outcomes, MLflow:
+    :func:`digitlib.run.sweep.run_sweep` otherwise (skipping, one line per run, progress bar, outcomes, MLflow:
     a run is logged here, by the client, once its directory is received or written to the shared folder)."""
     from distributed import as_completed
     from tqdm import tqdm

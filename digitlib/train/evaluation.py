@@ -78,7 +78,7 @@ def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray) -
 
 def evaluate_members(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> list[Evaluation]:
     """Each member of an ensemble scored on its own, to see what averaging adds; [] for other models."""
-    from .models import ensemble_members
+    from ..models import ensemble_members
 
     return [evaluate_model(member, images, labels) for member in ensemble_members(model)]
 

@@ -43,12 +43,13 @@ from typing import Any, TextIO
 
 import yaml
 
-from .backends import BACKENDS, choose_backend
-from .params import ParameterError, model_label, validate_parameters
-from .rundir import REPORTS_DIR, RUN_FILE, identity_of, read_runs, run_identity
+from ..backends import BACKENDS, choose_backend
+from ..layout import REPORTS_DIR, RUN_FILE
+from ..params import ParameterError, model_label, validate_parameters
+from ..rundir import identity_of, read_runs, run_identity
+from ..untrusted import printable
+from ..yamlfile import YamlInputError, load_yaml_file
 from .tracking import untracked
-from .untrusted import printable
-from .yamlfile import YamlInputError, load_yaml_file
 
 TOP_LEVEL = ("name", "common", "grid", "runs")
 BACKEND_KEY = "backend"  # not a notebook parameter: which Keras backend `digitlib report --backend` trains with
@@ -294,7 +295,7 @@ def report_command(run: PlannedRun, reports_dir: Path) -> list[str]:
     """The `digitlib report --json` command of a planned run: fresh, its parameters read from stdin
     (:func:`parameters_text`: no temporary file to leak if the sweep is killed), or --resume."""
     arguments = ["--resume", run.resume] if run.resume else ["--params-file", "/dev/stdin", "--backend", run.backend]
-    return [sys.executable, "-m", "digitlib.cli", "report", "--json", *arguments, "--reports-dir", str(reports_dir)]
+    return [sys.executable, "-m", "digitlib", "report", "--json", *arguments, "--reports-dir", str(reports_dir)]
 
 
 def parameters_text(parameters: dict[str, Any]) -> str:
@@ -376,7 +377,7 @@ def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = REPORTS_DIR, jobs: 
               log: TextIO | None = None, tracker=None) -> list[dict[str, Any]]:
     """Run every parameter set not already done, `jobs` at a time; failures are reported, not fatal.
     One line per run goes to `log` (default stdout), the progress bar to stderr. With a
-    :class:`~digitlib.tracking.Tracker`, each run executed is logged to MLflow as it finishes.
+    :class:`~digitlib.run.tracking.Tracker`, each run executed is logged to MLflow as it finishes.
 
     Ctrl-C or SIGTERM interrupts the running runs, starts no more and raises :class:`SweepInterrupted`;
     running the sweep again resumes the interrupted runs.
@@ -413,7 +414,7 @@ def render_comparison(sweep: Sweep, outcomes: list[dict[str, Any]], reports_dir:
 
     Returns the link, or None when no run succeeded.
     """
-    from .atomic import replace_symlink, write_json
+    from ..atomic import replace_symlink, write_json
     from .runner import run_report
 
     reports_dir = Path(reports_dir)

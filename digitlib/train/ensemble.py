@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 import numpy as np
 
-from .atomic import write_json
-from .backends import EARLIER_RUNS_BACKEND
-from .models import MEMBER_MODEL, build_model, ensemble_members, model_spec
-from .results import save_model
-from .rundir import METRICS_FILE, MODEL_FILE, InvalidRun, history_read_back, read_json, skip_warning
+from ..atomic import write_json
+from ..backends import EARLIER_RUNS_BACKEND
+from ..layout import METRICS_FILE, MODEL_FILE
+from ..modelfile import save_model
+from ..models import MEMBER_MODEL, build_model, ensemble_members, model_spec
+from ..rundir import InvalidRun, history_read_back, read_json, skip_warning
 
 if TYPE_CHECKING:
     import keras
@@ -118,10 +119,10 @@ def _save_member(directory: Path, member: keras.Model, wanted: dict[str, Any], s
 
 
 def _load_member(found: TrainedMember) -> tuple[keras.Model, TrainingResult] | None:
-    """The member's model, read as :func:`digitlib.predict.load_trained_model` reads any (a regular file, no zip
+    """The member's model, read as :func:`digitlib.modelfile.load_trained_model` reads any (a regular file, no zip
     bomb, Keras' safe mode), and its training as the file it was found by holds it (a diverged epoch's null as NaN);
     None, with a warning, when its model.keras is refused: the member is then trained."""
-    from .predict import ModelError, load_trained_model
+    from ..modelfile import ModelError, load_trained_model
     from .training import TrainingResult
 
     try:
@@ -142,7 +143,7 @@ def train_network(network: keras.Model, splits: Splits, *, finished_runs: str | 
     `training` is fit_model's keywords: the recipe (epochs, batch_size, learning_rate, schedule),
     seed, checkpoint_dir, callbacks and stream.
     """
-    from .params import RECIPE
+    from ..params import RECIPE
     from .training import fit_model
 
     if not ensemble_members(network):

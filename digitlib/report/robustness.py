@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import ndimage
 
-from .evaluation import predict_probabilities
+from ..train.evaluation import predict_probabilities
 
 _SIDE = 28
 _CENTRE = (_SIDE - 1) / 2  # the middle of the 28x28 field, where MNIST centred each digit's centre of mass

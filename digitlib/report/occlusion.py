@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .evaluation import Evaluation, predict_probabilities
+from ..train.evaluation import Evaluation, predict_probabilities
 
 PATCH = 6  # pixels: about a stroke's width and a half, so one patch can hide a loop's gap or a bar's end
 STRIDE = 2

@@ -17,17 +17,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .atomic import replace_symlink, write_atomic
-from .layout import BEST, INDEX_FILE, KEPT, LATEST, REPORT_FILE
-from .pages import CONTENT_SECURITY_POLICY, TEMPLATES
-from .rundir import (
+from ..atomic import replace_symlink, write_atomic
+from ..layout import BEST, INDEX_FILE, KEPT, LATEST, REPORT_FILE
+from ..rundir import (
     FinishedModel,
     NoFinishedModel,
     best_model,
     kind_of,
     read_runs,
 )
-from .untrusted import valid_unicode
+from ..untrusted import valid_unicode
+from .pages import CONTENT_SECURITY_POLICY, TEMPLATES
 
 LOCK_FILE = ".lock"
 

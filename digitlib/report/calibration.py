@@ -22,7 +22,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from sklearn.metrics import brier_score_loss, log_loss
 
-from .evaluation import DIGITS, Evaluation, evaluate_predictions
+from ..train.evaluation import DIGITS, Evaluation, evaluate_predictions
 
 BINS = 15  # equal-width confidence bins, as in Guo et al. and most reports of ECE
 _TINY = 1e-12  # probabilities of exactly 0 would make log-probabilities infinite
@@ -163,7 +163,7 @@ def calibrate(test: Evaluation, validation: Evaluation | None = None, bins: int 
 def calibrate_model(model, splits, test: Evaluation, bins: int = BINS) -> Calibration:
     """Calibration of a trained model's test predictions `test`, with a temperature fitted on its
     validation split when the run held one out (the seed's recipe holds out none)."""
-    from .evaluation import evaluate_model
+    from ..train.evaluation import evaluate_model
 
     validation = evaluate_model(model, splits.x_val, splits.y_val) if len(splits.y_val) else None
     return calibrate(test, validation, bins)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from .evaluation import Evaluation
-from .provenance import device_label
+from ..train.evaluation import Evaluation
+from ..train.provenance import device_label
 
 
 @dataclass(frozen=True)
 class Headline:
     """Model, test accuracy with its 95% interval, mistakes, training time, device and backend; and a
-    warning when the run learned little or diverged (:func:`digitlib.diagnosis.diagnose`), else None."""
+    warning when the run learned little or diverged (:func:`digitlib.report.diagnosis.diagnose`), else None."""
 
     model: str
     accuracy: float
@@ -61,14 +61,14 @@ def _duration(seconds: float) -> str:
 def headline(model_name: str, evaluation: Evaluation, training, device: dict | None = None,
              backend: str | None = None) -> Headline:
     """The headline of a training run; device and backend default to the ones training used. A run that
-    learned little or diverged gets a warning saying what to change (:func:`digitlib.diagnosis.diagnose`)."""
+    learned little or diverged gets a warning saying what to change (:func:`digitlib.report.diagnosis.diagnose`)."""
     from .diagnosis import diagnose
     from .significance import accuracy_interval
 
     if device is None or backend is None:
         import keras
 
-        from .provenance import training_device
+        from ..train.provenance import training_device
 
         device, backend = device or training_device(), backend or keras.backend.backend()
     correct = int((evaluation.predictions == evaluation.labels).sum())

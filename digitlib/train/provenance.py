@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGES = ("tensorflow", "keras", "numpy", "scikit-learn", "matplotlib", "seaborn", "pandas",
             "papermill", "nbconvert", "jax", "jaxlib")
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]  # digitlib/train/provenance.py -> the checkout
 
 
 def package_versions() -> dict[str, str]:

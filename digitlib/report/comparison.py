@@ -21,21 +21,19 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from .evaluation import DIGITS, Evaluation
-from .figures import digit_grid
-from .params import model_label
-from .rundir import (
-    METRICS_FILE,
-    PREDICTIONS_FILE,
-    RUN_FILE,
+from ..layout import METRICS_FILE, PREDICTIONS_FILE, RUN_FILE
+from ..params import model_label
+from ..rundir import (
     InvalidRun,
     RunDirectoryWarning,
     identity_of,
     read_run,
     read_runs,
-    read_test_predictions,
     skip_warning,
 )
+from ..train.evaluation import DIGITS, Evaluation
+from .figures import digit_grid
+from .results import read_test_predictions
 from .significance import accuracy_interval, holm, mcnemar_exact, paired_difference_interval
 from .tables import _in_full
 
@@ -50,7 +48,7 @@ def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict
     Each run is read back as untrusted data (:func:`digitlib.rundir.read_run`): a directory whose
     files do not validate is skipped with a warning.
     """
-    from .predict import TRAIN_FIRST  # the errors below say what a user with no finished run does
+    from ..modelfile import TRAIN_FIRST  # the errors below say what a user with no finished run does
 
     items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
     runs = []
@@ -113,7 +111,7 @@ def mnist_test_labels(data_dir: str | os.PathLike | None = None) -> np.ndarray |
     $DIGITLIB_DATA_DIR, else the one Keras downloaded (~/.keras/datasets); None when there is none: nothing is
     downloaded for them. Of the four IDX files, only the 5 kB labels file is read. Raises DataError for a copy
     that is not MNIST's."""
-    from .data import DATA_DIR_ENV, KERAS_NPZ
+    from ..train.data import DATA_DIR_ENV, KERAS_NPZ
 
     directory = data_dir or os.environ.get(DATA_DIR_ENV)
     if directory:
@@ -124,7 +122,8 @@ def mnist_test_labels(data_dir: str | os.PathLike | None = None) -> np.ndarray |
 
 @cache
 def _test_labels_in(directory: str) -> np.ndarray:
-    from .data import IDX_FILES, load_mnist, read_idx, verify_sha256
+    from ..layout import IDX_FILES
+    from ..train.data import load_mnist, read_idx, verify_sha256
 
     labels = Path(directory) / TEST_LABELS_FILE
     if labels.is_file():
@@ -136,7 +135,7 @@ def _test_labels_in(directory: str) -> np.ndarray:
 def _labels_here() -> np.ndarray | None:
     """MNIST's test labels on this machine (:func:`mnist_test_labels`), or None with a warning that stored test
     predictions are checked against their metrics.json only."""
-    from .data import DATA_DIR_ENV, DataError
+    from ..train.data import DATA_DIR_ENV, DataError
 
     try:
         labels = mnist_test_labels()

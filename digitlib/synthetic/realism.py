@@ -23,7 +23,7 @@ about 30 degrees, some writers lean back; a digit is about half to four fifths a
 ballpoint line is a few percent of a digit's height, a marker's a tenth or more; a photo is held within a few
 degrees of level), not from any model's training augmentation, and no MNIST image is used.
 
-File names carry the true digit as ``label<digit>`` (:func:`digitlib.handwriting.label_in_name`) and what
+File names carry the true digit as ``label<digit>`` (:func:`digitlib.predict.handwriting.label_in_name`) and what
 made the image, so results can be broken down (:func:`parse_name`)::
 
     label7_hand_ballpoint_w05_bar_res28_0712.jpg    label3_font_cmti_typed_print_res8_0341.png

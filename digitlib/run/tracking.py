@@ -11,7 +11,7 @@ run directory records the MLflow run it became.
 Tracking is on when a URI is given (``--mlflow URI``, else ``$MLFLOW_TRACKING_URI``) and MLflow is
 installed (the ``mlflow`` extra). The URI is checked before anything runs (:func:`check_uri`): a bad one is a
 :class:`~digitlib.params.ParameterError`. MLflow itself runs in a worker process (``python -m
-digitlib.tracking``), started on first use, that answers each call within ``$DIGITLIB_MLFLOW_TIMEOUT`` seconds
+digitlib.run.tracking``), started on first use, that answers each call within ``$DIGITLIB_MLFLOW_TIMEOUT`` seconds
 or is killed, and holds at most :data:`MEMORY_LIMIT` bytes: a tracking server that is down, hangs, trickles
 or floods costs seconds and one warning line, and MLflow's prints and logs never reach the terminal. The
 first failure turns tracking off for the rest of the command, and the run goes on.
@@ -40,11 +40,12 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .atomic import write_atomic
-from .layout import MLFLOW_FILE as RECORD_FILE
-from .params import ParameterError
-from .rundir import METRICS_FILE, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, RUN_FILE, read_metrics, read_record
-from .untrusted import open_regular_file, printable
+from ..atomic import write_atomic
+from ..layout import METRICS_FILE, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, RUN_FILE
+from ..layout import MLFLOW_FILE as RECORD_FILE
+from ..params import ParameterError
+from ..rundir import read_metrics, read_record
+from ..untrusted import open_regular_file, printable
 
 TRACKING_URI = "MLFLOW_TRACKING_URI"
 EXPERIMENT = "digitlib"  # the experiment runs go to, unless $MLFLOW_EXPERIMENT_NAME or $MLFLOW_EXPERIMENT_ID says
@@ -235,7 +236,7 @@ def run_parameters(record: Mapping[str, Any]) -> dict[str, str]:
     """A run's parameters as MLflow keeps them: text; numbers and null as YAML and JSON write them. A file or folder
     (``data_dir``; a comparison's runs, a prediction's images and model) by its name alone, as the tags name the data:
     no local path (run.json holds it resolved, absolute)."""
-    from .params import CONTRACTS
+    from ..params import CONTRACTS
 
     paths = {parameter.name for parameter in CONTRACTS[record["notebook_name"]][0] if parameter.path}
 
@@ -252,7 +253,7 @@ def run_tags(record: Mapping[str, Any], metrics: Mapping[str, Any] | None, paren
     """Tags: what ran (model, backend, notebook, status), where (device, git commit), on what data (its folder's or
     file's name and SHA-256s). No local path: a tracking server is often shared, and the run id names the run's
     folder in reports/."""
-    from .provenance import device_label
+    from ..train.provenance import device_label
 
     tags = {"mlflow.runName": record["run_id"], "mlflow.source.name": "digitlib report",
             "mlflow.source.type": "LOCAL", "digitlib.run_id": record["run_id"],
@@ -489,18 +490,18 @@ def _check_reachable(uri: str, timeout: float) -> None:
 
 
 class _Worker:
-    """A `python -m digitlib.tracking` process that makes the MLflow calls for a Tracker: one JSON job a line on its
+    """A `python -m digitlib.run.tracking` process that makes the MLflow calls for a Tracker: one JSON job a line on its
     stdin, one JSON answer a line on its stdout. Its stderr goes nowhere: MLflow's, alembic's and urllib3's log
     lines, and a traceback, are not the user's business; it answers with the reason instead."""
 
     def __init__(self, uri: str):
-        package_root = str(Path(__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])  # digitlib/run/tracking.py -> what holds digitlib
         environment = {**HTTP_LIMITS, **os.environ, TRACKING_URI: uri,  # the URI in its environment, not argv (ps)
                        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
                        # it computes nothing: no thread pool of BLAS, whose stacks would count against its memory
                        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         # -P: not the current folder first on sys.path, where a file named mlflow.py would be imported instead
-        self.process = subprocess.Popen([sys.executable, "-P", "-m", "digitlib.tracking"], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-P", "-m", "digitlib.run.tracking"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=environment)
         self.answers: queue.Queue[bytes] = queue.Queue()
         # reads answers as they come, so that waiting for one has a deadline; holds no reference to self
@@ -569,7 +570,7 @@ def _stop(process: subprocess.Popen, gently: bool) -> None:
 
 
 def _serve() -> None:
-    """The worker (python -m digitlib.tracking): MLflow with the URI of $MLFLOW_TRACKING_URI; for each job read from
+    """The worker (python -m digitlib.run.tracking): MLflow with the URI of $MLFLOW_TRACKING_URI; for each job read from
     stdin, {"experiment", "run_id"} or {"error": why} on stdout, after {"ready": true} once MLflow is imported."""
     import signal
 

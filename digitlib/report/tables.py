@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from .data import MNIST
-    from .evaluation import Evaluation
-    from .prepare import Splits
-    from .training import TrainingResult
+    from ..train.data import MNIST
+    from ..train.evaluation import Evaluation
+    from ..train.prepare import Splits
+    from ..train.training import TrainingResult
 
 
 def _describe(images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def parameters_table(parameters: dict[str, Any]):
 
 def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
     """One row per input image: the digit read, its probability, the runners-up, or why it failed. When a
-    file name carries its digit (:func:`digitlib.handwriting.label_in_name`), a label column shows it and
+    file name carries its digit (:func:`digitlib.predict.handwriting.label_in_name`), a label column shows it and
     the digit read is green when right, red and noted when wrong; other rows are as they were."""
     from .figures import _RIGHT, _WRONG
 
@@ -103,7 +103,7 @@ def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
 
 def per_class_table(evaluation: Evaluation):
     """Precision, recall and F1 (four decimals) and support for each digit."""
-    from .evaluation import per_class_metrics
+    from ..train.evaluation import per_class_metrics
 
     return _in_full(per_class_metrics(evaluation), precision=4)
 

@@ -17,15 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..layout import IDX_FILES
+
 DATA_DIR_ENV = "DIGITLIB_DATA_DIR"
 
-# The four files as published by Yann LeCun et al. (canonical SHA-256s).
-IDX_FILES: dict[str, str] = {
-    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-}
 # Keras' single-file copy, as keras.datasets.mnist downloads and verifies it.
 KERAS_NPZ = "mnist.npz"
 KERAS_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .models import model_spec
-from .params import ParameterError
+from ..models import model_spec
+from ..params import ParameterError
 
 FLOAT = 4  # bytes per float32
 TRAIN_IMAGES, TEST_IMAGES, PIXELS = 60_000, 10_000, 28 * 28

@@ -88,9 +88,9 @@ def main() -> None:
     outcomes = run_sweep(sweep, arguments.reports_dir, jobs=arguments.jobs)
     comparison = render_comparison(sweep, outcomes, arguments.reports_dir)
     order = [json.dumps(p, sort_keys=True) for p in sweep.parameter_sets]
-    outcomes.sort(key=lambda o: order.index(json.dumps(o["parameters"], sort_keys=True)))  # the sweep's order
-    finished = [o for o in outcomes if o["status"] == "succeeded" or o.get("earlier") == "succeeded"]
-    runs = [read_metrics(run_directory(arguments.reports_dir, o["run_id"])) for o in finished]
+    outcomes.sort(key=lambda o: order.index(json.dumps(o.parameters, sort_keys=True)))  # the sweep's order
+    finished = [o for o in outcomes if o.succeeded]
+    runs = [read_metrics(run_directory(arguments.reports_dir, o.run_id)) for o in finished]
     rows = summarize(runs)
     devices = sorted({d for row in rows for d in row["train_seconds"]}, key=lambda d: "CPU" not in d)
     failed = [o for o in outcomes if o not in finished]

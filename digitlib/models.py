@@ -178,7 +178,8 @@ def ensemble_members(model: keras.Model) -> list[keras.Model]:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: how to build it, its size, and the recipe it trains with by default."""
+    """A registered model: how to build it, its size, the recipe it trains with by default, and how long an
+    epoch takes."""
 
     build: Callable[[], keras.Model]
     # The size of one network (of an ensemble: one member, as members train one at a time), written
@@ -189,6 +190,9 @@ class ModelSpec:
     epochs: int
     batch_size: int
     learning_rate: float
+    # Rough minutes of one epoch on the full training set on 2 CPU cores (the README's timings), of one
+    # network (an ensemble's members train one at a time): what sizing a sweep reads.
+    minutes_per_epoch: float
     schedule: str = "constant"  # "one-cycle": linear warm-up to learning_rate, then cosine decay
     validation_split: float = 0.1  # share of the training set held out to watch overfitting
     members: int | None = None  # ensembles only: how many networks are averaged
@@ -203,17 +207,21 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {
     "seed": ModelSpec(seed_model, parameters=607_394, activations=28_658,
-                      epochs=10, batch_size=32, learning_rate=0.001, validation_split=0.0),
+                      epochs=10, batch_size=32, learning_rate=0.001, minutes_per_epoch=0.15, validation_split=0.0),
     "keras-example": ModelSpec(keras_example_model, parameters=34_826, activations=39_594,
-                               epochs=15, batch_size=128, learning_rate=0.001),
+                               epochs=15, batch_size=128, learning_rate=0.001, minutes_per_epoch=0.13),
     "fast-plain": ModelSpec(fast_plain_model, parameters=109_402, activations=41_674,
-                            epochs=12, batch_size=256, learning_rate=0.005, schedule="one-cycle"),
+                            epochs=12, batch_size=256, learning_rate=0.005, minutes_per_epoch=0.08,
+                            schedule="one-cycle"),
     "fast": ModelSpec(fast_model, parameters=109_402, activations=41_674 + 784,
-                      epochs=12, batch_size=256, learning_rate=0.005, schedule="one-cycle", version=2),
+                      epochs=12, batch_size=256, learning_rate=0.005, minutes_per_epoch=0.08, schedule="one-cycle",
+                      version=2),
     "strong": ModelSpec(strong_model, parameters=388_266, activations=295_578,
-                        epochs=30, batch_size=128, learning_rate=0.003, schedule="one-cycle"),
+                        epochs=30, batch_size=128, learning_rate=0.003, minutes_per_epoch=0.85,
+                        schedule="one-cycle"),
     "ensemble": ModelSpec(ensemble_model, parameters=388_266, activations=295_578,  # one strong member's
-                          epochs=30, batch_size=128, learning_rate=0.003, schedule="one-cycle", members=3),
+                          epochs=30, batch_size=128, learning_rate=0.003, minutes_per_epoch=0.85,  # a member's
+                          schedule="one-cycle", members=3),
 }
 MEMBER_MODEL = "strong"  # what an ensemble's members are
 # The registry lists its models from the least to the most capable: that order is the ladder. Where one

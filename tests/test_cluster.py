@@ -145,7 +145,7 @@ def test_a_sweep_survives_a_worker_killed_mid_run(tmp_path, cluster):
 
     # Run again, the sweep would skip both (what `digitlib sweep` plans, without rendering the comparison again).
     skipped, pending = plan_sweep(load_sweep(SMOKE), reports)
-    assert pending == [] and sorted(run["run_id"] for run in skipped) == sorted(run["run_id"] for run in runs)
+    assert pending == [] and sorted(run.run_id for run in skipped) == sorted(run["run_id"] for run in runs)
 
 
 def test_an_unreachable_scheduler_is_one_line_and_creates_nothing(tmp_path):
@@ -269,6 +269,78 @@ def test_a_run_on_a_worker_is_not_held_to_the_nannys_thread_limits(monkeypatch):
     assert environment["DIGITLIB_DATA_DIR"] == "/data/mnist"  # the worker's own, as for a local run
 
 
+# Collecting a finished task ------------------------------------------------------------------------
+
+class Finished:
+    """A task's future as the client holds it once the task has ended."""
+
+    def __init__(self, status="finished", answer=None, error=None):
+        self.status, self.answer, self.error = status, answer, error
+
+    def exception(self):
+        return self.error
+
+    def result(self):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    def done(self):
+        return self.status != "pending"
+
+
+@pytest.mark.parametrize("future, error, fields", [
+    (Finished("cancelled"), "the scheduler cancelled its task", []),
+    (Finished("error", error="KilledWorker"), "workers kept dying while running it", []),
+    (Finished("error", error="PayloadError"), "it raised PayloadError (not unpickled here", []),
+    (Finished(answer=TypeError("Data serialized with pickle")), "a worker's answer was refused (TypeError", []),
+    (Finished(answer={"status": "succeeded", "archive": "not bytes"}), "is not a run's outcome", ["worker"]),
+    (Finished(answer={"status": "failed", "error": "bad usage", "worker": "tcp://w:1", "shared": False}), "bad usage",
+     ["worker"]),
+    (Finished(answer={"status": "succeeded", "run_id": "../out", "test_accuracy": 1.0, "worker": "w", "shared": True}),
+     "was refused: '../out' is not a run id", ["worker"]),
+    (Finished(answer={"status": "succeeded", "run_id": "r", "test_accuracy": 1.0, "worker": "w", "shared": False}),
+     "sent neither the run nor word of a shared folder", ["worker"]),
+])
+def test_a_task_that_brought_no_run_back_is_a_failed_outcome_of_its_run(tmp_path, future, error, fields):
+    from digitlib.params import validate_parameters
+    from digitlib.run.cluster import _collected
+    from digitlib.run.sweep import PlannedRun
+
+    run = PlannedRun(validate_parameters(model="fast"), "jax")
+    outcome = _collected(future, run, tmp_path)
+    assert (outcome.parameters, outcome.backend, outcome.status) == (run.parameters, "jax", "failed")
+    assert error in outcome.error and outcome.run_id is None and outcome.test_accuracy is None
+    assert list(outcome.as_dict()) == ["parameters", "backend", "status", "error", *fields]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cluster_submits_each_run_as_a_fresh_task_and_cancels_the_unfinished_on_ctrl_c(tmp_path):
+    from digitlib.params import validate_parameters
+    from digitlib.run.cluster import _ClusterTransport, run_task
+    from digitlib.run.sweep import PlannedRun
+
+    class Client:
+        loop, submitted, cancelled = None, [], []
+
+        def submit(self, function, task, key, pure):
+            self.submitted.append((function, task, key, pure))
+            return Finished("pending")
+
+        def cancel(self, futures):
+            self.cancelled.extend(futures)
+
+    client = Client()
+    transport = _ClusterTransport(client, tmp_path / "reports", "t" * 32)
+    run = PlannedRun(validate_parameters(model="fast"), "tensorflow", resume="old-run")
+    running = [transport.submit(run), transport.submit(run)]
+    (function, task, key, pure), (_, _, other, _) = client.submitted
+    assert function is run_task and not pure and key != other and key.startswith("digitlib-run-")
+    assert task == {"parameters": run.parameters, "backend": "tensorflow", "resume": "old-run",
+                    "reports_dir": str((tmp_path / "reports").resolve()), "token": "t" * 32}
+    assert transport.stop([*running, Finished()]) == (0, 2) and client.cancelled == running
+
+
 # A hostile worker ---------------------------------------------------------------------------------
 
 HOSTILE = '''"""Preloaded into a `dask worker`: it answers each digitlib task with something hostile, by its seed."""
@@ -344,8 +416,8 @@ def test_a_hostile_worker_runs_nothing_in_the_sweep_and_its_claims_are_checked(t
     finally:
         cluster.stop()
     assert str(os.getpid()) not in (marker.read_text().split() if marker.exists() else [])
-    errors = {outcome["parameters"]["seed"]: outcome["error"] for outcome in outcomes}
-    assert all(outcome["status"] == "failed" for outcome in outcomes) and sorted(errors) == [1, 2, 3, 4, 5, 6]
+    errors = {outcome.parameters["seed"]: outcome.error for outcome in outcomes}
+    assert all(outcome.status == "failed" for outcome in outcomes) and sorted(errors) == [1, 2, 3, 4, 5, 6]
     assert "a worker's answer was refused (TypeError: Data serialized with" in errors[1]
     # (Dask's worker checks an error unpickles before sending it, runs the payload itself, and sends an Exception.)
     assert re.search(r"it raised (PayloadError|Exception) \(not unpickled here", errors[2]), errors[2]

@@ -12,6 +12,15 @@ def test_registry_lists_every_model_with_a_description():
     assert "28 filters" in describe_model("seed") and "Simple MNIST convnet" in describe_model("keras-example")
 
 
+def test_every_model_says_how_long_an_epoch_takes_and_a_new_one_cannot_leave_it_out():
+    from digitlib.models import MODELS, ModelSpec, seed_model
+
+    assert all(spec.minutes_per_epoch > 0 for spec in MODELS.values())
+    assert MODELS["ensemble"].minutes_per_epoch == MODELS["strong"].minutes_per_epoch  # one member's
+    with pytest.raises(TypeError, match="minutes_per_epoch"):
+        ModelSpec(seed_model, parameters=1, activations=1, epochs=1, batch_size=1, learning_rate=0.1)
+
+
 def test_keras_example_matches_the_published_architecture():
     model = build_model("keras-example")
     assert [type(layer).__name__ for layer in model.layers] == [

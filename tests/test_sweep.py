@@ -226,7 +226,7 @@ def test_the_backend_is_part_of_what_a_sweep_skips(tmp_path):
         {"run_id": "tf-run", "status": "succeeded", "started": "2026-01-01T00:00:00", "parameters": tensorflow,
          "backend": "tensorflow", "model_version": model_spec("fast").version}))
     skipped, pending = plan_sweep(sweep, tmp_path / "reports")
-    assert [(o["backend"], o["run_id"]) for o in skipped] == [("tensorflow", "tf-run")]
+    assert [(o.backend, o.run_id) for o in skipped] == [("tensorflow", "tf-run")]
     assert [(run.backend, run.resume) for run in pending] == [("jax", None)]
 
 
@@ -291,3 +291,124 @@ def test_a_sweep_killed_or_hung_up_leaves_its_run_resumable_not_failed(tmp_path,
     _, pending = plan_sweep(load_sweep(tmp_path / "sweep.yaml"), reports)
     assert [planned.resume for planned in pending] == [run.name]  # resumed by the next sweep, not skipped as failed
     assert not [path for path in scratch.rglob("*") if path.suffix == ".yaml"]  # no parameters file left
+
+
+def test_an_outcome_holds_only_the_fields_that_apply_in_the_order_json_has_them(tmp_path):
+    from digitlib.params import validate_parameters
+    from digitlib.run.sweep import Outcome, plan_sweep, report_outcome, started_outcome
+
+    sweep = load_sweep(write(tmp_path, "runs:\n  - {model: fast}\n  - {model: seed}\n"))
+    fast = sweep.parameter_sets[0]
+    (tmp_path / "reports" / "done").mkdir(parents=True)
+    (tmp_path / "reports" / "done" / "run.json").write_text(json.dumps(
+        {"run_id": "done", "status": "failed", "started": "2026-01-01T00:00:00", "parameters": fast,
+         "model_version": model_spec("fast").version}))
+    [skipped], [planned] = plan_sweep(sweep, tmp_path / "reports")
+    assert list(skipped.as_dict()) == ["parameters", "backend", "status", "run_id", "earlier"]
+    assert skipped.failed and not skipped.succeeded and skipped.status == "skipped"
+
+    def printed(stdout, returncode=0, stderr=""):
+        return started_outcome(planned, report_outcome(subprocess.CompletedProcess([], returncode, stdout, stderr)))
+
+    succeeded = printed('{"status": "succeeded", "run_id": "r1", "test_accuracy": 0.97}\n')
+    assert succeeded.as_dict() == {"parameters": planned.parameters, "backend": planned.backend,
+                                   "status": "succeeded", "run_id": "r1", "test_accuracy": 0.97}
+    assert succeeded.succeeded and not succeeded.failed
+    failed = printed('{"status": "failed", "run_id": "r2", "error": "DataError: none"}\n', 1)
+    assert list(failed.as_dict()) == ["parameters", "backend", "status", "run_id", "error"]
+    assert failed.error == "digitlib: run r2 failed: DataError: none"
+    refused = printed("", 2, "usage: ...\ndigitlib: error: bad\n")  # no run made
+    assert list(refused.as_dict()) == ["parameters", "backend", "status", "error"] and refused.run_id is None
+    worker = Outcome(validate_parameters(), "jax", "failed", run_id="r3", error="", worker="tcp://w:1", shared=False)
+    assert worker.as_dict()["error"] == "" and worker.as_dict()["shared"] is False  # empty and false are values
+    assert list(worker.as_dict()) == ["parameters", "backend", "status", "run_id", "error", "worker", "shared"]
+
+
+class ListTransport:
+    """Runs that finish at once, in the order given; Ctrl-C after `interrupt_after` of them."""
+
+    def __init__(self, results, interrupt_after=None):
+        self.results, self.interrupt_after, self.submitted, self.stopped = results, interrupt_after, [], None
+
+    def submit(self, run):
+        self.submitted.append(run)
+        return len(self.submitted) - 1
+
+    def finished(self, futures):
+        for count, future in enumerate(futures):
+            if count == self.interrupt_after:
+                raise KeyboardInterrupt
+            yield future
+
+    def outcome(self, future, run):
+        from digitlib.run.sweep import started_outcome
+
+        return started_outcome(run, self.results[future])
+
+    def stop(self, futures):
+        self.stopped = list(futures)
+        return 1, len(futures) - self.interrupt_after - 1
+
+
+class Tracker:
+    def __init__(self):
+        self.logged = []
+
+    def log_run(self, run_dir, announce=True):
+        self.logged.append(run_dir.name)
+
+
+def test_one_drive_loop_prints_tracks_and_stops_whatever_runs_the_runs(tmp_path, capsys):
+    import io
+
+    from digitlib.run.sweep import Outcome, PlannedRun, SweepInterrupted, describe_outcome, drive_sweep
+
+    sweep = load_sweep(write(tmp_path, "name: d\ngrid:\n  seed: [0, 1, 2, 3]\n"))
+    parameters = sweep.parameter_sets
+    skipped = [Outcome(parameters[0], "tensorflow", "skipped", run_id="old", earlier="succeeded")]
+    pending = [PlannedRun(p, "tensorflow") for p in parameters[1:]]
+    (tmp_path / "r1").mkdir()
+    (tmp_path / "r1" / "run.json").write_text("{}")
+    results = [{"status": "succeeded", "run_id": "r1", "test_accuracy": 0.9},
+               {"status": "failed", "run_id": "gone", "error": "digitlib: run gone failed: X"},
+               {"status": "failed", "error": "no run"}]
+    log, tracker = io.StringIO(), Tracker()
+    outcomes = drive_sweep(sweep, skipped, pending, ListTransport(results), tmp_path, log, tracker)
+    assert [o.status for o in outcomes] == ["skipped", "succeeded", "failed", "failed"]
+    assert log.getvalue().splitlines() == [describe_outcome(o) for o in outcomes]
+    assert log.getvalue().splitlines()[:2] == [
+        "fast (epochs 12, seed 0): already succeeded (old), not run again",
+        "fast (epochs 12, seed 1): succeeded, test accuracy 90.00% (r1)"]
+    assert tracker.logged == ["r1"]  # only a run whose folder is there
+    assert "d: 100%" in capsys.readouterr().err  # the bar
+
+    transport = ListTransport(results, interrupt_after=1)
+    with pytest.raises(SweepInterrupted, match="1 run interrupted, 1 not started") as stopped:
+        drive_sweep(sweep, skipped, pending, transport, tmp_path, io.StringIO())
+    assert transport.stopped == [0, 1, 2] and (stopped.value.interrupted, stopped.value.not_started) == (1, 1)
+
+    class CtrlCWhileSubmitting(ListTransport):
+        def submit(self, run):
+            if len(self.submitted) == 1:
+                raise KeyboardInterrupt
+            return super().submit(run)
+
+    transport = CtrlCWhileSubmitting(results, interrupt_after=0)
+    with pytest.raises(SweepInterrupted, match="1 run interrupted, 2 not started"):  # one never submitted
+        drive_sweep(sweep, skipped, pending, transport, tmp_path, io.StringIO())
+    assert transport.stopped == [0]
+
+
+def test_a_sweep_estimate_reads_each_models_minutes_per_epoch(monkeypatch):
+    from dataclasses import replace
+
+    from digitlib import models
+    from digitlib.params import validate_parameters
+    from digitlib.run.sweep import MINUTES_PER_RUN, estimated_minutes
+
+    fast = validate_parameters(model="fast", epochs=2, train_limit=30_000)
+    assert estimated_minutes(fast) == pytest.approx(MINUTES_PER_RUN + 2 * model_spec("fast").minutes_per_epoch / 2)
+    ensemble = validate_parameters(model="ensemble", members=4, epochs=1)
+    assert estimated_minutes(ensemble) == pytest.approx(MINUTES_PER_RUN + 4 * model_spec("ensemble").minutes_per_epoch)
+    monkeypatch.setitem(models.MODELS, "fast", replace(model_spec("fast"), minutes_per_epoch=10.0))
+    assert estimated_minutes(fast) == pytest.approx(MINUTES_PER_RUN + 10.0)

@@ -655,6 +655,7 @@ def as_documented(name: str) -> str:
 
 
 def test_the_docs_list_exactly_the_metrics_tags_and_artifacts_logged_and_no_tag_names_a_local_path():
+    from digitlib.run.sweep import Outcome
     from digitlib.run.tracking import run_metrics, run_tags, sweep_metrics, sweep_tags
 
     metrics = run_metrics(RECORD, full_metrics())
@@ -664,7 +665,8 @@ def test_the_docs_list_exactly_the_metrics_tags_and_artifacts_logged_and_no_tag_
     assert documented("tags")[0] == {as_documented(name) for name in tags}
     assert documented("artifacts")[0] == set(ARTIFACTS)
     assert documented("sweep tags")[0] == set(sweep_tags("ladder", REPOSITORY / "sweeps" / "ladder.yaml"))
-    assert documented("sweep metrics")[0] == set(sweep_metrics([{"status": "succeeded", "test_accuracy": 0.9}], 1))
+    succeeded = Outcome({}, "tensorflow", "succeeded", run_id="run-1", test_accuracy=0.9)
+    assert documented("sweep metrics")[0] == set(sweep_metrics([succeeded], 1))
     # privacy: a shared server learns the data's name and checksums, not where it or the run lies
     assert tags["digitlib.data_source"] == "mnist" and not [value for value in tags.values() if "/home" in value]
     assert documented("parameters")[0] >= {"data_dir", "mnist", "runs", "images", "model_path"}

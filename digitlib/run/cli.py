@@ -238,8 +238,8 @@ def sweep_command(arguments: argparse.Namespace) -> int:
         print(f"digitlib: sweep {sweep.name} stopped: {stopped}; run `{shlex.join(again)}` again to resume "
               "(interrupted runs continue, finished ones are skipped)", file=sys.stderr)
         return EXIT_INTERRUPTED
-    failed = [o for o in outcomes if o["status"] == "failed" or o.get("earlier") == "failed"]
-    skipped = sum(o["status"] == "skipped" for o in outcomes)
+    failed = [o for o in outcomes if o.failed]
+    skipped = sum(o.status == "skipped" for o in outcomes)
     index = Path(arguments.reports_dir) / INDEX_FILE
     print(f"sweep {sweep.name}: {len(outcomes)} runs, {len(outcomes) - skipped} executed and {skipped} already "
           f"finished earlier; {len(failed)} failed. Index: {index}", file=log)
@@ -249,8 +249,8 @@ def sweep_command(arguments: argparse.Namespace) -> int:
     if tracker is not None:
         tracker.finish_sweep(sweep.name, outcomes, comparison)
     if arguments.json:
-        print(json.dumps({"sweep": sweep.name, "runs": outcomes, "failed": len(failed), "skipped": skipped,
-                          "index": str(index),
+        print(json.dumps({"sweep": sweep.name, "runs": [o.as_dict() for o in outcomes], "failed": len(failed),
+                          "skipped": skipped, "index": str(index),
                           "comparison": str(comparison) if comparison else None}), flush=True)
     return EXIT_FAILED if failed else EXIT_OK
 

@@ -32,7 +32,7 @@ import tarfile
 import tempfile
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -45,18 +45,16 @@ from ..params import ParameterError
 from ..rundir import InvalidRun, identity_of, read_record, read_run, run_directory, run_identity
 from ..untrusted import printable
 from .sweep import (
+    Outcome,
     PlannedRun,
     Sweep,
-    SweepInterrupted,
-    describe_outcome,
+    drive_sweep,
     parameters_text,
     plan_sweep,
     report_command,
     report_environment,
     report_outcome,
     run_report_process,
-    started_outcome,
-    track_outcome,
 )
 from .tracking import untracked
 
@@ -390,65 +388,90 @@ def _token_file(reports_dir: Path) -> Iterator[str]:
         path.unlink(missing_ok=True)
 
 
-def _collected(future, run: PlannedRun, reports_dir: Path) -> dict[str, Any]:
+def _collected(future, run: PlannedRun, reports_dir: Path) -> Outcome:
     """A finished task's outcome, its run read back like any untrusted run folder: received (and indexed) here,
     once, or read where the worker says it wrote it in the shared folder. Its status and accuracy are the run's
     own record's, never what the worker claims."""
     from .runner import update_index
 
+    def failed(error: str, **known: Any) -> Outcome:
+        return Outcome(run.parameters, run.backend, "failed", error=error, **known)
+
     if future.status == "cancelled":
-        return {"status": "failed", "error": "digitlib: the scheduler cancelled its task (was it restarted?)"}
+        return failed("digitlib: the scheduler cancelled its task (was it restarted?)")
     if future.status == "error":
         name = str(future.exception())
         if name == "KilledWorker":
-            return {"status": "failed", "error": "digitlib: workers kept dying while running it (Dask's "
-                                                 "distributed.scheduler.allowed-failures); not tried again"}
-        return {"status": "failed", "error": f"digitlib: the run could not run on a worker: it raised {name} (not "
-                                             "unpickled here; the worker's log has the whole error)"}
+            return failed("digitlib: workers kept dying while running it (Dask's "
+                          "distributed.scheduler.allowed-failures); not tried again")
+        return failed(f"digitlib: the run could not run on a worker: it raised {name} (not "
+                      "unpickled here; the worker's log has the whole error)")
     try:
-        outcome = _checked_outcome(future.result())
+        answer = _checked_outcome(future.result())
     except Exception as error:  # noqa: BLE001 - an answer that is not msgpack (a pickle) is refused, not read
-        return {"status": "failed", "error": f"digitlib: a worker's answer was refused ({type(error).__name__}: "
-                                             f"{printable(str(error))[:200]})"}
-    archive, worker = outcome.pop("archive", None), outcome.get("worker", "?")
-    if "run_id" not in outcome:
-        return {"status": "failed", "worker": worker, "error": outcome["error"] or "digitlib: the worker made no run"}
+        return failed(f"digitlib: a worker's answer was refused ({type(error).__name__}: "
+                      f"{printable(str(error))[:200]})")
+    archive, worker = answer.pop("archive", None), answer.get("worker", "?")
+    if "run_id" not in answer:
+        return failed(answer["error"] or "digitlib: the worker made no run", worker=worker)
     identity = run_identity(run.parameters, backend=run.backend)
     try:
         if archive is not None:
-            run_dir, record = receive_run(reports_dir, outcome["run_id"], archive, identity, worker)
-        elif outcome.get("shared"):  # written into the shared folder (and indexed) by the runner on the worker
-            run_dir, record = read_shared_run(reports_dir, outcome["run_id"], identity, worker)
+            run_dir, record = receive_run(reports_dir, answer["run_id"], archive, identity, worker)
+        elif answer.get("shared"):  # written into the shared folder (and indexed) by the runner on the worker
+            run_dir, record = read_shared_run(reports_dir, answer["run_id"], identity, worker)
         else:
             raise InvalidRun("it sent neither the run nor word of a shared folder")
     except InvalidRun as problem:
-        return {"status": "failed", "worker": worker,
-                "error": f"digitlib: the run sent back by worker {worker} was refused: {printable(str(problem))}"}
+        return failed(f"digitlib: the run sent back by worker {worker} was refused: {printable(str(problem))}",
+                      worker=worker)
     succeeded = record["status"] == "succeeded" and record["metrics"] is not None
     if archive is not None:
         update_index(reports_dir, run_dir if succeeded and (run_dir / MODEL_FILE).is_file() else None)
-    outcome["run_id"] = run_dir.name
+    sent = {"run_id": run_dir.name, "worker": worker, "shared": answer.get("shared")}
     if succeeded:
-        outcome.update(status="succeeded", test_accuracy=record["metrics"]["test"]["accuracy"])
-        outcome.pop("error", None)
-    else:
-        outcome.pop("test_accuracy", None)
-        outcome.update(status="failed", error=outcome.get("error") if outcome["status"] == "failed" else
-                       f"digitlib: run {run_dir.name} {record['status']}: {printable(str(record.get('error')))[:500]}")
-    return outcome
+        return Outcome(run.parameters, run.backend, "succeeded", test_accuracy=record["metrics"]["test"]["accuracy"],
+                       **sent)
+    return failed(answer["error"] if answer["status"] == "failed" else
+                  f"digitlib: run {run_dir.name} {record['status']}: {printable(str(record.get('error')))[:500]}",
+                  **sent)
+
+
+class _ClusterTransport:
+    """A sweep's runs as tasks on a Dask cluster (:func:`run_task`), each collected by :func:`_collected`."""
+
+    def __init__(self, client, reports_dir: Path, token: str):
+        self.client, self.reports_dir, self.token = client, reports_dir, token
+
+    def submit(self, run: PlannedRun):
+        task = {"parameters": run.parameters, "backend": run.backend, "resume": run.resume,
+                "reports_dir": str(self.reports_dir.resolve()), "token": self.token}
+        key = f"digitlib-run-{uuid.uuid4().hex}"  # a fresh key: the same parameters may run again later
+        return self.client.submit(run_task, task, key=key, pure=False)
+
+    def finished(self, futures: Collection[Any]) -> Iterator[Any]:
+        from distributed import as_completed  # for Dask's futures; it reads no result: _collected does
+
+        return as_completed(futures, loop=self.client.loop)
+
+    def outcome(self, future, run: PlannedRun) -> Outcome:
+        return _collected(future, run, self.reports_dir)
+
+    def stop(self, futures: Collection[Any]) -> tuple[int, int]:
+        """Cancel the tasks not finished: a run already executing finishes on its worker, uncollected."""
+        unfinished = [future for future in futures if not future.done()]
+        self.client.cancel(unfinished)
+        return 0, len(unfinished)
 
 
 def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.PathLike = REPORTS_DIR,
-                         log: TextIO | None = None, tracker=None) -> list[dict[str, Any]]:
+                         log: TextIO | None = None, tracker=None) -> list[Outcome]:
     """Run every parameter set not already done as a task on the Dask cluster at `scheduler`; as
     :func:`digitlib.run.sweep.run_sweep` otherwise (skipping, one line per run, progress bar, outcomes, MLflow:
     a run is logged here, by the client, once its directory is received or written to the shared folder)."""
-    from distributed import as_completed
-    from tqdm import tqdm
-
     log = log or sys.stdout
     reports_dir = Path(reports_dir)
-    outcomes, pending = plan_sweep(sweep, reports_dir)
+    skipped, pending = plan_sweep(sweep, reports_dir)
     if _unprotected(scheduler):
         print(f"digitlib: warning: {printable(scheduler)} is neither encrypted nor authenticated: whoever reaches the "
               "scheduler can run code on the cluster (and, through it, here); use tls:// (docs/sweeps.md)", file=log)
@@ -458,29 +481,9 @@ def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.Pat
         print(f"Dask scheduler {scheduler}: {workers} worker{'' if workers == 1 else 's'}{waiting}; "
               f"dashboard: {client.dashboard_link}", file=log)
         reports_dir.mkdir(parents=True, exist_ok=True)
-        with _token_file(reports_dir) as token, tqdm(total=len(sweep.parameter_sets), initial=len(outcomes),
-                                                     unit="run", desc=sweep.name, file=sys.stderr,
-                                                     dynamic_ncols=True) as bar:
-            for outcome in outcomes:
-                tqdm.write(describe_outcome(outcome, sweep.names_backends), file=log)
-            tasks = {}
-            for run in pending:
-                task = {"parameters": run.parameters, "backend": run.backend, "resume": run.resume,
-                        "reports_dir": str(reports_dir.resolve()), "token": token}
-                key = f"digitlib-run-{uuid.uuid4().hex}"  # a fresh key: the same parameters may run again later
-                tasks[client.submit(run_task, task, key=key, pure=False)] = run
-            try:
-                for future in as_completed(tasks, loop=client.loop):
-                    outcome = started_outcome(tasks[future], _collected(future, tasks[future], reports_dir))
-                    outcomes.append(outcome)
-                    tqdm.write(describe_outcome(outcome, sweep.names_backends), file=log)
-                    track_outcome(tracker, outcome, reports_dir)
-                    bar.update(1)
-            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the command line turns it into one)
-                unfinished = [future for future in tasks if not future.done()]
-                client.cancel(unfinished)  # a run already executing finishes on its worker, uncollected
-                raise SweepInterrupted(interrupted=0, not_started=len(unfinished)) from None
-    return outcomes
+        with _token_file(reports_dir) as token:
+            return drive_sweep(sweep, skipped, pending, _ClusterTransport(client, reports_dir, token), reports_dir,
+                               log, tracker)
 
 
 def _unprotected(scheduler: str) -> bool:

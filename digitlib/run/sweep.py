@@ -35,16 +35,17 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import yaml
 
 from ..backends import BACKENDS, choose_backend
 from ..layout import REPORTS_DIR, RUN_FILE
+from ..models import model_spec
 from ..params import ParameterError, model_label, validate_parameters
 from ..rundir import identity_of, read_runs, run_identity
 from ..untrusted import printable
@@ -156,15 +157,14 @@ def _sweep_name(data: dict[str, Any], path: Path, tree: yaml.Node) -> str:
 
 
 MAX_RUNS_UNASKED = 100  # a bigger sweep is more likely a typo in a grid than a plan: it needs --yes
-# Rough minutes per epoch on the full training set, on 2 CPU cores (the README's timings).
-MINUTES_PER_EPOCH = {"seed": 0.15, "keras-example": 0.13, "fast-plain": 0.08, "fast": 0.08, "strong": 0.85}
 MINUTES_PER_RUN = 0.5  # starting the kernel, loading the data, rendering the report
 
 
 def estimated_minutes(parameters: dict[str, Any]) -> float:
-    """A rough duration of one run on 2 CPU cores; an ensemble counts as all its members trained."""
+    """A rough duration of one run on 2 CPU cores (its model's minutes per epoch); an ensemble counts as all its
+    members trained."""
     share = min(parameters["train_limit"] or 60_000, 60_000) / 60_000
-    per_epoch = MINUTES_PER_EPOCH.get(parameters["model"], MINUTES_PER_EPOCH["strong"]) * (parameters["members"] or 1)
+    per_epoch = model_spec(parameters["model"]).minutes_per_epoch * (parameters["members"] or 1)
     return MINUTES_PER_RUN + parameters["epochs"] * per_epoch * share
 
 
@@ -196,6 +196,35 @@ def earlier_runs(reports_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """How one run of a sweep ended, finished now or earlier; sweep.json and `digitlib sweep --json` hold
+    :meth:`as_dict`. A field left at None is one that does not apply to this run."""
+    parameters: dict[str, Any]
+    backend: str
+    status: str  # succeeded, failed, skipped (finished earlier: `earlier` says how), not started
+    run_id: str | None = None  # None: no run folder was made
+    test_accuracy: float | None = None  # succeeded runs
+    error: str | None = None  # failed runs: why, in one line
+    earlier: str | None = None  # skipped runs: how the earlier run ended (succeeded or failed)
+    worker: str | None = None  # runs on a Dask worker: its address (or '?' where it did not say)
+    shared: bool | None = None  # runs a worker made: whether it wrote into the reports folder (else sent it back)
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the run succeeded, now or earlier."""
+        return self.status == "succeeded" or self.earlier == "succeeded"
+
+    @property
+    def failed(self) -> bool:
+        """Whether the run failed, now or earlier."""
+        return self.status == "failed" or self.earlier == "failed"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome as JSON holds it: the fields that apply (not None), in this order."""
+        return {field.name: value for field in fields(self) if (value := getattr(self, field.name)) is not None}
+
+
+@dataclass(frozen=True)
 class PlannedRun:
     """One parameter set of a sweep that is to run: with its backend, and the earlier run it resumes (if any)."""
     parameters: dict[str, Any]
@@ -203,7 +232,7 @@ class PlannedRun:
     resume: str | None = None  # the run id of an interrupted or timed-out run with the same identity
 
 
-def plan_sweep(sweep: Sweep, reports_dir: Path) -> tuple[list[dict[str, Any]], list[PlannedRun]]:
+def plan_sweep(sweep: Sweep, reports_dir: Path) -> tuple[list[Outcome], list[PlannedRun]]:
     """The outcomes of the runs finished earlier in `reports_dir` (skipped), and the runs to start.
 
     Raises ParameterError, before anything is created, when no backend can be chosen.
@@ -214,8 +243,7 @@ def plan_sweep(sweep: Sweep, reports_dir: Path) -> tuple[list[dict[str, Any]], l
     for parameters, backend in chosen:
         run = earlier.get(run_identity(parameters, backend=backend))
         if run and run["status"] in FINISHED:
-            skipped.append({"parameters": parameters, "backend": backend, "status": "skipped",
-                            "run_id": run["run_id"], "earlier": run["status"]})
+            skipped.append(Outcome(parameters, backend, "skipped", run_id=run["run_id"], earlier=run["status"]))
         else:
             resume = run["run_id"] if run and run["status"] in RESUMABLE else None
             pending.append(PlannedRun(parameters, backend, resume))
@@ -326,7 +354,7 @@ def stop_with_parent() -> None:
 
 def report_outcome(result: subprocess.CompletedProcess) -> dict[str, Any]:
     """What a finished `digitlib report --json` process printed: status and run id, and the error of a
-    failed run."""
+    failed run (:class:`Outcome`'s fields, as a worker sends them)."""
     try:  # one JSON object on its last line; a usage error (exit 2) creates no run and prints none
         printed = json.loads(result.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -351,30 +379,100 @@ def describe(parameters: dict[str, Any], backend: str | None = None) -> str:
     return f"{model_label(parameters)} (epochs {parameters['epochs']}, seed {parameters['seed']}{on})"
 
 
-def describe_outcome(outcome: dict[str, Any], with_backend: bool = False) -> str:
+def describe_outcome(outcome: Outcome, with_backend: bool = False) -> str:
     """The line a sweep prints for one run, finished now or earlier (naming its backend if asked)."""
-    run = describe(outcome["parameters"], outcome["backend"] if with_backend else None)
-    if outcome["status"] == "skipped":
-        return f"{run}: already {outcome['earlier']} ({outcome['run_id']}), not run again"
-    if outcome["status"] == "succeeded":
-        return f"{run}: succeeded, test accuracy {outcome['test_accuracy']:.2%} ({outcome['run_id']})"
-    return f"{run}: {outcome['status']} ({printable(outcome['error'])})"  # a worker's text: no escape codes
+    run = describe(outcome.parameters, outcome.backend if with_backend else None)
+    if outcome.status == "skipped":
+        return f"{run}: already {outcome.earlier} ({outcome.run_id}), not run again"
+    if outcome.status == "succeeded":
+        return f"{run}: succeeded, test accuracy {outcome.test_accuracy:.2%} ({outcome.run_id})"
+    return f"{run}: {outcome.status} ({printable(outcome.error)})"  # a worker's text: no escape codes
 
 
-def track_outcome(tracker, outcome: dict[str, Any], reports_dir: Path) -> None:
+def track_outcome(tracker, outcome: Outcome, reports_dir: Path) -> None:
     """Log the run of a finished outcome to MLflow, as a child of the sweep's run (with a tracker, and a run)."""
-    run_id = outcome.get("run_id")
-    if tracker is not None and run_id and (reports_dir / run_id / RUN_FILE).is_file():
-        tracker.log_run(reports_dir / run_id, announce=False)
+    if tracker is not None and outcome.run_id and (reports_dir / outcome.run_id / RUN_FILE).is_file():
+        tracker.log_run(reports_dir / outcome.run_id, announce=False)
 
 
-def started_outcome(run: PlannedRun, result: dict[str, Any]) -> dict[str, Any]:
+def started_outcome(run: PlannedRun, result: Mapping[str, Any]) -> Outcome:
     """The outcome of a run started by this sweep, from what its report printed (:func:`report_outcome`)."""
-    return {"parameters": run.parameters, "backend": run.backend, **result}
+    return Outcome(run.parameters, run.backend, **result)
+
+
+class Transport(Protocol):
+    """Where :func:`drive_sweep` sends a sweep's runs: processes on this machine, or a Dask cluster's workers."""
+
+    def submit(self, run: PlannedRun) -> Any:
+        """Queue `run`; its future."""
+
+    def finished(self, futures: Collection[Any]) -> Iterator[Any]:
+        """The futures, each once it has finished."""
+
+    def outcome(self, future: Any, run: PlannedRun) -> Outcome:
+        """The outcome of `run`, whose future has finished."""
+
+    def stop(self, futures: Collection[Any]) -> tuple[int, int]:
+        """On Ctrl-C: stop the runs of `futures`; how many running runs were interrupted, and how many never
+        started."""
+
+
+def drive_sweep(sweep: Sweep, skipped: list[Outcome], pending: list[PlannedRun], transport: Transport,
+                reports_dir: Path, log: TextIO, tracker=None) -> list[Outcome]:
+    """Print the `skipped` runs, send the `pending` ones to `transport` and collect each as it finishes: its
+    line to `log`, the progress bar to stderr, its run to MLflow (with a tracker). Returns every outcome, the
+    skipped first.
+
+    Ctrl-C or SIGTERM (the command line turns it into Ctrl-C) stops the runs (:meth:`Transport.stop`) and raises
+    :class:`SweepInterrupted`.
+    """
+    from tqdm import tqdm
+
+    outcomes = list(skipped)
+    with tqdm(total=len(sweep.parameter_sets), initial=len(outcomes), unit="run", desc=sweep.name,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        for outcome in outcomes:
+            tqdm.write(describe_outcome(outcome, sweep.names_backends), file=log)
+        futures: dict[Any, PlannedRun] = {}
+        try:
+            for run in pending:
+                futures[transport.submit(run)] = run
+            for future in transport.finished(futures):
+                outcome = transport.outcome(future, futures[future])
+                outcomes.append(outcome)
+                tqdm.write(describe_outcome(outcome, sweep.names_backends), file=log)
+                track_outcome(tracker, outcome, reports_dir)
+                bar.update(1)
+        except KeyboardInterrupt:
+            interrupted, not_started = transport.stop(futures)
+            raise SweepInterrupted(interrupted, not_started + len(pending) - len(futures)) from None
+    return outcomes
+
+
+class _LocalTransport:
+    """A sweep's runs as `digitlib report` processes on this machine, `pool`'s threads at a time."""
+
+    def __init__(self, pool: ThreadPoolExecutor, reports_dir: Path):
+        self.pool, self.reports_dir, self.processes = pool, reports_dir, _ReportProcesses()
+
+    def submit(self, run: PlannedRun) -> Future:
+        return self.pool.submit(_run_one, run, self.reports_dir, self.processes)
+
+    def finished(self, futures: Iterable[Future]) -> Iterator[Future]:
+        return as_completed(futures)
+
+    def outcome(self, future: Future, run: PlannedRun) -> Outcome:
+        return started_outcome(run, future.result())
+
+    def stop(self, futures: Collection[Future]) -> tuple[int, int]:
+        """Start no more and interrupt the running processes, which mark their runs interrupted (resumable)."""
+        interrupted = self.processes.stop()
+        self.pool.shutdown(cancel_futures=True)  # waits for the interrupted runs to record themselves
+        return interrupted, len(futures) - self.processes.started
 
 
 def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = REPORTS_DIR, jobs: int = 1,
-              log: TextIO | None = None, tracker=None) -> list[dict[str, Any]]:
+              log: TextIO | None = None, tracker=None) -> list[Outcome]:
     """Run every parameter set not already done, `jobs` at a time; failures are reported, not fatal.
     One line per run goes to `log` (default stdout), the progress bar to stderr. With a
     :class:`~digitlib.run.tracking.Tracker`, each run executed is logged to MLflow as it finishes.
@@ -382,34 +480,15 @@ def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = REPORTS_DIR, jobs: 
     Ctrl-C or SIGTERM interrupts the running runs, starts no more and raises :class:`SweepInterrupted`;
     running the sweep again resumes the interrupted runs.
     """
-    from tqdm import tqdm
-
-    log = log or sys.stdout
     reports_dir = Path(reports_dir)
-    outcomes, pending = plan_sweep(sweep, reports_dir)  # checks every backend before anything is created
+    skipped, pending = plan_sweep(sweep, reports_dir)  # checks every backend before anything is created
     reports_dir.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=len(sweep.parameter_sets), initial=len(outcomes), unit="run", desc=sweep.name,
-              file=sys.stderr, dynamic_ncols=True) as bar:
-        for outcome in outcomes:
-            tqdm.write(describe_outcome(outcome, sweep.names_backends), file=log)
-        processes = _ReportProcesses()
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            try:
-                futures = {pool.submit(_run_one, run, reports_dir, processes): run for run in pending}
-                for future in as_completed(futures):
-                    outcome = started_outcome(futures[future], future.result())
-                    outcomes.append(outcome)
-                    tqdm.write(describe_outcome(outcome, sweep.names_backends), file=log)
-                    track_outcome(tracker, outcome, reports_dir)
-                    bar.update(1)
-            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the command line turns it into one)
-                interrupted = processes.stop()
-                pool.shutdown(cancel_futures=True)  # waits for the interrupted runs to record themselves
-                raise SweepInterrupted(interrupted, not_started=len(pending) - processes.started) from None
-    return outcomes
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return drive_sweep(sweep, skipped, pending, _LocalTransport(pool, reports_dir), reports_dir,
+                           log or sys.stdout, tracker)
 
 
-def render_comparison(sweep: Sweep, outcomes: list[dict[str, Any]], reports_dir: str | os.PathLike = REPORTS_DIR):
+def render_comparison(sweep: Sweep, outcomes: list[Outcome], reports_dir: str | os.PathLike = REPORTS_DIR):
     """Render compare_runs.ipynb over the sweep's successful runs; link it as reports/sweep-NAME/comparison.html.
 
     Returns the link, or None when no run succeeded.
@@ -418,18 +497,19 @@ def render_comparison(sweep: Sweep, outcomes: list[dict[str, Any]], reports_dir:
     from .runner import run_report
 
     reports_dir = Path(reports_dir)
-    good = [o for o in outcomes if o["status"] == "succeeded" or o.get("earlier") == "succeeded"]
+    good = [o for o in outcomes if o.succeeded]
     if not good:
         return None
-    data_dirs = [o["parameters"]["data_dir"] for o in good if o["parameters"].get("data_dir")]
-    result = run_report({"runs": [str((reports_dir / o["run_id"]).resolve()) for o in good],
+    data_dirs = [o.parameters["data_dir"] for o in good if o.parameters.get("data_dir")]
+    result = run_report({"runs": [str((reports_dir / o.run_id).resolve()) for o in good],
                          "title": f"sweep {sweep.name}", "data_dir": data_dirs[0] if data_dirs else None},
                         notebook="compare_runs", reports_dir=reports_dir, stream=open(os.devnull, "w"))
     if result.status != "succeeded":
         raise RuntimeError(f"the comparison of sweep {sweep.name} failed: {result.error} (see {result.report})")
     folder = reports_dir / f"sweep-{sweep.name}"
     folder.mkdir(exist_ok=True)
-    write_json(folder / "sweep.json", {"name": sweep.name, "runs": outcomes, "comparison_run": result.run_dir.name})
+    write_json(folder / "sweep.json", {"name": sweep.name, "runs": [o.as_dict() for o in outcomes],
+                                       "comparison_run": result.run_dir.name})
     try:
         return replace_symlink(folder / "comparison.html", f"../{result.run_dir.name}/report.html")
     except FileExistsError:  # something of the user's is there: left alone, and the page named where it is

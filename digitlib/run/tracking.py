@@ -37,7 +37,7 @@ from datetime import datetime
 from importlib.util import find_spec
 from itertools import accumulate
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..atomic import write_atomic
@@ -46,6 +46,9 @@ from ..layout import MLFLOW_FILE as RECORD_FILE
 from ..params import ParameterError
 from ..rundir import read_metrics, read_record
 from ..untrusted import open_regular_file, printable
+
+if TYPE_CHECKING:
+    from .sweep import Outcome
 
 TRACKING_URI = "MLFLOW_TRACKING_URI"
 EXPERIMENT = "digitlib"  # the experiment runs go to, unless $MLFLOW_EXPERIMENT_NAME or $MLFLOW_EXPERIMENT_ID says
@@ -284,14 +287,14 @@ def sweep_tags(name: str, sweep_file: str | os.PathLike) -> dict[str, str]:
             "digitlib.sweep": name, "digitlib.sweep_file": Path(sweep_file).name}
 
 
-def sweep_metrics(outcomes: list[Mapping[str, Any]], logged_runs: int, status: str = "FINISHED") -> dict[str, float]:
+def sweep_metrics(outcomes: list[Outcome], logged_runs: int, status: str = "FINISHED") -> dict[str, float]:
     """A sweep's parent run's metrics: the runs logged as its children; once it has finished (`status`), how many
     runs it had, skipped and failed; the best test accuracy."""
     counts: dict[str, float] = {"logged_runs": logged_runs}
     if status == "FINISHED":
-        counts.update(runs=len(outcomes), skipped=sum(o["status"] == "skipped" for o in outcomes),
-                      failed=sum(o["status"] == "failed" or o.get("earlier") == "failed" for o in outcomes))
-    accuracies = [o["test_accuracy"] for o in outcomes if o.get("test_accuracy") is not None]
+        counts.update(runs=len(outcomes), skipped=sum(o.status == "skipped" for o in outcomes),
+                      failed=sum(o.failed for o in outcomes))
+    accuracies = [o.test_accuracy for o in outcomes if o.test_accuracy is not None]
     if accuracies:
         counts["best_test_accuracy"] = max(accuracies)
     return counts
@@ -456,7 +459,7 @@ class Tracker:
             self._fail(f"sweep {name}", error)
         return self.parent
 
-    def finish_sweep(self, name: str, outcomes: list[dict[str, Any]], comparison: Path | None = None,
+    def finish_sweep(self, name: str, outcomes: list[Outcome], comparison: Path | None = None,
                      status: str = "FINISHED") -> None:
         """End the sweep's parent run with `status` (KILLED: interrupted, FAILED: stopped by an error): counts of
         its runs, the best test accuracy, the comparison report."""

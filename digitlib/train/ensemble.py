@@ -26,6 +26,7 @@ from ..backends import EARLIER_RUNS_BACKEND
 from ..layout import METRICS_FILE, MODEL_FILE
 from ..modelfile import save_model
 from ..models import MEMBER_MODEL, build_model, ensemble_members, model_spec
+from ..params import RECIPE
 from ..rundir import InvalidRun, history_read_back, read_json, skip_warning
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from .training import TrainingResult
 
 MEMBERS_DIR, MEMBER_FILE = "members", "member.json"
-RECIPE_KEYS = ("epochs", "batch_size", "learning_rate", "schedule")
 
 
 def member_record(splits: Splits, recipe: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def _record_of(finished: dict[str, Any]) -> dict[str, Any] | None:
             "backend": (finished.get("backend") or finished.get("reproducibility", {}).get("backend")
                         or EARLIER_RUNS_BACKEND),
             "seed": parameters["seed"],
-            **{name: parameters[name] for name in RECIPE_KEYS},
+            **{name: parameters[name] for name in RECIPE},
             "validation_split": parameters["validation_split"],
             "training_images": training["train_images"] + training["validation_images"],
             "data_sha256": finished["data"]["sha256"],
@@ -110,7 +110,7 @@ def _save_member(directory: Path, member: keras.Model, wanted: dict[str, Any], s
         "model": MEMBER_MODEL,
         "model_version": wanted["model_version"],
         "backend": wanted["backend"],
-        "parameters": {name: wanted[name] for name in ("seed", *RECIPE_KEYS, "validation_split")},
+        "parameters": {name: wanted[name] for name in ("seed", *RECIPE, "validation_split")},
         "training": {"history": training.history, "epoch_seconds": training.epoch_seconds,
                      "train_images": len(splits.x_train), "validation_images": len(splits.x_val)},
         "data": {"sha256": wanted["data_sha256"]},
@@ -143,7 +143,6 @@ def train_network(network: keras.Model, splits: Splits, *, finished_runs: str | 
     `training` is fit_model's keywords: the recipe (epochs, batch_size, learning_rate, schedule),
     seed, checkpoint_dir, callbacks and stream.
     """
-    from ..params import RECIPE
     from .training import fit_model
 
     if not ensemble_members(network):

@@ -8,7 +8,9 @@ The overhead per run is the difference of the medians divided by the sweep's run
 that difference drowns in noise, so the parts the cluster adds are also timed on their own: connecting
 to the scheduler, and packing a run, checking and unpacking it, and rebuilding the index.
 
-    python bench/cluster.py [--repeats 2] [--sweep sweeps/smoke.yaml]
+    python bench/cluster.py [--repeats 2] [--sweep sweeps/smoke.yaml] [--modes local sent-back shared]
+
+`--modes sent-back shared` compares the two ways a run reaches the client, without the local sweep.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from digitlib.run.sweep import load_sweep
 from digitlib.rundir import identity_of, read_run
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+# Each mode: its row's name, and DIGITLIB_COPY_BACK on the workers (None: no cluster, a local sweep).
+MODES = {"local": ("local, --jobs 2", None), "sent-back": ("cluster, runs sent back", True),
+         "shared": ("cluster, shared folder", False)}
 
 
 def free_port() -> int:
@@ -108,9 +113,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sweep", type=Path, default=REPOSITORY / "sweeps" / "smoke.yaml")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES),
+                        help="which sweeps to time (default: all three)")
     arguments = parser.parse_args()
     runs = len(load_sweep(arguments.sweep).parameter_sets)
-    modes = {"local, --jobs 2": None, "cluster, runs sent back": True, "cluster, shared folder": False}
+    modes = dict(MODES[name] for name in MODES if name in arguments.modes)
     timings: dict[str, list[dict]] = {mode: [] for mode in modes}
     for _ in range(arguments.repeats):  # interleaved, so that a change in the machine's load hits every mode
         for mode, copy_back in modes.items():
@@ -124,14 +131,16 @@ def main() -> None:
                                           "connect_seconds": connecting(address)})
                 finally:
                     stop(processes)
-    local = median([t["seconds"] for t in timings["local, --jobs 2"]])
+    local = median([t["seconds"] for t in timings["local, --jobs 2"]]) if "local, --jobs 2" in timings else None
     rows = []
     for mode, measured in timings.items():
         seconds = median([t["seconds"] for t in measured])
         inside = median([wall for t in measured for wall in t["run_seconds"]])
-        overhead = "—" if modes[mode] is None else f"{(seconds - local) / runs:+.1f}"
+        overhead = "—" if modes[mode] is None or local is None else f"{(seconds - local) / runs:+.1f}"
         rows.append([mode, f"{seconds:.1f}", f"{inside:.1f}", overhead])
-    sent = [one for t in timings["cluster, runs sent back"] for one in t["sending_back"]]
+    # Packing and unpacking a finished run, timed here after each sweep: the same work whichever way it arrived.
+    sent_back = timings.get("cluster, runs sent back") or [t for measured in timings.values() for t in measured]
+    sent = [one for t in sent_back for one in t["sending_back"]]
     pack, receive = median([s["pack_seconds"] for s in sent]), median([s["receive_seconds"] for s in sent])
     connected = median([t["connect_seconds"] for mode in modes if modes[mode] is not None for t in timings[mode]])
     write_result(

@@ -20,7 +20,18 @@ PREDICTIONS_FILE = "test_predictions.npz"  # every test image's predicted probab
 NOTEBOOK_FILE = "notebook.ipynb"  # the executed notebook
 REPORT_FILE = "report.html"  # the rendered report
 MLFLOW_FILE = "mlflow.json"  # where the run was logged in MLflow (digitlib.run.tracking), when it was
+KERNEL_LOG = "kernel.log"  # the kernel's native stderr: TensorFlow's start-up chatter, kept off the terminal
+IMAGE_PREDICTIONS_FILE = "predictions.json"  # a prediction run's: each of your images' likeliest digits
+CHECKPOINT_WEIGHTS = "checkpoint.weights.h5"  # a training run's weights after its last finished epoch
+CHECKPOINT_STATE = "checkpoint.json"  # beside them: epochs done, their history and the random state, to resume from
+MEMBERS_DIR = "members"  # an ensemble run's members, each in members/seed-N/ (MEMBER_PREFIX) with its checkpoint
+MEMBER_PREFIX = "seed-"  # members/seed-N/: the member seeded N
+MEMBER_FILE = "member.json"  # a finished member's record, beside its model.keras, shaped like a run's metrics.json
 INDEX_FILE = "index.html"  # reports/index.html: one row per run
+SWEEP_PREFIX = "sweep-"  # reports/sweep-NAME/: what sweep NAME leaves beside its runs
+SWEEP_FILE = "sweep.json"  # reports/sweep-NAME/sweep.json: how each of its runs ended, and its comparison run
+COMPARISON_LINK = "comparison.html"  # reports/sweep-NAME/comparison.html: a link to its comparison run's report
+CLUSTER_TOKEN_PREFIX = ".cluster-"  # reports/.cluster-TOKEN: by which a Dask worker knows it sees the reports folder
 
 # The four files as published by Yann LeCun et al. (canonical SHA-256s).
 IDX_FILES: dict[str, str] = {

@@ -5,6 +5,7 @@ means. The notebook's ``parameters`` cell carries the same defaults (a test
 keeps them in step), the CLI parses ``-p NAME VALUE`` against it, and both the
 runner and the notebook validate with :func:`validate_parameters`, so a bad
 value is refused before any training starts, however the notebook is run.
+:data:`REGISTRY` holds the three runnable notebooks, each a :class:`Notebook` with its own contract.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from .layout import REPORTS_DIR
+from .layout import IMAGE_PREDICTIONS_FILE, METRICS_FILE, MODEL_FILE, NOTEBOOKS, REPORTS_DIR
 from .models import MEMBER_MODEL, SCHEDULES, model_names, model_spec
 from .yamlfile import InvalidYaml, YamlInputError, load_yaml_file, load_yaml_text
 
@@ -236,60 +238,79 @@ def recipe(parameters: Mapping[str, Any]) -> dict[str, Any]:
     return {name: parameters[name] for name in RECIPE}
 
 
-# Each runnable notebook (notebooks/NAME.ipynb) and the contract its parameters cell follows.
-CONTRACTS: dict[str, tuple[tuple[Parameter, ...], Callable[..., dict[str, Any]]]] = {
-    "mnist_cnn": (PARAMETERS, validate_parameters),
-    "predict_your_digits": (PREDICTION_PARAMETERS, validate_prediction_parameters),
-    "compare_runs": (COMPARISON_PARAMETERS, validate_comparison_parameters),
-}
+@dataclass(frozen=True, eq=False)
+class Notebook:
+    """A runnable notebook, notebooks/NAME.ipynb, and the contract its parameters cell follows."""
+
+    name: str
+    kind: str  # what it does, in a word a page can show: "training", "prediction", "comparison"
+    parameters: tuple[Parameter, ...]
+    validate: Callable[..., dict[str, Any]]  # its parameters, defaults filled in, each checked
+    set_by_the_runner: Mapping[str, str]  # what `digitlib report` sets besides the parameters: name -> meaning
+    # Saves a model and metrics: has a run identity, resumes from checkpoints, counts for best and latest, is compared.
+    trains: bool = False
+
+    @property
+    def path(self) -> Path:
+        """The project's notebooks/NAME.ipynb."""
+        return NOTEBOOKS / f"{self.name}.ipynb"
 
 
-# What `digitlib report` sets in each notebook besides its parameters, with what it means there.
-SET_BY_THE_RUNNER: dict[str, dict[str, str]] = {
-    "mnist_cnn": {
-        "output_dir": "where metrics.json and model.keras are saved; None: nowhere (set by `digitlib report`)",
+TRAINING = Notebook(
+    "mnist_cnn", "training", PARAMETERS, validate_parameters, MappingProxyType({
+        "output_dir": f"where {METRICS_FILE} and {MODEL_FILE} are saved; None: nowhere (set by `digitlib report`)",
         "reports_dir": "finished runs an ensemble may load members from; None: none (set by `digitlib report`)",
-    },
-    "predict_your_digits": {
-        "output_dir": "where predictions.json is saved; None: nowhere (set by `digitlib report`)",
-    },
-    "compare_runs": {
+    }), trains=True)
+PREDICTION = Notebook(
+    "predict_your_digits", "prediction", PREDICTION_PARAMETERS, validate_prediction_parameters, MappingProxyType({
+        "output_dir": f"where {IMAGE_PREDICTIONS_FILE} is saved; None: nowhere (set by `digitlib report`)",
+    }))
+COMPARISON = Notebook(
+    "compare_runs", "comparison", COMPARISON_PARAMETERS, validate_comparison_parameters, MappingProxyType({
         "output_dir": "unused: a comparison saves nothing but its report (set by `digitlib report`)",
-    },
-}
-
-
-def parameters_cell(notebook: str) -> str:
-    """The source of notebooks/NOTEBOOK.ipynb's `parameters` cell, generated from its contract: the
-    notebooks carry exactly these defaults and comments (a test compares them)."""
-    import json
-
-    lines = [f"# Parameters: papermill overrides this cell, and `digitlib report --notebook {notebook}` "
-             "validates them first"]
-    literal = lambda value: json.dumps(value) if isinstance(value, str) else repr(value)  # noqa: E731
-    lines += [f"{p.name} = {literal(p.default)}  # {p.help}" for p in CONTRACTS[notebook][0]]
-    lines += [f"{name} = None  # {meaning}" for name, meaning in SET_BY_THE_RUNNER[notebook].items()]
-    return "\n".join(lines)
+    }))
+# Each runnable notebook by its name, the training one first (`digitlib report --notebook NAME`).
+REGISTRY: Mapping[str, Notebook] = MappingProxyType({each.name: each for each in (TRAINING, PREDICTION, COMPARISON)})
 
 
 def notebook_names() -> list[str]:
-    return list(CONTRACTS)
+    return list(REGISTRY)
 
 
-def validate_notebook_parameters(notebook: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Check `values` against the contract of notebooks/`notebook`.ipynb."""
-    if notebook not in CONTRACTS:
-        raise ParameterError(f"unknown notebook {notebook!r}; choose one of: {', '.join(CONTRACTS)}")
-    return CONTRACTS[notebook][1](values)
+def notebook(name: str) -> Notebook:
+    """The runnable notebook called `name`; a ParameterError listing the others for a name that is none of them."""
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ParameterError(f"unknown notebook {name!r}; choose one of: {', '.join(REGISTRY)}") from None
 
 
-def absolute_paths(notebook: str, given: Mapping[str, Any]) -> dict[str, Any]:
+def parameters_cell(name: str) -> str:
+    """The source of notebooks/NAME.ipynb's `parameters` cell, generated from its contract: the
+    notebooks carry exactly these defaults and comments (a test compares them)."""
+    import json
+
+    contract = notebook(name)
+    lines = [f"# Parameters: papermill overrides this cell, and `digitlib report --notebook {name}` "
+             "validates them first"]
+    literal = lambda value: json.dumps(value) if isinstance(value, str) else repr(value)  # noqa: E731
+    lines += [f"{p.name} = {literal(p.default)}  # {p.help}" for p in contract.parameters]
+    lines += [f"{variable} = None  # {meaning}" for variable, meaning in contract.set_by_the_runner.items()]
+    return "\n".join(lines)
+
+
+def validate_notebook_parameters(name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check `values` against the contract of notebooks/NAME.ipynb."""
+    return notebook(name).validate(values)
+
+
+def absolute_paths(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """The caller's relative file and folder parameters made absolute (the kernel runs in notebooks/)."""
-    paths = {p.name for p in CONTRACTS[notebook][0] if p.path}
+    paths = {p.name for p in notebook(name).parameters if p.path}
 
     def absolute(value: Any) -> Any:
         if isinstance(value, list):
             return [absolute(item) for item in value]
         return str(Path(value).expanduser().resolve()) if isinstance(value, str) else value
 
-    return {name: absolute(value) if name in paths else value for name, value in given.items()}
+    return {key: absolute(value) if key in paths else value for key, value in given.items()}

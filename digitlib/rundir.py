@@ -31,7 +31,16 @@ from .layout import (
     kept_for,
 )
 from .models import capability
-from .params import DEFAULTS, ParameterError, model_label, notebook_names, validate_notebook_parameters
+from .params import (
+    DEFAULTS,
+    TRAINING,
+    Notebook,
+    ParameterError,
+    model_label,
+    notebook_names,
+    validate_notebook_parameters,
+)
+from .params import notebook as notebook_called
 from .untrusted import open_regular_file
 
 RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
@@ -131,7 +140,7 @@ def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
     """
     run_dir = Path(run_dir)
     record = read_json(run_dir / RUN_FILE, "run.schema.json")
-    notebook = record.setdefault("notebook_name", "mnist_cnn")  # runs made before it was recorded trained
+    notebook = record.setdefault("notebook_name", TRAINING.name)  # runs made before it was recorded trained
     if notebook not in notebook_names():
         raise InvalidRun(f"{RUN_FILE} names an unknown notebook {notebook[:64]!r}")
     try:
@@ -154,7 +163,7 @@ def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         return None
     metrics = read_json(path, "metrics.schema.json")
     try:
-        validate_notebook_parameters("mnist_cnn", metrics["parameters"])
+        TRAINING.validate(metrics["parameters"])
     except ParameterError as error:
         raise InvalidRun(f"{METRICS_FILE} holds invalid parameters: {str(error)[:300]}") from None
     metrics["training"]["history"] = history_read_back(metrics["training"]["history"])
@@ -187,7 +196,7 @@ def create_run_directory(reports_dir: Path, run_id: str) -> Path:
 NOT_IDENTITY = ("data_dir",)
 
 
-def run_identity(parameters: Mapping[str, Any], *, notebook: str = "mnist_cnn", backend: str | None = None,
+def run_identity(parameters: Mapping[str, Any], *, notebook: str = TRAINING.name, backend: str | None = None,
                  model_version: int | None = None) -> str:
     """The SHA-256 of everything that determines a run's result, as hex.
 
@@ -196,7 +205,7 @@ def run_identity(parameters: Mapping[str, Any], *, notebook: str = "mnist_cnn", 
     definition and the data's checksums. Two runs with the same identity end the same way, so a sweep
     skips a run whose identity is done, and run ids carry its first eight digits.
     """
-    if notebook == "mnist_cnn":
+    if notebook_called(notebook).trains:
         from .models import model_spec
         from .params import DEFAULTS
 
@@ -212,12 +221,17 @@ def run_identity(parameters: Mapping[str, Any], *, notebook: str = "mnist_cnn", 
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def notebook_of(run: Mapping[str, Any]) -> Notebook:
+    """The notebook a run ran (a run read back: :func:`read_record`); runs made before it was recorded trained."""
+    return notebook_called(run.get("notebook_name", TRAINING.name))
+
+
 def identity_of(run: Mapping[str, Any]) -> str:
     """The identity of a run read back (:func:`read_run`): what it recorded, older runs' defaults otherwise
     (they all trained with TensorFlow, on the first version of each model)."""
     metrics = run.get("metrics") or {}
     backend = run.get("backend") or metrics.get("reproducibility", {}).get("backend") or EARLIER_RUNS_BACKEND
-    return run_identity(run["parameters"], notebook=run.get("notebook_name", "mnist_cnn"), backend=backend,
+    return run_identity(run["parameters"], notebook=notebook_of(run).name, backend=backend,
                         model_version=run.get("model_version", 1))
 
 
@@ -343,7 +357,7 @@ def best_model(reports_dir: str | os.PathLike, runs: list[dict[str, Any]] | None
     """
     reports_dir = Path(reports_dir)
     trained = [run for run in (read_runs(reports_dir) if runs is None else runs)
-               if run.get("notebook_name", "mnist_cnn") == "mnist_cnn" and run["status"] == "succeeded"]
+               if notebook_of(run).trains and run["status"] == "succeeded"]
     candidates, excluded = [], {}
     for run in trained:
         run_dir = reports_dir / run["run_id"]

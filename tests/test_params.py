@@ -4,8 +4,11 @@ import pytest
 
 from conftest import REPOSITORY
 from digitlib.params import (
-    CONTRACTS,
+    COMPARISON,
     DEFAULTS,
+    PREDICTION,
+    REGISTRY,
+    TRAINING,
     ParameterError,
     absolute_paths,
     load_parameters_file,
@@ -36,19 +39,19 @@ def test_explicit_values_win_over_the_recipe():
     assert validate_parameters(model="keras-example", schedule="one-cycle")["schedule"] == "one-cycle"
 
 
-@pytest.mark.parametrize("notebook", list(CONTRACTS))
+@pytest.mark.parametrize("notebook", list(REGISTRY))
 def test_notebook_parameters_cell_is_generated_from_the_contract(notebook):
     """Defaults and comments are defined once, in digitlib/params.py: the notebooks carry exactly them."""
-    from digitlib.params import SET_BY_THE_RUNNER, parameters_cell
+    from digitlib.params import parameters_cell
 
     cells = nbformat.read(REPOSITORY / "notebooks" / f"{notebook}.ipynb", as_version=4).cells
     (cell,) = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert cell.source == parameters_cell(notebook), (
         "regenerate the cell: paste digitlib.params.parameters_cell(notebook) into it")
     inspected = papermill.inspect_notebook(str(REPOSITORY / "notebooks" / f"{notebook}.ipynb"))
-    contract = {p.name: (p.default, p.help) for p in CONTRACTS[notebook][0]}
+    contract = {p.name: (p.default, p.help) for p in REGISTRY[notebook].parameters}
     assert {name: (eval(spec["default"]), spec["help"]) for name, spec in inspected.items()} == {
-        **contract, **{name: (None, meaning) for name, meaning in SET_BY_THE_RUNNER[notebook].items()}}
+        **contract, **{name: (None, meaning) for name, meaning in REGISTRY[notebook].set_by_the_runner.items()}}
 
 
 def test_the_readme_and_help_describe_the_parameters_as_defined():
@@ -58,14 +61,14 @@ def test_the_readme_and_help_describe_the_parameters_as_defined():
     assert parameters_markdown() in (REPOSITORY / "README.md").read_text(), (
         "update README's parameter table from digitlib.params.parameters_markdown()")
     report_help = _parser()._subparsers._group_actions[0].choices["report"].format_help()
-    for parameter in CONTRACTS["mnist_cnn"][0]:
+    for parameter in TRAINING.parameters:
         assert " ".join(parameter.help.split()) in " ".join(report_help.split())
 
 
 def test_recipe_numbers_in_the_help_come_from_the_registry():
     from digitlib.models import model_spec
 
-    epochs = next(p for p in CONTRACTS["mnist_cnn"][0] if p.name == "epochs")
+    epochs = next(p for p in TRAINING.parameters if p.name == "epochs")
     assert f"fast: {model_spec('fast').epochs}, seed: {model_spec('seed').epochs}" in epochs.help
 
 
@@ -77,6 +80,33 @@ def test_prediction_parameters():
         validate_prediction_parameters(low_confidence=2)
     with pytest.raises(ParameterError, match="unknown notebook 'nope'"):
         validate_notebook_parameters("nope", {})
+
+
+def test_the_registry_holds_each_runnable_notebook_once():
+    from digitlib.params import notebook, notebook_names
+
+    assert notebook_names() == ["mnist_cnn", "predict_your_digits", "compare_runs"]  # the CLI's choices, in order
+    assert [(each.kind, each.trains) for each in REGISTRY.values()] == [
+        ("training", True), ("prediction", False), ("comparison", False)]
+    assert (TRAINING, PREDICTION, COMPARISON) == tuple(map(notebook, notebook_names()))
+    for each in REGISTRY.values():
+        assert each.path == REPOSITORY / "notebooks" / f"{each.name}.ipynb" and each.path.is_file()
+        assert "output_dir" in each.set_by_the_runner
+    assert list(TRAINING.set_by_the_runner) == ["output_dir", "reports_dir"]  # where an ensemble finds members
+    assert TRAINING.validate is validate_parameters and PREDICTION.validate is validate_prediction_parameters
+    with pytest.raises(TypeError):
+        TRAINING.set_by_the_runner["extra"] = "x"  # the registry is read, never changed
+
+
+@pytest.mark.parametrize("name", ["nope", "", ["mnist_cnn"], None])
+def test_an_unknown_notebook_is_refused_naming_the_known_ones(name):
+    from digitlib.params import notebook
+
+    with pytest.raises(ParameterError, match=r"unknown notebook .*; choose one of: mnist_cnn, predict_your_digits, "
+                                             r"compare_runs$"):
+        notebook(name)
+    with pytest.raises(ParameterError, match="unknown notebook"):
+        absolute_paths(name, {})
 
 
 def test_relative_paths_become_absolute_for_the_kernel(tmp_path, monkeypatch):

@@ -125,6 +125,24 @@ def test_a_runs_identity_is_everything_that_decides_its_result():
     assert same != run_identity(fast, notebook="compare_runs")
 
 
+def test_a_run_made_before_its_notebook_was_recorded_is_a_training_run(tmp_path):
+    from digitlib.params import TRAINING
+    from digitlib.report.comparison import load_runs
+    from digitlib.run.sweep import earlier_runs
+    from digitlib.rundir import best_model, identity_of, notebook_of
+
+    run_dir = write_run(tmp_path, "20261125-100000-older", metrics=valid_metrics(0.99))
+    (run_dir / "model.keras").write_bytes(b"zip")
+    record = json.loads((run_dir / "run.json").read_text())
+    del record["notebook_name"]
+    (run_dir / "run.json").write_text(json.dumps(record))
+    run = read_runs(tmp_path)[0]
+    assert run["notebook_name"] == TRAINING.name and notebook_of(record) is TRAINING
+    assert list(earlier_runs(tmp_path)) == [identity_of(record)] == [identity_of(run)]
+    assert best_model(tmp_path).run_dir == run_dir
+    assert [each["run_id"] for each in load_runs(tmp_path)] == [run_dir.name]
+
+
 def test_a_sweep_never_skips_for_a_run_of_another_backend_or_model_version(tmp_path):
     from digitlib.models import model_spec
     from digitlib.run.sweep import earlier_runs

@@ -26,10 +26,10 @@ import pytest
 import yaml
 
 from conftest import REPOSITORY, digitlib_cli, digitlib_in_process, require_module, run_dir_of
+from digitlib.layout import MLFLOW_FILE
 from digitlib.run.tracking import (
     ARTIFACTS,
     HTTP_LIMITS,
-    RECORD_FILE,
     TRACKING_URI,
     Tracker,
     shown,
@@ -131,7 +131,7 @@ def test_a_report_is_logged_with_every_parameter_metric_tag_and_artifact(mlflow_
     assert "epoch 2/2" in result.stderr and "I0000" not in result.stderr  # progress, without TensorFlow's chatter
     assert warnings_in(result.stderr) == []
     record, metrics = (json.loads((run_dir / name).read_text()) for name in ("run.json", "metrics.json"))
-    logged = json.loads((run_dir / RECORD_FILE).read_text())
+    logged = json.loads((run_dir / MLFLOW_FILE).read_text())
     assert f"MLflow: run {run_dir.name} logged as {mlflow_server}/#/experiments/{logged['experiment_id']}/runs/" \
            f"{logged['run_id']}" in result.stderr
     client = mlflow.MlflowClient(mlflow_server)
@@ -255,7 +255,7 @@ def test_runs_from_dask_workers_are_logged_by_the_client_that_receives_them(mlfl
     for o in outcome["runs"]:  # logged from the copy received into the client's reports folder
         run_dir = client_folder / "reports" / o["run_id"]
         assert children[o["run_id"]].data.tags["mlflow.parentRunId"] == parent.info.run_id
-        assert json.loads((run_dir / RECORD_FILE).read_text())["run_id"] == children[o["run_id"]].info.run_id
+        assert json.loads((run_dir / MLFLOW_FILE).read_text())["run_id"] == children[o["run_id"]].info.run_id
 
 
 @pytest.mark.e2e
@@ -323,7 +323,7 @@ def log_twice(uri: str, run_dir: Path, capsys, requests: list[float] | None = No
 def finished_run(logged_report, tmp_path) -> Path:
     """A copy of the tracked report's run directory, without its note of the MLflow run."""
     run_dir = shutil.copytree(logged_report[1], tmp_path / logged_report[1].name)
-    (run_dir / RECORD_FILE).unlink()
+    (run_dir / MLFLOW_FILE).unlink()
     return run_dir
 
 
@@ -336,7 +336,7 @@ def test_a_refusing_server_costs_one_warning_and_a_second(refusing_server, reaso
     assert warnings == [f"digitlib: warning: could not log run {finished_run.name} to MLflow at {refusing_server.uri} "
                         f"({reason}); nothing more is logged to MLflow by this command, the run directory holds "
                         "everything"]
-    assert seconds < 10 and not (finished_run / RECORD_FILE).exists()
+    assert seconds < 10 and not (finished_run / MLFLOW_FILE).exists()
 
 
 @pytest.mark.e2e

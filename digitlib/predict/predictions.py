@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..layout import REPORTS_DIR
+from ..layout import IMAGE_PREDICTIONS_FILE, REPORTS_DIR
 from ..modelfile import TRAIN_FIRST, ModelError
 
 # NumPy, Pillow (handwriting), pandas and scikit-learn (evaluation, prepare) and Keras are imported where they
@@ -184,4 +184,4 @@ def save_predictions(output_dir: str | os.PathLike, predictions: list[Prediction
     not UTF-8 escaped, as \\xe9: :func:`digitlib.atomic.write_json`)."""
     from ..atomic import write_json
 
-    return write_json(Path(output_dir) / "predictions.json", [p.as_dict(top) for p in predictions])
+    return write_json(Path(output_dir) / IMAGE_PREDICTIONS_FILE, [p.as_dict(top) for p in predictions])

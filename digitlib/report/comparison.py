@@ -27,6 +27,7 @@ from ..rundir import (
     InvalidRun,
     RunDirectoryWarning,
     identity_of,
+    notebook_of,
     read_run,
     read_runs,
     skip_warning,
@@ -63,7 +64,7 @@ def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict
         else:
             missing = "" if item.exists() else f" (it does not exist: {TRAIN_FIRST} to train a run)"
             raise ValueError(f"{item}: neither a run directory nor a folder of runs{missing}")
-    runs = [run for run in runs if run["metrics"] is not None and run.get("notebook_name") == "mnist_cnn"]
+    runs = [run for run in runs if run["metrics"] is not None and notebook_of(run).trains]
     if not runs:
         raise ValueError(f"no finished training runs in {', '.join(map(str, items))}; {TRAIN_FIRST} to train "
                          "one, or point runs at run directories that finished")

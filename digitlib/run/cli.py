@@ -18,7 +18,15 @@ from pathlib import Path
 from ..backends import BACKENDS
 from ..layout import INDEX_FILE, REPORTS_DIR
 from ..modelfile import ModelError
-from ..params import ParameterError, describe_parameters, load_parameters_file, notebook_names, parse_value
+from ..params import (
+    PREDICTION,
+    TRAINING,
+    ParameterError,
+    describe_parameters,
+    load_parameters_file,
+    notebook_names,
+    parse_value,
+)
 from ..untrusted import printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -50,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--backend", choices=BACKENDS,
                         help="the Keras backend to train with (default: $KERAS_BACKEND, else tensorflow); "
                              "a resumed run keeps its own")
-    report.add_argument("--notebook", default="mnist_cnn", choices=notebook_names(),
-                        help="which notebook to run (default: mnist_cnn; predict_your_digits reads your images)")
+    report.add_argument("--notebook", default=TRAINING.name, choices=notebook_names(),
+                        help=f"which notebook to run (default: {TRAINING.name}; {PREDICTION.name} reads your images)")
     report.add_argument("--mlflow", metavar="URI",
                         help="also log the finished run to the MLflow tracking server (or store) at URI: parameters, "
                              "per-epoch and test metrics, tags, report, metrics, model and notebook "

@@ -40,7 +40,7 @@ from types import SimpleNamespace
 from typing import Any, TextIO
 
 from ..atomic import write_atomic, write_json
-from ..layout import MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE
+from ..layout import CLUSTER_TOKEN_PREFIX, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE
 from ..params import ParameterError
 from ..rundir import InvalidRun, identity_of, read_record, read_run, run_directory, run_identity
 from ..untrusted import printable
@@ -73,7 +73,8 @@ def _visible_reports_dir(task: dict[str, Any]) -> Path | None:
         return None
     folder = Path(task["reports_dir"])
     try:
-        return folder if (folder / f".cluster-{task['token']}").read_text(encoding="ascii") == task["token"] else None
+        found = (folder / f"{CLUSTER_TOKEN_PREFIX}{task['token']}").read_text(encoding="ascii")
+        return folder if found == task["token"] else None
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -381,7 +382,7 @@ def _checked_outcome(outcome: Any) -> dict[str, Any]:
 def _token_file(reports_dir: Path) -> Iterator[str]:
     """A random token, left in `reports_dir` while the sweep runs, by which a worker knows it sees the folder."""
     token = secrets.token_hex(16)
-    path = write_atomic(reports_dir / f".cluster-{token}", token)
+    path = write_atomic(reports_dir / f"{CLUSTER_TOKEN_PREFIX}{token}", token)
     try:
         yield token
     finally:

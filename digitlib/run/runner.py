@@ -23,9 +23,10 @@ from typing import Any, TextIO
 
 from ..atomic import write_atomic, write_json
 from ..backends import EARLIER_RUNS_BACKEND, choose_backend, environment, kernel_environment
-from ..layout import MODEL_FILE, NOTEBOOK_FILE, NOTEBOOKS, REPORT_FILE, REPORTS_DIR, RUN_FILE
+from ..layout import KERNEL_LOG, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE
 from ..models import model_spec
-from ..params import ParameterError, absolute_paths, validate_notebook_parameters
+from ..params import TRAINING, ParameterError, absolute_paths, validate_notebook_parameters
+from ..params import notebook as notebook_called
 from ..rundir import (
     InvalidRun,
     create_run_directory,
@@ -44,7 +45,6 @@ from .resources import check_memory
 # TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
 # it into the notebook, and send it to the run's kernel.log instead of the terminal.
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
-KERNEL_LOG = "kernel.log"
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class RunResult:
                 "warning": diagnose_metrics(metrics)}
 
 
-def run_id_for(parameters: Mapping[str, Any], when: datetime, notebook: str = "mnist_cnn",
+def run_id_for(parameters: Mapping[str, Any], when: datetime, notebook: str = TRAINING.name,
                backend: str | None = None) -> str:
     """Timestamp plus the first digits of the run's identity: sortable, and tells runs apart at a glance."""
     return f"{when:%Y%m%d-%H%M%S}-{run_identity(parameters, notebook=notebook, backend=backend)[:8]}"
@@ -148,7 +148,7 @@ def run_report(
     parameters: Mapping[str, Any] | None = None,
     *,
     reports_dir: str | os.PathLike = REPORTS_DIR,
-    notebook: str = "mnist_cnn",
+    notebook: str = TRAINING.name,
     notebook_path: str | os.PathLike | None = None,
     show_code: bool = False,
     timeout: float | None = None,
@@ -167,11 +167,12 @@ def run_report(
     """
     backend = choose_backend(backend)
     # The kernel runs in the notebook's folder, so a caller's relative paths are made absolute.
-    parameters = validate_notebook_parameters(notebook, absolute_paths(notebook, parameters or {}))
+    contract = notebook_called(notebook)
+    parameters = contract.validate(absolute_paths(notebook, parameters or {}))
     _check_text(parameters)
-    if notebook == "mnist_cnn":
+    if contract.trains:
         check_memory(parameters)  # from the registry's sizes: no Keras in this process, the kernel imports it
-    notebook_path = Path(notebook_path or NOTEBOOKS / f"{notebook}.ipynb").resolve()
+    notebook_path = Path(notebook_path or contract.path).resolve()
     reports_dir = Path(reports_dir)
     started = _now()
     made = () if reports_dir.is_dir() else (reports_dir,)
@@ -189,7 +190,7 @@ def run_report(
         "started": started.isoformat(timespec="seconds"),
         "backend": backend,
         **({"model_version": model_spec(parameters["model"]).version,
-            "identity": run_identity(parameters, backend=backend)} if notebook == "mnist_cnn" else {}),
+            "identity": run_identity(parameters, backend=backend)} if contract.trains else {}),
     }
     return _execute(run_dir, record, notebook_path, show_code=show_code, timeout=timeout, stream=stream,
                     made=(run_dir, *made))
@@ -220,17 +221,16 @@ def resume_report(
     notebook = run_dir / NOTEBOOK_FILE
     executed = record["status"] == "rendering" and notebook.is_file() and not notebook.is_symlink()
     record["resumed"] = record.get("resumed", 0) + 1
-    return _execute(run_dir, record, NOTEBOOKS / f"{record['notebook_name']}.ipynb", show_code=show_code,
+    return _execute(run_dir, record, notebook_called(record["notebook_name"]).path, show_code=show_code,
                     timeout=timeout, stream=stream, render_only=executed)
 
 
 def _run_context(notebook: str, run_dir: Path) -> dict[str, str]:
-    """What the runner tells a notebook besides its parameters: where to save (and, for training, where
-    the finished runs an ensemble may load members from are). `run_dir`: absolute (:func:`_utf8_path`)."""
-    context = {"output_dir": str(run_dir)}
-    if notebook == "mnist_cnn":
-        context["reports_dir"] = str(run_dir.parent)
-    return context
+    """What the runner tells a notebook besides its parameters (its ``set_by_the_runner``): where to save (and, for
+    training, where the finished runs an ensemble may load members from are). `run_dir`: absolute
+    (:func:`_utf8_path`)."""
+    values = {"output_dir": str(run_dir), "reports_dir": str(run_dir.parent)}
+    return {name: values[name] for name in notebook_called(notebook).set_by_the_runner}
 
 
 @contextmanager
@@ -243,7 +243,7 @@ def _utf8_path(run_dir: Path) -> Iterator[Path]:
         yield path
         return
     folder = Path(tempfile.mkdtemp(prefix="digitlib-run-"))
-    alias = folder / "reports"
+    alias = folder / REPORTS_DIR
     try:
         alias.symlink_to(path.parent, target_is_directory=True)
         yield alias / path.name  # a run id: ASCII

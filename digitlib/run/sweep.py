@@ -44,10 +44,10 @@ from typing import Any, Protocol, TextIO
 import yaml
 
 from ..backends import BACKENDS, choose_backend
-from ..layout import REPORTS_DIR, RUN_FILE
+from ..layout import COMPARISON_LINK, REPORT_FILE, REPORTS_DIR, RUN_FILE, SWEEP_FILE, SWEEP_PREFIX
 from ..models import model_spec
-from ..params import ParameterError, model_label, validate_parameters
-from ..rundir import identity_of, read_runs, run_identity
+from ..params import COMPARISON, ParameterError, model_label, validate_parameters
+from ..rundir import identity_of, notebook_of, read_runs, run_identity
 from ..untrusted import printable
 from ..yamlfile import YamlInputError, load_yaml_file
 from .tracking import untracked
@@ -190,7 +190,7 @@ def earlier_runs(reports_dir: Path) -> dict[str, dict[str, Any]]:
     """
     earlier: dict[str, dict[str, Any]] = {}
     for run in read_runs(reports_dir):  # newest first
-        if run["notebook_name"] == "mnist_cnn":
+        if notebook_of(run).trains:
             earlier.setdefault(identity_of(run), run)
     return earlier
 
@@ -503,16 +503,16 @@ def render_comparison(sweep: Sweep, outcomes: list[Outcome], reports_dir: str | 
     data_dirs = [o.parameters["data_dir"] for o in good if o.parameters.get("data_dir")]
     result = run_report({"runs": [str((reports_dir / o.run_id).resolve()) for o in good],
                          "title": f"sweep {sweep.name}", "data_dir": data_dirs[0] if data_dirs else None},
-                        notebook="compare_runs", reports_dir=reports_dir, stream=open(os.devnull, "w"))
+                        notebook=COMPARISON.name, reports_dir=reports_dir, stream=open(os.devnull, "w"))
     if result.status != "succeeded":
         raise RuntimeError(f"the comparison of sweep {sweep.name} failed: {result.error} (see {result.report})")
-    folder = reports_dir / f"sweep-{sweep.name}"
+    folder = reports_dir / f"{SWEEP_PREFIX}{sweep.name}"
     folder.mkdir(exist_ok=True)
-    write_json(folder / "sweep.json", {"name": sweep.name, "runs": [o.as_dict() for o in outcomes],
-                                       "comparison_run": result.run_dir.name})
+    write_json(folder / SWEEP_FILE, {"name": sweep.name, "runs": [o.as_dict() for o in outcomes],
+                                     "comparison_run": result.run_dir.name})
     try:
-        return replace_symlink(folder / "comparison.html", f"../{result.run_dir.name}/report.html")
+        return replace_symlink(folder / COMPARISON_LINK, f"../{result.run_dir.name}/{REPORT_FILE}")
     except FileExistsError:  # something of the user's is there: left alone, and the page named where it is
-        warnings.warn(f"{printable(folder / 'comparison.html')} is not a link, so it was left alone; move it away "
+        warnings.warn(f"{printable(folder / COMPARISON_LINK)} is not a link, so it was left alone; move it away "
                       "to have it point at the sweep's comparison", stacklevel=2)
         return result.report

@@ -41,9 +41,8 @@ from typing import IO, TYPE_CHECKING, Any, TextIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..atomic import write_atomic
-from ..layout import METRICS_FILE, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, RUN_FILE
-from ..layout import MLFLOW_FILE as RECORD_FILE
-from ..params import ParameterError
+from ..layout import METRICS_FILE, MLFLOW_FILE, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, RUN_FILE, SWEEP_FILE
+from ..params import ParameterError, notebook
 from ..rundir import read_metrics, read_record
 from ..untrusted import open_regular_file, printable
 
@@ -239,9 +238,7 @@ def run_parameters(record: Mapping[str, Any]) -> dict[str, str]:
     """A run's parameters as MLflow keeps them: text; numbers and null as YAML and JSON write them. A file or folder
     (``data_dir``; a comparison's runs, a prediction's images and model) by its name alone, as the tags name the data:
     no local path (run.json holds it resolved, absolute)."""
-    from ..params import CONTRACTS
-
-    paths = {parameter.name for parameter in CONTRACTS[record["notebook_name"]][0] if parameter.path}
+    paths = {parameter.name for parameter in notebook(record["notebook_name"]).parameters if parameter.path}
 
     def named(value: Any) -> Any:
         if isinstance(value, list):
@@ -440,7 +437,7 @@ class Tracker:
             return None
         self.children += self.parent is not None
         with contextlib.suppress(OSError):  # only a note: the run is in MLflow either way
-            write_atomic(run_dir / RECORD_FILE, json.dumps(
+            write_atomic(run_dir / MLFLOW_FILE, json.dumps(
                 {"tracking_uri": shown(self.uri), "experiment_id": self._experiment, "run_id": mlflow_run,
                  "parent_run_id": self.parent}, indent=2) + "\n")
         if announce:
@@ -467,7 +464,7 @@ class Tracker:
             return
         counts = sweep_metrics(outcomes, self.children, status)
         # reports/sweep-NAME/: comparison.html (a link to the comparison run's report) and sweep.json
-        files = [Path(comparison), Path(comparison).parent / "sweep.json"] if comparison else []
+        files = [Path(comparison), Path(comparison).parent / SWEEP_FILE] if comparison else []
         now = int(time.time() * 1000)
         try:
             self._call({"run_id": self.parent, "metrics": [(key, value, now, 0) for key, value in counts.items()],

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..atomic import write_json
 from ..backends import EARLIER_RUNS_BACKEND
-from ..layout import METRICS_FILE, MODEL_FILE
+from ..layout import MEMBER_FILE, MEMBER_PREFIX, MEMBERS_DIR, METRICS_FILE, MODEL_FILE
 from ..modelfile import save_model
 from ..models import MEMBER_MODEL, build_model, ensemble_members, model_spec
 from ..params import RECIPE
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from .prepare import Splits
     from .training import TrainingResult
 
-MEMBERS_DIR, MEMBER_FILE = "members", "member.json"
 
 
 def member_record(splits: Splits, recipe: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -181,7 +180,7 @@ def fit_ensemble(
     for k, place in enumerate(places):
         member_seed = seed + k
         wanted = member_record(splits, recipe, member_seed)
-        own = Path(checkpoint_dir) / MEMBERS_DIR / f"seed-{member_seed}" if checkpoint_dir else None
+        own = Path(checkpoint_dir) / MEMBERS_DIR / f"{MEMBER_PREFIX}{member_seed}" if checkpoint_dir else None
         found = find_trained_member(finished_runs, wanted, first=own)
         loaded = _load_member(found) if found else None
         heading = f"member {k + 1}/{len(places)} (seed {member_seed})"

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..atomic import write_atomic
 from ..backends import DETERMINISTIC_XLA
+from ..layout import CHECKPOINT_STATE, CHECKPOINT_WEIGHTS
 from ..models import ensemble_members
 
 if TYPE_CHECKING:
@@ -169,9 +170,6 @@ class TrainingResult:
     @property
     def train_seconds(self) -> float:
         return float(sum(self.epoch_seconds))
-
-
-CHECKPOINT_WEIGHTS, CHECKPOINT_STATE = "checkpoint.weights.h5", "checkpoint.json"
 
 
 def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:

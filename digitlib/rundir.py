@@ -17,7 +17,7 @@ import re
 import stat
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -221,18 +221,13 @@ def run_identity(parameters: Mapping[str, Any], *, notebook: str = TRAINING.name
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def notebook_of(run: Mapping[str, Any]) -> Notebook:
-    """The notebook a run ran (a run read back: :func:`read_record`); runs made before it was recorded trained."""
-    return notebook_called(run.get("notebook_name", TRAINING.name))
-
-
-def identity_of(run: Mapping[str, Any]) -> str:
+def identity_of(run: Run) -> str:
     """The identity of a run read back (:func:`read_run`): what it recorded, older runs' defaults otherwise
     (they all trained with TensorFlow, on the first version of each model)."""
-    metrics = run.get("metrics") or {}
-    backend = run.get("backend") or metrics.get("reproducibility", {}).get("backend") or EARLIER_RUNS_BACKEND
-    return run_identity(run["parameters"], notebook=notebook_of(run).name, backend=backend,
-                        model_version=run.get("model_version", 1))
+    metrics = run.metrics or {}
+    backend = run.backend or metrics.get("reproducibility", {}).get("backend") or EARLIER_RUNS_BACKEND
+    return run_identity(run.parameters, notebook=run.notebook_name, backend=backend,
+                        model_version=1 if run.model_version is None else run.model_version)
 
 
 def skip_warning(run_dir: Path, problem: Exception) -> None:
@@ -252,19 +247,54 @@ def process_alive(pid: int | None) -> bool:
     return True
 
 
-def read_run(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """A run's record joined with its metrics (``run["metrics"]``, None before it finished); a run
-    marked running whose process is gone is reported interrupted. Raises :class:`InvalidRun`."""
+@dataclass(frozen=True)
+class Run:
+    """A run folder read back (:func:`read_run`): its run.json, validated, and its metrics.json (None until the
+    run finished), both data as written. A field run.json does not hold (an earlier version wrote fewer) is None."""
+
+    run_id: str  # the folder's name, whatever the file says
+    directory: Path
+    notebook_name: str  # the notebook it ran (runs made before it was recorded trained)
+    status: str  # running, rendering, succeeded, failed, interrupted, timed out
+    parameters: dict[str, Any]
+    started: str
+    metrics: dict[str, Any] | None = None
+    finished: str | None = None
+    error: str | None = None
+    pid: int | None = None
+    wall_seconds: float | None = None
+    resumed: Any = None
+    backend: str | None = None
+    model_version: int | None = None
+    identity: str | None = None
+    notebook: str | None = None  # the notebook file it ran, as recorded
+
+    @property
+    def contract(self) -> Notebook:
+        """The notebook's record: what it takes, whether it trains."""
+        return notebook_called(self.notebook_name)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return (self.metrics or {}).get("test", {}).get("accuracy")
+
+
+_RECORDED = {field.name for field in fields(Run)} - {"run_id", "directory", "metrics"}
+
+
+def read_run(run_dir: str | os.PathLike) -> Run:
+    """A run's record joined with its metrics (None before it finished); a run marked running whose process is
+    gone is reported interrupted. Raises :class:`InvalidRun`."""
     run_dir = Path(run_dir)
-    run = read_record(run_dir)
-    if run["status"] in ("running", "rendering") and not process_alive(run.get("pid")):
-        stage = "while rendering its report" if run["status"] == "rendering" else "without finishing"
-        run["status"], run["error"] = "interrupted", f"its process ended {stage} (killed?)"
-    run["metrics"] = read_metrics(run_dir)
-    return run
+    record = read_record(run_dir)
+    if record["status"] in ("running", "rendering") and not process_alive(record.get("pid")):
+        stage = "while rendering its report" if record["status"] == "rendering" else "without finishing"
+        record["status"], record["error"] = "interrupted", f"its process ended {stage} (killed?)"
+    return Run(run_id=record["run_id"], directory=run_dir, metrics=read_metrics(run_dir),
+               **{name: record.get(name) for name in _RECORDED})
 
 
-def read_runs(reports_dir: str | os.PathLike) -> list[dict[str, Any]]:
+def read_runs(reports_dir: str | os.PathLike) -> list[Run]:
     """Every valid run in `reports_dir`, newest first; folders that do not validate are skipped with a warning."""
     runs = []
     for record_path in Path(reports_dir).glob(f"*/{RUN_FILE}"):
@@ -281,7 +311,7 @@ def read_runs(reports_dir: str | os.PathLike) -> list[dict[str, Any]]:
             runs.append(read_run(run_dir))
         except InvalidRun as problem:
             skip_warning(run_dir, problem)
-    return sorted(runs, key=lambda run: (run.get("started", ""), run["run_id"]), reverse=True)
+    return sorted(runs, key=lambda run: (run.started, run.run_id), reverse=True)
 
 
 class NoFinishedModel(LookupError):
@@ -329,10 +359,10 @@ def validation_accuracy(metrics: Mapping[str, Any] | None) -> float | None:
     return float(value)
 
 
-def _finished_model(run_dir: Path, run: Mapping[str, Any]) -> FinishedModel | str:
+def _finished_model(run_dir: Path, run: Run) -> FinishedModel | str:
     """The run's model if it may be the default one, else why not (a few words). Raises :class:`InvalidRun`."""
-    parameters = {**DEFAULTS, **run["parameters"]}
-    metrics = run.get("metrics")
+    parameters = {**DEFAULTS, **run.parameters}
+    metrics = run.metrics
     if metrics is not None and any(metrics["parameters"].get(name) != parameters[name]
                                    for name in ("model", "train_limit")):
         raise InvalidRun(f"{METRICS_FILE} and {RUN_FILE} name different models or training sets")
@@ -342,10 +372,10 @@ def _finished_model(run_dir: Path, run: Mapping[str, Any]) -> FinishedModel | st
     if model.is_symlink() or not model.is_file():
         return f"without a {MODEL_FILE} of its own"
     return FinishedModel(run_dir=run_dir, model=parameters["model"], label=model_label(parameters),
-                         validation_accuracy=validation_accuracy(metrics), started=run.get("started", ""))
+                         validation_accuracy=validation_accuracy(metrics), started=run.started)
 
 
-def best_model(reports_dir: str | os.PathLike, runs: list[dict[str, Any]] | None = None) -> FinishedModel:
+def best_model(reports_dir: str | os.PathLike, runs: list[Run] | None = None) -> FinishedModel:
     """The model `digitlib predict` reads with by default: among the succeeded training runs in `reports_dir`
     that trained on the whole training set (``train_limit`` None) and have their model.keras, the most capable
     model (:data:`digitlib.models.LADDER`: a stronger model beats any validation accuracy of a weaker one), then
@@ -357,10 +387,10 @@ def best_model(reports_dir: str | os.PathLike, runs: list[dict[str, Any]] | None
     """
     reports_dir = Path(reports_dir)
     trained = [run for run in (read_runs(reports_dir) if runs is None else runs)
-               if notebook_of(run).trains and run["status"] == "succeeded"]
+               if run.contract.trains and run.status == "succeeded"]
     candidates, excluded = [], {}
     for run in trained:
-        run_dir = reports_dir / run["run_id"]
+        run_dir = reports_dir / run.run_id
         try:
             found = _finished_model(run_dir, run)
         except InvalidRun as problem:

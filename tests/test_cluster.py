@@ -128,8 +128,8 @@ def test_a_sweep_survives_a_worker_killed_mid_run(tmp_path, cluster):
     assert "dashboard: http://127.0.0.1:" in stderr
 
     reports = tmp_path / "reports"
-    training = [run for run in read_runs(reports) if run["notebook_name"] == "mnist_cnn"]
-    assert sorted(run["run_id"] for run in training) == sorted(run["run_id"] for run in runs)  # each once
+    training = [run for run in read_runs(reports) if run.contract.trains]
+    assert sorted(run.run_id for run in training) == sorted(run["run_id"] for run in runs)  # each once
     index = (reports / "index.html").read_text()
     assert all(run["run_id"] in index for run in runs)
     for run in runs:
@@ -199,7 +199,7 @@ def test_a_worker_runs_into_a_folder_it_sees_and_a_run_sent_back_lands_once_inta
     reports = tmp_path / "reports"
     reports.mkdir()
     run_dir, record = receive_run(reports, outcome["run_id"], archive, identity)
-    assert run_dir == reports / outcome["run_id"] and record["status"] == "failed"
+    assert run_dir == reports / outcome["run_id"] and record.status == "failed" and record.directory == run_dir
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(p.name for p in (shared / outcome["run_id"]).iterdir())
     assert sorted(p.name for p in reports.iterdir()) == [outcome["run_id"]]  # no temporary folder left
     again, _ = receive_run(reports, outcome["run_id"], archive, identity)
@@ -524,8 +524,8 @@ def test_a_page_sent_back_is_rendered_again_here_and_a_run_left_running_lands_in
     page = (run_dir / "report.html").read_text()
     assert "document.title" not in page  # the page is digitlib's, from the run's notebook, under its policy:
     assert 'http-equiv="Content-Security-Policy"' in page and "test accuracy" in page
-    assert received["status"] == read_run(run_dir)["status"] == "interrupted"
-    assert received["error"] == "its process on worker tcp://10.0.0.9:40000 ended without finishing"
+    assert received.status == read_run(run_dir).status == "interrupted"
+    assert received.error == "its process on worker tcp://10.0.0.9:40000 ended without finishing"
 
     (sent / "report.html").unlink()
     (sent / "report.html").mkdir()  # a folder where the page goes: refused, the sweep goes on

@@ -64,8 +64,8 @@ def test_common_mistakes_come_from_the_stored_predictions_over_the_images_all_ru
 
     found = compare.common_mistakes(runs, LABELS)
     assert found.shared == 500 and list(found.indices) == [3, 50, 77]
-    assert [run["run_id"] for run in found.runs] == ["run-1000", "run-500"]
-    assert [run["run_id"] for run in found.not_recorded] == ["run-old"]
+    assert [run.run_id for run in found.runs] == ["run-1000", "run-500"]
+    assert [run.run_id for run in found.not_recorded] == ["run-old"]
     truth = LABELS[[3, 50, 77]]
     assert list(found.labels) == list(truth) and found.predictions.tolist() == [list((truth + 1) % 10)] * 2
 
@@ -91,7 +91,7 @@ def test_predictions_of_other_images_or_a_damaged_file_count_as_not_recorded_wit
     runs = compare.load_runs(tmp_path)
     with pytest.warns(RunDirectoryWarning) as caught:
         found = compare.common_mistakes(runs, LABELS)
-    assert {run["run_id"] for run in found.not_recorded} == {"shuffled", "damaged"}
+    assert {run.run_id for run in found.not_recorded} == {"shuffled", "damaged"}
     assert any("test_predictions.npz is unreadable" in str(w.message) for w in caught)
     assert any("its labels are not MNIST's test labels at its indices" in str(w.message) for w in caught)
 
@@ -102,7 +102,7 @@ def test_a_pair_is_compared_on_its_shared_images_with_mcnemar_and_newcombe(tmp_p
     fake_run(tmp_path, "a", a, seed=1)
     fake_run(tmp_path, "b", b, seed=2)
     (pair,) = compare.pairwise_comparisons(compare.load_runs(tmp_path))
-    assert (pair.run_a["run_id"], pair.run_b["run_id"], pair.images) == ("a", "b", 1000)
+    assert (pair.run_a.run_id, pair.run_b.run_id, pair.images) == ("a", "b", 1000)
     assert (pair.only_a, pair.only_b) == (30, 8)  # B misses 600-629 that A reads; A misses 4-9, 500, 501
     assert pair.accuracy_a == 0.988 and pair.accuracy_b == 0.966 and pair.difference == pytest.approx(0.022)
     assert pair.p_value == mcnemar_exact(30, 8) == pair.adjusted_p  # one test: Holm changes nothing
@@ -122,7 +122,7 @@ def test_holm_adjusts_over_every_pair(tmp_path):
     fake_run(tmp_path, "b", outcomes(1000, range(5, 25)), seed=2)
     fake_run(tmp_path, "c", outcomes(1000, range(100, 118)), seed=3)
     pairs = compare.pairwise_comparisons(compare.load_runs(tmp_path))
-    assert [(p.run_a["run_id"], p.run_b["run_id"]) for p in pairs] == [("a", "c"), ("a", "b"), ("c", "b")]
+    assert [(p.run_a.run_id, p.run_b.run_id) for p in pairs] == [("a", "c"), ("a", "b"), ("c", "b")]
     raw = [p.p_value for p in pairs]
     np.testing.assert_allclose([p.adjusted_p for p in pairs], holm(raw))
     smallest = min(pairs, key=lambda p: p.p_value)
@@ -135,7 +135,7 @@ def test_beyond_twenty_runs_each_is_compared_with_the_best_only(tmp_path):
         fake_run(tmp_path, f"run-{k:02d}", outcomes(500, range(k)), seed=k)
     runs = compare.load_runs(tmp_path)
     pairs = compare.pairwise_comparisons(runs)
-    assert len(pairs) == 21 and {p.run_a["run_id"] for p in pairs} == {"run-00"}
+    assert len(pairs) == 21 and {p.run_a.run_id for p in pairs} == {"run-00"}
     assert "more than 20, so each is compared with the best one only" in compare.pairwise_table(runs).caption
     figure = compare.significance_figure(runs)
     assert "each run against the best" in figure.axes[0].get_title()
@@ -168,7 +168,7 @@ def test_seeds_of_one_configuration_are_grouped(tmp_path):
     fake_run(tmp_path, "on-jax", outcomes(100, [1]), seed=1, backend="jax")
     runs = compare.load_runs(tmp_path)
     groups = compare.seed_groups(runs)
-    assert sorted(sorted(r["run_id"] for r in group) for group in groups) == [
+    assert sorted(sorted(r.run_id for r in group) for group in groups) == [
         ["longer"], ["on-jax"], ["seed-1", "seed-2", "seed-3"]]
     table = compare.seed_groups_table(runs)
     assert list(table["seeds"]) == [1, 1, 3]
@@ -293,7 +293,7 @@ def test_a_run_whose_metrics_would_break_the_comparison_is_skipped_and_the_other
     (bad / "metrics.json").write_text(text[:start] + value + text[end:])
     with pytest.warns(RunDirectoryWarning, match=f"skipping {bad}: metrics.json "):
         runs = compare.load_runs(tmp_path)
-    assert [run["run_id"] for run in runs] == ["a", "b"]
+    assert [run.run_id for run in runs] == ["a", "b"]
     compare.runs_table(runs)
     assert len(compare.pairwise_table(runs).data) == 1 and len(compare.seed_groups_table(runs)) == 1
     compare.trust_table(runs), compare.accuracy_time_figure(runs), compare.per_digit_figure(runs)
@@ -315,7 +315,7 @@ def test_stored_labels_must_be_mnists_and_as_many_as_metrics_json_says(tmp_path,
     runs = compare.load_runs(tmp_path)
     with pytest.warns(RunDirectoryWarning) as caught:
         pairs = compare.pairwise_comparisons(runs)
-    assert [(pair.run_a["run_id"], pair.run_b["run_id"]) for pair in pairs] == [("a", "b")]
+    assert [(pair.run_a.run_id, pair.run_b.run_id) for pair in pairs] == [("a", "b")]
     messages = sorted(str(warning.message) for warning in caught)
     assert messages == [
         f"{tmp_path}/fewer: test_predictions.npz holds 1,000 test images, metrics.json scored 2,000; its test "

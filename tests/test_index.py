@@ -90,7 +90,7 @@ REBUILD = textwrap.dedent("""
     warnings.formatwarning = lambda message, *rest, **options: f"warning: {message}\\n"
     warnings.simplefilter("always")  # each read of the reports folder warns anew
     reports, locked = Path(sys.argv[1]), Path(sys.argv[2])
-    print("runs:", [run["run_id"] for run in read_runs(reports)], flush=True)
+    print("runs:", [run.run_id for run in read_runs(reports)], flush=True)
     print("index:", "1 run," in write_index(reports).read_text(), flush=True)
     try:
         read_test_predictions(reports / sys.argv[3])

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import digitlib
-from conftest import as_if_typed_in_a_terminal, digitlib_in_process
+from conftest import REPOSITORY, as_if_typed_in_a_terminal, digitlib_in_process
 from digitlib.synthetic.photos import photo_of_digit
 
 ONE = np.pad(np.full((20, 4), 255, np.uint8), ((4, 4), (12, 12)))  # a 28x28 stroke, like a "1"
@@ -64,7 +64,7 @@ def test_photos_of_test_digits_read_almost_as_well_as_the_clean_digits(model_fil
 
 @pytest.mark.e2e
 def test_predicts_the_shipped_samples(model_file):
-    result = predict("notebooks/samples", "--model", model_file, "--json", cwd=digitlib.train.provenance.REPOSITORY)
+    result = predict("notebooks/samples", "--model", model_file, "--json", cwd=REPOSITORY)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 9 and all(set(row) >= {"path", "digit", "probability", "top"} for row in rows)

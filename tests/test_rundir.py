@@ -93,8 +93,8 @@ def test_the_index_and_sweeps_skip_folders_that_do_not_validate_with_a_warning(t
         warnings.simplefilter("always")
         runs = read_runs(tmp_path)
         page = write_index(tmp_path).read_text()
-        assert list(earlier_runs(tmp_path).values())[0]["run_id"] == "20261125-100000-good"
-    assert [run["run_id"] for run in runs] == ["20261125-100000-good"]
+        assert list(earlier_runs(tmp_path).values())[0].run_id == "20261125-100000-good"
+    assert [run.run_id for run in runs] == ["20261125-100000-good"]
     assert "98.71%" in page and "1 run," in page and "<img" not in page and "<b>" not in page
     skipped = {str(w.message).split(":")[0] for w in caught if issubclass(w.category, RunDirectoryWarning)}
     assert len(skipped) == 4, skipped
@@ -107,7 +107,7 @@ def test_comparisons_read_only_runs_that_validate(tmp_path):
     write_run(tmp_path, "20261125-110000-evil", metrics={**valid_metrics(), "per_class": "<script>"})
     with pytest.warns(RunDirectoryWarning, match="110000-evil"):
         runs = load_runs(tmp_path)
-    assert [run["run_id"] for run in runs] == ["20261125-100000-good"]
+    assert [run.run_id for run in runs] == ["20261125-100000-good"]
     with pytest.warns(RunDirectoryWarning), pytest.raises(ValueError, match="no finished training runs"):
         load_runs([tmp_path / "20261125-110000-evil"])
 
@@ -129,7 +129,7 @@ def test_a_run_made_before_its_notebook_was_recorded_is_a_training_run(tmp_path)
     from digitlib.params import TRAINING
     from digitlib.report.comparison import load_runs
     from digitlib.run.sweep import earlier_runs
-    from digitlib.rundir import best_model, identity_of, notebook_of
+    from digitlib.rundir import best_model, identity_of
 
     run_dir = write_run(tmp_path, "20261125-100000-older", metrics=valid_metrics(0.99))
     (run_dir / "model.keras").write_bytes(b"zip")
@@ -137,10 +137,10 @@ def test_a_run_made_before_its_notebook_was_recorded_is_a_training_run(tmp_path)
     del record["notebook_name"]
     (run_dir / "run.json").write_text(json.dumps(record))
     run = read_runs(tmp_path)[0]
-    assert run["notebook_name"] == TRAINING.name and notebook_of(record) is TRAINING
-    assert list(earlier_runs(tmp_path)) == [identity_of(record)] == [identity_of(run)]
+    assert run.notebook_name == TRAINING.name and run.contract is TRAINING
+    assert list(earlier_runs(tmp_path)) == [identity_of(run)]
     assert best_model(tmp_path).run_dir == run_dir
-    assert [each["run_id"] for each in load_runs(tmp_path)] == [run_dir.name]
+    assert [each.run_id for each in load_runs(tmp_path)] == [run_dir.name]
 
 
 def test_a_sweep_never_skips_for_a_run_of_another_backend_or_model_version(tmp_path):
@@ -153,7 +153,7 @@ def test_a_sweep_never_skips_for_a_run_of_another_backend_or_model_version(tmp_p
     write_run(tmp_path, "20261125-100000-old", parameters=fast, model_version=model_spec("fast").version - 1)
     earlier = earlier_runs(tmp_path)
     assert run_identity(fast, backend="tensorflow") not in earlier
-    assert earlier[run_identity(fast, backend="jax")]["run_id"] == "20261125-100000-jax"
+    assert earlier[run_identity(fast, backend="jax")].run_id == "20261125-100000-jax"
 
 
 def trained_run(reports, run_id, model="fast", validation=None, *, train_limit=None, model_file=True, **record):
@@ -270,11 +270,11 @@ def test_best_is_a_link_not_a_run_and_a_folder_of_that_name_is_skipped(tmp_path)
     (tmp_path / "best").symlink_to("20261125-100000-aaaa")
     with pytest.raises(ParameterError, match="is a link to a run"):
         run_directory(tmp_path, "best")
-    assert [run["run_id"] for run in read_runs(tmp_path)] == ["20261125-100000-aaaa"]
+    assert [run.run_id for run in read_runs(tmp_path)] == ["20261125-100000-aaaa"]
     (tmp_path / "best").unlink()
     trained_run(tmp_path, "best", "ensemble", 0.999)  # a folder named like the link, dropped in by hand
     with pytest.warns(RunDirectoryWarning, match="best: this name is kept for the reports folder's link to the best"):
-        assert [run["run_id"] for run in read_runs(tmp_path)] == ["20261125-100000-aaaa"]
+        assert [run.run_id for run in read_runs(tmp_path)] == ["20261125-100000-aaaa"]
 
 
 @pytest.mark.parametrize("name", ["latest", "best", "index.html", "INDEX.HTML", "Latest"])
@@ -345,7 +345,7 @@ def test_a_diverged_run_written_by_an_earlier_version_reads_back_as_diverged(tmp
         page = write_index(tmp_path).read_text()
         done = earlier_runs(tmp_path)
     assert [str(warning.message) for warning in caught if issubclass(warning.category, RunDirectoryWarning)] == []
-    assert [run["run_id"] for run in runs] == ["20261125-100000-aaaa"]
+    assert [run.run_id for run in runs] == ["20261125-100000-aaaa"]
     assert "98.71%" in page and "1 run," in page and "nan%" not in page.lower()
     assert list(done) == [identity_of(runs[0])]  # a sweep skips it
 

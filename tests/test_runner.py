@@ -60,7 +60,7 @@ def test_index_lists_every_run_newest_first(tmp_path):
     _fake_run(tmp_path, "20261125-110000-bbbb", "failed", started="2026-11-25T11:00:00+00:00")
     (tmp_path / "not-a-run").mkdir()
     replace_symlink(tmp_path / "latest", "20261125-100000-aaaa")
-    assert [run["run_id"] for run in read_runs(tmp_path)] == ["20261125-110000-bbbb", "20261125-100000-aaaa"]
+    assert [run.run_id for run in read_runs(tmp_path)] == ["20261125-110000-bbbb", "20261125-100000-aaaa"]
     page = write_index(tmp_path).read_text()
     assert page.index("110000-bbbb") < page.index("100000-aaaa")
     assert "98.71%" in page and "12 s" in page and 'class="status failed"' in page

@@ -133,7 +133,7 @@ def test_runs_made_before_a_parameter_existed_still_count_as_done(tmp_path):
     (tmp_path / "old-run").mkdir()
     (tmp_path / "old-run" / "run.json").write_text(json.dumps(
         {"run_id": "old-run", "status": "succeeded", "started": "2026-11-25T10:00:00", "parameters": older}))
-    assert earlier_runs(tmp_path)[run_identity(parameters)]["run_id"] == "old-run"
+    assert earlier_runs(tmp_path)[run_identity(parameters)].run_id == "old-run"
 
 
 def run_directories(reports):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,9 @@ from ..layout import METRICS_FILE, PREDICTIONS_FILE, RUN_FILE
 from ..params import model_label
 from ..rundir import (
     InvalidRun,
+    Run,
     RunDirectoryWarning,
     identity_of,
-    notebook_of,
     read_run,
     read_runs,
     skip_warning,
@@ -43,7 +43,7 @@ MAX_ALL_PAIRS = 20  # beyond this many runs, each is compared with the best only
 NOT_RECORDED = "not recorded"
 
 
-def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict[str, Any]]:
+def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[Run]:
     """Successful training runs from run directories, or from a reports folder (all of its runs).
 
     Each run is read back as untrusted data (:func:`digitlib.rundir.read_run`): a directory whose
@@ -56,27 +56,27 @@ def load_runs(sources: str | os.PathLike | list[str | os.PathLike]) -> list[dict
     for item in map(Path, items):
         if (item / RUN_FILE).exists():
             try:
-                runs.append({**read_run(item), "directory": item})
+                runs.append(read_run(item))
             except InvalidRun as problem:
                 skip_warning(item, problem)
         elif item.is_dir():
-            runs += [{**run, "directory": item / run["run_id"]} for run in read_runs(item)]
+            runs += read_runs(item)
         else:
             missing = "" if item.exists() else f" (it does not exist: {TRAIN_FIRST} to train a run)"
             raise ValueError(f"{item}: neither a run directory nor a folder of runs{missing}")
-    runs = [run for run in runs if run["metrics"] is not None and notebook_of(run).trains]
+    runs = [run for run in runs if run.metrics is not None and run.contract.trains]
     if not runs:
         raise ValueError(f"no finished training runs in {', '.join(map(str, items))}; {TRAIN_FIRST} to train "
                          "one, or point runs at run directories that finished")
     return _best_first(runs)
 
 
-def _best_first(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(runs, key=lambda r: -r["metrics"]["test"]["accuracy"])
+def _best_first(runs: list[Run]) -> list[Run]:
+    return sorted(runs, key=lambda r: -r.metrics["test"]["accuracy"])
 
 
 def label(run: dict[str, Any]) -> str:
-    p = run["metrics"]["parameters"]
+    p = run.metrics["parameters"]
     return f"{model_label(p)} · {p['epochs']} ep · seed {p['seed']}"
 
 
@@ -84,15 +84,15 @@ def _percent(value: float | None, digits: int = 2) -> str:
     return NOT_RECORDED if value is None else f"{value:.{digits}%}"
 
 
-def runs_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
+def runs_table(runs: list[Run]) -> pd.DataFrame:
     """One row per run, best first: what it was, how well it did (with its 95% interval), what it cost."""
     rows = []
     for run in runs:
-        m = run["metrics"]
+        m = run.metrics
         low, high = accuracy_interval(round(m["test"]["accuracy"] * m["test"]["images"]), m["test"]["images"])
         loss = m["test"]["loss"]  # None: not finite (the network diverged)
         rows.append({
-            "run": run["run_id"], "model": model_label(m["parameters"]), "epochs": m["training"]["epochs"],
+            "run": run.run_id, "model": model_label(m["parameters"]), "epochs": m["training"]["epochs"],
             "batch size": m["parameters"]["batch_size"], "seed": m["parameters"]["seed"],
             "test accuracy": f"{m['test']['accuracy']:.2%}", "95% interval": f"{low:.2%} – {high:.2%}",
             "test images": m["test"]["images"], "test loss": "—" if loss is None else f"{loss:.4f}",
@@ -154,7 +154,7 @@ def _check_predictions(run: dict[str, Any], indices: np.ndarray, evaluation: Eva
                        labels: np.ndarray | None) -> None:
     """Raise :class:`InvalidRun` unless the stored predictions are of the test images metrics.json scored (as many)
     and, with MNIST's test `labels`, labelled as MNIST labels the images at their indices."""
-    images = run["metrics"]["test"]["images"]
+    images = run.metrics["test"]["images"]
     if len(indices) != images:
         raise InvalidRun(f"{PREDICTIONS_FILE} holds {len(indices):,} test images, {METRICS_FILE} scored {images:,}")
     if labels is not None and (indices.max() >= len(labels)
@@ -168,17 +168,17 @@ def stored_predictions(run: dict[str, Any], labels: np.ndarray | None = None
     warning) when its file does not validate, holds another number of test images than metrics.json scored, or
     (given MNIST's test `labels`) labels that are not MNIST's: the comparison goes on without them."""
     try:
-        found = read_test_predictions(run["directory"])
+        found = read_test_predictions(run.directory)
         if found is not None:
             _check_predictions(run, *found, labels)
         return found
     except InvalidRun as problem:
-        warnings.warn(f"{run['directory']}: {problem}; its test predictions count as {NOT_RECORDED}",
+        warnings.warn(f"{run.directory}: {problem}; its test predictions count as {NOT_RECORDED}",
                       RunDirectoryWarning, stacklevel=2)
         return None
 
 
-def _with_predictions(runs: list[dict[str, Any]], labels: np.ndarray | None = None):
+def _with_predictions(runs: list[Run], labels: np.ndarray | None = None):
     """(runs with predictions and their predictions, best first; runs without). The stored labels are checked
     against MNIST's test `labels`, by default those on this machine (:func:`mnist_test_labels`)."""
     labels = _labels_here() if labels is None else np.asarray(labels)
@@ -222,7 +222,7 @@ class PairComparison:
         return self.adjusted_p < LEVEL
 
 
-def pairwise_comparisons(runs: list[dict[str, Any]], labels: np.ndarray | None = None) -> list[PairComparison]:
+def pairwise_comparisons(runs: list[Run], labels: np.ndarray | None = None) -> list[PairComparison]:
     """Every pair of runs with stored predictions (run A the more accurate overall), or, beyond
     MAX_ALL_PAIRS runs, each run against the best; compared on the test images both were scored on.
 
@@ -257,20 +257,20 @@ def _scope(recorded, missing) -> str:
         scope = f"{len(recorded)} run with recorded test predictions: nothing to compare"
     elif len(recorded) > MAX_ALL_PAIRS:
         scope = (f"{len(recorded)} runs: more than {MAX_ALL_PAIRS}, so each is compared with the best one only "
-                 f"({label(recorded[0][0])}, {recorded[0][0]['run_id']})")
+                 f"({label(recorded[0][0])}, {recorded[0][0].run_id})")
     else:
         scope = f"every pair of the {len(recorded)} runs with recorded test predictions"
     return scope + (f"; {len(missing)} without them ({NOT_RECORDED})" if missing else "")
 
 
-def pairwise_table(runs: list[dict[str, Any]], labels: np.ndarray | None = None):
+def pairwise_table(runs: list[Run], labels: np.ndarray | None = None):
     """One row per pair: accuracies on the shared images, their difference with its 95% interval, the
     images only one of them reads right, McNemar's p, Holm's adjusted p and the verdict at 5%.
     Runs without stored predictions (valid, and of MNIST's test `labels`) get a row that says so."""
     recorded, missing = _with_predictions(runs, labels)
     rows = [{
-        "run A": f"{label(pair.run_a)} ({pair.run_a['run_id']})",
-        "run B": f"{label(pair.run_b)} ({pair.run_b['run_id']})",
+        "run A": f"{label(pair.run_a)} ({pair.run_a.run_id})",
+        "run B": f"{label(pair.run_b)} ({pair.run_b.run_id})",
         "shared images": f"{pair.images:,}",
         "accuracy A": f"{pair.accuracy_a:.2%}", "accuracy B": f"{pair.accuracy_b:.2%}",
         "difference": f"{100 * pair.difference:+.2f} pt",
@@ -279,7 +279,7 @@ def pairwise_table(runs: list[dict[str, Any]], labels: np.ndarray | None = None)
         "McNemar p": f"{pair.p_value:.3g}", "Holm p": f"{pair.adjusted_p:.3g}",
         "verdict": f"{'significant' if pair.significant else 'not significant'} at {LEVEL:.0%}",
     } for pair in _compare(recorded)]
-    rows += [{"run A": f"{label(run)} ({run['run_id']})", "run B": "—",
+    rows += [{"run A": f"{label(run)} ({run.run_id})", "run B": "—",
               "verdict": f"{NOT_RECORDED}: the run kept no test predictions"} for run in missing]
     columns = ["run A", "run B", "shared images", "accuracy A", "accuracy B", "difference", "95% interval",
                "only A right", "only B right", "McNemar p", "Holm p", "verdict"]
@@ -289,13 +289,13 @@ def pairwise_table(runs: list[dict[str, Any]], labels: np.ndarray | None = None)
                          f"{len(rows) - len(missing)} tests."))
 
 
-def _names(runs: list[dict[str, Any]]) -> list[str]:
+def _names(runs: list[Run]) -> list[str]:
     """Short, distinct names for a figure's axes: the run's label, with its id where labels repeat."""
     labels = [label(run) for run in runs]
-    return [f"{name} ({run['run_id']})" if labels.count(name) > 1 else name for name, run in zip(labels, runs)]
+    return [f"{name} ({run.run_id})" if labels.count(name) > 1 else name for name, run in zip(labels, runs)]
 
 
-def significance_figure(runs: list[dict[str, Any]], labels: np.ndarray | None = None) -> Figure | None:
+def significance_figure(runs: list[Run], labels: np.ndarray | None = None) -> Figure | None:
     """The accuracy difference (row minus column, points) of every compared pair, with a star where
     it is significant at 5% after Holm's correction; None when fewer than two runs kept predictions
     (valid, and of MNIST's test `labels`)."""
@@ -328,52 +328,52 @@ def significance_figure(runs: list[dict[str, Any]], labels: np.ndarray | None = 
 
 # --- seeds of one configuration -----------------------------------------------------------------------
 
-def seed_groups(runs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def seed_groups(runs: list[Run]) -> list[list[Run]]:
     """Runs that differ only in their seed (same other parameters, backend and model version), grouped,
     best mean accuracy first; a run alone is a group of one."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[Run]] = {}
     for run in runs:
-        unseeded = {**run, "parameters": {**run["parameters"], "seed": 0}}
+        unseeded = replace(run, parameters={**run.parameters, "seed": 0})
         groups.setdefault(identity_of(unseeded), []).append(run)
-    groups = {key: sorted(group, key=lambda r: r["metrics"]["parameters"]["seed"]) for key, group in groups.items()}
-    return sorted(groups.values(), key=lambda group: -np.mean([r["metrics"]["test"]["accuracy"] for r in group]))
+    groups = {key: sorted(group, key=lambda r: r.metrics["parameters"]["seed"]) for key, group in groups.items()}
+    return sorted(groups.values(), key=lambda group: -np.mean([r.metrics["test"]["accuracy"] for r in group]))
 
 
 def _configuration(run: dict[str, Any], varying: set[str]) -> str:
-    p = run["metrics"]["parameters"]
+    p = run.metrics["parameters"]
     extra = [f"{name} {p.get(name)}" for name in sorted(varying - {"model", "members", "epochs", "seed", "data_dir"})]
     return " · ".join([model_label(p), f"{p['epochs']} ep", *extra])
 
 
-def seed_groups_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
+def seed_groups_table(runs: list[Run]) -> pd.DataFrame:
     """One row per configuration: how many seeds ran it, the mean ± standard deviation (n − 1) of their
     test accuracy, and which runs they are. One seed has no spread: "—"."""
     groups = seed_groups(runs)
-    parameters = [run["metrics"]["parameters"] for group in groups for run in group]
+    parameters = [run.metrics["parameters"] for group in groups for run in group]
     varying = {name for name in set().union(*parameters) if len({repr(p.get(name)) for p in parameters}) > 1}
     rows = []
     for group in groups:
-        accuracies = np.array([run["metrics"]["test"]["accuracy"] for run in group])
+        accuracies = np.array([run.metrics["test"]["accuracy"] for run in group])
         spread = f" ± {accuracies.std(ddof=1):.2%}" if len(group) > 1 else " ± —"
         rows.append({
             "configuration": _configuration(group[0], varying),
-            "backend": group[0].get("backend") or group[0]["metrics"]["reproducibility"]["backend"],
-            "seeds": len(group), "seed values": ", ".join(str(run["metrics"]["parameters"]["seed"]) for run in group),
+            "backend": group[0].backend or group[0].metrics["reproducibility"]["backend"],
+            "seeds": len(group), "seed values": ", ".join(str(run.metrics["parameters"]["seed"]) for run in group),
             "test accuracy (mean ± sd)": f"{accuracies.mean():.2%}{spread}",
-            "runs": ", ".join(run["run_id"] for run in group),
+            "runs": ", ".join(run.run_id for run in group),
         })
     return pd.DataFrame(rows).set_index("configuration")
 
 
 # --- how far to trust each run -------------------------------------------------------------------------
 
-def trust_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
+def trust_table(runs: list[Run]) -> pd.DataFrame:
     """Calibration (expected calibration error, before and after temperature scaling) and robustness
     (mean accuracy under the shifts, at the recorded severity) of each run; "not recorded" where the run
     was made before they were measured."""
     rows = []
     for run in runs:
-        calibration, robustness = run["metrics"].get("calibration"), run["metrics"].get("robustness")
+        calibration, robustness = run.metrics.get("calibration"), run.metrics.get("robustness")
         if calibration is None:
             after = NOT_RECORDED
         elif calibration.get("temperature") is None or calibration.get("ece_after_temperature") is None:
@@ -381,8 +381,8 @@ def trust_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
         else:
             after = f"{calibration['ece_after_temperature']:.2%} (T = {calibration['temperature']:.2f})"
         rows.append({
-            "run": run["run_id"], "model": label(run),
-            "test accuracy": f"{run['metrics']['test']['accuracy']:.2%}",
+            "run": run.run_id, "model": label(run),
+            "test accuracy": f"{run.metrics['test']['accuracy']:.2%}",
             "ECE": _percent(calibration and calibration["ece"]),
             "ECE after temperature": after,
             "mean accuracy under shifts": _percent(robustness and robustness["mean_accuracy"]),
@@ -394,12 +394,12 @@ def trust_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
 
 # --- cost, digits and curves ---------------------------------------------------------------------------
 
-def accuracy_time_figure(runs: list[dict[str, Any]]) -> Figure:
+def accuracy_time_figure(runs: list[Run]) -> Figure:
     """Test accuracy against training time: the cost of each point of accuracy."""
     figure = Figure(figsize=(8, 5), layout="constrained")
     axes = figure.add_subplot()
     for run in runs:
-        m = run["metrics"]
+        m = run.metrics
         axes.scatter(m["training"]["train_seconds"], 100 * m["test"]["accuracy"], s=60)
         axes.annotate(label(run), (m["training"]["train_seconds"], 100 * m["test"]["accuracy"]),
                       textcoords="offset points", xytext=(6, 4), fontsize=8)
@@ -409,9 +409,9 @@ def accuracy_time_figure(runs: list[dict[str, Any]]) -> Figure:
     return figure
 
 
-def per_digit_figure(runs: list[dict[str, Any]]) -> Figure:
+def per_digit_figure(runs: list[Run]) -> Figure:
     """Recall per digit for every run: which digits each model still finds hard."""
-    table = pd.DataFrame([[run["metrics"]["per_class"][str(d)]["recall"] * 100 for d in DIGITS] for run in runs],
+    table = pd.DataFrame([[run.metrics["per_class"][str(d)]["recall"] * 100 for d in DIGITS] for run in runs],
                          index=[label(run) for run in runs], columns=DIGITS)
     figure = Figure(figsize=(9, 1.2 + 0.45 * len(runs)), layout="constrained")
     axes = figure.add_subplot()
@@ -421,12 +421,12 @@ def per_digit_figure(runs: list[dict[str, Any]]) -> Figure:
     return figure
 
 
-def curves_figure(runs: list[dict[str, Any]]) -> Figure:
+def curves_figure(runs: list[Run]) -> Figure:
     """Validation (or training) accuracy per epoch for every run, overlaid."""
     figure = Figure(figsize=(9, 4.5), layout="constrained")
     axes = figure.add_subplot()
     for run in runs:
-        history = run["metrics"]["training"]["history"]
+        history = run.metrics["training"]["history"]
         key = "val_accuracy" if "val_accuracy" in history else "accuracy"
         axes.plot(range(1, len(history[key]) + 1), [100 * v for v in history[key]], "o-", markersize=3,
                   label=f"{label(run)} ({'validation' if key.startswith('val') else 'training'})")
@@ -446,11 +446,11 @@ class CommonMistakes:
     labels: np.ndarray  # their true digits
     predictions: np.ndarray  # (runs, mistakes): each run's answer, best run first
     shared: int  # how many test images all compared runs were scored on
-    runs: list[dict[str, Any]]  # the compared runs, best first
-    not_recorded: list[dict[str, Any]]  # runs left out: they kept no (valid) test predictions
+    runs: list[Run]  # the compared runs, best first
+    not_recorded: list[Run]  # runs left out: they kept no (valid) test predictions
 
 
-def common_mistakes(runs: list[dict[str, Any]], labels: np.ndarray | None = None) -> CommonMistakes:
+def common_mistakes(runs: list[Run], labels: np.ndarray | None = None) -> CommonMistakes:
     """The test digits every run with stored predictions misses, over the images they all share.
 
     A run whose stored labels disagree with MNIST's 10,000 test `labels` (by default, those on this machine:
@@ -476,7 +476,7 @@ def common_mistakes(runs: list[dict[str, Any]], labels: np.ndarray | None = None
                           shared=len(shared), runs=[run for run, _ in recorded], not_recorded=missing)
 
 
-def common_mistakes_figure(runs: list[dict[str, Any]], images: np.ndarray, labels: np.ndarray | None = None,
+def common_mistakes_figure(runs: list[Run], images: np.ndarray, labels: np.ndarray | None = None,
                            count: int = 30) -> Figure:
     """The digits no run reads right, from the runs' stored predictions, titled with the true label and the
     best run's answer. `images` are MNIST's 10,000 test images (as loaded or prepared), `labels` theirs."""

@@ -34,6 +34,7 @@ import uuid
 import zlib
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cache
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
@@ -42,7 +43,16 @@ from typing import Any, TextIO
 from ..atomic import write_atomic, write_json
 from ..layout import CLUSTER_TOKEN_PREFIX, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE
 from ..params import ParameterError
-from ..rundir import InvalidRun, identity_of, read_record, read_run, run_directory, run_identity
+from ..rundir import (
+    InvalidRun,
+    Run,
+    create_run_directory,
+    identity_of,
+    read_record,
+    read_run,
+    run_directory,
+    run_identity,
+)
 from ..untrusted import printable
 from .sweep import (
     Outcome,
@@ -181,7 +191,7 @@ def _rerendered(run_dir: Path) -> None:
 
 
 def receive_run(reports_dir: Path, run_id: Any, archive: bytes, identity: str,
-                worker: str = "the worker") -> tuple[Path, dict[str, Any]]:
+                worker: str = "the worker") -> tuple[Path, Run]:
     """Unpack a run directory sent by a worker into `reports_dir`, atomically, if it validates as a run
     directory read back (:func:`digitlib.rundir.read_run`) and is the run asked for (its `identity`).
 
@@ -189,8 +199,6 @@ def receive_run(reports_dir: Path, run_id: Any, archive: bytes, identity: str,
     then renamed into place; its directory and record are returned. Raises
     :class:`~digitlib.rundir.InvalidRun` saying why not.
     """
-    from .runner import create_run_directory
-
     _plain_run_directory(reports_dir, run_id)
     incoming = Path(tempfile.mkdtemp(dir=reports_dir, prefix=".incoming-"))
     try:
@@ -206,12 +214,12 @@ def receive_run(reports_dir: Path, run_id: Any, archive: bytes, identity: str,
             os.replace(incoming / run_id, target)
         except OSError as error:
             raise InvalidRun(f"it cannot be moved into place ({type(error).__name__})") from None
-        return target, {**run, "run_id": target.name}
+        return target, replace(run, run_id=target.name, directory=target)
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
 
 
-def _checked_in_place(run_dir: Path, identity: str, worker: str) -> dict[str, Any]:
+def _checked_in_place(run_dir: Path, identity: str, worker: str) -> Run:
     """The record of the run folder a worker made, read back like any run folder (:func:`read_run`) and only
     if it is the run asked for; a run left running marked interrupted, its page rendered here. Raises InvalidRun."""
     try:
@@ -225,7 +233,7 @@ def _checked_in_place(run_dir: Path, identity: str, worker: str) -> dict[str, An
     return run
 
 
-def read_shared_run(reports_dir: Path, run_id: Any, identity: str, worker: str) -> tuple[Path, dict[str, Any]]:
+def read_shared_run(reports_dir: Path, run_id: Any, identity: str, worker: str) -> tuple[Path, Run]:
     """A run a worker says it wrote straight into `reports_dir` (the shared folder): checked as a run sent back
     is (:func:`_checked_in_place`), and only if it is a plain run id there. Raises InvalidRun."""
     run_dir = _plain_run_directory(reports_dir, run_id)
@@ -426,15 +434,15 @@ def _collected(future, run: PlannedRun, reports_dir: Path) -> Outcome:
     except InvalidRun as problem:
         return failed(f"digitlib: the run sent back by worker {worker} was refused: {printable(str(problem))}",
                       worker=worker)
-    succeeded = record["status"] == "succeeded" and record["metrics"] is not None
+    succeeded = record.status == "succeeded" and record.metrics is not None
     if archive is not None:
         update_index(reports_dir, run_dir if succeeded and (run_dir / MODEL_FILE).is_file() else None)
     sent = {"run_id": run_dir.name, "worker": worker, "shared": answer.get("shared")}
     if succeeded:
-        return Outcome(run.parameters, run.backend, "succeeded", test_accuracy=record["metrics"]["test"]["accuracy"],
+        return Outcome(run.parameters, run.backend, "succeeded", test_accuracy=record.test_accuracy,
                        **sent)
     return failed(answer["error"] if answer["status"] == "failed" else
-                  f"digitlib: run {run_dir.name} {record['status']}: {printable(str(record.get('error')))[:500]}",
+                  f"digitlib: run {run_dir.name} {record.status}: {printable(str(record.error))[:500]}",
                   **sent)
 
 

@@ -22,6 +22,7 @@ from ..layout import BEST, INDEX_FILE, KEPT, LATEST, REPORT_FILE
 from ..rundir import (
     FinishedModel,
     NoFinishedModel,
+    Run,
     best_model,
     kind_of,
     read_runs,
@@ -77,25 +78,24 @@ def in_the_way(reports_dir: Path) -> list[tuple[str, str]]:
     return blocked
 
 
-def _row(run: dict[str, Any], best: FinishedModel | None = None) -> dict[str, Any]:
+def _row(run: Run, best: FinishedModel | None = None) -> dict[str, Any]:
     """One run as the index shows it: plain strings, escaped by the template, and whether it is the best model."""
-    metrics = run.get("metrics") or {}
-    parameters = run.get("parameters", {})
+    metrics = run.metrics or {}
     test, training = metrics.get("test", {}), metrics.get("training", {})
     return {
-        "started": run.get("started", "")[:19].replace("T", " "),
-        "run_id": run["run_id"],
-        "model": str(parameters.get("model", "—")),
-        "epochs": str(training.get("epochs", parameters.get("epochs", "—"))),
+        "started": run.started[:19].replace("T", " "),
+        "run_id": run.run_id,
+        "model": str(run.parameters.get("model", "—")),
+        "epochs": str(training.get("epochs", run.parameters.get("epochs", "—"))),
         "accuracy": f"{test['accuracy']:.2%}" if "accuracy" in test else "—",
         "seconds": f"{training['train_seconds']:.0f} s" if "train_seconds" in training else "—",
-        "status": run.get("status", "unknown"),
-        "error": run.get("error") or "",
-        "best": best is not None and run["run_id"] == best.run_dir.name,
+        "status": run.status,
+        "error": run.error or "",
+        "best": best is not None and run.run_id == best.run_dir.name,
     }
 
 
-def render_index(runs: list[dict[str, Any]], best: FinishedModel | NoFinishedModel | None = None) -> str:
+def render_index(runs: list[Run], best: FinishedModel | NoFinishedModel | None = None) -> str:
     """The index page of `runs` (newest first), from templates/index.html.j2 with autoescaping; `best`: the
     model `digitlib predict` reads with (:func:`digitlib.rundir.best_model`), or why there is none."""
     import jinja2
@@ -109,7 +109,7 @@ def render_index(runs: list[dict[str, Any]], best: FinishedModel | NoFinishedMod
         content_security_policy=CONTENT_SECURITY_POLICY)
 
 
-def point_best(reports_dir: Path, runs: list[dict[str, Any]], *, link: bool = True) -> FinishedModel | NoFinishedModel:
+def point_best(reports_dir: Path, runs: list[Run], *, link: bool = True) -> FinishedModel | NoFinishedModel:
     """Point reports/best at the best finished model among `runs` (in one rename), or remove the link when
     none qualifies (a deleted or outranked run is never left linked); the model, or why there is none.
     `link` False: only find it (something else sits where the link goes)."""

@@ -47,7 +47,7 @@ from ..backends import BACKENDS, choose_backend
 from ..layout import COMPARISON_LINK, REPORT_FILE, REPORTS_DIR, RUN_FILE, SWEEP_FILE, SWEEP_PREFIX
 from ..models import model_spec
 from ..params import COMPARISON, ParameterError, model_label, validate_parameters
-from ..rundir import identity_of, notebook_of, read_runs, run_identity
+from ..rundir import Run, identity_of, read_runs, run_identity
 from ..untrusted import printable
 from ..yamlfile import YamlInputError, load_yaml_file
 from .tracking import untracked
@@ -182,15 +182,15 @@ FINISHED = ("succeeded", "failed")  # the same parameters would end the same way
 RESUMABLE = ("interrupted", "timed out")  # continued from their last finished epoch
 
 
-def earlier_runs(reports_dir: Path) -> dict[str, dict[str, Any]]:
+def earlier_runs(reports_dir: Path) -> dict[str, Run]:
     """The newest training run of each identity (:func:`digitlib.rundir.run_identity`) in `reports_dir`.
 
     Parameters added since a run was made count as their defaults, so adding a knob does not
     make every earlier run look different.
     """
-    earlier: dict[str, dict[str, Any]] = {}
+    earlier: dict[str, Run] = {}
     for run in read_runs(reports_dir):  # newest first
-        if notebook_of(run).trains:
+        if run.contract.trains:
             earlier.setdefault(identity_of(run), run)
     return earlier
 
@@ -242,10 +242,10 @@ def plan_sweep(sweep: Sweep, reports_dir: Path) -> tuple[list[Outcome], list[Pla
     skipped, pending = [], []
     for parameters, backend in chosen:
         run = earlier.get(run_identity(parameters, backend=backend))
-        if run and run["status"] in FINISHED:
-            skipped.append(Outcome(parameters, backend, "skipped", run_id=run["run_id"], earlier=run["status"]))
+        if run and run.status in FINISHED:
+            skipped.append(Outcome(parameters, backend, "skipped", run_id=run.run_id, earlier=run.status))
         else:
-            resume = run["run_id"] if run and run["status"] in RESUMABLE else None
+            resume = run.run_id if run and run.status in RESUMABLE else None
             pending.append(PlannedRun(parameters, backend, resume))
     return skipped, pending
 

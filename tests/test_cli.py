@@ -43,6 +43,18 @@ def test_resume_stays_inside_the_reports_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "somewhere"]
 
 
+def test_resume_leaves_a_folder_where_the_notebook_goes_alone_and_says_so(tmp_path):
+    run_dir = tmp_path / "reports" / "20261125-100000-aaaa"
+    (run_dir / "notebook.ipynb").mkdir(parents=True)
+    (run_dir / "notebook.ipynb" / "mine.txt").write_text("the user's")
+    record = json.dumps({"status": "rendering", "started": "2026-11-25T10:00:00", "notebook_name": "mnist_cnn",
+                         "parameters": {"epochs": 1, "train_limit": 100}})
+    (run_dir / "run.json").write_text(record)
+    refused(digitlib_in_process("report", "--resume", run_dir.name, cwd=tmp_path),
+            "notebook.ipynb is a folder where the run's executed notebook goes; move it away", tmp_path)
+    assert (run_dir / "run.json").read_text() == record and (run_dir / "notebook.ipynb" / "mine.txt").is_file()
+
+
 @pytest.mark.parametrize("tamper, message", [
     ({"parameters": {INJECTED_NAME: 1}}, "unknown parameter"),
     ({"notebook_name": "../../evil"}, "unknown notebook"),

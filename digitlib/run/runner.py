@@ -263,6 +263,10 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
     removing the folders `made` for it (a new run's, and the reports folder if it made that), which hold nothing
     then. One that cannot write it at the end fails, with that line as its error.
     """
+    output_notebook = run_dir / NOTEBOOK_FILE
+    if output_notebook.is_dir() and not output_notebook.is_symlink():  # something of the user's: left alone
+        raise ParameterError(f"{printable(output_notebook)} is a folder where the run's executed notebook goes; "
+                             "move it away and run again")
     import papermill  # before the record says running: a Ctrl-C during this import leaves it as it was
 
     reports_dir = run_dir.parent
@@ -276,7 +280,6 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
             except OSError:
                 break
         raise cannot_write(run_dir / RUN_FILE, error) from None
-    output_notebook = run_dir / NOTEBOOK_FILE
     if output_notebook.is_symlink() or (os.path.lexists(output_notebook) and not output_notebook.is_file()):
         output_notebook.unlink()  # the run's own file, written again: never through a link, nor a FIFO's reader
     clock = time.perf_counter()

@@ -32,6 +32,7 @@ SWEEP_PREFIX = "sweep-"  # reports/sweep-NAME/: what sweep NAME leaves beside it
 SWEEP_FILE = "sweep.json"  # reports/sweep-NAME/sweep.json: how each of its runs ended, and its comparison run
 COMPARISON_LINK = "comparison.html"  # reports/sweep-NAME/comparison.html: a link to its comparison run's report
 CLUSTER_TOKEN_PREFIX = ".cluster-"  # reports/.cluster-TOKEN: by which a Dask worker knows it sees the reports folder
+LOCK_FILE = ".lock"  # reports/.lock: held while the index page and the latest and best links are rewritten
 
 # The four files as published by Yann LeCun et al. (canonical SHA-256s).
 IDX_FILES: dict[str, str] = {

@@ -174,6 +174,20 @@ def test_ctrl_c_marks_the_run_interrupted(mnist_dir, tmp_path):
     assert not (run_dir / "metrics.json").exists()
 
 
+@pytest.mark.full  # make test: Ctrl-C marks a run interrupted (above); a closed pipe ends predict with 141 (test_cli)
+def test_a_report_whose_reader_goes_away_is_interrupted_resumable_and_exits_141(mnist_dir, tmp_path):
+    """`digitlib report | head -3`: the run stops as on Ctrl-C, its record says why, no traceback."""
+    process = start(["report", *SLICE, "-p", "data_dir", mnist_dir], tmp_path)
+    wait_for_line(process, "epoch 1/2")
+    process.stdout.close()  # the reader has what it wanted
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 141 and "Traceback" not in stderr and "interrupted" not in stderr, stderr
+    (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink()]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "interrupted" and "the reader of its output went away" in record["error"]
+    assert not (run_dir / "metrics.json").exists()
+
+
 def test_timeout_marks_the_run_timed_out(mnist_dir, tmp_path):
     result = digitlib_cli("report", *SLICE, "-p", "data_dir", mnist_dir, "--timeout", "1", cwd=tmp_path)
     assert result.returncode == 1 and "timed out: a cell ran longer than the 1 s timeout" in result.stderr

@@ -293,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ParameterError, ModelError) as error:
         print(f"digitlib: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        if getattr(interrupt, "reader_gone", False):  # `digitlib report | head -3`: the run is marked interrupted
+            return _reader_gone()
         marked = "; the run is marked 'interrupted' in the index" if arguments.command == "report" else ""
         print(f"digitlib: interrupted{marked}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import replace_symlink, write_atomic
-from ..layout import BEST, INDEX_FILE, KEPT, LATEST, REPORT_FILE
+from ..layout import BEST, INDEX_FILE, KEPT, LATEST, LOCK_FILE, REPORT_FILE
 from ..rundir import (
     FinishedModel,
     NoFinishedModel,
@@ -29,8 +29,6 @@ from ..rundir import (
 )
 from ..untrusted import valid_unicode
 from .pages import CONTENT_SECURITY_POLICY, TEMPLATES
-
-LOCK_FILE = ".lock"
 
 
 class InTheWay(OSError):

@@ -80,6 +80,32 @@ def run_id_for(parameters: Mapping[str, Any], when: datetime, notebook: str = TR
     return f"{when:%Y%m%d-%H%M%S}-{run_identity(parameters, notebook=notebook, backend=backend)[:8]}"
 
 
+class ReaderGone(KeyboardInterrupt):
+    """The reader of a run's output went away (`digitlib report | head -3`): the run stops as on Ctrl-C, marked
+    interrupted (resumable), and the command line exits 141 as a shell's writer into a closed pipe would."""
+
+    reader_gone = True  # what the command line looks for
+
+
+class _Output:
+    """Where a run's lines and its kernel's output go: `stream`, until the reader of that pipe goes away."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise ReaderGone from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise ReaderGone from None
+
+
 MAX_NOTEBOOK_BYTES = 64_000_000  # an executed report, its figures embedded, takes a few MB (0.8 MB: a quick one)
 
 
@@ -284,10 +310,11 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
         output_notebook.unlink()  # the run's own file, written again: never through a link, nor a FIFO's reader
     clock = time.perf_counter()
     status, error = "failed", None
+    output = _Output(stream or sys.stdout)
     try:
         if render_only:
             print(f"run {run_dir.name}: the notebook had run to the end; rendering its report again",
-                  file=stream or sys.stdout, flush=True)
+                  file=output, flush=True)
         else:
             kernel = kernel_environment(record.get("backend") or EARLIER_RUNS_BACKEND)  # a resumed run keeps its own
             with native_stderr_to(run_dir / KERNEL_LOG), environment(kernel), _utf8_path(run_dir) as where:
@@ -300,14 +327,15 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
                     extra_arguments=KERNEL_ARGUMENTS,
                     execution_timeout=timeout,
                     progress_bar=False,
-                    stdout_file=stream or sys.stdout,
+                    stdout_file=output,
                 )
             # Executed to the end: from here on, a killed run only needs rendering again.
             record.update(status="rendering")
             write_json(run_dir / RUN_FILE, record)
         status = "succeeded"
-    except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted (Ctrl-C or SIGTERM); digitlib report --resume continues it"
+    except KeyboardInterrupt as interrupt:
+        cause = "the reader of its output went away" if isinstance(interrupt, ReaderGone) else "Ctrl-C or SIGTERM"
+        status, error = "interrupted", f"interrupted ({cause}); digitlib report --resume continues it"
         raise
     except TimeoutError as exception:  # nbclient's CellTimeoutError
         status, error = "timed out", f"a cell ran longer than the {timeout:g} s timeout ({exception})"

@@ -106,6 +106,25 @@ def read_run_file(path: Path, limit: int) -> bytes:
     return content
 
 
+def load_jsonschema():
+    """jsonschema, imported without the optional rfc3987_syntax, whose grammar takes 3 s to build each time a
+    process imports it (JupyterLab's extra installs it; jsonschema would load it for the "iri" format, which no
+    schema of digitlib's uses). Only this import is kept from it: a later ``import rfc3987_syntax`` works."""
+    import sys
+
+    if "jsonschema" in sys.modules:
+        return sys.modules["jsonschema"]
+    blocked = "rfc3987_syntax" not in sys.modules
+    if blocked:
+        sys.modules["rfc3987_syntax"] = None  # an import of it raises ImportError, which jsonschema expects
+    try:
+        import jsonschema
+    finally:
+        if blocked:
+            del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
 def read_json(path: Path, schema: str) -> dict[str, Any]:
     """The JSON file `path` if it matches digitlib's `schema` file; :class:`InvalidRun` saying why if not.
 
@@ -123,7 +142,7 @@ def read_json(path: Path, schema: str) -> dict[str, Any]:
         value = json.loads(content.decode("utf-8"), parse_constant=lambda text: None, parse_float=finite_or_null)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise InvalidRun(f"{path.name} is unreadable ({type(error).__name__})") from None
-    import jsonschema  # seconds to import: not for a file refused before
+    jsonschema = load_jsonschema()  # not for a file refused before
 
     try:
         jsonschema.validate(value, _schema(schema))

@@ -109,3 +109,16 @@ def test_a_runs_identity_imports_nothing_heavy():
             "print(run_identity({'model': 'fast'}, backend='jax'))")
     imported, printed = heavy_modules_after(code)
     assert imported == [] and re.fullmatch(r"[0-9a-f]{64}", printed.strip()), printed
+
+
+def test_jsonschema_is_imported_without_the_grammar_that_takes_seconds_and_only_for_that_import():
+    code = ("import sys, time\n"
+            "from digitlib.rundir import load_jsonschema\n"
+            "jsonschema = load_jsonschema()\n"
+            "jsonschema.validate({'a': 1}, {'type': 'object'})\n"
+            "print('loaded' if 'rfc3987_syntax' in sys.modules else 'not loaded')\n"
+            "import importlib.util\n"
+            "print('importable' if importlib.util.find_spec('rfc3987_syntax') else 'absent')")
+    imported, printed = heavy_modules_after(code)
+    assert imported == [] and printed.splitlines()[0] == "not loaded", printed
+    assert printed.splitlines()[1] in ("importable", "absent")  # never left blocked (absent: no lab extra)

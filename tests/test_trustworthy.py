@@ -220,7 +220,7 @@ def test_killed_while_rendering_then_resumed_only_renders(mnist_dir, tmp_path):
     from digitlib.rundir import read_runs
 
     (run,) = read_runs(tmp_path / "reports")  # what the index says of it
-    assert run["status"] == "interrupted" and "while rendering" in run["error"]
+    assert run.status == "interrupted" and "while rendering" in run.error
     assert 'class="status interrupted"' in write_index(tmp_path / "reports").read_text()
 
     resumed = digitlib_cli("report", "--resume", run_dir.name, cwd=tmp_path)

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
+from ..intervals import accuracy_interval  # the reports' Wilson interval, defined once
+
 
 def _check_confidence(confidence: float) -> float:
     if not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
@@ -23,21 +25,6 @@ def _check_count(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"{name}={value!r} must be a count: a whole number, 0 or more")
     return int(value)
-
-
-def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval of an accuracy of `correct` out of `total` test images.
-
-    Unlike the normal approximation, Wilson's interval stays inside [0, 1] and keeps its coverage near
-    100%, where MNIST's accuracies are: 9,930 of 10,000 gives (0.9912, 0.9945).
-    """
-    correct, total = _check_count("correct", correct), _check_count("total", total)
-    if total == 0:
-        raise ValueError("total=0: an accuracy needs at least one test image")
-    if correct > total:
-        raise ValueError(f"correct={correct} is more than total={total}: pass the images right, then all images")
-    interval = stats.binomtest(correct, total).proportion_ci(_check_confidence(confidence), method="wilson")
-    return float(interval.low), float(interval.high)
 
 
 def mcnemar_exact(b: int, c: int) -> float:

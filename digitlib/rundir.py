@@ -378,6 +378,12 @@ def validation_accuracy(metrics: Mapping[str, Any] | None) -> float | None:
     return float(value)
 
 
+def quick_try(parameters: Mapping[str, Any]) -> bool:
+    """Whether a training run's parameters use only part of the training set (``train_limit``): a quick try, never
+    the model `digitlib predict` reads with by default, and marked so in the index."""
+    return {**DEFAULTS, **parameters}["train_limit"] is not None
+
+
 def _finished_model(run_dir: Path, run: Run) -> FinishedModel | str:
     """The run's model if it may be the default one, else why not (a few words). Raises :class:`InvalidRun`."""
     parameters = {**DEFAULTS, **run.parameters}
@@ -385,7 +391,7 @@ def _finished_model(run_dir: Path, run: Run) -> FinishedModel | str:
     if metrics is not None and any(metrics["parameters"].get(name) != parameters[name]
                                    for name in ("model", "train_limit")):
         raise InvalidRun(f"{METRICS_FILE} and {RUN_FILE} name different models or training sets")
-    if parameters["train_limit"] is not None:
+    if quick_try(parameters):
         return "trained on part of the training set (train_limit)"
     model = run_dir / MODEL_FILE
     if model.is_symlink() or not model.is_file():

@@ -59,6 +59,80 @@ def test_prediction_report_and_index_work_offline(browser, prediction_run):
     assert index["errors"] == [] and index["outside"] == [] and "digit-recognizer runs" in index["headings"]
 
 
+def _first_column(page, column: int = 1) -> list[str]:
+    """The first word of each shown row's cell `column` (the run's id, or 'sweep'), top to bottom."""
+    return page.eval_on_selector_all("#runs tbody tr:not([hidden])", "(rows, column) => rows.map("
+                                     "row => row.cells[column].textContent.trim().split(/\\s+/)[0])", column)
+
+
+def test_the_index_sorts_and_filters_in_the_browser_with_its_own_script_only(browser, tmp_path):
+    """The run browser from file://: a header's button sorts its column as numbers (9 s before 10 s, 6,000 images
+    before 54,000, 99.12% before 99.30%), both ways, by click and from the keyboard; a filter hides rows and counts
+    those shown; markup in a run's parameters and a sweep's folder stays text; nothing is fetched and no console
+    error (a script the policy refused would log one): the policy's hash is the script's."""
+    from digitlib.run.index import write_index
+    from test_index import FAST_9S, FAST_10S, MARKED, QUICK, browsable_reports
+
+    reports = browsable_reports(tmp_path / "reports")
+    index = write_index(reports, reports / FAST_9S)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors, outside, dialogs = [], [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda request: None if re.match(r"(file|data|about):", request.url)
+            else outside.append(request.url))
+    page.goto(index.resolve().as_uri(), wait_until="load")
+    runs = [QUICK, FAST_10S, FAST_9S, MARKED]
+    assert [run for run in _first_column(page) if run in runs] == runs  # newest first, as written
+    time = page.get_by_role("button", name="train time", exact=True)
+    time.click()
+    assert _first_column(page)[:3] == [FAST_9S, FAST_10S, QUICK]  # 9.4 s, 10.2 s, 100 s; blanks last
+    assert page.get_attribute("th:has(button:text-is('train time'))", "aria-sort") == "ascending"
+    time.click()
+    assert _first_column(page)[:3] == [QUICK, FAST_10S, FAST_9S]
+    assert page.get_attribute("th:has(button:text-is('train time'))", "aria-sort") == "descending"
+    assert page.get_attribute("th:has(button:text-is('date'))", "aria-sort") is None
+    page.get_by_role("button", name="test accuracy", exact=True).click()
+    assert _first_column(page)[:3] == [QUICK, FAST_9S, FAST_10S]  # 0.95 < 0.9912 < 0.993, as numbers
+    page.get_by_role("button", name="training images", exact=True).focus()
+    page.keyboard.press("Enter")
+    assert _first_column(page)[:3] == [QUICK, FAST_10S, FAST_9S]  # 6,000 before 54,000: numbers, not text
+    page.keyboard.press("Space")
+    assert _first_column(page)[:3] == [FAST_10S, FAST_9S, QUICK]
+    assert page.is_visible("#filter-text") and page.inner_text("#shown") == "8 of 8 rows shown"
+    page.fill("#filter-text", "Fast  SUCCEEDED")
+    assert sorted(_first_column(page)) == [FAST_9S, FAST_10S] and page.inner_text("#shown") == "2 of 8 rows shown"
+    page.fill("#filter-text", "onerror=alert(9)")
+    assert _first_column(page) == [FAST_10S, FAST_9S, "sweep"]  # the sweep's name, as text, found as text
+    page.fill("#filter-text", "")
+    text = page.inner_text("#runs")
+    assert PAYLOAD in text and "sweep <img src=x onerror=alert(9)>" in text
+    assert page.eval_on_selector_all("img, #runs script", "found => found.length") == 0
+    page.close()
+    assert errors == [] and outside == [] and dialogs == []
+
+
+def test_the_index_runs_no_script_but_its_own(browser, tmp_path):
+    """The index's policy allows its script by its hash: a script someone slipped into the page does not run (and the
+    browser says so), while the page's own still does."""
+    from digitlib.run.index import write_index
+
+    page_text = write_index(tmp_path).read_text()
+    planted = tmp_path / "planted.html"
+    planted.write_text(page_text.replace("</body>", "<script>document.title = 'ran';alert(10)</script>"
+                                                     "<img src=x onerror=alert(11)></body>"))
+    page = browser.new_page()
+    errors, dialogs = [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.goto(planted.resolve().as_uri(), wait_until="load")
+    assert page.title() == "digit-recognizer runs" and dialogs == []
+    assert any("Content Security Policy" in error for error in errors), errors
+    assert page.is_visible("#filter-text")  # the page's own script ran
+    page.close()
+
+
 # Markup a stranger may put in a parameter, a file name or a folder name: each would open a dialog if a
 # page let it through as HTML. The pages must show it as the text it is.
 PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'

@@ -10,25 +10,47 @@ a FIFO) is left alone and named, with what to move (:class:`InTheWay`).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..atomic import replace_symlink, write_atomic
-from ..layout import BEST, INDEX_FILE, KEPT, LATEST, LOCK_FILE, REPORT_FILE
+from ..backends import EARLIER_RUNS_BACKEND
+from ..intervals import accuracy_interval
+from ..layout import (
+    BEST,
+    COMPARISON_LINK,
+    INDEX_FILE,
+    KEPT,
+    LATEST,
+    LOCK_FILE,
+    REPORT_FILE,
+    SWEEP_FILE,
+    SWEEP_PREFIX,
+)
+from ..params import REGISTRY, ParameterError, model_label, validate_notebook_parameters
 from ..rundir import (
+    MAX_JSON_BYTES,
+    RUN_ID,
     FinishedModel,
+    InvalidRun,
     NoFinishedModel,
     Run,
     best_model,
     kind_of,
+    quick_try,
+    read_run_file,
     read_runs,
+    skip_warning,
 )
 from ..untrusted import valid_unicode
-from .pages import CONTENT_SECURITY_POLICY, TEMPLATES
+from .pages import TEMPLATES, index_script
 
 
 class InTheWay(OSError):
@@ -76,35 +98,181 @@ def in_the_way(reports_dir: Path) -> list[tuple[str, str]]:
     return blocked
 
 
-def _row(run: Run, best: FinishedModel | None = None) -> dict[str, Any]:
-    """One run as the index shows it: plain strings, escaped by the template, and whether it is the best model."""
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep's folder, reports/sweep-NAME/, as the index shows it: read from its sweep.json, untrusted."""
+
+    name: str  # the folder's name without the prefix
+    href: str | None  # its comparison's page, relative to the reports folder; None: none to link
+    run_ids: tuple[str, ...]  # its runs (those that made a folder), and its comparison run
+    comparison_run: str | None
+    succeeded: int
+    total: int
+
+
+def read_sweeps(reports_dir: Path) -> list[Sweep]:
+    """Each sweep folder of `reports_dir`, read defensively: a link, a file or junk named sweep-* is no sweep, a
+    sweep.json that is not a regular file or not the shape digitlib writes is skipped with a warning."""
+    sweeps = []
+    for folder in sorted(Path(reports_dir).glob(f"{SWEEP_PREFIX}*")):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            record = json.loads(read_run_file(folder / SWEEP_FILE, MAX_JSON_BYTES).decode("utf-8"))
+        except (InvalidRun, UnicodeDecodeError, ValueError, RecursionError) as problem:
+            skip_warning(folder, problem if isinstance(problem, InvalidRun) else
+                         InvalidRun(f"{SWEEP_FILE} is unreadable ({type(problem).__name__})"))
+            continue
+        outcomes = record.get("runs") if isinstance(record, dict) else None
+        if not isinstance(outcomes, list) or not all(isinstance(outcome, dict) for outcome in outcomes):
+            skip_warning(folder, InvalidRun(f"{SWEEP_FILE} is not a sweep's record (no list of runs)"))
+            continue
+        comparison = record.get("comparison_run")
+        comparison = comparison if isinstance(comparison, str) and RUN_ID.fullmatch(comparison) else None
+        run_ids = [outcome["run_id"] for outcome in outcomes
+                   if isinstance(outcome.get("run_id"), str) and RUN_ID.fullmatch(outcome["run_id"])]
+        link = folder / COMPARISON_LINK
+        href = (f"{quote(os.fsencode(folder.name))}/{COMPARISON_LINK}" if os.path.lexists(link)
+                else f"{comparison}/{REPORT_FILE}" if comparison and (Path(reports_dir) / comparison).is_dir()
+                else None)
+        succeeded = sum("succeeded" in (outcome.get("status"), outcome.get("earlier")) for outcome in outcomes)
+        sweeps.append(Sweep(name=folder.name[len(SWEEP_PREFIX):], href=href, comparison_run=comparison,
+                            run_ids=tuple(run_ids + ([comparison] if comparison else [])),
+                            succeeded=succeeded, total=len(outcomes)))
+    return sweeps
+
+
+# Parameters the index shows in columns of their own (the model with an ensemble's members, its seed, epochs, and
+# the training images that train_limit chose); the others get a column only where the listed runs differ.
+SHOWN_PARAMETERS = ("model", "members", "seed", "epochs", "train_limit")
+
+
+def _parameters(run: Run) -> dict[str, Any]:
+    """The run's parameters with its notebook's defaults filled in (read_run validated them already)."""
+    try:
+        return validate_notebook_parameters(run.notebook_name, run.parameters)
+    except ParameterError:
+        return dict(run.parameters)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(_shown, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def split_parameters(parameters: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
+    """The parameters whose values differ among the runs that take them (in the notebooks' order), and those the same
+    in every run that takes them, with that value as shown; the columns of their own left out of both."""
+    names = dict.fromkeys(p.name for notebook in REGISTRY.values() for p in notebook.parameters
+                          if p.name not in SHOWN_PARAMETERS)
+    varying, same = [], {}
+    for name in names:
+        values = {_key(each[name]): each[name] for each in parameters if name in each}
+        if len(values) > 1:
+            varying.append(name)
+        elif values:
+            same[name] = _shown(next(iter(values.values())))
+    return varying, same
+
+
+def _cell(parameters: dict[str, Any], name: str) -> dict[str, Any]:
+    """A parameter's cell: its value as text (blank where the run's notebook has no such parameter), and as a number
+    to sort by where it is one; `numeric`: a number or None (sorted last), so that its column may sort as numbers."""
+    if name not in parameters:
+        return {"text": "", "value": "", "numeric": True}
+    value = parameters[name]
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return {"text": _shown(value), "value": repr(value) if number else "", "numeric": number or value is None}
+
+
+def _row(run: Run, parameters: dict[str, Any], varying: list[str], marks: dict[str, list[str]],
+         sweeps: dict[str, list[Sweep]]) -> dict[str, Any]:
+    """One run as the index shows it: plain strings, escaped by the template; numbers to sort by as data values."""
     metrics = run.metrics or {}
     test, training = metrics.get("test", {}), metrics.get("training", {})
-    return {
+    trains = run.contract.trains
+    row: dict[str, Any] = {
         "started": run.started[:19].replace("T", " "),
         "run_id": run.run_id,
-        "model": str(run.parameters.get("model", "—")),
-        "epochs": str(training.get("epochs", run.parameters.get("epochs", "—"))),
-        "accuracy": f"{test['accuracy']:.2%}" if "accuracy" in test else "—",
-        "seconds": f"{training['train_seconds']:.0f} s" if "train_seconds" in training else "—",
+        "kind": run.contract.kind,
+        "model": model_label(parameters) if trains and "model" in parameters else "",
+        "backend": run.backend or metrics.get("reproducibility", {}).get("backend")
+        or (EARLIER_RUNS_BACKEND if trains else ""),
+        "seed": str(parameters.get("seed", "")) if trains else "",
+        "epochs": str(training.get("epochs", parameters.get("epochs") or "")) if trains else "",
+        "images": "", "images_value": "", "quick": trains and quick_try(parameters),
+        "accuracy": f"{test['accuracy']:.2%}" if "accuracy" in test else ("—" if trains else ""),
+        "accuracy_value": repr(test["accuracy"]) if "accuracy" in test else "",
+        "interval": "", "test_images": test.get("images"),
+        "seconds": f"{training['train_seconds']:.0f} s" if "train_seconds" in training else ("—" if trains else ""),
+        "seconds_value": repr(training["train_seconds"]) if "train_seconds" in training else "",
+        "device": "", "device_name": "",
         "status": run.status,
         "error": run.error or "",
-        "best": best is not None and run.run_id == best.run_dir.name,
+        "marks": marks.get(run.run_id, []),
+        "sweeps": sweeps.get(run.run_id, []),
+        "parameters": [_cell(parameters, name) for name in varying],
     }
+    images = training.get("train_images") or (parameters.get("train_limit") if row["quick"] else None)
+    if images:
+        row["images"], row["images_value"] = f"{images:,}", str(images)
+    if {"images", "mistakes"} <= test.keys() and test["mistakes"] <= test["images"]:
+        low, high = accuracy_interval(test["images"] - test["mistakes"], test["images"])
+        row["interval"] = f"{100 * low:.2f}–{100 * high:.2f}%"
+    device = metrics.get("environment", {}).get("device", {})
+    if isinstance(device, dict):
+        row["device"], row["device_name"] = str(device.get("type", "")), str(device.get("name", ""))
+    return row
 
 
-def render_index(runs: list[Run], best: FinishedModel | NoFinishedModel | None = None) -> str:
-    """The index page of `runs` (newest first), from templates/index.html.j2 with autoescaping; `best`: the
-    model `digitlib predict` reads with (:func:`digitlib.rundir.best_model`), or why there is none."""
+def _sweep_row(sweep: Sweep, started: str) -> dict[str, Any]:
+    return {"name": sweep.name, "href": sweep.href, "started": started[:19].replace("T", " "),
+            "status": f"{sweep.succeeded} of {sweep.total} runs succeeded"}
+
+
+def render_index(runs: list[Run], best: FinishedModel | NoFinishedModel | None = None, *,
+                 latest: str | None = None, sweeps: list[Sweep] = ()) -> str:
+    """The index page of `runs` (newest first) and `sweeps`, from templates/index.html.j2 with autoescaping, with its
+    script (sorting, filtering) inline under the page's own policy; `best`: the model `digitlib predict` reads with
+    (:func:`digitlib.rundir.best_model`), or why there is none; `latest`: the run reports/latest names."""
     import jinja2
+    from markupsafe import Markup
 
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     chosen = best if isinstance(best, FinishedModel) else None
+    marks: dict[str, list[str]] = {}
+    if chosen:
+        marks.setdefault(chosen.run_dir.name, []).append("best")
+    if latest:
+        marks.setdefault(latest, []).append("latest")
+    in_sweep: dict[str, list[Sweep]] = {}
+    for sweep in sweeps:
+        for run_id in sweep.run_ids:
+            in_sweep.setdefault(run_id, []).append(sweep)
+    parameters = [_parameters(run) for run in runs]
+    varying, same = split_parameters(parameters)
+    started = {run.run_id: (run.started, run.run_id) for run in runs}
+    rows = [((run.started, run.run_id, 0), "run", _row(run, values, varying, marks, in_sweep))
+            for run, values in zip(runs, parameters)]
+    rows += [((*started.get(sweep.comparison_run, ("", sweep.name)), 1), "sweep",
+              _sweep_row(sweep, started.get(sweep.comparison_run, ("",))[0])) for sweep in sweeps]
+    rows.sort(key=lambda item: item[0], reverse=True)  # newest first; a sweep just above its comparison
+    columns = [(name, "number" if all(row["parameters"][at]["numeric"] for _, kind, row in rows if kind == "run")
+                else "text") for at, name in enumerate(varying)]
+    script, policy = index_script()
     return environment.get_template("index.html.j2").render(
-        runs=[_row(run, chosen) for run in runs], latest=LATEST, best_link=BEST, report_file=REPORT_FILE,
+        rows=[(kind, row) for _, kind, row in rows], run_count=len(runs), sweep_count=len(sweeps),
+        varying=columns, same=same, latest=LATEST, best_link=BEST, report_file=REPORT_FILE,
         best=str(chosen) if chosen else None, no_best=str(best) if isinstance(best, NoFinishedModel) else None,
-        content_security_policy=CONTENT_SECURITY_POLICY)
+        content_security_policy=policy, script=Markup(script))  # ours, checked by index_script
 
 
 def point_best(reports_dir: Path, runs: list[Run], *, link: bool = True) -> FinishedModel | NoFinishedModel:
@@ -140,7 +308,9 @@ def write_index(reports_dir: Path, latest: Path | None = None) -> Path:
     best = point_best(reports_dir, runs, link=BEST not in skip)
     page = reports_dir / INDEX_FILE
     if INDEX_FILE not in skip:
-        write_atomic(page, valid_unicode(render_index(runs, best)))
+        link = reports_dir / LATEST
+        named = os.readlink(link) if link.is_symlink() else None
+        write_atomic(page, valid_unicode(render_index(runs, best, latest=named, sweeps=read_sweeps(reports_dir))))
     if blocked:
         raise InTheWay(reports_dir, blocked)
     return page

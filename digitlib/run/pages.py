@@ -1,13 +1,37 @@
 """The HTML pages digitlib writes: where their templates are, and what every page promises the browser."""
 
+import base64
+import hashlib
+from functools import cache
 from pathlib import Path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # the report's nbconvert template, the index's
 
-# Reports and the index need no script and nothing from outside: images are embedded data: URIs
-# and styles are inline. The browser is told to allow exactly that, so markup that slipped past
-# escaping can neither run nor phone home.
+# Reports need no script and nothing from outside: images are embedded data: URIs and styles are
+# inline. The browser is told to allow exactly that, so markup that slipped past escaping can
+# neither run nor phone home.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+
+# The index alone runs a script: its own, inline (sorting and filtering, from file:// with nothing fetched). Its policy
+# is the reports' plus that one script, by the SHA-256 of its exact text: markup that slipped past escaping can still
+# neither run (an inline script or handler of anyone else's has another hash, or none) nor phone home.
+INDEX_SCRIPT = TEMPLATES / "index.js"
+
+
+def script_policy(script: str) -> str:
+    """The reports' policy, allowing also the inline script whose text is exactly `script`."""
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return f"{CONTENT_SECURITY_POLICY}; script-src 'sha256-{digest}'"
+
+
+@cache
+def index_script() -> tuple[str, str]:
+    """The index page's inline script and the policy that allows it (:func:`script_policy`)."""
+    script = INDEX_SCRIPT.read_text(encoding="utf-8")
+    if "</" in script or "<!--" in script:  # would end (or upset) its <script> element: the rest shown as text
+        raise ValueError(f"{INDEX_SCRIPT} holds '</' or '<!--', which an inline <script> cannot: write '<\\/'")
+    return script, script_policy(script)
+
 
 # Cell tags the report's layout follows (set in the notebooks; JupyterLab shows cells where they stand).
 HEADLINE_TAG = "headline"  # a cell whose output is the result at a glance: the report shows it under the title

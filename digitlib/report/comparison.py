@@ -551,7 +551,8 @@ def confusion_difference_figure(runs: list[Run], labels: np.ndarray | None = Non
     extent = max(1, int(np.abs(difference[off]).max()))
     figure = Figure(figsize=(8, 7), layout="constrained")
     axes = figure.add_subplot()
-    sns.heatmap(pd.DataFrame(difference, index=DIGITS, columns=DIGITS), mask=~off, annot=True, fmt="d",
+    marks = np.where(difference != 0, difference.astype(str), "")  # only the cells that changed are numbered
+    sns.heatmap(pd.DataFrame(difference, index=DIGITS, columns=DIGITS), mask=~off, annot=marks, fmt="",
                 cmap="RdBu_r", vmin=-extent, vmax=extent, ax=axes, cbar_kws={"label": "B − A (images)"})
     axes.set(xlabel="read as", ylabel="true digit",
              title=f"Confusion matrix, B − A: +{more:,} mistakes where B errs more often, −{fewer:,} where it errs "

@@ -180,8 +180,9 @@ def _finished_run(given: str, reports_dir: str) -> Path:
     by_id = RUN_ID.fullmatch(given) and (Path(reports_dir) / given / RUN_FILE).is_file()
     folder = run_directory(reports_dir, given) if by_id else Path(given)
     if not (folder / RUN_FILE).is_file():
-        where = (f"no run {given!r} in {reports_dir}, nor a run folder of that name here" if RUN_ID.fullmatch(given)
-                 else f"{given} is not a run folder (it holds no {RUN_FILE})")
+        where = (f"{given} is not a run folder (it holds no {RUN_FILE})" if folder.is_dir()
+                 else f"no run {given!r} in {reports_dir}, nor a run folder by that name" if RUN_ID.fullmatch(given)
+                 else f"{given} does not exist")
         raise ParameterError(f"{printable(where)}: give run ids as {reports_dir}/index.html lists them "
                              "(or --reports-dir DIR), or paths to run folders")
     try:

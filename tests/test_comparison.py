@@ -420,7 +420,7 @@ def test_the_comparison_notebook_runs_end_to_end_on_stored_predictions(tmp_path,
 
     reports = tmp_path / "runs"
     mistakes = [int(i) for i in np.flatnonzero(mnist.y_test[:1000] == 7)[:4]]
-    fake_run(reports, "best", outcomes(1000, mistakes[:3]), seed=1, labels=mnist.y_test,
+    fake_run(reports, "first", outcomes(1000, mistakes[:3]), seed=1, labels=mnist.y_test,
              calibration=CALIBRATION, robustness=ROBUSTNESS)
     fake_run(reports, "second", outcomes(1000, mistakes + list(range(900, 930))), seed=2, labels=mnist.y_test,
              robustness=ROBUSTNESS)

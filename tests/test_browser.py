@@ -171,24 +171,41 @@ def test_image_file_names_full_of_markup_are_shown_as_text(browser, report_run, 
         assert name in seen["text"]
 
 
-@pytest.mark.full  # make test runs the comparison notebook in its sweeps
+@pytest.mark.full  # make test runs the comparison notebook in its sweeps; test_cli refuses bad `digitlib compare`s
 def test_a_comparison_works_offline_and_shows_a_title_and_a_run_folder_full_of_markup_as_text(
-        browser, report_run, mnist_dir, tmp_path):
+        browser, mnist, mnist_dir, tmp_path):
+    """`digitlib compare A B` of two runs that disagree on known images, with a title full of markup: offline, inert,
+    and with the both-ways thumbnails of those images."""
     from conftest import digitlib_cli, run_dir_of
+    from test_comparison import fake_run, outcomes
 
     reports = tmp_path / "reports"
-    reports.mkdir()
+    fake_run(reports, "a", outcomes(1000, [7, 500, 9]), seed=1, labels=mnist.y_test)
+    fake_run(reports, "b", outcomes(1000, [2, 30, 31, 400, 9]), seed=2, labels=mnist.y_test)
     planted = reports / "<img src=x onerror=alert(5)>"  # a folder someone else put in the reports folder
-    shutil.copytree(report_run, planted)
-    result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", report_run,
-                          "-p", "title", PAYLOAD, "-p", "data_dir", mnist_dir, cwd=tmp_path)
+    shutil.copytree(reports / "a", planted)
+    result = digitlib_cli("compare", "a", reports / "b", "--json", "--title", PAYLOAD, "--data-dir", mnist_dir,
+                          cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     comparison = run_dir_of(result, tmp_path)
     seen = open_offline(browser, comparison / "report.html", comparison / "report.png")
     assert seen["dialogs"] == [] and seen["errors"] == [] and seen["outside"] == []
-    assert len(seen["images"]) == 4 and all(width > 0 for width in seen["images"])
-    assert "Digits every model gets wrong" in seen["headings"]
+    # significance, confusion difference, thumbnails, reliability, cost, per digit, curves, shared mistakes
+    assert len(seen["images"]) == 8 and all(width > 0 for width in seen["images"])
+    for heading in ["What differs between the runs", "What one reads right and the other wrong",
+                    "Digits every model gets wrong: possibly ambiguous or mislabeled"]:
+        assert heading in seen["headings"], heading
     assert PAYLOAD in seen["text"]
+    page = browser.new_page()
+    page.goto((comparison / "report.html").resolve().as_uri(), wait_until="load")
+    thumbnails = page.evaluate("""() => {  // the first image after the section's heading, and the next heading
+        const all = [...document.querySelectorAll('h2, img')];
+        const at = all.findIndex(e => e.tagName === 'H2' && e.textContent.includes('What one reads right'));
+        const next = all[at + 1];
+        return next && next.tagName === 'IMG' ? [next.naturalWidth, next.naturalHeight] : null;
+    }""")
+    page.close()
+    assert thumbnails is not None and thumbnails[0] > 1000 and thumbnails[1] > 300, thumbnails  # two grids
     index = open_offline(browser, reports / "index.html", reports / "index.png")
     assert index["dialogs"] == [] and index["errors"] == [] and index["outside"] == []
 

@@ -264,3 +264,32 @@ def test_predict_piped_into_a_reader_that_stops_early_ends_quietly_with_status_1
     stderr = command.stderr.read().decode()
     assert command.wait(timeout=120) == 141, stderr
     assert first.decode().startswith(f"{images / '000_'}") and "Traceback" not in stderr and stderr == "", stderr
+
+
+def test_compare_refuses_what_is_not_two_finished_training_runs_and_creates_nothing(tmp_path):
+    """`digitlib compare RUN RUN ...`: an unknown run id, a folder that is not a run, an unfinished or a prediction
+    run, or fewer than two runs is one line and exit 2, with nothing created in the reports folder."""
+    from test_comparison import fake_run, outcomes
+    from test_rundir import write_run
+
+    reports = tmp_path / "reports"
+    fake_run(reports, "good", outcomes(100, [1]), seed=1)
+    write_run(reports, "unfinished", status="failed")
+    write_run(reports, "reading", notebook_name="predict_your_digits", parameters={})
+    (tmp_path / "not-a-run").mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    for arguments, message in [
+        (["good", "nope"], "no run 'nope' in reports, nor a run folder by that name"),
+        (["good", "not-a-run"], "not-a-run is not a run folder (it holds no run.json)"),
+        (["good", "unfinished"], "has not finished (status: failed): compare finished runs"),
+        (["good", "reading"], "is a prediction run, not a training run"),
+        (["good"], "compare needs two finished runs or more, got 1 (name at least two)"),
+        (["good", "reports/good"], "got 1 (the same run twice)"),
+        ([], "compare needs two finished runs or more, got 0"),
+        (["good", "latest"], "no run 'latest' in reports"),
+    ]:
+        refused(digitlib_in_process("compare", *arguments, cwd=tmp_path), message, tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    refused(digitlib_in_process("compare", "good", "good", "--reports-dir", "elsewhere", cwd=tmp_path),
+            "no run 'good' in elsewhere", tmp_path)
+    assert not (tmp_path / "elsewhere").exists()

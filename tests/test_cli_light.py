@@ -43,7 +43,8 @@ def test_importing_the_package_imports_nothing_heavy():
 
 
 @pytest.mark.parametrize("arguments, status, output", [
-    (["--help"], 0, "{report,sweep,predict}"),
+    (["--help"], 0, "{report,sweep,predict,compare}"),
+    (["compare", "nope", "."], 2, "digitlib: error: no run 'nope' in reports"),  # runs checked, no science
     (["report", "--help"], 0, "parameters (name, default, meaning)"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
     (["report", "-p", "epochs", "0"], 2, "digitlib: error: parameter 'epochs'=0 must be at least 1"),

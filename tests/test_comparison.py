@@ -6,14 +6,17 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from digitlib.params import validate_parameters
 from digitlib.report import comparison as compare
 from digitlib.report.results import save_test_predictions
-from digitlib.report.significance import holm, mcnemar_exact, paired_difference_interval
+from digitlib.report.significance import holm, mcnemar_exact, mean_interval, paired_difference_interval
 from digitlib.rundir import RunDirectoryWarning
 from digitlib.train.evaluation import evaluate_predictions
 from test_rundir import valid_metrics, write_run
+
+PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'  # markup in a user's parameter
 
 # MNIST's test labels where this machine has them, which the comparison checks stored labels against; else
 # stand-ins (nothing to check them against).
@@ -22,8 +25,9 @@ LABELS = np.arange(10_000) % 10 if LABELS is None else LABELS
 
 
 def fake_run(reports, run_id, correct, *, seed=42, epochs=3, labels=LABELS, predictions=True, backend=None,
-             **metrics):
-    """A finished run scored on the first len(correct) test images, right exactly where `correct` says."""
+             recorded=None, **metrics):
+    """A finished run scored on the first len(correct) test images, right exactly where `correct` says; `recorded`
+    adds parameters to run.json's."""
     correct = np.asarray(correct, dtype=bool)
     truth = np.asarray(labels[:len(correct)])
     answers = np.where(correct, truth, (truth + 1) % 10)
@@ -32,7 +36,8 @@ def fake_run(reports, run_id, correct, *, seed=42, epochs=3, labels=LABELS, pred
     parameters = validate_parameters(model="seed", epochs=epochs, seed=seed)
     content = valid_metrics(float(correct.mean()), parameters)
     content["test"].update(images=len(correct), mistakes=int((~correct).sum()))
-    record = {"parameters": {"model": "seed", "epochs": epochs, "seed": seed}, "metrics": {**content, **metrics}}
+    record = {"parameters": {"model": "seed", "epochs": epochs, "seed": seed, **(recorded or {})},
+              "metrics": {**content, **metrics}}
     run_dir = write_run(reports, run_id, **record, **({"backend": backend} if backend else {}))
     if predictions:
         save_test_predictions(run_dir, evaluate_predictions(probabilities, truth))
@@ -58,9 +63,9 @@ def test_common_mistakes_come_from_the_stored_predictions_over_the_images_all_ru
 
     images = np.zeros((10_000, 28, 28), dtype=np.uint8)
     figure = compare.common_mistakes_figure(runs, images, LABELS)  # as the notebook calls it
-    assert figure._suptitle.get_text() == ("3 of the 500 test digits the runs share are missed by every run "
-                                           "(true → seed · 3 ep · seed 1); 1 run without recorded test "
-                                           "predictions left out")
+    assert figure._suptitle.get_text() == ("3 of the 500 test digits the runs share are missed by every run: "
+                                           "possibly ambiguous or mislabeled (true → seed · 3 ep · seed 1); 1 run "
+                                           "without recorded test predictions left out")
 
     found = compare.common_mistakes(runs, LABELS)
     assert found.shared == 500 and list(found.indices) == [3, 50, 77]
@@ -176,7 +181,164 @@ def test_seeds_of_one_configuration_are_grouped(tmp_path):
     assert grouped.name == "seed · 3 ep" and grouped["seed values"] == "1, 2, 3"
     spread = np.std(list(accuracies.values()), ddof=1)
     assert grouped["test accuracy (mean ± sd)"] == f"98.00% ± {spread:.2%}"
+    half = stats.t.ppf(0.975, 2) * spread / np.sqrt(3)  # Student's t with 2 degrees of freedom: 4.30
+    assert grouped["95% interval of the mean (t)"] == f"{0.98 - half:.2%} – 100.00%" == "95.52% – 100.00%"  # ≤ 100%
     assert table.loc["seed · 5 ep", "test accuracy (mean ± sd)"] == "100.00% ± —"
+    assert table.loc["seed · 5 ep", "95% interval of the mean (t)"] == "—"
+
+
+def test_the_mean_interval_is_students_t_over_the_seeds():
+    low, high = mean_interval([0.97, 0.98, 0.99])
+    assert (low, high) == pytest.approx((0.98 - 4.302653 * 0.01 / np.sqrt(3), 0.98 + 4.302653 * 0.01 / np.sqrt(3)))
+    assert mean_interval([0.5, 0.5]) == (0.5, 0.5)
+    with pytest.raises(ValueError, match="one seed has no spread"):
+        mean_interval([0.98])
+
+
+def test_only_the_parameters_that_differ_are_shown_with_backend_and_model_version(tmp_path):
+    fake_run(tmp_path, "a", outcomes(100, []), seed=1, recorded={"data_dir": PAYLOAD})
+    fake_run(tmp_path, "b", outcomes(100, [1]), seed=2, epochs=5, backend="jax")
+    table = compare.differences_table(compare.load_runs(tmp_path))
+    assert table.data.to_dict("index") == {
+        "epochs": {"a": "3", "b": "5"}, "seed": {"a": "1", "b": "2"}, "data_dir": {"a": PAYLOAD, "b": "None"},
+        "backend": {"a": "tensorflow", "b": "jax"}, "model version": {"a": "1", "b": "1"}}
+    assert table.caption.startswith("Only the parameters that differ between the 2 runs; all other parameters are "
+                                    "equal: model, batch_size, ")
+    page = table.to_html()
+    assert PAYLOAD not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # a path is text, not markup
+    same = tmp_path / "same"
+    fake_run(same, "c", outcomes(100, []), seed=1)
+    fake_run(same, "d", outcomes(100, [1]), seed=1)
+    table = compare.differences_table(compare.load_runs(same))
+    assert list(table.data.index) == ["backend", "model version"] and table.caption.startswith("No parameter differs")
+
+
+def _nudge(run_dir, position, digit, amount):
+    """Move `amount` of image `position`'s probability from its likeliest digit to `digit`."""
+    from digitlib.report.results import read_test_predictions
+
+    _, evaluation = read_test_predictions(run_dir)
+    probabilities = evaluation.probabilities.copy()
+    probabilities[position, probabilities[position].argmax()] -= amount
+    probabilities[position, digit] += amount
+    save_test_predictions(run_dir, evaluate_predictions(probabilities, evaluation.labels))
+
+
+def test_two_runs_that_differ_only_in_backend_get_an_agreement_receipt(tmp_path):
+    fake_run(tmp_path, "on-tf", outcomes(200, [3]), seed=7)
+    jax = fake_run(tmp_path, "on-jax", outcomes(200, [3]), seed=7, backend="jax")
+    fake_run(tmp_path, "other-seed", outcomes(200, [4, 5]), seed=8, backend="jax")
+    fake_run(tmp_path, "jax-no-predictions", outcomes(200, [4]), seed=9, backend="jax", predictions=False)
+    fake_run(tmp_path, "tf-no-predictions", outcomes(200, [6]), seed=9)
+    truth = LABELS[:200]
+    _nudge(jax, 10, (truth[10] + 2) % 10, 0.5)  # 0.82 -> 0.32 and 0.02 -> 0.52: read as another digit
+    _nudge(jax, 20, (truth[20] + 3) % 10, 0.25)  # 0.82 -> 0.57: the same digit
+    runs = compare.load_runs(tmp_path)
+    assert sorted(tuple(sorted(r.run_id for r in pair)) for pair in compare.backend_pairs(runs)) == [
+        ("jax-no-predictions", "tf-no-predictions"), ("on-jax", "on-tf")]
+    table = compare.backend_agreement_table(runs).data.set_index("run A")
+    receipt = table.loc["seed · 3 ep · seed 7 (on-tf)"]
+    assert (receipt["backend A"], receipt["run B"], receipt["backend B"]) == (
+        "tensorflow", "seed · 3 ep · seed 7 (on-jax)", "jax")
+    assert receipt["shared images"] == "200" and receipt["predictions that differ"] == "1 (0.50%)"
+    assert float(receipt["largest probability difference"]) == pytest.approx(0.5)
+    unrecorded = table.loc["seed · 3 ep · seed 9 (tf-no-predictions)"]
+    assert unrecorded["predictions that differ"] == "not recorded"
+    alone = tmp_path / "alone"
+    fake_run(alone, "x", outcomes(100, []), seed=1)
+    fake_run(alone, "y", outcomes(100, []), seed=2, backend="jax")
+    empty = compare.backend_agreement_table(compare.load_runs(alone))
+    assert empty.data.empty and empty.caption.startswith("No two of the runs differ only in backend")
+
+
+def numbered_images():
+    """MNIST-sized test images, each carrying its own index in two pixels, so a thumbnail says which image it is."""
+    images = np.zeros((10_000, 28, 28), dtype=np.uint8)
+    images[:, 0, 0], images[:, 0, 1] = np.arange(10_000) // 256, np.arange(10_000) % 256
+    return images
+
+
+def shown(axes_list):
+    """The image index each thumbnail shows, and its title, in order."""
+    return [(int(a.images[0].get_array()[0, 0]) * 256 + int(a.images[0].get_array()[0, 1]), a.get_title())
+            for a in axes_list if a.images]
+
+
+def test_the_images_one_run_reads_right_and_the_other_wrong_are_shown_both_ways(tmp_path):
+    only_b_wrong = [2, 30, 31, 400]  # A reads these right, B wrong
+    only_a_wrong = [7, 500]  # B reads these right, A wrong
+    both_wrong = [9]
+    fake_run(tmp_path, "a", outcomes(1000, only_a_wrong + both_wrong), seed=1)
+    fake_run(tmp_path, "b", outcomes(1000, only_b_wrong + both_wrong), seed=2)
+    fake_run(tmp_path, "c", outcomes(1000, range(100)), seed=3)  # third: not in the pair
+    runs = compare.load_runs(tmp_path)
+    found = compare.disagreements(runs)
+    assert (found.run_a.run_id, found.run_b.run_id) == ("a", "b") and len(found.indices) == 1000
+    assert list(found.indices[found.only_a]) == only_b_wrong and list(found.indices[found.only_b]) == only_a_wrong
+
+    figure = compare.disagreement_figure(runs, numbered_images())
+    first, second = figure.subfigs
+    assert first._suptitle.get_text() == "4 test images A reads right and B wrong"
+    assert second._suptitle.get_text() == "2 test images B reads right and A wrong"
+    assert figure._suptitle.get_text().startswith("A = seed · 3 ep · seed 1 (a), B = seed · 3 ep · seed 2 (b); 1,000")
+    truth = LABELS
+    assert shown(first.axes) == [(i, f"{truth[i]}: A {truth[i]}, B {(truth[i] + 1) % 10}") for i in only_b_wrong]
+    assert shown(second.axes) == [(i, f"{truth[i]}: A {(truth[i] + 1) % 10}, B {truth[i]}") for i in only_a_wrong]
+
+    few = compare.disagreement_figure(runs, numbered_images(), count=3)  # bounded, with the total in the title
+    assert few.subfigs[0]._suptitle.get_text() == "4 test images A reads right and B wrong: the first 3 shown"
+    assert [index for index, _ in shown(few.subfigs[0].axes)] == only_b_wrong[:3]
+    assert compare.disagreement_figure(compare.load_runs(tmp_path / "a"), numbered_images()) is None
+
+
+def test_no_disagreement_one_way_is_said_so(tmp_path):
+    fake_run(tmp_path, "a", outcomes(100, [1]), seed=1)
+    fake_run(tmp_path, "b", outcomes(100, [1, 2]), seed=2)
+    figure = compare.disagreement_figure(compare.load_runs(tmp_path), numbered_images())
+    assert figure.subfigs[1]._suptitle.get_text() == "No test image B reads right and A wrong"
+    assert shown(figure.subfigs[1].axes) == []
+    with pytest.raises(ValueError, match="pass all 10,000 of MNIST's test images"):
+        compare.disagreement_figure(compare.load_runs(tmp_path), numbered_images()[:100])
+
+
+def test_the_confusion_matrix_difference_is_b_minus_a(tmp_path):
+    truth = LABELS[:1000]
+    sevens, fours = np.flatnonzero(truth == 7), np.flatnonzero(truth == 4)
+    fake_run(tmp_path, "a", outcomes(1000, fours[:2]), seed=1)  # reads two 4s as 5s
+    fake_run(tmp_path, "b", outcomes(1000, sevens[:3]), seed=2)  # reads three 7s as 8s
+    found = compare.disagreements(compare.load_runs(tmp_path))
+    expected = np.zeros((10, 10), dtype=int)
+    expected[7, 8], expected[7, 7], expected[4, 5], expected[4, 4] = 3, -3, -2, 2
+    np.testing.assert_array_equal(found.confusion_difference, expected)
+    figure = compare.confusion_difference_figure(compare.load_runs(tmp_path))
+    assert figure.axes[0].get_title().startswith("Confusion matrix, B − A: +3 mistakes where B errs more often, "
+                                                 "−2 where it errs less often")
+    assert sorted(t.get_text() for t in figure.axes[0].texts if t.get_text()) == ["-2", "3"]  # no diagonal
+    assert compare.confusion_difference_figure(compare.load_runs(tmp_path / "a")) is None
+
+
+def test_reliability_diagrams_and_robustness_are_overlaid_for_two_runs_or_more(tmp_path):
+    fake_run(tmp_path, "a", outcomes(100, [1]), seed=1, robustness=ROBUSTNESS)
+    fake_run(tmp_path, "b", outcomes(100, [1, 2]), seed=2,
+             robustness={**ROBUSTNESS, "accuracy": {"rotate": 0.8, "blur": 0.9}, "mean_accuracy": 0.85})
+    fake_run(tmp_path, "old", outcomes(100, [1, 2, 3]), seed=3, predictions=False)
+    runs = compare.load_runs(tmp_path)
+    axes = compare.reliability_overlay_figure(runs).axes[0]
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert list(lines) == ["perfectly calibrated", "seed · 3 ep · seed 1 (ECE 17.00%)",
+                           "seed · 3 ep · seed 2 (ECE 16.00%)"]
+    # every image at confidence 0.82: one bin, at 99% and 98% accuracy
+    assert list(lines["seed · 3 ep · seed 1 (ECE 17.00%)"].get_ydata()) == [pytest.approx(0.99)]
+    assert "1 run without test predictions left out" in axes.get_title()
+
+    axes = compare.robustness_overlay_figure(runs).axes[0]
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["clean", "gaussian noise", "rotate", "blur"]
+    (first, second) = axes.get_lines()
+    np.testing.assert_allclose(first.get_ydata(), [99, 95, 91, np.nan])
+    np.testing.assert_allclose(second.get_ydata(), [99, np.nan, 80, 90])
+    assert "1 run not recorded" in axes.get_title()
+    one = compare.load_runs(tmp_path / "a")
+    assert compare.reliability_overlay_figure(one) is None and compare.robustness_overlay_figure(one) is None
 
 
 CALIBRATION = {"ece": 0.012, "nll": 0.03, "brier": 0.02, "bins": 15, "temperature": 1.3,
@@ -207,9 +369,11 @@ def test_the_runs_table_shows_each_accuracys_95_percent_interval(tmp_path):
     assert table.loc["a", "test images"] == 1000
 
 
-SECTIONS = ["The runs, best first", "Which differences are significant", "Seeds of one configuration",
-            "How far to trust each run", "Accuracy against training time", "Per-digit accuracy", "Learning curves",
-            "Digits every model gets wrong"]
+SECTIONS = ["The runs, best first", "What differs between the runs", "Which differences are significant",
+            "Seeds of one configuration", "The same run on another backend", "Where the mistakes moved",
+            "What one reads right and the other wrong", "How far to trust each run", "Reliability diagrams",
+            "Robustness to shifts", "Accuracy against training time", "Per-digit accuracy", "Learning curves",
+            "Digits every model gets wrong: possibly ambiguous or mislabeled"]
 
 
 def test_the_notebook_tells_the_sections_in_order():
@@ -256,9 +420,10 @@ def test_the_comparison_notebook_runs_end_to_end_on_stored_predictions(tmp_path,
 
     reports = tmp_path / "runs"
     mistakes = [int(i) for i in np.flatnonzero(mnist.y_test[:1000] == 7)[:4]]
-    fake_run(reports, "best", outcomes(1000, mistakes[:3]), seed=1, labels=mnist.y_test,
+    fake_run(reports, "first", outcomes(1000, mistakes[:3]), seed=1, labels=mnist.y_test,
              calibration=CALIBRATION, robustness=ROBUSTNESS)
-    fake_run(reports, "second", outcomes(1000, mistakes + list(range(900, 930))), seed=2, labels=mnist.y_test)
+    fake_run(reports, "second", outcomes(1000, mistakes + list(range(900, 930))), seed=2, labels=mnist.y_test,
+             robustness=ROBUSTNESS)
     fake_run(reports, "third", outcomes(500, mistakes), seed=3, labels=mnist.y_test)
     fake_run(reports, "older", outcomes(1000, range(50)), seed=4, epochs=5, predictions=False)
     result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", reports,
@@ -272,7 +437,9 @@ def test_the_comparison_notebook_runs_end_to_end_on_stored_predictions(tmp_path,
     for heading in SECTIONS:
         assert heading in html, heading
     assert "significant at 5%" in html and "not recorded" in html
-    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 5
+    # significance, confusion difference, both-ways thumbnails, reliability, robustness, cost, digits, curves, shared
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 9
+    assert "No two of the runs differ only in backend" in html and "all other parameters are equal" in html
 
 
 @pytest.mark.parametrize("field, value", [

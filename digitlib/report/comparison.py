@@ -1,5 +1,7 @@
-"""Comparing finished runs side by side: accuracy and how sure it is, which differences are real, seeds,
-trustworthiness, cost, per-digit skill, curves and shared mistakes.
+"""Comparing finished runs side by side: accuracy and how sure it is, what differs between them, which
+differences are real, seeds, the same run on another backend, where two runs' mistakes differ (the
+confusion matrix's difference, and the images one reads right and the other wrong), trustworthiness
+(calibration and robustness, overlaid), cost, per-digit skill, curves and shared mistakes.
 
 Everything about single test images comes from the predictions each run stored when it was scored
 (``test_predictions.npz``): no model is loaded and nothing is predicted again. Runs made before runs
@@ -8,6 +10,7 @@ kept them are shown as "not recorded", never dropped without a word.
 
 from __future__ import annotations
 
+import html
 import itertools
 import os
 import warnings
@@ -21,8 +24,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from ..backends import EARLIER_RUNS_BACKEND
 from ..layout import METRICS_FILE, PREDICTIONS_FILE, RUN_FILE
-from ..params import model_label
+from ..params import DEFAULTS, model_label
 from ..rundir import (
     InvalidRun,
     Run,
@@ -33,9 +37,10 @@ from ..rundir import (
     skip_warning,
 )
 from ..train.evaluation import DIGITS, Evaluation
+from .calibration import BINS, expected_calibration_error, reliability_bins
 from .figures import digit_grid
 from .results import read_test_predictions
-from .significance import accuracy_interval, holm, mcnemar_exact, paired_difference_interval
+from .significance import accuracy_interval, holm, mcnemar_exact, mean_interval, paired_difference_interval
 from .tables import _in_full
 
 LEVEL = 0.05  # every verdict's significance level, after Holm's correction
@@ -101,6 +106,37 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
         })
     return pd.DataFrame(rows).set_index("run")
 
+
+# --- what differs between the runs --------------------------------------------------------------------
+
+def _backend(run: Run) -> str:
+    return run.backend or run.metrics["reproducibility"].get("backend") or EARLIER_RUNS_BACKEND
+
+
+def _shown(value: Any) -> str:
+    return ", ".join(map(_shown, value)) if isinstance(value, list) else str(value)
+
+
+def differences_table(runs: list[Run]):
+    """Only the parameters whose values differ between the runs, one row each and one column per run, then each
+    run's backend and model version; the caption names the parameters all of them share. A parameter a run did
+    not record (it was added later) counts with its default, as the run's identity counts it."""
+    given = [{**DEFAULTS, **run.parameters} for run in runs]
+    names = list(dict.fromkeys(name for parameters in given for name in parameters))
+    values = {name: [parameters.get(name) for parameters in given] for name in names}
+    differ = [name for name in names if len({repr(value) for value in values[name]}) > 1]
+    rows = {name: [_shown(value) for value in values[name]] for name in differ}
+    rows["backend"] = [_backend(run) for run in runs]
+    rows["model version"] = [str(1 if run.model_version is None else run.model_version) for run in runs]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=[run.run_id for run in runs])
+    equal = [name for name in names if name not in differ]
+    if not differ:
+        caption = f"No parameter differs between the {len(runs)} runs"
+    else:
+        caption = f"Only the parameter{'s' * (len(differ) > 1)} that differ between the {len(runs)} runs"
+    caption += (f"; all other parameters are equal: {', '.join(equal)}" if equal and differ
+                else f": {', '.join(equal)}" if equal else "")
+    return _in_full(table).set_caption(html.escape(caption + ". Backend and model version are shown always."))
 
 # --- the stored test predictions ---------------------------------------------------------------------
 
@@ -187,6 +223,21 @@ def _with_predictions(runs: list[Run], labels: np.ndarray | None = None):
         predictions = stored_predictions(run, labels)
         (missing if predictions is None else recorded).append(run if predictions is None else (run, predictions))
     return recorded, missing
+
+
+def _on_shared_images(recorded) -> tuple[np.ndarray, list[Evaluation]]:
+    """The test images every one of `recorded` (runs with their predictions) was scored on, as MNIST indices in
+    ascending order, and each run's predictions of exactly those images, in that order."""
+    shared = recorded[0][1][0]
+    for _, (indices, _) in recorded[1:]:
+        shared = np.intersect1d(shared, indices)
+    shared = np.sort(shared)
+    evaluations = []
+    for _, (indices, evaluation) in recorded:
+        order = np.argsort(indices)
+        positions = order[np.searchsorted(indices, shared, sorter=order)]
+        evaluations.append(Evaluation(evaluation.probabilities[positions], evaluation.labels[positions]))
+    return shared, evaluations
 
 
 def _correct_on(predictions: tuple[np.ndarray, Evaluation], shared: np.ndarray) -> np.ndarray:
@@ -347,7 +398,8 @@ def _configuration(run: dict[str, Any], varying: set[str]) -> str:
 
 def seed_groups_table(runs: list[Run]) -> pd.DataFrame:
     """One row per configuration: how many seeds ran it, the mean ± standard deviation (n − 1) of their
-    test accuracy, and which runs they are. One seed has no spread: "—"."""
+    test accuracy, the 95% interval of that mean (Student's t over the seeds: :func:`mean_interval`), and which
+    runs they are. One seed has no spread: "—"."""
     groups = seed_groups(runs)
     parameters = [run.metrics["parameters"] for group in groups for run in group]
     varying = {name for name in set().union(*parameters) if len({repr(p.get(name)) for p in parameters}) > 1}
@@ -360,10 +412,189 @@ def seed_groups_table(runs: list[Run]) -> pd.DataFrame:
             "backend": group[0].backend or group[0].metrics["reproducibility"]["backend"],
             "seeds": len(group), "seed values": ", ".join(str(run.metrics["parameters"]["seed"]) for run in group),
             "test accuracy (mean ± sd)": f"{accuracies.mean():.2%}{spread}",
+            "95% interval of the mean (t)": _mean_interval(accuracies),
             "runs": ", ".join(run.run_id for run in group),
         })
     return pd.DataFrame(rows).set_index("configuration")
 
+
+def _mean_interval(accuracies: np.ndarray) -> str:
+    if len(accuracies) < 2:
+        return "—"
+    low, high = mean_interval(accuracies)
+    return f"{max(low, 0.0):.2%} – {min(high, 1.0):.2%}"  # a t interval knows no bounds; accuracy does
+
+
+# --- the same run on another backend -------------------------------------------------------------------
+
+def backend_pairs(runs: list[Run]) -> list[tuple[Run, Run]]:
+    """Pairs of runs that differ only in their Keras backend: the same parameters (seed included) and model
+    version, so the same training on another backend; the more accurate run first."""
+    ordered = _best_first(runs)
+    same = [identity_of(replace(run, backend=EARLIER_RUNS_BACKEND)) for run in ordered]
+    return [(ordered[i], ordered[j]) for i, j in itertools.combinations(range(len(ordered)), 2)
+            if same[i] == same[j] and _backend(ordered[i]) != _backend(ordered[j])]
+
+
+@dataclass(frozen=True)
+class BackendAgreement:
+    """Two runs of one configuration on two backends, read on the test images both were scored on."""
+
+    run_a: Run
+    run_b: Run
+    images: int  # test images both were scored on
+    differ: int  # of them, how many each reads as another digit
+    largest: float  # the largest |p_a - p_b| over every image and digit
+
+
+def backend_agreement(runs: list[Run], labels: np.ndarray | None = None) -> list[BackendAgreement | tuple[Run, Run]]:
+    """For every pair of runs that differ only in backend (:func:`backend_pairs`), how far their stored test
+    predictions agree; a pair one of whose runs kept no (valid) predictions stays a plain pair of runs."""
+    pairs = backend_pairs(runs)
+    recorded = dict((id(run), found) for run, found in _with_predictions(
+        [run for pair in pairs for run in pair], labels)[0]) if pairs else {}
+    receipts = []
+    for run_a, run_b in pairs:
+        if id(run_a) not in recorded or id(run_b) not in recorded:
+            receipts.append((run_a, run_b))
+            continue
+        shared, (a, b) = _on_shared_images([(run_a, recorded[id(run_a)]), (run_b, recorded[id(run_b)])])
+        largest = float(np.abs(a.probabilities.astype(float) - b.probabilities).max()) if len(shared) else 0.0
+        receipts.append(BackendAgreement(run_a, run_b, len(shared), int(np.sum(a.predictions != b.predictions)),
+                                         largest))
+    return receipts
+
+
+def backend_agreement_table(runs: list[Run], labels: np.ndarray | None = None):
+    """A receipt for each pair of runs that differ only in backend: how many of the test images both were scored on
+    each reads as another digit, and the largest difference between their probabilities."""
+    rows = []
+    for receipt in backend_agreement(runs, labels):
+        run_a, run_b = (receipt.run_a, receipt.run_b) if isinstance(receipt, BackendAgreement) else receipt
+        row = {"run A": f"{label(run_a)} ({run_a.run_id})", "backend A": _backend(run_a),
+               "run B": f"{label(run_b)} ({run_b.run_id})", "backend B": _backend(run_b),
+               "test accuracy A": f"{run_a.metrics['test']['accuracy']:.2%}",
+               "test accuracy B": f"{run_b.metrics['test']['accuracy']:.2%}"}
+        if isinstance(receipt, BackendAgreement):
+            share = f" ({receipt.differ / receipt.images:.2%})" if receipt.images else ""
+            row.update({"shared images": f"{receipt.images:,}", "predictions that differ": f"{receipt.differ:,}{share}",
+                        "largest probability difference": f"{receipt.largest:.3g}"})
+        else:
+            row.update({"shared images": NOT_RECORDED, "predictions that differ": NOT_RECORDED,
+                        "largest probability difference": NOT_RECORDED})
+        rows.append(row)
+    columns = ["run A", "backend A", "run B", "backend B", "shared images", "predictions that differ",
+               "largest probability difference", "test accuracy A", "test accuracy B"]
+    caption = (f"{len(rows)} pair{'s' * (len(rows) != 1)} of runs that differ only in backend (same parameters, "
+               "seed and model version)" if rows else
+               "No two of the runs differ only in backend (same parameters, seed and model version)")
+    return _in_full(pd.DataFrame(rows, columns=columns)).hide(axis="index").set_caption(html.escape(caption))
+
+
+# --- two runs, image by image --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Disagreements:
+    """The two most accurate runs with stored predictions, read on the test images both were scored on."""
+
+    run_a: Run  # the more accurate
+    run_b: Run
+    indices: np.ndarray  # the shared test images: positions in MNIST's 10,000, ascending
+    labels: np.ndarray  # their true digits
+    answers_a: np.ndarray  # each run's reading of them
+    answers_b: np.ndarray
+
+    @property
+    def only_a(self) -> np.ndarray:
+        """Where A reads right and B wrong (a mask over `indices`)."""
+        return (self.answers_a == self.labels) & (self.answers_b != self.labels)
+
+    @property
+    def only_b(self) -> np.ndarray:
+        return (self.answers_b == self.labels) & (self.answers_a != self.labels)
+
+    def confusion(self, answers: np.ndarray) -> np.ndarray:
+        """The confusion matrix (rows: true digit, columns: the reading) of `answers` to `labels`."""
+        return np.bincount(10 * self.labels + answers, minlength=100).reshape(10, 10)
+
+    @property
+    def confusion_difference(self) -> np.ndarray:
+        """B's confusion matrix minus A's: off the diagonal, mistakes B makes more often (+) or less (−)."""
+        return self.confusion(self.answers_b) - self.confusion(self.answers_a)
+
+
+def disagreements(runs: list[Run], labels: np.ndarray | None = None) -> Disagreements | None:
+    """The two most accurate runs that kept (valid) test predictions, side by side on their shared images; None
+    when fewer than two kept them. The runs are compared best first, so with two runs these are the two."""
+    recorded = _with_predictions(runs, labels)[0][:2]
+    if len(recorded) < 2:
+        return None
+    shared, (a, b) = _on_shared_images(recorded)
+    return Disagreements(recorded[0][0], recorded[1][0], shared, a.labels, a.predictions, b.predictions)
+
+
+def _pair_title(found: Disagreements) -> str:
+    return (f"A = {label(found.run_a)} ({found.run_a.run_id}), B = {label(found.run_b)} ({found.run_b.run_id}); "
+            f"{len(found.indices):,} test images both were scored on")
+
+
+def confusion_difference_figure(runs: list[Run], labels: np.ndarray | None = None) -> Figure | None:
+    """The confusion matrix of the runner-up (B) minus the best run's (A) on their shared test images: red where B
+    makes a mistake more often, blue where less often. The diagonal (right answers) is left blank: its change is
+    the row's off-diagonal changes with their signs flipped. None when fewer than two runs kept predictions."""
+    found = disagreements(runs, labels)
+    if found is None:
+        return None
+    difference = found.confusion_difference
+    off = ~np.eye(10, dtype=bool)
+    more, fewer = int(difference[off & (difference > 0)].sum()), int(-difference[off & (difference < 0)].sum())
+    extent = max(1, int(np.abs(difference[off]).max()))
+    figure = Figure(figsize=(8, 7), layout="constrained")
+    axes = figure.add_subplot()
+    marks = np.where(difference != 0, difference.astype(str), "")  # only the cells that changed are numbered
+    sns.heatmap(pd.DataFrame(difference, index=DIGITS, columns=DIGITS), mask=~off, annot=marks, fmt="",
+                cmap="RdBu_r", vmin=-extent, vmax=extent, ax=axes, cbar_kws={"label": "B − A (images)"})
+    axes.set(xlabel="read as", ylabel="true digit",
+             title=f"Confusion matrix, B − A: +{more:,} mistakes where B errs more often, −{fewer:,} where it errs "
+                   f"less often\n{_pair_title(found)}")
+    axes.title.set_fontsize(9)
+    return figure
+
+
+def _thumbnails(figure, images: np.ndarray, titles: list[str], columns: int, title: str) -> None:
+    figure.suptitle(title, fontsize=10)
+    for index, axes in enumerate(figure.subplots(max(1, -(-len(images) // columns)), columns, squeeze=False).flat):
+        axes.set_axis_off()
+        if index < len(images):
+            axes.imshow(np.squeeze(images[index]), cmap="gray_r", vmin=0, vmax=255 if images.dtype == np.uint8 else 1)
+            axes.set_title(titles[index], fontsize=8)
+
+
+def disagreement_figure(runs: list[Run], images: np.ndarray, labels: np.ndarray | None = None,
+                        count: int = 24, columns: int = 12) -> Figure | None:
+    """Both ways, as thumbnails: the test images the best run (A) reads right and the runner-up (B) wrong, then
+    those B reads right and A wrong; at most `count` of each (in MNIST's order), each titled with its true digit
+    and both runs' readings, and each grid with how many there are in all. `images` are MNIST's 10,000 test images.
+    None when fewer than two runs kept predictions."""
+    if len(images) < 10_000:
+        raise ValueError(f"images holds {len(images):,} images: pass all 10,000 of MNIST's test images "
+                         "(load_mnist(data_dir).x_test); the stored indices point into them")
+    found = disagreements(runs, labels)
+    if found is None:
+        return None
+    ways = [(found.only_a, "A reads right and B wrong"), (found.only_b, "B reads right and A wrong")]
+    heights = [max(1, -(-min(count, int(mask.sum())) // columns)) for mask, _ in ways]
+    figure = Figure(figsize=(1.1 * columns, sum(1.3 * rows + 0.5 for rows in heights) + 0.5), layout="constrained")
+    figure.suptitle(_pair_title(found), fontsize=10)
+    for part, (mask, what), in zip(figure.subfigures(2, 1, height_ratios=heights), ways):
+        shown = np.flatnonzero(mask)[:count]
+        total = int(mask.sum())
+        title = (f"{total:,} test images {what}" + (f": the first {len(shown)} shown" if total > len(shown) else "")
+                 if total else f"No test image {what}")
+        _thumbnails(part, np.asarray(images)[found.indices[shown]],
+                    [f"{found.labels[i]}: A {found.answers_a[i]}, B {found.answers_b[i]}" for i in shown],
+                    columns, title)
+    return figure
 
 # --- how far to trust each run -------------------------------------------------------------------------
 
@@ -391,6 +622,55 @@ def trust_table(runs: list[Run]) -> pd.DataFrame:
         })
     return pd.DataFrame(rows).set_index("run")
 
+
+def reliability_overlay_figure(runs: list[Run], labels: np.ndarray | None = None, bins: int = BINS) -> Figure | None:
+    """Every run's reliability diagram (accuracy against confidence, per confidence bin) on one plot, from its stored
+    test predictions; the diagonal is perfect calibration. None when fewer than two runs kept predictions."""
+    recorded, missing = _with_predictions(runs, labels)
+    if len(recorded) < 2:
+        return None
+    figure = Figure(figsize=(8, 6), layout="constrained")
+    axes = figure.add_subplot()
+    axes.plot([0, 1], [0, 1], ":", color="#8c959f", label="perfectly calibrated")
+    lowest = 1.0
+    for name, (_, (_, evaluation)) in zip(_names([run for run, _ in recorded]), recorded):
+        table = reliability_bins(evaluation, bins)
+        filled = table[table["count"] > 0]
+        axes.plot(filled["confidence"], filled["accuracy"], "o-", markersize=4,
+                  label=f"{name} (ECE {expected_calibration_error(evaluation, bins):.2%})")
+        lowest = min(lowest, float(evaluation.confidence.min()))
+    low = max(0.0, min(0.5, lowest))
+    left_out = f"; {len(missing)} run{'s' * (len(missing) != 1)} without test predictions left out" if missing else ""
+    axes.set(xlim=(low, 1.0), ylim=(low, 1.0), xlabel="confidence of the prediction", ylabel="accuracy",
+             title=f"Reliability diagrams overlaid ({bins} confidence bins){left_out}")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="upper left")
+    return figure
+
+
+def robustness_overlay_figure(runs: list[Run]) -> Figure | None:
+    """Each run's accuracy on the clean subset and under every shift at its recorded severity (metrics.json keeps
+    that one level), one line per run; None when fewer than two runs measured it."""
+    measured = [run for run in runs if run.metrics.get("robustness")]
+    if len(measured) < 2:
+        return None
+    shifts = list(dict.fromkeys(shift for run in measured for shift in run.metrics["robustness"]["accuracy"]))
+    figure = Figure(figsize=(max(8.0, 0.8 * len(shifts) + 3), 5), layout="constrained")
+    axes = figure.add_subplot()
+    for name, run in zip(_names(measured), measured):
+        robustness = run.metrics["robustness"]
+        values = [robustness.get("clean_accuracy", np.nan)] + [robustness["accuracy"].get(s, np.nan) for s in shifts]
+        axes.plot(range(len(values)), [100 * v for v in values], "o-", markersize=4,
+                  label=f"{name}: severity {robustness['severity']}, {robustness['images']:,} images, "
+                        f"mean {robustness['mean_accuracy']:.1%}")
+    axes.set_xticks(range(len(shifts) + 1), ["clean", *(shift.replace("_", " ") for shift in shifts)],
+                    rotation=30, ha="right")
+    left_out = len(runs) - len(measured)
+    axes.set(ylabel="accuracy (%)", title="Accuracy under each shift, overlaid" +
+             (f"; {left_out} run{'s' * (left_out != 1)} {NOT_RECORDED}" if left_out else ""))
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    return figure
 
 # --- cost, digits and curves ---------------------------------------------------------------------------
 
@@ -460,17 +740,9 @@ def common_mistakes(runs: list[Run], labels: np.ndarray | None = None) -> Common
     if not recorded:
         nothing = np.zeros(0, dtype=np.int64)
         return CommonMistakes(nothing, nothing, np.zeros((0, 0), dtype=np.int64), 0, [], missing)
-    shared = recorded[0][1][0]
-    for _, (indices, _) in recorded[1:]:
-        shared = np.intersect1d(shared, indices)
-    shared = np.sort(shared)
-    answers = []
-    for _, (indices, evaluation) in recorded:
-        order = np.argsort(indices)
-        positions = order[np.searchsorted(indices, shared, sorter=order)]
-        answers.append((evaluation.predictions[positions], evaluation.labels[positions]))
-    truth = answers[0][1]
-    predictions = np.stack([predicted for predicted, _ in answers])
+    shared, evaluations = _on_shared_images(recorded)
+    truth = evaluations[0].labels
+    predictions = np.stack([evaluation.predictions for evaluation in evaluations])
     wrong = (predictions != truth).all(axis=0)
     return CommonMistakes(indices=shared[wrong], labels=truth[wrong], predictions=predictions[:, wrong],
                           shared=len(shared), runs=[run for run, _ in recorded], not_recorded=missing)
@@ -479,7 +751,8 @@ def common_mistakes(runs: list[Run], labels: np.ndarray | None = None) -> Common
 def common_mistakes_figure(runs: list[Run], images: np.ndarray, labels: np.ndarray | None = None,
                            count: int = 30) -> Figure:
     """The digits no run reads right, from the runs' stored predictions, titled with the true label and the
-    best run's answer. `images` are MNIST's 10,000 test images (as loaded or prepared), `labels` theirs."""
+    best run's answer: possibly ambiguous, or mislabeled in MNIST. `images` are MNIST's 10,000 test images (as
+    loaded or prepared), `labels` theirs."""
     if len(images) < 10_000:
         raise ValueError(f"images holds {len(images):,} images: pass all 10,000 of MNIST's test images "
                          "(load_mnist(data_dir).x_test); the stored indices point into them")
@@ -491,7 +764,7 @@ def common_mistakes_figure(runs: list[Run], images: np.ndarray, labels: np.ndarr
         title = "No run kept its test predictions (runs made before they were recorded): no shared mistakes to show"
     elif len(found.indices):
         title = (f"{len(found.indices):,} of the {found.shared:,} test digits the runs share are missed by every "
-                 f"run (true → {label(found.runs[0])}){left_out}")
+                 f"run: possibly ambiguous or mislabeled (true → {label(found.runs[0])}){left_out}")
     else:
         title = f"None of the {found.shared:,} test digits the runs share is missed by every run{left_out}"
     titles = [f"{found.labels[i]} → {found.predictions[0, i]}" for i in chosen]

@@ -110,3 +110,21 @@ def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     adjusted = np.empty_like(values)
     adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
     return adjusted
+
+
+def mean_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Student's t interval of the mean of `values` (one result per seed, say): mean ± t(n − 1) · sd / √n.
+
+    It treats the values as draws from one normal distribution, which is what repeating a configuration
+    with other seeds gives; with a handful of seeds it is wide, as it should be. Needs two values or more.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or values.size < 2 or not np.all(np.isfinite(values)):
+        raise ValueError(f"values must be two finite numbers or more (one per seed), got {values.size}: "
+                         "one seed has no spread to make an interval from")
+    confidence = _check_confidence(confidence)
+    mean, error = float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
+    if error == 0:
+        return mean, mean
+    low, high = stats.t.interval(confidence, values.size - 1, loc=mean, scale=error)
+    return float(low), float(high)

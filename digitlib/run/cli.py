@@ -3,7 +3,9 @@
 ``digitlib report [-p NAME VALUE ...] [--params-file FILE]`` trains and renders a report;
 ``digitlib sweep SWEEP.yaml [--jobs N | --scheduler tcp://HOST:8786]`` runs a batch of reports, here or on a
 Dask cluster;
-``digitlib predict IMAGE_OR_DIR ... [--model PATH] [--top K] [--json]`` reads digits from images.
+``digitlib predict IMAGE_OR_DIR ... [--model PATH] [--top K] [--json]`` reads digits from images;
+``digitlib compare RUN RUN [RUN ...] [--title TEXT] [--data-dir DIR]`` renders the comparison of finished runs (run
+ids in --reports-dir, or run folders) into the reports folder, as ``digitlib report --notebook compare_runs`` does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ..backends import BACKENDS
 from ..layout import INDEX_FILE, REPORTS_DIR
 from ..modelfile import ModelError
 from ..params import (
+    COMPARISON,
     PREDICTION,
     TRAINING,
     ParameterError,
@@ -97,6 +100,27 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--backend", choices=BACKENDS,
                          help="the Keras backend to read with (default: $KERAS_BACKEND, else tensorflow); "
                               "a model saved by either backend loads with both")
+
+    compare = commands.add_parser(
+        "compare", help="compare finished training runs side by side into reports/<run-id>/report.html",
+        usage="digitlib compare RUN RUN [RUN ...] [--title TEXT] [--data-dir DIR] [--reports-dir DIR] [--json] "
+              "[--show-code] [--timeout SECONDS]",
+        description="Render notebooks/compare_runs.ipynb for two or more finished training runs: what differs, "
+                    "which differences are significant, seeds, backends, the images one run reads right and the "
+                    "other wrong, calibration, robustness, curves and the digits every run gets wrong.")
+    compare.add_argument("runs", nargs="*", metavar="RUN",
+                         help="a run id in --reports-dir (as its index.html lists it), or a run's folder")
+    compare.add_argument("--title", metavar="TEXT", help="what is being compared, shown in the report "
+                                                         "(default: the run ids)")
+    compare.add_argument("--data-dir", metavar="DIR",
+                         help="folder with the MNIST files (default: $DIGITLIB_DATA_DIR, else download)")
+    compare.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR",
+                         help=f"where the run ids are, and where the comparison goes (default: {REPORTS_DIR})")
+    compare.add_argument("--show-code", action="store_true", help="keep the code cells in report.html")
+    compare.add_argument("--timeout", type=float, metavar="SECONDS",
+                         help="stop the comparison, marked 'timed out', when one notebook cell runs longer")
+    compare.add_argument("--json", action="store_true",
+                         help="print the result as one JSON object on stdout (run id, status, paths)")
     return parser
 
 
@@ -145,6 +169,57 @@ def report_command(arguments: argparse.Namespace) -> int:
         print(f"{summary}report written to {printable(result.report)}", flush=True)
     if outcome["warning"]:  # the run succeeded, but learned little: say what to change, still exit 0
         print(f"digitlib: warning: {outcome['warning']}", file=sys.stderr, flush=True)
+    return EXIT_OK
+
+
+def _finished_run(given: str, reports_dir: str) -> Path:
+    """The folder of the finished training run `given` names: a run id in `reports_dir`, else a run's folder."""
+    from ..layout import RUN_FILE
+    from ..rundir import RUN_ID, InvalidRun, read_run, run_directory
+
+    by_id = RUN_ID.fullmatch(given) and (Path(reports_dir) / given / RUN_FILE).is_file()
+    folder = run_directory(reports_dir, given) if by_id else Path(given)
+    if not (folder / RUN_FILE).is_file():
+        where = (f"{given} is not a run folder (it holds no {RUN_FILE})" if folder.is_dir()
+                 else f"no run {given!r} in {reports_dir}, nor a run folder by that name" if RUN_ID.fullmatch(given)
+                 else f"{given} does not exist")
+        raise ParameterError(f"{printable(where)}: give run ids as {reports_dir}/index.html lists them "
+                             "(or --reports-dir DIR), or paths to run folders")
+    try:
+        run = read_run(folder)
+    except InvalidRun as problem:
+        raise ParameterError(f"{printable(folder)} cannot be compared: {printable(str(problem))}") from None
+    if not run.contract.trains:
+        raise ParameterError(f"{printable(folder)} is a {run.contract.kind} run, not a training run: "
+                             "compare runs that trained a model")
+    if run.status != "succeeded" or run.metrics is None:
+        raise ParameterError(f"{printable(folder)} has not finished (status: {run.status}): compare finished runs")
+    return folder.resolve()
+
+
+def compare_command(arguments: argparse.Namespace) -> int:
+    from .runner import run_report
+
+    folders = list(dict.fromkeys(_finished_run(given, arguments.reports_dir) for given in arguments.runs))
+    if len(folders) < 2:
+        raise ParameterError(f"compare needs two finished runs or more, got {len(folders)} "
+                             f"({'the same run twice' if len(arguments.runs) > 1 else 'name at least two'})")
+    if arguments.timeout is not None and not (math.isfinite(arguments.timeout) and arguments.timeout > 0):
+        raise ParameterError(f"--timeout must be a positive number of seconds, got {arguments.timeout:g}")
+    parameters = {"runs": [str(folder) for folder in folders],
+                  "title": arguments.title if arguments.title is not None else " vs ".join(f.name for f in folders),
+                  "data_dir": arguments.data_dir}
+    result = run_report(parameters, notebook=COMPARISON.name, reports_dir=arguments.reports_dir,
+                        show_code=arguments.show_code, timeout=arguments.timeout,
+                        stream=_terminal_stderr() if arguments.json else sys.stdout)
+    if arguments.json:
+        print(json.dumps(result.as_dict()), flush=True)
+    if result.status != "succeeded":
+        print(f"digitlib: comparison {result.run_dir.name} {result.status}: "
+              f"{printable(result.error)} (report: {printable(result.report)})", file=sys.stderr)
+        return EXIT_FAILED
+    if not arguments.json:
+        print(f"comparison written to {printable(result.report)}", flush=True)
     return EXIT_OK
 
 
@@ -263,7 +338,8 @@ def sweep_command(arguments: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-COMMANDS = {"report": report_command, "sweep": sweep_command, "predict": predict_command}
+COMMANDS = {"report": report_command, "sweep": sweep_command, "predict": predict_command,
+            "compare": compare_command}
 
 
 def _reader_gone() -> int:
@@ -296,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         if getattr(interrupt, "reader_gone", False):  # `digitlib report | head -3`: the run is marked interrupted
             return _reader_gone()
-        marked = "; the run is marked 'interrupted' in the index" if arguments.command == "report" else ""
+        marked = "; the run is marked 'interrupted' in the index" if arguments.command in ("report", "compare") else ""
         print(f"digitlib: interrupted{marked}", file=sys.stderr)
         return EXIT_INTERRUPTED
 

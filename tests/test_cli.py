@@ -293,3 +293,10 @@ def test_compare_refuses_what_is_not_two_finished_training_runs_and_creates_noth
     refused(digitlib_in_process("compare", "good", "good", "--reports-dir", "elsewhere", cwd=tmp_path),
             "no run 'good' in elsewhere", tmp_path)
     assert not (tmp_path / "elsewhere").exists()
+    (reports / "best").symlink_to("good")  # the reports folder's own links name the run they point at
+    (reports / "latest").symlink_to("../not-a-run")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    refused(digitlib_in_process("compare", "best", "good", cwd=tmp_path), "got 1 (the same run twice)", tmp_path)
+    refused(digitlib_in_process("compare", "good", "latest", cwd=tmp_path), "points at ../not-a-run, not a run",
+            tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

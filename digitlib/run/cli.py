@@ -173,10 +173,19 @@ def report_command(arguments: argparse.Namespace) -> int:
 
 
 def _finished_run(given: str, reports_dir: str) -> Path:
-    """The folder of the finished training run `given` names: a run id in `reports_dir`, else a run's folder."""
-    from ..layout import RUN_FILE
+    """The folder of the finished training run `given` names: a run id in `reports_dir`, the reports folder's
+    `best` or `latest` link (the run id it points at), else a run's folder."""
+    import os
+
+    from ..layout import BEST, LATEST, RUN_FILE
     from ..rundir import RUN_ID, InvalidRun, read_run, run_directory
 
+    link = Path(reports_dir) / given
+    if given in (BEST, LATEST) and link.is_symlink():  # our own links point at a run id beside them
+        target = os.readlink(link)
+        if not RUN_ID.fullmatch(target):
+            raise ParameterError(f"{printable(str(link))} points at {printable(target)}, not a run of {reports_dir}")
+        given = target
     by_id = RUN_ID.fullmatch(given) and (Path(reports_dir) / given / RUN_FILE).is_file()
     folder = run_directory(reports_dir, given) if by_id else Path(given)
     if not (folder / RUN_FILE).is_file():

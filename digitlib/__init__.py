@@ -32,8 +32,8 @@ __version__ = "0.1.0"
 
 # module -> the public names it provides, by wing
 _EXPORTS = {
-    "params": ["PARAMETERS", "ParameterError", "recipe", "validate_comparison_parameters", "validate_parameters",
-               "validate_prediction_parameters"],
+    "params": ["PARAMETERS", "ParameterError", "rebuild_command", "recipe", "validate_comparison_parameters",
+               "validate_parameters", "validate_prediction_parameters"],
     "models": ["build_model", "describe_model", "layers_table", "model_names"],
     "modelfile": ["ModelError", "load_trained_model"],
     "train.data": ["DataError", "MNIST", "load_mnist"],

@@ -314,3 +314,50 @@ def absolute_paths(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
         return str(Path(value).expanduser().resolve()) if isinstance(value, str) else value
 
     return {key: absolute(value) if key in paths else value for key, value in given.items()}
+
+
+def command_line_value(value: Any) -> str:
+    """`value` as ``-p NAME VALUE`` takes it: text that :func:`parse_value` reads back as this very value (plain
+    where that is so, else a double-quoted YAML scalar or flow list); ParameterError for one it cannot write."""
+    import json
+
+    if isinstance(value, float):
+        text = repr(value)
+        mantissa, exponent, power = text.partition("e")
+        # YAML 1.1 reads 1e-05 as text; 1.0e-05 is the float
+        candidates = [text, f"{mantissa}.0e{power}" if exponent and "." not in mantissa else text]
+    elif isinstance(value, str):  # plain unless the command line would take it for an option (-x)
+        candidates = ([] if value.startswith("-") else [value]) + [json.dumps(value, ensure_ascii=False)]
+    elif isinstance(value, list):
+        candidates = [json.dumps(value, ensure_ascii=False)]
+    else:
+        candidates = ["null" if value is None else str(value)]
+    for text in candidates:
+        try:
+            read = parse_value(text)
+        except ParameterError:  # an anchor or alias (&, *): not as plain text
+            continue
+        if type(read) is type(value) and read == value:
+            return text
+    raise ParameterError(f"{_shown(value)} cannot be written as a command-line value that reads back the same")
+
+
+def rebuild_command(parameters: Mapping[str, Any], *, backend: str, notebook_name: str = TRAINING.name) -> str:
+    """The one shell command that runs this report again: ``digitlib report --backend B -p NAME VALUE ...``
+    with `parameters` (validated, as run.json and metrics.json record them). It names the parameters that
+    differ from what the command would use without them (for training, the chosen model's own recipe), each
+    value written so that the command line reads it back the same (:func:`command_line_value`) and quoted for
+    a POSIX shell."""
+    import shlex
+
+    contract = notebook(notebook_name)
+    usual = contract.validate({})
+    if "model" in parameters:  # the model chosen sets the others' usual values: its recipe
+        usual = {**contract.validate({"model": parameters["model"]}), "model": usual["model"]}
+    words = ["digitlib", "report", "--backend", backend]
+    if contract is not TRAINING:
+        words += ["--notebook", contract.name]
+    for name in (each.name for each in contract.parameters if each.name in parameters):
+        if parameters[name] != usual[name]:
+            words += ["-p", name, command_line_value(parameters[name])]
+    return shlex.join(words)

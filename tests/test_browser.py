@@ -45,9 +45,48 @@ def test_training_report_works_offline(browser, report_run):
                     "What the network looks at", "What it learned", "Reproducibility"]:
         assert heading in seen["headings"], heading
     assert "An ensemble's members" not in seen["headings"]
-    assert seen["text"].index("95% interval") < seen["text"].index("Downloading the MNIST data")  # the headline
+    # the headline, before the first section (whose name the table of contents shows first)
+    assert seen["text"].index("95% interval") < seen["text"].rindex("Downloading the MNIST data")
     assert (report_run / "report.html").stat().st_size < 1_500_000
     assert (report_run / "report.png").stat().st_size > 50_000
+    every_figure_says_what_it_shows_and_the_contents_lead_to_each_section(browser, report_run)
+
+
+def every_figure_says_what_it_shows_and_the_contents_lead_to_each_section(browser, report_run):
+    """Each figure's alt text carries this run's own numbers (metrics.json's), and each link of the table of
+    contents lands on its heading, scrolled into view, with the contents still in view beside it."""
+    import json
+
+    from digitlib.run.pages import PLACEHOLDER_ALT
+
+    metrics = json.loads((report_run / "metrics.json").read_text())
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    outside = []
+    page.on("request", lambda request: None if re.match(r"(file|data|about):", request.url)
+            else outside.append(request.url))
+    page.goto((report_run / "report.html").resolve().as_uri(), wait_until="load")
+    alts = page.eval_on_selector_all("img", "images => images.map(i => i.getAttribute('alt'))")
+    assert len(alts) == 10 and all(alt and alt != PLACEHOLDER_ALT and re.search(r"\d", alt) for alt in alts), alts
+    test, history = metrics["test"], metrics["training"]["history"]
+    said = {alt.split(" ", 1)[0]: alt for alt in alts}  # by first word
+    assert f"{test['images']:,} test images: {test['mistakes']} mistakes" in said["Confusion"]
+    assert f"validation accuracy {history['val_accuracy'][-1]:.2%} after the last epoch" in said["Loss"]
+    assert f"expected calibration error {metrics['calibration']['ece']:.2%}" in said["Reliability"]
+    assert f"whole test set {test['accuracy']:.1%}" in said["Accuracy"]
+    links = page.eval_on_selector_all("nav.report-contents a", "links => links.map(a => a.getAttribute('href'))")
+    assert len(links) == 14 and all(link.startswith("#") for link in links)  # the h2 and h3 sections shown
+    for link in links:
+        assert page.evaluate("id => document.getElementById(id)?.matches('h2, h3')", link[1:]), link
+    for index in (len(links) - 1, 5):  # the last section, then one back up the page
+        link = links[index]
+        page.locator("nav.report-contents a").nth(index).click()
+        page.wait_for_function("id => { const top = document.getElementById(id).getBoundingClientRect().top;"
+                               " return top >= 0 && top < 100; }", arg=link[1:], timeout=5000)
+        nav = page.eval_on_selector("nav.report-contents", "n => n.getBoundingClientRect().toJSON()")
+        assert 0 <= nav["top"] < 900 and nav["bottom"] > 0, nav  # the contents stay in view
+    page.screenshot(path=str(report_run / "report-contents.png"))
+    page.close()
+    assert outside == []
 
 
 def test_prediction_report_and_index_work_offline(browser, prediction_run):

@@ -101,6 +101,14 @@ def test_the_reliability_figure_shows_both_curves_when_a_temperature_was_fitted(
     diagram, histogram = figure.axes
     assert len(diagram.get_lines()) == 3  # the diagonal, as trained, after temperature
     assert len(histogram.patches) == 2 * 15
+    calibration = calibrate(with_temperature(evaluation, 0.5), evaluation)
+    sure = calibration.evaluation.confidence >= 0.99
+    assert figure.alt == (
+        "Reliability diagram of 3,000 test images in 15 confidence bins, beside how many images each bin holds: "
+        f"expected calibration error {calibration.ece:.2%} as trained, {calibration.scaled.ece:.2%} after "
+        f"temperature {calibration.temperature:.2f}; {int(sure.sum()):,} ({sure.mean():.1%}) read with at least 99% "
+        "confidence" + (f", {(calibration.evaluation.predictions == calibration.evaluation.labels)[sure].mean():.2%} "
+                        "of them right." if sure.any() else "."))
 
 
 def test_a_float32_softmax_is_scored_without_warnings():

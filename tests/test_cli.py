@@ -201,7 +201,7 @@ def test_a_tiny_run_warns_in_its_report_and_on_stderr_and_json_keeps_stdout_to_t
     assert printed["test_accuracy"] < 0.5 and printed["warning"] and "near chance" in printed["warning"]
     assert warnings == [f"digitlib: warning: {printed['warning']}"]
     html = (tmp_path / printed["report"]).read_text()
-    assert "near chance" in html and html.index("near chance") < html.index("Downloading the MNIST data")
+    assert "near chance" in html and html.index("near chance") < html.index('id="Downloading-the-MNIST-data"')
 
 
 TRAIN_FIRST = "run `make report` (or `digitlib report`) first"

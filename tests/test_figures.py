@@ -84,3 +84,60 @@ def test_learning_curves_without_validation_and_with_bad_history():
     assert len(figure.axes[0].lines) == 1
     with pytest.raises(ValueError, match="history has no 'accuracy'"):
         learning_curves_figure({"loss": [0.5]})
+
+
+def test_each_figure_says_what_it_shows_with_its_own_numbers(images, evaluation):
+    assert confusion_matrix_figure(evaluation).alt == (
+        "Confusion matrix of 40 test images: 4 mistakes, most often 0 read as 1 (once).")
+    assert sample_predictions_figure(images, evaluation, count=40).alt == (
+        "40 test digits drawn at random, each titled with its true and predicted digit: 36 of 40 right; "
+        "wrong: 0 read as 1, 1 read as 2, 2 read as 3 and 3 read as 4.")
+    assert confident_mistakes_figure(images, evaluation, count=2).alt.startswith(
+        "The 2 most confident of 4 mistakes on 40 test images")
+    assert confident_mistakes_figure(images, evaluation).alt.endswith(
+        "the surest: a 0 read as 1 with 99% confidence.")
+    perfect = evaluate_predictions(np.eye(10)[np.arange(40) % 10], np.arange(40) % 10)
+    assert confusion_matrix_figure(perfect).alt == "Confusion matrix of 40 test images: no mistakes."
+    assert confident_mistakes_figure(images, perfect).alt.startswith("No mistakes on the 40 test images")
+
+
+def test_the_most_frequent_confusion_is_named_with_its_count():
+    labels = np.array([9, 9, 9, 4, 7, 1])
+    probabilities = np.eye(10)[[4, 4, 9, 4, 1, 1]]
+    assert confusion_matrix_figure(evaluate_predictions(probabilities, labels)).alt == (
+        "Confusion matrix of 6 test images: 3 mistakes, most often 9 read as 4 (2 times).")
+
+
+def test_the_learning_curves_say_the_final_and_best_validation_accuracy():
+    history = {"loss": [0.5, 0.3, 0.2], "accuracy": [0.8, 0.9, 0.95],
+               "val_loss": [0.4, 0.35, 0.3], "val_accuracy": [0.85, 0.92, 0.9]}
+    assert learning_curves_figure(history).alt == (
+        "Loss and accuracy per epoch over 3 epochs, training and validation: validation accuracy 90.00% after the "
+        "last epoch, best 92.00% at epoch 2; training accuracy 95.00%, loss 0.2000.")
+    assert learning_curves_figure({"loss": [0.5], "accuracy": [0.8]}).alt == (
+        "Loss and accuracy per epoch over 1 epoch, training only: training accuracy 80.00% and loss 0.5000 after the "
+        "last epoch.")
+
+
+def test_a_figure_without_alt_text_is_refused():
+    from digitlib.report.figures import DescribedFigure
+
+    for empty in ("", "  ", None):
+        with pytest.raises(ValueError, match="alt text"):
+            DescribedFigure(empty)
+
+
+def test_shown_in_a_notebook_the_figure_carries_its_alt_text_beside_the_png(evaluation):
+    """As `%matplotlib inline` sets IPython up: the PNG from matplotlib's formatter, the alt from the figure."""
+    from types import SimpleNamespace
+
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.core.pylabtools import select_figure_formats
+
+    shell = SimpleNamespace(display_formatter=DisplayFormatter())
+    select_figure_formats(shell, {"png"})
+    figure = confusion_matrix_figure(evaluation)
+    data, metadata = shell.display_formatter.format(figure)
+    assert data["image/png"]  # base64 text or bytes, as the formatter gives it
+    assert metadata == {"image/png": {"alt": figure.alt}}
+    assert shell.display_formatter.format(Figure())[1] == {}  # a plain Figure has none: the report warns

@@ -57,6 +57,20 @@ def test_examples_are_random_right_ones_and_the_most_confident_mistakes():
     assert np.array_equal(right, chosen_examples(evaluation, count=4, seed=0)[0])
 
 
+def test_the_figure_says_which_digits_it_explains():
+    probabilities = np.full((40, 10), 0.01)
+    labels = np.arange(40) % 10
+    probabilities[np.arange(40), labels] = 0.91
+    probabilities[[3, 17], (labels[[3, 17]] + 1) % 10] = [0.95, 0.99]  # 7 read as 8 (the surest), 3 read as 4
+    evaluation = evaluate_predictions(probabilities / probabilities.sum(axis=1, keepdims=True), labels)
+    images = np.zeros((40, 28, 28, 1), dtype=np.float32)
+    right, _ = chosen_examples(evaluation, count=2, seed=0)
+    alt = occlusion_figure(InkCounter(), images, evaluation, count=2).alt
+    assert f"2 right predictions (digits {labels[right[0]]}, {labels[right[1]]})" in alt
+    surest, next_one = (f"{evaluation.confidence[i]:.0%}" for i in (17, 3))
+    assert alt.endswith(f"the 2 most confident mistakes (7 read as 8 at {surest}, 3 read as 4 at {next_one}).")
+
+
 @pytest.mark.jax
 @pytest.mark.e2e  # builds every model of the registry
 @pytest.mark.parametrize("name", model_matrix(["seed", "keras-example", "fast", "strong", "ensemble"]))

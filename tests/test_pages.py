@@ -53,3 +53,54 @@ def test_a_notebook_without_tags_is_shown_as_it_is():
     notebook = new_notebook(cells=[new_markdown_cell("# T"), printed("a()", "1"), new_markdown_cell("## S"),
                                    printed("b()", "")])
     assert [c.source for c in arrange_report(notebook).cells] == ["# T", "a()", "## S", "b()"]
+
+
+MARKUP = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")  # 1x1
+
+
+def figure_output(alt=None):
+    return new_output("display_data", data={"image/png": PNG}, metadata={"image/png": {"alt": alt}} if alt else {})
+
+
+def test_a_figure_alt_text_is_written_escaped_and_one_without_is_named(tmp_path, capsys):
+    from bs4 import BeautifulSoup
+
+    from digitlib.run.pages import PLACEHOLDER_ALT, images_without_alt
+
+    cell = new_code_cell("figures()", outputs=[figure_output(f"Confusion matrix of {MARKUP}.png: 3 mistakes"),
+                                              figure_output()])
+    path = tmp_path / "notebook.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# T"), cell]), path)
+    page = BeautifulSoup(render_html(path, tmp_path / "report.html").read_text(), "html.parser")
+    described, plain = page.find_all("img")
+    assert described["alt"] == f"Confusion matrix of {MARKUP}.png: 3 mistakes"  # the text, read back as text
+    assert page.find("script") is None and len(page.find_all("img")) == 2  # nothing of it became markup
+    assert plain["alt"] == PLACEHOLDER_ALT and images_without_alt(page) == [plain["src"][:60]]
+    assert "1 image(s) in " in capsys.readouterr().err  # render says so; the report is still written
+
+
+def test_the_contents_link_each_section_by_its_id_with_subsections_nested(tmp_path):
+    from bs4 import BeautifulSoup
+
+    cells = [new_markdown_cell("# Title"), new_markdown_cell("## Data & <em>its</em> shape"),
+             printed("a()", "1"), new_markdown_cell("### Per digit\n\ntext"), new_markdown_cell("### Confusion"),
+             new_markdown_cell("## How sure is it? Calibration"), printed("b()", "<h2>printed, not a section</h2>")]
+    path = tmp_path / "notebook.ipynb"
+    nbformat.write(new_notebook(cells=cells), path)
+    page = BeautifulSoup(render_html(path, tmp_path / "report.html").read_text(), "html.parser")
+    nav = page.select_one("nav.report-contents")
+    assert nav.find_next_sibling("main") is not None  # before the report, where the CSS keeps it in view
+    top = nav.ol.find_all("li", recursive=False)
+    assert [li.a.get_text() for li in top] == ["Data & its shape", "How sure is it? Calibration"]
+    assert [li.a.get_text() for li in top[0].ol.find_all("li")] == ["Per digit", "Confusion"]
+    for link in nav.find_all("a"):
+        target = page.find(id=link["href"][1:])
+        assert target is not None and target.name in ("h2", "h3")
+        assert target.get_text().replace("¶", "").strip() == link.get_text()
+
+
+def test_a_page_without_sections_gets_no_contents(tmp_path):
+    path = tmp_path / "notebook.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# Only a title"), printed("a()", "1")]), path)
+    assert "report-contents\"" not in render_html(path, tmp_path / "report.html").read_text().split("</style>")[-1]

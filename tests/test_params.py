@@ -11,8 +11,10 @@ from digitlib.params import (
     TRAINING,
     ParameterError,
     absolute_paths,
+    command_line_value,
     load_parameters_file,
     parse_value,
+    rebuild_command,
     recipe,
     validate_notebook_parameters,
     validate_parameters,
@@ -172,3 +174,34 @@ def test_model_label_names_an_ensemble_with_its_size():
 
     assert model_label(validate_parameters(model="fast")) == "fast"
     assert model_label(validate_parameters(model="ensemble", members=5)) == "ensemble of 5"
+
+
+AWKWARD = ["a folder/with spaces", "it's", '"quoted"', "<script>alert(1)</script>\"'&", "null", "10", "x: y",
+           "&anchor", "*alias", "line\nbreak", "~", "-starts-like-an-option", "# not a comment", "yes", "ünïcødé 🙂"]
+
+
+@pytest.mark.parametrize("awkward", AWKWARD)
+def test_the_rebuild_command_reads_back_as_the_same_parameters(awkward):
+    import shlex
+
+    from digitlib.run.cli import _parser
+
+    parameters = validate_parameters(model="seed", epochs=3, learning_rate=1e-05, validation_split=0.0, seed=0,
+                                     data_dir=awkward, train_limit=500)
+    command = rebuild_command(parameters, backend="jax")
+    arguments = _parser().parse_args(shlex.split(command)[1:])  # as the shell, then `digitlib`, read it
+    assert shlex.split(command)[:2] == ["digitlib", "report"] and arguments.backend == "jax"
+    assert validate_parameters({name: parse_value(value) for name, value in arguments.parameter}) == parameters
+
+
+def test_the_rebuild_command_names_only_what_differs_from_the_defaults():
+    assert rebuild_command(validate_parameters(), backend="tensorflow") == "digitlib report --backend tensorflow"
+    seed = validate_parameters(model="seed", epochs=10)  # the seed model's own epochs: not named
+    assert rebuild_command(seed, backend="tensorflow") == "digitlib report --backend tensorflow -p model seed"
+    assert rebuild_command(validate_parameters(learning_rate=0.002, test_limit=100), backend="jax") == (
+        "digitlib report --backend jax -p learning_rate 0.002 -p test_limit 100")
+    predict = validate_prediction_parameters(images=["a.png", "b c.png"], top=2)
+    assert rebuild_command(predict, backend="tensorflow", notebook_name="predict_your_digits") == (
+        "digitlib report --backend tensorflow --notebook predict_your_digits -p images '[\"a.png\", \"b c.png\"]' "
+        "-p top 2")
+    assert [command_line_value(v) for v in (1e-05, 2.5e+20, 0.1, 3, None)] == ["1.0e-05", "2.5e+20", "0.1", "3", "null"]

@@ -346,6 +346,12 @@ def test_the_figure_colours_each_labelled_image_right_or_wrong():
     assert [to_hex(axes.title.get_color()) for axes in figure.axes[2::3]] == [_RIGHT, _WRONG]
     bars = figure.axes[5].patches
     assert to_hex(bars[3].get_facecolor()) == _WRONG and bars[8].get_hatch()
+    assert figure.alt == ("2 images, each as given, as the model sees it (28×28) and its ten probabilities: "
+                          "a_label4.png read as 4 (90.0%, label 4: right) and b_label8.png read as 3 (90.0%, label 8: "
+                          "wrong); 0 of 2 below 80% confidence; 1 of the 2 labelled in their names read right.")
+    markup = digitlib.predictions_figure([_read('"><img src=x onerror=alert(1)>.png', 7, sure=0.5)])
+    assert markup.alt.startswith('1 image, ') and '"><img src=x onerror=alert(1)>.png read as 7 (50.0%)' in markup.alt
+    assert "1 of 1 below 80% confidence" in markup.alt  # the text as it is: the report's template escapes it
 
 
 def test_labels_in_file_names_reach_the_command_line(tiny_classifier, tmp_path):

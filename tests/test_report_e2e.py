@@ -86,7 +86,7 @@ def test_report_html_shows_every_section_with_embedded_images(workspace):
     assert not re.search(r"<h3[^>]*>An ensemble", html), "a section that does not apply is left out"
     headline = re.search(r"test accuracy</div><div[^>]*>(\d+\.\d\d)% \(95% interval (\S+)% – (\S+)%\)", html)
     assert headline and float(headline[2]) < float(headline[1]) < float(headline[3])
-    assert html.index("95% interval") < html.index("Downloading the MNIST data"), "the headline comes first"
+    assert html.index("95% interval") < html.index('id="Downloading-the-MNIST-data"'), "the headline comes first"
     notebook = json.loads((only_run(folder / "reports") / "notebook.ipynb").read_text())
     stderr = [output["text"] for cell in notebook["cells"] for output in cell.get("outputs", [])
               if output.get("name") == "stderr"]
@@ -175,3 +175,65 @@ def test_an_ensemble_report_loads_the_strong_run_it_can_and_shows_its_members(tm
     html = (run_dir / "report.html").read_text()
     assert "An ensemble&#39;s members" in html or "An ensemble's members" in html
     assert "ensemble (average)" in html and (run_dir / "members" / "seed-6" / "member.json").exists()
+
+
+def test_every_figure_says_what_it_shows_and_the_report_has_contents(report_run):
+    from bs4 import BeautifulSoup
+
+    from digitlib.run.pages import PLACEHOLDER_ALT, images_without_alt
+
+    html = (report_run / "report.html").read_text()
+    page = BeautifulSoup(html, "html.parser")
+    assert len(page.find_all("img")) == 10 and images_without_alt(page) == []
+    assert PLACEHOLDER_ALT not in html
+    ids = {element["id"] for element in page.find_all(id=True)}
+    links = [a["href"] for a in page.select("nav.report-contents a")]
+    assert links and all(link[1:] in ids for link in links)
+    assert page.select("nav.report-contents a")[0].get_text() == "Downloading the MNIST data"
+
+
+def test_the_report_ends_with_the_one_command_that_rebuilds_the_run(report_run):
+    import shlex
+
+    from bs4 import BeautifulSoup
+
+    from digitlib.params import parse_value, validate_parameters
+    from digitlib.run.cli import _parser
+    from digitlib.rundir import run_identity
+
+    page = BeautifulSoup((report_run / "report.html").read_text(), "html.parser")
+    command = page.select(".jp-OutputArea-output pre")[-1].get_text().strip()  # the page's last output
+    record = json.loads((report_run / "run.json").read_text())
+    assert command.startswith(f"digitlib report --backend {record['backend']} ")
+    words = shlex.split(command)
+    arguments = _parser().parse_args(words[1:])  # as `digitlib` reads it
+    parameters = validate_parameters({name: parse_value(value) for name, value in arguments.parameter})
+    assert parameters == record["parameters"]
+    assert run_identity(parameters, backend=arguments.backend) == record["identity"]  # the same run, found as done
+
+
+def test_show_code_folds_each_code_cell_under_code(report_run, tmp_path):
+    from bs4 import BeautifulSoup
+
+    from digitlib.run.runner import render_html
+
+    shown = BeautifulSoup(render_html(report_run / "notebook.ipynb", tmp_path / "report.html", show_code=True)
+                          .read_text(), "html.parser")
+    folded = shown.select(".jp-CodeCell > details.report-code")
+    assert len(folded) == len(shown.select(".jp-CodeCell")) > 20  # every code cell, each folded
+    assert {code.summary.get_text() for code in folded} == {"code"} and not any(code.get("open") for code in folded)
+    assert any("data = digitlib.load_mnist(data_dir)" in code.get_text() for code in folded)
+    assert "<details" not in (report_run / "report.html").read_text()  # without --show-code, no code at all
+
+
+def test_the_prediction_figure_says_what_each_image_was_read_as(prediction_run):
+    import html as markup
+
+    predictions = json.loads((prediction_run / "predictions.json").read_text())
+    (alt,) = re.findall(r'<img [^>]*alt="([^"]*)"', (prediction_run / "report.html").read_text())
+    alt = markup.unescape(alt)
+    assert alt.startswith(f"{len(predictions)} images, each as given")
+    for each in predictions:
+        assert f"{Path(each['path']).name} read as {each['digit']} ({each['probability']:.1%}" in alt
+    unsure = sum(each["probability"] < 0.99 for each in predictions)  # prediction_run flags below 99%
+    assert f"{unsure} of {len(predictions)} below 99% confidence" in alt

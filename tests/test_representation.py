@@ -41,6 +41,7 @@ def test_the_filters_figure_shows_every_filter_of_the_first_convolution(name, fi
     figure = filters_figure(model)
     assert sum(1 for axes in figure.axes if axes.images) == count
     assert ("first member" in figure._suptitle.get_text()) == (name == "ensemble")
+    assert figure.alt.startswith(f"The {count} ") and "convolution as small images" in figure.alt
 
 
 def test_the_map_is_two_dimensional_and_the_same_for_the_same_seed():

@@ -258,7 +258,16 @@ def test_the_figures_have_one_panel_per_shift_and_stay_small(curves, digits):
         figure = robustness_figure(table, clean_accuracy=clean_accuracy)
         assert len(figure.axes) == len(SHIFTS)
         assert [axes.get_title() for axes in figure.axes] == [shift.title for shift in SHIFTS.values()]
+    strongest = table[table["level"] == 4].sort_values("accuracy")
+    worst, best = strongest.iloc[0], strongest.iloc[-1]
+    assert figure.alt == (
+        f"Accuracy against severity under {len(SHIFTS)} distribution shifts, one panel each, on 200 test images: at "
+        f"the strongest severity, from {worst['accuracy']:.1%} ({worst['title']}, {worst['value']:g} {worst['unit']}) "
+        f"to {best['accuracy']:.1%} ({best['title']}, {best['value']:g} {best['unit']}); clean "
+        f"{table.loc[table['level'] == 0, 'accuracy'].iloc[0]:.1%}, whole test set 99.0%.")
     examples = shifted_examples_figure(digits[0][0])
+    assert examples.alt.startswith(f"One test digit under each of {len(SHIFTS)} shifts") and "rotation 60 degrees" in \
+        examples.alt
     (montage,) = examples.axes  # one image of every shift at every level, drawn once
     assert [label.get_text().split("\n")[0] for label in montage.get_xticklabels()] == [
         shift.title for shift in SHIFTS.values()]

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from sklearn.metrics import brier_score_loss, log_loss
 
 from ..train.evaluation import DIGITS, Evaluation, evaluate_predictions
+from .figures import DescribedFigure
 
 BINS = 15  # equal-width confidence bins, as in Guo et al. and most reports of ECE
 _TINY = 1e-12  # probabilities of exactly 0 would make log-probabilities infinite
@@ -169,10 +169,24 @@ def calibrate_model(model, splits, test: Evaluation, bins: int = BINS) -> Calibr
     return calibrate(test, validation, bins)
 
 
-def reliability_figure(calibration: Calibration) -> Figure:
+def _reliability_alt(calibration: Calibration) -> str:
+    """'Reliability diagram of 10,000 test images in 15 confidence bins: expected calibration error 0.45% as
+    trained, 0.21% after temperature 1.31; 9,812 (98.1%) read with at least 99% confidence, 99.90% of them right.'"""
+    images, confidence = len(calibration.evaluation.labels), calibration.evaluation.confidence
+    right = calibration.evaluation.predictions == calibration.evaluation.labels
+    said = (f"Reliability diagram of {images:,} test images in {calibration.bins} confidence bins, beside how many "
+            f"images each bin holds: expected calibration error {calibration.ece:.2%} as trained")
+    if calibration.scaled is not None:
+        said += f", {calibration.scaled.ece:.2%} after temperature {calibration.temperature:.2f}"
+    sure = confidence >= 0.99
+    said += f"; {int(sure.sum()):,} ({sure.mean():.1%}) read with at least 99% confidence"
+    return said + (f", {right[sure].mean():.2%} of them right." if sure.any() else ".")
+
+
+def reliability_figure(calibration: Calibration) -> DescribedFigure:
     """The reliability diagram (accuracy against confidence per bin, the diagonal is perfect calibration)
     next to how many test images fall in each bin; after temperature scaling too, when there is one."""
-    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    figure = DescribedFigure(_reliability_alt(calibration), figsize=(11, 4.2), layout="constrained")
     diagram, histogram = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
     diagram.plot([0, 1], [0, 1], ":", color="#8c959f", label="perfectly calibrated")
     curves = [("as trained", calibration, "#0969da", "o-")]

@@ -1,7 +1,8 @@
 """The report's figures, as matplotlib Figure objects (no global pyplot state).
 
 A Figure returned as a notebook cell's last expression is shown once, and the
-same objects can be saved or tested without a display.
+same objects can be saved or tested without a display. Each is a :class:`DescribedFigure`:
+it carries its alt text, what it shows and its key numbers, which the report's <img> reads.
 """
 
 from __future__ import annotations
@@ -18,10 +19,53 @@ from ..train.evaluation import DIGITS, Evaluation
 _RIGHT, _WRONG = "#1a7f37", "#cf222e"
 
 
-def confusion_matrix_figure(evaluation: Evaluation) -> Figure:
+class DescribedFigure(Figure):
+    """A matplotlib Figure that says what it shows: `alt`, one or two sentences with the figure's own numbers,
+    for a reader who cannot see it. Shown as a notebook cell's result, it is the same PNG as any Figure, with
+    the text as the output's ``alt`` metadata for image/png; the report's template writes it as the <img>'s alt
+    (escaped: it may hold a file's name)."""
+
+    def __init__(self, alt: str, **options):
+        super().__init__(**options)
+        self.alt = alt
+
+    @property
+    def alt(self) -> str:
+        return self._alt
+
+    @alt.setter
+    def alt(self, text: str) -> None:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("a figure needs alt text that says what it shows and its numbers, got "
+                             f"{text!r}")
+        self._alt = text
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # Metadata only: IPython's PNG formatter (matplotlib's inline backend) still draws the figure, and
+        # keeps these metadata beside it.
+        return {}, {"image/png": {"alt": self.alt}}
+
+
+def _count(number: int, thing: str) -> str:
+    """'1 mistake', '50 mistakes', '10,000 test images'."""
+    return f"{number:,} {thing}{'' if number == 1 else 's'}"
+
+
+def _confusion_alt(counts: np.ndarray) -> str:
+    """'Confusion matrix of 10,000 test images: 50 mistakes, most often 9 read as 4 (4 times).'"""
+    wrong = counts * (1 - np.eye(len(counts), dtype=counts.dtype))
+    said = f"Confusion matrix of {_count(int(counts.sum()), 'test image')}: "
+    if not wrong.any():
+        return said + "no mistakes."
+    true, read = np.unravel_index(np.argmax(wrong), wrong.shape)
+    times = "once" if wrong[true, read] == 1 else f"{wrong[true, read]:,} times"
+    return said + f"{_count(int(wrong.sum()), 'mistake')}, most often {true} read as {read} ({times})."
+
+
+def confusion_matrix_figure(evaluation: Evaluation) -> DescribedFigure:
     """Counts of true digit (rows) against predicted digit (columns); off-diagonal cells are errors."""
     counts = confusion_matrix(evaluation.labels, evaluation.predictions, labels=DIGITS)
-    figure = Figure(figsize=(7.5, 6.5), layout="constrained")
+    figure = DescribedFigure(_confusion_alt(counts), figsize=(7.5, 6.5), layout="constrained")
     axes = figure.add_subplot()
     off_diagonal = np.ma.masked_array(counts, mask=np.eye(len(DIGITS), dtype=bool))
     sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, square=True, ax=axes,
@@ -42,10 +86,11 @@ def _outline(column: int, row: int):
 
 
 def digit_grid(images: np.ndarray, titles: Sequence[str], colors: Sequence[str], columns: int,
-                suptitle: str) -> Figure:
-    """Digits in a grid, each titled and coloured: the layout of every gallery in the reports."""
+                suptitle: str, *, alt: str | None = None) -> DescribedFigure:
+    """Digits in a grid, each titled and coloured: the layout of every gallery in the reports. `alt` says what
+    it shows and its numbers; without one, the title stands for it."""
     rows = max(1, -(-len(images) // columns))
-    figure = Figure(figsize=(1.3 * columns, 1.5 * rows + 0.4), layout="constrained")
+    figure = DescribedFigure(alt or suptitle, figsize=(1.3 * columns, 1.5 * rows + 0.4), layout="constrained")
     figure.suptitle(suptitle)
     for index, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
         axes.set_axis_off()
@@ -56,7 +101,7 @@ def digit_grid(images: np.ndarray, titles: Sequence[str], colors: Sequence[str],
 
 
 def sample_predictions_figure(images: np.ndarray, evaluation: Evaluation, count: int = 30,
-                              columns: int = 10, seed: int = 0) -> Figure:
+                              columns: int = 10, seed: int = 0) -> DescribedFigure:
     """A random sample of test digits titled 'true → predicted'; wrong ones in red."""
     if len(images) != len(evaluation.labels):
         raise ValueError(f"{len(images)} images but {len(evaluation.labels)} evaluated labels")
@@ -64,26 +109,64 @@ def sample_predictions_figure(images: np.ndarray, evaluation: Evaluation, count:
     right = evaluation.predictions[chosen] == evaluation.labels[chosen]
     titles = [f"{t} → {p}" + ("" if ok else " ✗") for t, p, ok in
               zip(evaluation.labels[chosen], evaluation.predictions[chosen], right)]
+    missed = [f"{t} read as {p}" for t, p, ok in
+              zip(evaluation.labels[chosen], evaluation.predictions[chosen], right) if not ok]
+    alt = (f"{len(chosen)} test digits drawn at random, each titled with its true and predicted digit: "
+           f"{int(right.sum())} of {len(chosen)} right" + (f"; wrong: {_listed(missed)}." if missed else "."))
     return digit_grid(images[chosen], titles, [_RIGHT if ok else _WRONG for ok in right], columns,
-                       f"Sample test predictions (true → predicted), {int((~right).sum())} of {len(chosen)} wrong")
+                       f"Sample test predictions (true → predicted), {int((~right).sum())} of {len(chosen)} wrong",
+                       alt=alt)
+
+
+def _listed(items: Sequence[str], most: int = 5) -> str:
+    """'a, b and c'; past `most` items, 'a, b, c, d, e and 7 more'."""
+    shown = list(items[:most]) + ([f"{len(items) - most} more"] if len(items) > most else [])
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
 
 
 def confident_mistakes_figure(images: np.ndarray, evaluation: Evaluation, count: int = 20,
-                              columns: int = 10) -> Figure:
+                              columns: int = 10) -> DescribedFigure:
     """The wrong predictions the model was most sure of: where it fails, and how badly."""
     chosen = evaluation.mistakes[:count]
     titles = [f"{evaluation.labels[i]} → {evaluation.predictions[i]} ({evaluation.confidence[i]:.0%})" for i in chosen]
     title = (f"The {len(chosen)} most confident mistakes (true → predicted, confidence)" if len(chosen)
              else "No mistakes on the test set")
-    return digit_grid(images[chosen], titles, [_WRONG] * len(chosen), columns, title)
+    if len(chosen):
+        first, total = chosen[0], len(evaluation.mistakes)
+        which = f"All {_count(total, 'mistake')}" if len(chosen) == total else \
+            f"The {len(chosen)} most confident of {_count(total, 'mistake')}"
+        alt = (f"{which} on {_count(len(evaluation.labels), 'test image')}, each titled true → predicted digit and "
+               f"confidence; the surest: a {evaluation.labels[first]} read as {evaluation.predictions[first]} "
+               f"with {evaluation.confidence[first]:.0%} confidence.")
+    else:
+        alt = f"No mistakes on the {_count(len(evaluation.labels), 'test image')}: an empty gallery."
+    return digit_grid(images[chosen], titles, [_WRONG] * len(chosen), columns, title, alt=alt)
 
 
-def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
-    """Loss and accuracy per epoch, training against validation: the gap shows overfitting."""
-    figure = Figure(figsize=(11, 4), layout="constrained")
-    for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
+def _curves_alt(history: Mapping[str, Sequence[float]]) -> str:
+    """'Loss and accuracy per epoch over 12 epochs, training and validation: validation accuracy 99.1% after the
+    last epoch, best 99.3% at epoch 10; training accuracy 99.6%.'"""
+    for metric in ("loss", "accuracy"):
         if metric not in history:
             raise ValueError(f"history has no {metric!r}; it holds {sorted(history)}")
+    accuracy, epochs = list(history["accuracy"]), len(history["accuracy"])
+    if not epochs:
+        return "Loss and accuracy per epoch: empty, no epoch was recorded."
+    said = f"Loss and accuracy per epoch over {_count(epochs, 'epoch')}, training"
+    validation = list(history.get("val_accuracy", []))
+    if validation:
+        best = int(np.argmax(validation))
+        return (said + f" and validation: validation accuracy {validation[-1]:.2%} after the last epoch, best "
+                f"{validation[best]:.2%} at epoch {best + 1}; training accuracy {accuracy[-1]:.2%}, loss "
+                f"{history['loss'][-1]:.4f}.")
+    return (said + f" only: training accuracy {accuracy[-1]:.2%} and loss {history['loss'][-1]:.4f} after the last "
+            "epoch.")
+
+
+def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> DescribedFigure:
+    """Loss and accuracy per epoch, training against validation: the gap shows overfitting."""
+    figure = DescribedFigure(_curves_alt(history), figsize=(11, 4), layout="constrained")
+    for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
         epochs = np.arange(1, len(history[metric]) + 1)
         axes.plot(epochs, history[metric], "o-", label="training")
         if f"val_{metric}" in history:
@@ -95,7 +178,26 @@ def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
     return figure
 
 
-def predictions_figure(predictions, low_confidence: float = 0.8) -> Figure:
+def _predictions_alt(readable, low_confidence: float) -> str:
+    """'3 images, each as given, as the model sees it (28×28) and its ten probabilities: a.png read as 7
+    (98.0%), ...; 1 of 3 below 80% confidence; 2 carry a label in their names, 2 read right.'"""
+    def one(prediction) -> str:
+        said = f"{prediction.path.name} read as {prediction.digit} ({prediction.probability:.1%}"
+        if prediction.label is not None:
+            said += f", label {prediction.label}: {'right' if prediction.correct else 'wrong'}"
+        return said + ")"
+
+    unsure = sum(p.probability < low_confidence for p in readable)
+    labelled = [p for p in readable if p.label is not None]
+    alt = (f"{_count(len(readable), 'image')}, each as given, as the model sees it (28×28) and its ten "
+           f"probabilities: {_listed([one(p) for p in readable], most=10)}; {unsure} of {len(readable)} below "
+           f"{low_confidence:.0%} confidence")
+    if labelled:
+        alt += f"; {sum(bool(p.correct) for p in labelled)} of the {len(labelled)} labelled in their names read right"
+    return alt + "."
+
+
+def predictions_figure(predictions, low_confidence: float = 0.8) -> DescribedFigure:
     """Per image: the picture as given, the 28x28 digit the model saw, and its ten probabilities. When the
     file's name carries its digit, the title says right or wrong in green or red and the label's bar is
     hatched; otherwise predictions below `low_confidence` are the ones in red."""
@@ -104,7 +206,8 @@ def predictions_figure(predictions, low_confidence: float = 0.8) -> Figure:
     readable = [p for p in predictions if p.error is None]
     if not readable:
         raise ValueError("no image could be read, so there is nothing to show")
-    figure = Figure(figsize=(10, 2.1 * len(readable)), layout="constrained")
+    figure = DescribedFigure(_predictions_alt(readable, low_confidence), figsize=(10, 2.1 * len(readable)),
+                             layout="constrained")
     for row, prediction in zip(figure.subplots(len(readable), 3, squeeze=False,
                                                gridspec_kw={"width_ratios": [1, 1, 2.4]}), readable):
         original, seen, bars = row

@@ -8,9 +8,9 @@ same for every model of the registry and on every Keras backend.
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..train.evaluation import Evaluation, predict_probabilities
+from .figures import DescribedFigure
 
 PATCH = 6  # pixels: about a stroke's width and a half, so one patch can hide a loop's gap or a bar's end
 STRIDE = 2
@@ -54,7 +54,21 @@ def chosen_examples(evaluation: Evaluation, count: int = 6, seed: int = 0) -> tu
     return picked, evaluation.mistakes[:count]
 
 
-def occlusion_figure(model, images: np.ndarray, evaluation: Evaluation, count: int = 6, seed: int = 0) -> Figure:
+def _occlusion_alt(evaluation: Evaluation, right: np.ndarray, wrong: np.ndarray) -> str:
+    """'Occlusion maps of 6 right predictions (digits 0, 3, 7, 7, 8, 9) and of the 6 most confident mistakes
+    (9 read as 4 at 99%, ...): ...'"""
+    said = (f"Occlusion maps, each digit above where hiding it lowers (red) or raises (blue) the predicted "
+            f"digit's probability: {len(right)} right predictions (digits "
+            f"{', '.join(str(evaluation.labels[i]) for i in right)})")
+    if not len(wrong):
+        return said + "; no mistakes to explain."
+    mistakes = ", ".join(f"{evaluation.labels[i]} read as {evaluation.predictions[i]} at "
+                         f"{evaluation.confidence[i]:.0%}" for i in wrong)
+    return said + f" and the {len(wrong)} most confident mistakes ({mistakes})."
+
+
+def occlusion_figure(model, images: np.ndarray, evaluation: Evaluation, count: int = 6,
+                     seed: int = 0) -> DescribedFigure:
     """For a few right predictions and the most confident mistakes: the digit, and where hiding it
     lowers the probability of the digit the model predicted (red) or raises it (blue)."""
     right, wrong = chosen_examples(evaluation, count, seed)
@@ -62,7 +76,8 @@ def occlusion_figure(model, images: np.ndarray, evaluation: Evaluation, count: i
     maps = occlusion_maps(model, images[chosen], evaluation.predictions[chosen])
     scale = max(float(np.abs(maps).max()), 1e-6)
     columns = max(len(right), len(wrong), 1)
-    figure = Figure(figsize=(1.55 * columns, 6.6), layout="constrained")
+    figure = DescribedFigure(_occlusion_alt(evaluation, right, wrong), figsize=(1.55 * columns, 6.6),
+                             layout="constrained")
     figure.suptitle("What the network looks at: where hiding the image lowers (red) or raises (blue) "
                     "the predicted digit's probability", fontsize=10)
     grid = figure.subplots(4, columns, squeeze=False)

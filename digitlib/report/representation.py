@@ -9,9 +9,9 @@ deep inside the wrong one. The first convolution's kernels are the strokes and e
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..train.evaluation import DIGITS, Evaluation
+from .figures import DescribedFigure
 
 MAP_IMAGES = 2000  # test images in the 2-D map: enough for clusters, a few seconds of t-SNE on 2 cores
 # t-SNE's neighbourhood size and its steps (250 of them with clusters pulled apart): ten digits form their
@@ -74,7 +74,7 @@ def map_subset(labels: np.ndarray, count: int = MAP_IMAGES, seed: int = 0) -> np
 
 
 def feature_map_figure(model, images: np.ndarray, evaluation: Evaluation, count: int = MAP_IMAGES,
-                       seed: int = 0) -> Figure:
+                       seed: int = 0) -> DescribedFigure:
     """The penultimate layer's features of `count` test images in 2-D, coloured by true digit, with the
     mistakes among them circled."""
     from ..models import ensemble_members
@@ -82,7 +82,11 @@ def feature_map_figure(model, images: np.ndarray, evaluation: Evaluation, count:
     chosen = map_subset(evaluation.labels, count, seed)
     points = feature_map(penultimate_features(model, images[chosen]), seed)
     labels, wrong = evaluation.labels[chosen], evaluation.predictions[chosen] != evaluation.labels[chosen]
-    figure = Figure(figsize=(8, 6.5), layout="constrained")
+    whose = "the ensemble's first member's" if ensemble_members(model) else "the"
+    figure = DescribedFigure(
+        f"Map of {len(chosen):,} test images by the features of {whose} last hidden layer (PCA, then t-SNE), "
+        f"coloured by true digit, each digit's label at the middle of its points; "
+        f"{_mistakes(int(wrong.sum()))} among them circled.", figsize=(8, 6.5), layout="constrained")
     axes = figure.add_subplot()
     palette = [f"C{digit}" for digit in DIGITS]
     for digit in DIGITS:
@@ -94,7 +98,6 @@ def feature_map_figure(model, images: np.ndarray, evaluation: Evaluation, count:
                       color=palette[digit], bbox={"boxstyle": "circle", "fc": "white", "ec": palette[digit]})
     axes.scatter(points[wrong, 0], points[wrong, 1], s=45, facecolors="none", edgecolors="black", linewidths=1,
                  label=f"mistakes ({int(wrong.sum())})")
-    whose = "the ensemble's first member's" if ensemble_members(model) else "the"
     axes.set(xticks=[], yticks=[], title=f"{len(chosen):,} test images in {whose} last hidden layer "
                                          "(PCA, then t-SNE), coloured by true digit")
     axes.legend(loc="lower right", fontsize=8)
@@ -111,7 +114,11 @@ def first_convolution(model):
     raise ValueError("the model has no convolution")
 
 
-def filters_figure(model, columns: int = 16) -> Figure:
+def _mistakes(count: int) -> str:
+    return "no mistake" if count == 0 else f"{count:,} mistake{'' if count == 1 else 's'}"
+
+
+def filters_figure(model, columns: int = 16) -> DescribedFigure:
     """The first convolution's kernels as small images (ink-like weights dark), one per filter."""
     import keras
 
@@ -120,8 +127,12 @@ def filters_figure(model, columns: int = 16) -> Figure:
     kernel = keras.ops.convert_to_numpy(first_convolution(model).kernel)  # (height, width, 1, filters)
     kernels = np.moveaxis(kernel[:, :, 0, :], -1, 0)
     rows = -(-len(kernels) // columns)
-    figure = Figure(figsize=(0.7 * columns, 0.75 * rows + 0.5), layout="constrained")
     whose = "its first member's first" if ensemble_members(model) else "the first"
+    largest = float(np.abs(kernels).max()) if kernels.size else 0.0
+    figure = DescribedFigure(f"The {len(kernels)} {kernels.shape[1]}×{kernels.shape[2]} filters of {whose} "
+                             "convolution as small images, positive weights red and negative blue, each on its own "
+                             f"scale; weights reach ±{largest:.2f}.",
+                             figsize=(0.7 * columns, 0.75 * rows + 0.5), layout="constrained")
     figure.suptitle(f"The {len(kernels)} {kernels.shape[1]}×{kernels.shape[2]} filters of {whose} convolution",
                     fontsize=10)
     for index, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):

@@ -61,3 +61,49 @@ def arrange_report(notebook):
     arranged = copy.copy(notebook)
     arranged["cells"] = rest[:1] + headline + rest[1:]
     return arranged
+
+
+# What nbconvert writes into an <img> that came without alt text. A report never carries it: every figure of
+# digitlib's says what it shows (digitlib.report.figures.DescribedFigure), and the template writes that.
+PLACEHOLDER_ALT = "No description has been provided for this image"
+CONTENTS_CLASS = "report-contents"  # the table of contents' <nav>; the template's CSS keeps it in view
+
+
+def add_contents(page) -> None:
+    """Put a table of contents before the rendered report's <main> (`page`: a BeautifulSoup document): a link
+    to each h2 and h3 heading of its markdown cells, by the id nbconvert gave it, h3s nested under their h2.
+    The headings' text is set as text, never as markup. A page without such headings is left as it is."""
+    headings = page.select(".jp-MarkdownCell h2[id], .jp-MarkdownCell h3[id]")
+    if not headings or page.main is None:
+        return
+    nav = page.new_tag("nav", attrs={"class": CONTENTS_CLASS, "aria-label": "Contents"})
+    title = page.new_tag("p", attrs={"class": f"{CONTENTS_CLASS}-title"})
+    title.string = "Contents"
+    top = page.new_tag("ol")
+    nav.extend([title, top])
+    section = None  # the last h2's item, where h3s nest
+    for heading in headings:
+        item, link = page.new_tag("li"), page.new_tag("a", href=f"#{heading['id']}")
+        link.string = _heading_text(heading)
+        item.append(link)
+        if heading.name == "h3" and section is not None:
+            if section.ol is None:
+                section.append(page.new_tag("ol"))
+            section.ol.append(item)
+        else:
+            top.append(item)
+            section = item if heading.name == "h2" else section
+    page.main.insert_before(nav)
+
+
+def _heading_text(heading) -> str:
+    """A heading's words, without the ¶ link nbconvert appends."""
+    return "".join(text for text in heading.find_all(string=True)
+                   if text.find_parent("a", class_="anchor-link") is None).strip()
+
+
+def images_without_alt(page) -> list[str]:
+    """The <img>s of a rendered page (a BeautifulSoup document) that do not say what they show: no alt, an empty
+    one, or nbconvert's placeholder. Each as the start of its src, to find it by."""
+    return [image.get("src", "")[:60] for image in page.find_all("img")
+            if not (image.get("alt") or "").strip() or image.get("alt") == PLACEHOLDER_ALT]

@@ -39,7 +39,7 @@ from ..rundir import (
 from ..untrusted import open_regular_file, printable, valid_unicode
 from .index import InTheWay, locked, write_index
 from .native import native_stderr_to
-from .pages import CONTENT_SECURITY_POLICY, TEMPLATES, arrange_report
+from .pages import CONTENT_SECURITY_POLICY, TEMPLATES, add_contents, arrange_report, images_without_alt
 from .resources import check_memory
 
 # TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
@@ -110,10 +110,11 @@ MAX_NOTEBOOK_BYTES = 64_000_000  # an executed report, its figures embedded, tak
 
 
 def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False) -> Path:
-    """One self-contained HTML file: images embedded, no CDN scripts, code hidden unless asked. The notebook is
-    read as a run's file: a regular file only (a FIFO would block the reader) of at most MAX_NOTEBOOK_BYTES;
-    ValueError otherwise."""
+    """One self-contained HTML file: images embedded, each with its alt text, a table of contents of its sections,
+    no script, code hidden unless asked (folded under "code" when kept). The notebook is read as a run's file: a
+    regular file only (a FIFO would block the reader) of at most MAX_NOTEBOOK_BYTES; ValueError otherwise."""
     import nbformat
+    from bs4 import BeautifulSoup
     from nbconvert import HTMLExporter
 
     with open_regular_file(Path(notebook_path), ValueError) as file:
@@ -130,7 +131,13 @@ def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False
     )
     body, _ = exporter.from_notebook_node(arrange_report(nbformat.reads(content.decode("utf-8"), as_version=4)),
                                           resources={"content_security_policy": CONTENT_SECURITY_POLICY})
-    return write_atomic(html_path, body)
+    page = BeautifulSoup(body, "html.parser")
+    add_contents(page)
+    unsaid = images_without_alt(page)
+    if unsaid:  # a figure made outside digitlib's figure functions (one added by hand in JupyterLab)
+        print(f"digitlib: warning: {len(unsaid)} image(s) in {printable(html_path)} have no alt text saying what "
+              "they show; return a digitlib.report.figures.DescribedFigure for each", file=sys.stderr, flush=True)
+    return write_atomic(html_path, str(page))
 
 
 def _now() -> datetime:

@@ -145,6 +145,11 @@ def test_beyond_twenty_runs_each_is_compared_with_the_best_only(tmp_path):
     figure = compare.significance_figure(runs)
     assert "each run against the best" in figure.axes[0].get_title()
     assert len(figure.axes[0].get_yticklabels()) == 21 and len(figure.axes[0].get_xticklabels()) == 1
+    assert figure.alt.startswith("Accuracy difference in percentage points, row minus column, of each of 21 runs "
+                                 f"against the best, seed · 3 ep · seed 0: {sum(p.significant for p in pairs)} of 21 "
+                                 "pairs significant")
+    assert figure.alt.endswith(f"over seed · 3 ep · seed 21 by 4.20 points on 500 test images (Holm p = "
+                               f"{pairs[-1].adjusted_p:.3g}).")
 
 
 def test_the_significance_figure_stars_significant_cells_and_needs_two_runs(tmp_path):
@@ -153,6 +158,10 @@ def test_the_significance_figure_stars_significant_cells_and_needs_two_runs(tmp_
     figure = compare.significance_figure(compare.load_runs(tmp_path))
     texts = sorted(text.get_text() for text in figure.axes[0].texts)
     assert texts == ["+3.80 *", "-3.80 *"]
+    assert figure.alt == (
+        "Accuracy difference in percentage points, row minus column, of every pair of 2 runs: 1 of 1 pair "
+        "significant at 5% after Holm's correction; the largest, seed · 3 ep · seed 1 over seed · 3 ep · seed 2 by "
+        f"3.80 points on 1,000 test images (Holm p = {mcnemar_exact(38, 0):.3g}).")
     assert compare.significance_figure(compare.load_runs(tmp_path / "a")) is None
 
 
@@ -285,7 +294,15 @@ def test_the_images_one_run_reads_right_and_the_other_wrong_are_shown_both_ways(
     assert shown(first.axes) == [(i, f"{truth[i]}: A {truth[i]}, B {(truth[i] + 1) % 10}") for i in only_b_wrong]
     assert shown(second.axes) == [(i, f"{truth[i]}: A {(truth[i] + 1) % 10}, B {truth[i]}") for i in only_a_wrong]
 
+    first_b, first_a = only_b_wrong[0], only_a_wrong[0]
+    assert figure.alt == (
+        f"4 test images A reads right and B wrong, the first a {truth[first_b]} B reads as "
+        f"{(truth[first_b] + 1) % 10}; 2 test images B reads right and A wrong, the first a {truth[first_a]} A reads "
+        f"as {(truth[first_a] + 1) % 10}; "
+        "of the 1,000 test images both were scored on, A = seed · 3 ep · seed 1 (a), B = seed · 3 ep · seed 2 (b); "
+        "each thumbnail titled with its true digit and both readings.")
     few = compare.disagreement_figure(runs, numbered_images(), count=3)  # bounded, with the total in the title
+    assert few.alt.startswith("4 test images A reads right and B wrong (the first 3 shown), the first a ")
     assert few.subfigs[0]._suptitle.get_text() == "4 test images A reads right and B wrong: the first 3 shown"
     assert [index for index, _ in shown(few.subfigs[0].axes)] == only_b_wrong[:3]
     assert compare.disagreement_figure(compare.load_runs(tmp_path / "a"), numbered_images()) is None
@@ -296,6 +313,7 @@ def test_no_disagreement_one_way_is_said_so(tmp_path):
     fake_run(tmp_path, "b", outcomes(100, [1, 2]), seed=2)
     figure = compare.disagreement_figure(compare.load_runs(tmp_path), numbered_images())
     assert figure.subfigs[1]._suptitle.get_text() == "No test image B reads right and A wrong"
+    assert "; no test image B reads right and A wrong; of the 100 test images" in figure.alt
     assert shown(figure.subfigs[1].axes) == []
     with pytest.raises(ValueError, match="pass all 10,000 of MNIST's test images"):
         compare.disagreement_figure(compare.load_runs(tmp_path), numbered_images()[:100])
@@ -314,6 +332,10 @@ def test_the_confusion_matrix_difference_is_b_minus_a(tmp_path):
     assert figure.axes[0].get_title().startswith("Confusion matrix, B − A: +3 mistakes where B errs more often, "
                                                  "−2 where it errs less often")
     assert sorted(t.get_text() for t in figure.axes[0].texts if t.get_text()) == ["-2", "3"]  # no diagonal
+    assert figure.alt == (
+        "Confusion matrix of B minus A, A = seed · 3 ep · seed 1 (a), B = seed · 3 ep · seed 2 (b), on the 1,000 test "
+        "images both were scored on: +3 mistakes where B errs more often, −2 where it errs less often; the largest "
+        "change, 7 read as 8: B 3 times, A never.")
     assert compare.confusion_difference_figure(compare.load_runs(tmp_path / "a")) is None
 
 
@@ -330,15 +352,86 @@ def test_reliability_diagrams_and_robustness_are_overlaid_for_two_runs_or_more(t
     # every image at confidence 0.82: one bin, at 99% and 98% accuracy
     assert list(lines["seed · 3 ep · seed 1 (ECE 17.00%)"].get_ydata()) == [pytest.approx(0.99)]
     assert "1 run without test predictions left out" in axes.get_title()
+    assert compare.reliability_overlay_figure(runs).alt == (
+        "Reliability diagrams of 2 runs overlaid, accuracy against confidence in 15 confidence bins, the diagonal "
+        "perfect calibration: expected calibration error from 16.00% (seed · 3 ep · seed 2) to 17.00% (seed · 3 ep · "
+        "seed 1); 1 run without test predictions left out.")
 
-    axes = compare.robustness_overlay_figure(runs).axes[0]
-    assert [t.get_text() for t in axes.get_xticklabels()] == ["clean", "gaussian noise", "rotate", "blur"]
-    (first, second) = axes.get_lines()
-    np.testing.assert_allclose(first.get_ydata(), [99, 95, 91, np.nan])
-    np.testing.assert_allclose(second.get_ydata(), [99, np.nan, 80, 90])
-    assert "1 run not recorded" in axes.get_title()
+    figure = compare.robustness_overlay_figure(runs)  # runs made before the curves were kept: one severity each
+    assert [axes.get_title() for axes in figure.axes] == ["Gaussian noise", "rotate", "Blur"]
+    gaussian_noise, rotate, blur = figure.axes
+    assert [t.get_text() for t in rotate.get_xticklabels()] == ["clean", "1", "2", "3"]
+    (first, second) = rotate.get_lines()  # from the clean accuracy to the one at severity 3
+    assert list(first.get_xdata()) == [0, 3] and first.get_linestyle() == "--"
+    np.testing.assert_allclose(first.get_ydata(), [99, 91])
+    np.testing.assert_allclose(second.get_ydata(), [99, 80])
+    np.testing.assert_allclose(gaussian_noise.get_lines()[1].get_ydata(), [99, np.nan])  # b did not measure it
+    assert "1 run not recorded" in figure._suptitle.get_text()
+    assert figure.alt == (
+        "Accuracy against severity under 3 shifts, one panel each, of 2 runs (each at its summary's severity only): "
+        "seed · 3 ep · seed 1, mean 93.0% at severity 3, lowest rotate 91.0%; seed · 3 ep · seed 2, mean 85.0% at "
+        "severity 3, lowest rotate 80.0%; 1 run not recorded.")
     one = compare.load_runs(tmp_path / "a")
     assert compare.reliability_overlay_figure(one) is None and compare.robustness_overlay_figure(one) is None
+
+
+def robustness_with_curves(accuracies: dict[str, list[float]], seed: int = 0) -> dict:
+    """metrics.json's robustness as a training run records it now (robustness_summary), with these curves."""
+    import pandas as pd
+
+    from digitlib.report.robustness import SHIFTS, robustness_summary
+
+    table = pd.DataFrame([{"shift": shift, "title": SHIFTS[shift].title, "level": level,
+                           "value": float(SHIFTS[shift].levels[level]), "unit": SHIFTS[shift].unit, "accuracy": value}
+                          for shift, values in accuracies.items() for level, value in enumerate(values)])
+    table.attrs.update(count=1000, seed=seed)
+    return robustness_summary(table)
+
+
+def test_robustness_is_overlaid_across_severities_where_runs_kept_their_curves(tmp_path):
+    fake_run(tmp_path, "curves", outcomes(100, []), seed=1, robustness=robustness_with_curves(
+        {"rotation": [0.99, 0.97, 0.9, 0.7, 0.4], "blur": [0.99, 0.99, 0.98, 0.96, 0.93]}))
+    fake_run(tmp_path, "point", outcomes(100, [1]), seed=2,
+             robustness={**ROBUSTNESS, "severity": 2, "accuracy": {"rotation": 0.85}, "mean_accuracy": 0.85})
+    fake_run(tmp_path, "other", outcomes(100, [1, 2]), seed=3, robustness=robustness_with_curves(
+        {"rotation": [0.98, 0.95, 0.8, 0.6, 0.3], "blur": [0.98, 0.97, 0.95, 0.9, 0.85]}))
+    runs = compare.load_runs(tmp_path)  # the curves pass metrics.json's schema
+    assert runs[0].metrics["robustness"]["curves"]["rotation"]["levels"][1] == {"value": 15.0, "accuracy": 0.97}
+    figure = compare.robustness_overlay_figure(runs)
+    rotation, blur = figure.axes
+    assert (rotation.get_title(), rotation.get_xlabel()) == ("Rotation", "degrees")
+    assert [t.get_text() for t in rotation.get_xticklabels()] == ["0", "15", "30", "45", "60"]
+    curves, point, other = rotation.get_lines()  # best first
+    assert list(curves.get_xdata()) == [0, 1, 2, 3, 4] and curves.get_linestyle() == "-"
+    np.testing.assert_allclose(curves.get_ydata(), [99, 97, 90, 70, 40])
+    np.testing.assert_allclose(other.get_ydata(), [98, 95, 80, 60, 30])
+    assert list(point.get_xdata()) == [0, 2] and point.get_linestyle() == "--"  # made before: its one severity
+    np.testing.assert_allclose(point.get_ydata(), [99, 85])
+    np.testing.assert_allclose(blur.get_lines()[1].get_ydata(), [99, np.nan])
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert legend == ["seed · 3 ep · seed 1: every severity, 1,000 images, mean 94.0% at severity 2",
+                      "seed · 3 ep · seed 2: severity 2 only, 1,000 images, mean 85.0% at severity 2",
+                      "seed · 3 ep · seed 3: every severity, 1,000 images, mean 87.5% at severity 2"]
+    assert figure.alt == (
+        "Accuracy against severity under 2 shifts, one panel each, of 3 runs (2 with every severity, 1 with its "
+        "summary's severity only): seed · 3 ep · seed 1, mean 94.0% at severity 2, lowest rotation 90.0%, at the "
+        "strongest severity from 40.0% (rotation) to 93.0% (blur); seed · 3 ep · seed 2, mean 85.0% at severity 2, "
+        "lowest rotation 85.0%; seed · 3 ep · seed 3, mean 87.5% at severity 2, lowest rotation 80.0%, at the "
+        "strongest severity from 30.0% (rotation) to 85.0% (blur).")
+
+
+@pytest.mark.parametrize("curves", [
+    {"rotation": {"unit": "degrees", "levels": [{"value": 0, "accuracy": 0.99}]}},  # one level is no curve
+    {"rotation": {"unit": "degrees", "levels": [{"value": 0, "accuracy": 0.99}, {"value": 15, "accuracy": 1.5}]}},
+    {"rotation": {"unit": "degrees", "levels": [{"value": 0, "accuracy": 0.9}, {"value": "<b>", "accuracy": 0.8}]}},
+    {"<b>x</b>": {"unit": "degrees", "levels": [{"value": 0, "accuracy": 0.9}, {"value": 15, "accuracy": 0.8}]}},
+    {"rotation": {"unit": "x" * 41, "levels": [{"value": 0, "accuracy": 0.9}, {"value": 15, "accuracy": 0.8}]}},
+])
+def test_a_run_whose_robustness_curves_do_not_validate_is_skipped(tmp_path, curves):
+    fake_run(tmp_path, "a", outcomes(100, []), seed=1, robustness=ROBUSTNESS)  # made before curves: still read
+    bad = fake_run(tmp_path, "bad", outcomes(100, [1]), seed=2, robustness={**ROBUSTNESS, "curves": curves})
+    with pytest.warns(RunDirectoryWarning, match=f"skipping {bad}: metrics.json "):
+        assert [run.run_id for run in compare.load_runs(tmp_path)] == ["a"]
 
 
 CALIBRATION = {"ece": 0.012, "nll": 0.03, "brier": 0.02, "bins": 15, "temperature": 1.3,
@@ -360,6 +453,75 @@ def test_trust_shows_calibration_and_robustness_side_by_side(tmp_path):
     assert table.loc["no-split", "ECE after temperature"].startswith("— (no validation split")
     assert table.loc["no-split", "mean accuracy under shifts"] == "not recorded"
     assert set(table.loc["older"].drop(["model", "test accuracy"])) == {"not recorded"}
+
+
+MARKED = "<img src=x onerror=alert(4)>"  # a run folder's name, given as a path: the run's id
+
+
+def _trained(seconds, validation, recall=None):
+    """metrics.json's training and per-class parts: this long, these validation accuracies, this recall per digit."""
+    training = {**valid_metrics()["training"], "train_seconds": seconds}
+    training["history"] = {**training["history"], "val_accuracy": validation}
+    per_class = {str(d): {"precision": 1.0, "recall": (recall or {}).get(d, 1.0), "f1": 1.0, "support": 10}
+                 for d in range(10)}
+    return {"training": training, "per_class": per_class}
+
+
+def test_every_figure_says_what_it_shows_with_the_runs_own_numbers_and_a_name_of_markup_stays_text(tmp_path, capsys):
+    import nbformat
+    from bs4 import BeautifulSoup
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from digitlib.run.runner import render_html
+    from test_pages import PNG
+
+    curves = robustness_with_curves({"rotation": [0.99, 0.9, 0.8, 0.6, 0.3], "blur": [0.99, 0.99, 0.98, 0.9, 0.8]})
+    fake_run(tmp_path, "a", outcomes(1000, [3, 5, 7]), seed=1, robustness=curves,
+             **_trained(10.0, [0.9, 0.95, 0.97], {4: 0.95}))
+    fake_run(tmp_path / "elsewhere", MARKED, outcomes(1000, [3] + list(range(10, 30))), seed=1,
+             robustness={**ROBUSTNESS, "severity": 2}, **_trained(4.25, [0.93, 0.96, 0.95], {8: 0.9}))
+    fake_run(tmp_path, "c", outcomes(1000, [3] + list(range(100, 160))), seed=2, **_trained(40.0, [0.8, 0.85, 0.86]))
+    runs = compare.load_runs([tmp_path / "a", tmp_path / "elsewhere" / MARKED, tmp_path / "c"])
+    marked = f"seed · 3 ep · seed 1 ({MARKED})"  # its label repeats the best run's: its id tells them apart
+    truth = LABELS
+    images = numbered_images()
+    figures = [compare.significance_figure(runs), compare.confusion_difference_figure(runs),
+               compare.disagreement_figure(runs, images, count=2, columns=2), compare.reliability_overlay_figure(runs),
+               compare.robustness_overlay_figure(runs), compare.accuracy_time_figure(runs),
+               compare.per_digit_figure(runs), compare.curves_figure(runs),
+               compare.common_mistakes_figure(runs, images, count=2)]  # few thumbnails: quick to draw
+    significance, confusion, both_ways, reliability, robustness, cost, digits, learning, shared = figures
+    assert significance.alt.endswith(f"the largest, seed · 3 ep · seed 1 (a) over seed · 3 ep · seed 2 by 5.80 points "
+                                     f"on 1,000 test images (Holm p = {min(1, 3 * mcnemar_exact(60, 2)):.3g}).")
+    assert f"B = seed · 3 ep · seed 1 ({MARKED}), on the 1,000 test images" in confusion.alt
+    assert both_ways.alt.startswith(f"20 test images A reads right and B wrong (the first 2 shown), the first a "
+                                    f"{truth[10]} B reads as {(truth[10] + 1) % 10}; 2 test images B reads right and "
+                                    "A wrong")
+    # every image at confidence 0.82, so each run's calibration error is its accuracy's distance from 82%
+    assert reliability.alt.endswith(f"from {0.939 - 0.82:.2%} (seed · 3 ep · seed 2) to {0.997 - 0.82:.2%} "
+                                    "(seed · 3 ep · seed 1 (a)).")
+    assert f"{marked}, mean 93.0% at severity 2, lowest rotate 91.0%" in robustness.alt
+    assert "at the strongest severity from 30.0% (rotation) to 80.0% (blur)" in robustness.alt
+    assert cost.alt == ("Test accuracy against training time (log scale) of 3 runs: the most accurate, seed · 3 ep · "
+                        f"seed 1 (a), 99.70% in 10.0 s; the quickest, {marked}, 97.90% in 4.2 s.")
+    assert digits.alt == (f"Recall per digit (%) of 3 runs, one row each: the lowest, 90.0% for digit 8 ({marked}); "
+                          "over the runs, digit 8 is the hardest, 96.7% on average.")
+    assert learning.alt == ("Validation accuracy per epoch of 3 runs: best 97.00% (seed · 3 ep · seed 1 (a)) at "
+                            "epoch 3 of 3.")
+    assert shared.alt == ("1 test digit of the 1,000 the 3 runs share is missed by every run (all shown, each titled "
+                          f"with its true digit and the best run's reading, seed · 3 ep · seed 1 (a)): {truth[3]} read "
+                          f"as {(truth[3] + 1) % 10}.")
+
+    # as the notebook shows them: a PNG (a pixel here; drawing them all takes seconds) with the figure's alt text
+    outputs = [new_output("display_data", data={"image/png": PNG}, metadata=figure._repr_mimebundle_()[1])
+               for figure in figures]
+    notebook = tmp_path / "comparison.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("", outputs=outputs)]), notebook)
+    written = render_html(notebook, tmp_path / "report.html").read_text()
+    assert "alt text" not in capsys.readouterr().err  # no warning: every image says what it shows
+    page = BeautifulSoup(written, "html.parser")
+    assert [image["alt"] for image in page.find_all("img")] == [figure.alt for figure in figures]  # read back as text
+    assert written.count("<img") == len(figures) and written.count("&lt;img src=x onerror=alert(4)&gt;") == 5
 
 
 def test_the_runs_table_shows_each_accuracys_95_percent_interval(tmp_path):

@@ -226,12 +226,25 @@ def test_the_summary_is_what_metrics_json_records(curves):
 
     table, _ = curves
     summary = robustness_summary(table)
-    assert list(summary) == ["images", "seed", "severity", "clean_accuracy", "accuracy", "mean_accuracy"]
+    assert list(summary) == ["images", "seed", "severity", "clean_accuracy", "accuracy", "mean_accuracy", "curves"]
     assert summary["images"] == 200 and summary["seed"] == 3 and summary["severity"] == REFERENCE_LEVEL
     assert summary["clean_accuracy"] == 1.0 and list(summary["accuracy"]) == list(SHIFTS)
     assert summary["mean_accuracy"] == pytest.approx(np.mean(list(summary["accuracy"].values())))
     assert json.loads(json.dumps(summary)) == summary
     jsonschema.validate(summary, _robustness_schema())
+    # each shift's whole curve, read back as the table had it: the clean level first, then every severity
+    assert list(summary["curves"]) == list(SHIFTS)
+    for name, curve in summary["curves"].items():
+        rows = table[table["shift"] == name].sort_values("level")
+        assert curve["unit"] == SHIFTS[name].unit
+        assert [level["value"] for level in curve["levels"]] == list(rows["value"]) == list(SHIFTS[name].levels)
+        assert [level["accuracy"] for level in curve["levels"]] == list(rows["accuracy"])
+        assert curve["levels"][REFERENCE_LEVEL]["accuracy"] == summary["accuracy"][name]
+    before = {key: value for key, value in summary.items() if key != "curves"}  # a run made before curves were kept
+    jsonschema.validate(before, _robustness_schema())
+    with pytest.raises(jsonschema.ValidationError, match="does not match"):  # a shift's name is a name
+        jsonschema.validate({**summary, "curves": {"<b>rotation</b>": summary["curves"]["rotation"]}},
+                            _robustness_schema())
     assert robustness_summary(table, level=4)["severity"] == 4
     with pytest.raises(ValueError, match=r"one of \[1, 2, 3, 4\]"):
         robustness_summary(table, level=0)
@@ -239,6 +252,24 @@ def test_the_summary_is_what_metrics_json_records(curves):
     read_back.attrs = {}  # as from a CSV file
     with pytest.raises(ValueError, match="count and seed"):
         robustness_summary(read_back)
+
+
+@pytest.mark.parametrize("curve, why", [
+    ({"unit": "degrees", "levels": [{"value": 0, "accuracy": 0.9}]}, "is too short"),
+    ({"unit": "degrees", "levels": [{"value": 0, "accuracy": 0.9}, {"value": 15, "accuracy": 1.2}]}, "maximum"),
+    ({"unit": "degrees", "levels": [{"value": 0, "accuracy": 0.9}, {"value": "15", "accuracy": 0.8}]}, "number"),
+    ({"unit": "degrees", "levels": [{"value": 0, "accuracy": 0.9}, {"accuracy": 0.8}]}, "'value' is a required"),
+    ({"unit": "<b>" * 20, "levels": [{"value": 0, "accuracy": 0.9}, {"value": 15, "accuracy": 0.8}]}, "too long"),
+    ({"levels": [{"value": 0, "accuracy": 0.9}, {"value": 15, "accuracy": 0.8}]}, "'unit' is a required"),
+    ({"unit": "px", "levels": [{"value": 0, "accuracy": 0.9}, {"value": 1, "accuracy": 0.8}], "title": "<script>"},
+     "Additional properties"),
+])
+def test_curves_that_are_not_a_curve_of_accuracies_are_refused(curves, curve, why):
+    import jsonschema
+
+    summary = robustness_summary(curves[0])
+    with pytest.raises(jsonschema.ValidationError, match=why):
+        jsonschema.validate({**summary, "curves": {**summary["curves"], "rotation": curve}}, _robustness_schema())
 
 
 def _robustness_schema() -> dict:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from ..backends import EARLIER_RUNS_BACKEND
 from ..layout import METRICS_FILE, PREDICTIONS_FILE, RUN_FILE
@@ -38,8 +38,9 @@ from ..rundir import (
 )
 from ..train.evaluation import DIGITS, Evaluation
 from .calibration import BINS, expected_calibration_error, reliability_bins
-from .figures import digit_grid
+from .figures import DescribedFigure, _count, _listed, digit_grid
 from .results import read_test_predictions
+from .robustness import SHIFTS
 from .significance import accuracy_interval, holm, mcnemar_exact, mean_interval, paired_difference_interval
 from .tables import _in_full
 
@@ -346,7 +347,7 @@ def _names(runs: list[Run]) -> list[str]:
     return [f"{name} ({run.run_id})" if labels.count(name) > 1 else name for name, run in zip(labels, runs)]
 
 
-def significance_figure(runs: list[Run], labels: np.ndarray | None = None) -> Figure | None:
+def significance_figure(runs: list[Run], labels: np.ndarray | None = None) -> DescribedFigure | None:
     """The accuracy difference (row minus column, points) of every compared pair, with a star where
     it is significant at 5% after Holm's correction; None when fewer than two runs kept predictions
     (valid, and of MNIST's test `labels`)."""
@@ -368,13 +369,32 @@ def significance_figure(runs: list[Run], labels: np.ndarray | None = None) -> Fi
                 difference[i, j] = sign * 100 * pair.difference + 0.0  # no "-0.00"
                 marks[i, j] = f"{difference[i, j]:+.2f}{' *' if pair.significant else ''}"
     extent = max(float(np.nanmax(np.abs(difference))), 0.01)
-    figure = Figure(figsize=(2.2 + 1.1 * len(columns) + 2.5, 1.4 + 0.45 * len(rows)), layout="constrained")
+    # room for the names: a run's id joins its label where labels repeat, and the columns' names stand upright
+    across, down = (max(map(len, _names(runs))) for runs in (rows, columns))
+    figure = DescribedFigure(_significance_alt(pairs, ordered, vs_best),
+                             figsize=(2.2 + 1.1 * len(columns) + max(2.5, 0.07 * across),
+                                      0.45 * len(rows) + max(1.4, 0.5 + 0.07 * down)), layout="constrained")
     axes = figure.add_subplot()
     sns.heatmap(pd.DataFrame(difference, index=_names(rows), columns=_names(columns)), annot=marks, fmt="",
                 cmap="RdBu", vmin=-extent, vmax=extent, ax=axes, cbar_kws={"label": "row − column (points)"})
     scope = f"each run against the best, {_names(columns)[0]} ({len(rows) + 1} runs)" if vs_best else "every pair"
     axes.set(xlabel="", ylabel="", title=f"Accuracy difference, {scope}; * significant at 5% after Holm")
     return figure
+
+
+def _significance_alt(pairs: list[PairComparison], ordered: list[Run], vs_best: bool) -> str:
+    """'Accuracy difference in percentage points, row minus column, of every pair of 3 runs: 1 of 3 pairs
+    significant at 5% after Holm's correction; the largest, A over B by +0.40 points (Holm p = 0.012).'"""
+    name = dict(zip(map(id, ordered), _names(ordered)))
+    scope = (f"each of {len(ordered) - 1} runs against the best, {name[id(pairs[0].run_a)]}" if vs_best
+             else f"every pair of {len(ordered)} runs")
+    largest = max(pairs, key=lambda pair: abs(pair.difference))
+    ahead, behind = (largest.run_a, largest.run_b) if largest.difference >= 0 else (largest.run_b, largest.run_a)
+    return (f"Accuracy difference in percentage points, row minus column, of {scope}: "
+            f"{sum(pair.significant for pair in pairs)} of {_count(len(pairs), 'pair')} significant at {LEVEL:.0%} "
+            f"after Holm's correction; the largest, {name[id(ahead)]} over {name[id(behind)]} by "
+            f"{100 * abs(largest.difference):.2f} points on {largest.images:,} test images (Holm p = "
+            f"{largest.adjusted_p:.3g}).")
 
 
 # --- seeds of one configuration -----------------------------------------------------------------------
@@ -534,11 +554,10 @@ def disagreements(runs: list[Run], labels: np.ndarray | None = None) -> Disagree
 
 
 def _pair_title(found: Disagreements) -> str:
-    return (f"A = {label(found.run_a)} ({found.run_a.run_id}), B = {label(found.run_b)} ({found.run_b.run_id}); "
-            f"{len(found.indices):,} test images both were scored on")
+    return f"{_pair_names(found)}; {len(found.indices):,} test images both were scored on"
 
 
-def confusion_difference_figure(runs: list[Run], labels: np.ndarray | None = None) -> Figure | None:
+def confusion_difference_figure(runs: list[Run], labels: np.ndarray | None = None) -> DescribedFigure | None:
     """The confusion matrix of the runner-up (B) minus the best run's (A) on their shared test images: red where B
     makes a mistake more often, blue where less often. The diagonal (right answers) is left blank: its change is
     the row's off-diagonal changes with their signs flipped. None when fewer than two runs kept predictions."""
@@ -549,7 +568,7 @@ def confusion_difference_figure(runs: list[Run], labels: np.ndarray | None = Non
     off = ~np.eye(10, dtype=bool)
     more, fewer = int(difference[off & (difference > 0)].sum()), int(-difference[off & (difference < 0)].sum())
     extent = max(1, int(np.abs(difference[off]).max()))
-    figure = Figure(figsize=(8, 7), layout="constrained")
+    figure = DescribedFigure(_confusion_difference_alt(found, more, fewer), figsize=(8, 7), layout="constrained")
     axes = figure.add_subplot()
     marks = np.where(difference != 0, difference.astype(str), "")  # only the cells that changed are numbered
     sns.heatmap(pd.DataFrame(difference, index=DIGITS, columns=DIGITS), mask=~off, annot=marks, fmt="",
@@ -559,6 +578,29 @@ def confusion_difference_figure(runs: list[Run], labels: np.ndarray | None = Non
                    f"less often\n{_pair_title(found)}")
     axes.title.set_fontsize(9)
     return figure
+
+
+def _confusion_difference_alt(found: Disagreements, more: int, fewer: int) -> str:
+    """'Confusion matrix of B minus A (...) on 1,000 test images both were scored on: +3 mistakes where B errs more
+    often, −2 where it errs less often; the largest change, 7 read as 8: B 3 times, A none.'"""
+    said = (f"Confusion matrix of B minus A, {_pair_names(found)}, on the {_count(len(found.indices), 'test image')} "
+            "both were scored on")
+    if not more and not fewer:
+        return said + ": no change, B makes every mistake as often as A."
+    difference = found.confusion_difference * (1 - np.eye(10, dtype=int))
+    true, read = np.unravel_index(np.argmax(np.abs(difference)), difference.shape)
+    a, b = (int(found.confusion(answers)[true, read]) for answers in (found.answers_a, found.answers_b))
+    return (said + f": +{more:,} mistakes where B errs more often, −{fewer:,} where it errs less often; the largest "
+            f"change, {true} read as {read}: B {_times(b)}, A {_times(a)}.")
+
+
+def _times(number: int) -> str:
+    return {0: "never", 1: "once"}.get(number, f"{number:,} times")
+
+
+def _pair_names(found: Disagreements) -> str:
+    return (f"A = {label(found.run_a)} ({found.run_a.run_id}), B = {label(found.run_b)} "
+            f"({found.run_b.run_id})")
 
 
 def _thumbnails(figure, images: np.ndarray, titles: list[str], columns: int, title: str) -> None:
@@ -571,7 +613,7 @@ def _thumbnails(figure, images: np.ndarray, titles: list[str], columns: int, tit
 
 
 def disagreement_figure(runs: list[Run], images: np.ndarray, labels: np.ndarray | None = None,
-                        count: int = 24, columns: int = 12) -> Figure | None:
+                        count: int = 24, columns: int = 12) -> DescribedFigure | None:
     """Both ways, as thumbnails: the test images the best run (A) reads right and the runner-up (B) wrong, then
     those B reads right and A wrong; at most `count` of each (in MNIST's order), each titled with its true digit
     and both runs' readings, and each grid with how many there are in all. `images` are MNIST's 10,000 test images.
@@ -584,7 +626,9 @@ def disagreement_figure(runs: list[Run], images: np.ndarray, labels: np.ndarray 
         return None
     ways = [(found.only_a, "A reads right and B wrong"), (found.only_b, "B reads right and A wrong")]
     heights = [max(1, -(-min(count, int(mask.sum())) // columns)) for mask, _ in ways]
-    figure = Figure(figsize=(1.1 * columns, sum(1.3 * rows + 0.5 for rows in heights) + 0.5), layout="constrained")
+    figure = DescribedFigure(_disagreement_alt(found, count),
+                             figsize=(1.1 * columns, sum(1.3 * rows + 0.5 for rows in heights) + 0.5),
+                             layout="constrained")
     figure.suptitle(_pair_title(found), fontsize=10)
     for part, (mask, what), in zip(figure.subfigures(2, 1, height_ratios=heights), ways):
         shown = np.flatnonzero(mask)[:count]
@@ -595,6 +639,21 @@ def disagreement_figure(runs: list[Run], images: np.ndarray, labels: np.ndarray 
                     [f"{found.labels[i]}: A {found.answers_a[i]}, B {found.answers_b[i]}" for i in shown],
                     columns, title)
     return figure
+
+def _disagreement_alt(found: Disagreements, count: int) -> str:
+    """'12 test images A reads right and B wrong (the first 24 shown), the first a 7 B reads as 1; 3 test images B
+    reads right and A wrong, ...; of the 1,000 test images both were scored on, A = ..., B = ...; ...'"""
+    def way(mask: np.ndarray, right: str, wrong: str, answers: np.ndarray) -> str:
+        total = int(mask.sum())
+        if not total:
+            return f"no test image {right} reads right and {wrong} wrong"
+        first = np.flatnonzero(mask)[0]
+        return (f"{_count(total, 'test image')} {right} reads right and {wrong} wrong"
+                + (f" (the first {count} shown)" if total > count else "")
+                + f", the first a {found.labels[first]} {wrong} reads as {answers[first]}")
+    return (f"{way(found.only_a, 'A', 'B', found.answers_b)}; {way(found.only_b, 'B', 'A', found.answers_a)}; "
+            f"of the {len(found.indices):,} test images both were scored on, {_pair_names(found)}; each thumbnail "
+            "titled with its true digit and both readings.")
 
 # --- how far to trust each run -------------------------------------------------------------------------
 
@@ -623,24 +682,30 @@ def trust_table(runs: list[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("run")
 
 
-def reliability_overlay_figure(runs: list[Run], labels: np.ndarray | None = None, bins: int = BINS) -> Figure | None:
+def reliability_overlay_figure(runs: list[Run], labels: np.ndarray | None = None,
+                               bins: int = BINS) -> DescribedFigure | None:
     """Every run's reliability diagram (accuracy against confidence, per confidence bin) on one plot, from its stored
     test predictions; the diagonal is perfect calibration. None when fewer than two runs kept predictions."""
     recorded, missing = _with_predictions(runs, labels)
     if len(recorded) < 2:
         return None
-    figure = Figure(figsize=(8, 6), layout="constrained")
+    names = _names([run for run, _ in recorded])
+    errors = [expected_calibration_error(evaluation, bins) for _, (_, evaluation) in recorded]
+    left_out = f"; {len(missing)} run{'s' * (len(missing) != 1)} without test predictions left out" if missing else ""
+    least, most = int(np.argmin(errors)), int(np.argmax(errors))
+    figure = DescribedFigure(
+        f"Reliability diagrams of {len(recorded)} runs overlaid, accuracy against confidence in {bins} confidence "
+        f"bins, the diagonal perfect calibration: expected calibration error from {errors[least]:.2%} "
+        f"({names[least]}) to {errors[most]:.2%} ({names[most]}){left_out}.", figsize=(8, 6), layout="constrained")
     axes = figure.add_subplot()
     axes.plot([0, 1], [0, 1], ":", color="#8c959f", label="perfectly calibrated")
     lowest = 1.0
-    for name, (_, (_, evaluation)) in zip(_names([run for run, _ in recorded]), recorded):
+    for name, error, (_, (_, evaluation)) in zip(names, errors, recorded):
         table = reliability_bins(evaluation, bins)
         filled = table[table["count"] > 0]
-        axes.plot(filled["confidence"], filled["accuracy"], "o-", markersize=4,
-                  label=f"{name} (ECE {expected_calibration_error(evaluation, bins):.2%})")
+        axes.plot(filled["confidence"], filled["accuracy"], "o-", markersize=4, label=f"{name} (ECE {error:.2%})")
         lowest = min(lowest, float(evaluation.confidence.min()))
     low = max(0.0, min(0.5, lowest))
-    left_out = f"; {len(missing)} run{'s' * (len(missing) != 1)} without test predictions left out" if missing else ""
     axes.set(xlim=(low, 1.0), ylim=(low, 1.0), xlabel="confidence of the prediction", ylabel="accuracy",
              title=f"Reliability diagrams overlaid ({bins} confidence bins){left_out}")
     axes.grid(alpha=0.3)
@@ -648,35 +713,109 @@ def reliability_overlay_figure(runs: list[Run], labels: np.ndarray | None = None
     return figure
 
 
-def robustness_overlay_figure(runs: list[Run]) -> Figure | None:
-    """Each run's accuracy on the clean subset and under every shift at its recorded severity (metrics.json keeps
-    that one level), one line per run; None when fewer than two runs measured it."""
+def robustness_overlay_figure(runs: list[Run]) -> DescribedFigure | None:
+    """One panel per shift: each run's accuracy against the shift's severity, the clean subset at the left. A run
+    that kept its whole curves (metrics.json's robustness curves) is drawn across every severity; one made before
+    that, at its recorded severity only (a dashed line from its clean accuracy). None when fewer than two runs
+    measured robustness."""
     measured = [run for run in runs if run.metrics.get("robustness")]
     if len(measured) < 2:
         return None
-    shifts = list(dict.fromkeys(shift for run in measured for shift in run.metrics["robustness"]["accuracy"]))
-    figure = Figure(figsize=(max(8.0, 0.8 * len(shifts) + 3), 5), layout="constrained")
-    axes = figure.add_subplot()
-    for name, run in zip(_names(measured), measured):
-        robustness = run.metrics["robustness"]
-        values = [robustness.get("clean_accuracy", np.nan)] + [robustness["accuracy"].get(s, np.nan) for s in shifts]
-        axes.plot(range(len(values)), [100 * v for v in values], "o-", markersize=4,
-                  label=f"{name}: severity {robustness['severity']}, {robustness['images']:,} images, "
-                        f"mean {robustness['mean_accuracy']:.1%}")
-    axes.set_xticks(range(len(shifts) + 1), ["clean", *(shift.replace("_", " ") for shift in shifts)],
-                    rotation=30, ha="right")
-    left_out = len(runs) - len(measured)
-    axes.set(ylabel="accuracy (%)", title="Accuracy under each shift, overlaid" +
-             (f"; {left_out} run{'s' * (left_out != 1)} {NOT_RECORDED}" if left_out else ""))
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    shifts = list(dict.fromkeys(shift for run in measured for part in ("accuracy", "curves")
+                                for shift in run.metrics["robustness"].get(part, {})))
+    names, left_out = _names(measured), len(runs) - len(measured)
+    columns = min(4, len(shifts))
+    rows = -(-len(shifts) // columns)
+    figure = DescribedFigure(_robustness_overlay_alt(measured, names, shifts, left_out),
+                             figsize=(3 * columns + 0.5, 2.3 * rows + 1.2 + 0.25 * len(measured)), layout="constrained")
+    panels = figure.subplots(rows, columns, sharey=True, squeeze=False).flat
+    colours = [f"C{index % 10}" for index in range(len(measured))]
+    for shift, axes in zip(shifts, panels):
+        recorded = [run.metrics["robustness"].get("curves", {}).get(shift) for run in measured]
+        for run, curve, colour in zip(measured, recorded, colours):
+            levels, accuracies = _robustness_points(run.metrics["robustness"], shift, curve)
+            axes.plot(levels, [100 * value for value in accuracies], "o-" if curve else "s--", color=colour,
+                      markersize=4)
+        drawn = next((curve for curve in recorded if curve), None)
+        top = max([len(curve["levels"]) - 1 for curve in recorded if curve] +
+                  [run.metrics["robustness"]["severity"] for run in measured])
+        values = [f"{level['value']:g}" for level in drawn["levels"]] if drawn else ["clean"]
+        axes.set_xticks(range(top + 1), [values[level] if level < len(values) else str(level)
+                                         for level in range(top + 1)], fontsize=8)
+        axes.set_title(SHIFTS[shift].title if shift in SHIFTS else shift.replace("_", " "), fontsize=10)
+        axes.set_xlabel(drawn["unit"] if drawn else "severity", fontsize=9)
+        axes.grid(alpha=0.3)
+    for axes in list(panels):
+        figure.delaxes(axes)
+    for axes in figure.axes[::columns]:
+        axes.set_ylabel("accuracy (%)")
+    handles = [Line2D([], [], linestyle="-" if run.metrics["robustness"].get("curves") else "--",
+                      marker="o" if run.metrics["robustness"].get("curves") else "s", color=colour)
+               for run, colour in zip(measured, colours)]
+    figure.legend(handles, [_robustness_legend(name, run.metrics["robustness"]) for name, run in zip(names, measured)],
+                  loc="outside lower center", fontsize=8, frameon=False)
+    figure.suptitle("Accuracy under each shift against severity, overlaid (the leftmost point is clean)" +
+                    (f"; {left_out} run{'s' * (left_out != 1)} {NOT_RECORDED}" if left_out else ""), fontsize=11)
     return figure
+
+
+def _robustness_points(robustness: dict[str, Any], shift: str, curve: dict[str, Any] | None):
+    """A run's points in a shift's panel, (levels, accuracies): its whole curve when kept, else the clean accuracy
+    (when recorded) and the accuracy at its summary's severity; NaN where it did not measure the shift."""
+    if curve:
+        return list(range(len(curve["levels"]))), [level["accuracy"] for level in curve["levels"]]
+    severity = robustness["severity"]
+    at = robustness["accuracy"].get(shift, np.nan)
+    clean = robustness.get("clean_accuracy")
+    return ([0, severity], [clean, at]) if clean is not None else ([severity], [at])
+
+
+def _robustness_legend(name: str, robustness: dict[str, Any]) -> str:
+    kept = "every severity" if robustness.get("curves") else f"severity {robustness['severity']} only"
+    return (f"{name}: {kept}, {robustness['images']:,} images, mean {robustness['mean_accuracy']:.1%} at severity "
+            f"{robustness['severity']}")
+
+
+def _robustness_overlay_alt(measured: list[Run], names: list[str], shifts: list[str], left_out: int) -> str:
+    """'Accuracy against severity under 10 shifts, one panel each, of 2 runs (1 with every severity, 1 with its
+    summary's severity only): at severity 2, mean accuracy 93.0% (A), lowest rotation 80.0%; ...'"""
+    curves = sum(bool(run.metrics["robustness"].get("curves")) for run in measured)
+    said = []
+    for name, run in zip(names, measured):
+        robustness = run.metrics["robustness"]
+        worst = min(robustness["accuracy"], key=robustness["accuracy"].get, default=None)
+        said.append(f"{name}, mean {robustness['mean_accuracy']:.1%} at severity {robustness['severity']}"
+                    + (f", lowest {worst.replace('_', ' ')} {robustness['accuracy'][worst]:.1%}" if worst else "")
+                    + (f", at the strongest severity {_strongest(robustness['curves'])}"
+                       if robustness.get("curves") else ""))
+    kept = (f"{curves} with every severity, {len(measured) - curves} with its summary's severity only"
+            if 0 < curves < len(measured) else "every severity" if curves else "each at its summary's severity only")
+    return (f"Accuracy against severity under {_count(len(shifts), 'shift')}, one panel each, of {len(measured)} "
+            f"runs ({kept}): " + "; ".join(said)
+            + (f"; {left_out} run{'s' * (left_out != 1)} {NOT_RECORDED}" if left_out else "") + ".")
+
+
+def _strongest(curves: dict[str, Any]) -> str:
+    """'from 12.0% (rotation) to 97.5% (blur)': the accuracies at each curve's last level."""
+    last = {shift: curve["levels"][-1]["accuracy"] for shift, curve in curves.items()}
+    low, high = min(last, key=last.get), max(last, key=last.get)
+    return f"from {last[low]:.1%} ({low.replace('_', ' ')}) to {last[high]:.1%} ({high.replace('_', ' ')})"
 
 # --- cost, digits and curves ---------------------------------------------------------------------------
 
-def accuracy_time_figure(runs: list[Run]) -> Figure:
+def accuracy_time_figure(runs: list[Run]) -> DescribedFigure:
     """Test accuracy against training time: the cost of each point of accuracy."""
-    figure = Figure(figsize=(8, 5), layout="constrained")
+    names = _names(runs)
+    seconds = [run.metrics["training"]["train_seconds"] for run in runs]
+    accuracies = [run.metrics["test"]["accuracy"] for run in runs]
+    best, quickest = int(np.argmax(accuracies)), int(np.argmin(seconds))
+
+    def point(i: int) -> str:
+        return f"{names[i]}, {accuracies[i]:.2%} in {seconds[i]:,.1f} s"
+    figure = DescribedFigure(
+        f"Test accuracy against training time (log scale) of {len(runs)} runs: the most accurate, {point(best)}"
+        + ("; it is also the quickest." if best == quickest else f"; the quickest, {point(quickest)}."),
+        figsize=(8, 5), layout="constrained")
     axes = figure.add_subplot()
     for run in runs:
         m = run.metrics
@@ -689,11 +828,16 @@ def accuracy_time_figure(runs: list[Run]) -> Figure:
     return figure
 
 
-def per_digit_figure(runs: list[Run]) -> Figure:
+def per_digit_figure(runs: list[Run]) -> DescribedFigure:
     """Recall per digit for every run: which digits each model still finds hard."""
     table = pd.DataFrame([[run.metrics["per_class"][str(d)]["recall"] * 100 for d in DIGITS] for run in runs],
-                         index=[label(run) for run in runs], columns=DIGITS)
-    figure = Figure(figsize=(9, 1.2 + 0.45 * len(runs)), layout="constrained")
+                         index=_names(runs), columns=DIGITS)
+    row, digit = np.unravel_index(np.argmin(table.values), table.shape)
+    hardest = table.mean().idxmin()
+    figure = DescribedFigure(
+        f"Recall per digit (%) of {len(runs)} runs, one row each: the lowest, {table.iloc[row, digit]:.1f}% for digit "
+        f"{digit} ({table.index[row]}); over the runs, digit {hardest} is the hardest, {table[hardest].mean():.1f}% "
+        "on average.", figsize=(9, 1.2 + 0.45 * len(runs)), layout="constrained")
     axes = figure.add_subplot()
     sns.heatmap(table, annot=True, fmt=".1f", cmap="RdYlGn", vmin=min(97.0, table.values.min()), vmax=100,
                 ax=axes, cbar_kws={"label": "recall (%)"})
@@ -701,20 +845,44 @@ def per_digit_figure(runs: list[Run]) -> Figure:
     return figure
 
 
-def curves_figure(runs: list[Run]) -> Figure:
+def _curve_key(run: Run) -> str:
+    return "val_accuracy" if "val_accuracy" in run.metrics["training"]["history"] else "accuracy"
+
+
+def curves_figure(runs: list[Run]) -> DescribedFigure:
     """Validation (or training) accuracy per epoch for every run, overlaid."""
-    figure = Figure(figsize=(9, 4.5), layout="constrained")
+    figure = DescribedFigure(_curves_alt(runs), figsize=(9, 4.5), layout="constrained")
     axes = figure.add_subplot()
-    for run in runs:
-        history = run.metrics["training"]["history"]
-        key = "val_accuracy" if "val_accuracy" in history else "accuracy"
-        axes.plot(range(1, len(history[key]) + 1), [100 * v for v in history[key]], "o-", markersize=3,
-                  label=f"{label(run)} ({'validation' if key.startswith('val') else 'training'})")
+    for name, run in zip(_names(runs), runs):
+        key = _curve_key(run)
+        values = run.metrics["training"]["history"][key]
+        axes.plot(range(1, len(values) + 1), [100 * v for v in values], "o-", markersize=3,
+                  label=f"{name} ({'validation' if key.startswith('val') else 'training'})")
     axes.set(xlabel="epoch", ylabel="accuracy (%)", title="Learning curves")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     return figure
 
+
+def _curves_alt(runs: list[Run]) -> str:
+    """'Validation accuracy per epoch of 3 runs: best 99.31% (A) at epoch 12.' A run without a validation split
+    shows its training accuracy, said apart; a diverged epoch (NaN) counts for nothing."""
+    names = dict(zip(map(id, runs), _names(runs)))
+    said = []
+    for key, what in (("val_accuracy", "Validation"), ("accuracy", "Training")):
+        chosen = [run for run in runs if _curve_key(run) == key]
+        if not chosen:
+            continue
+        curves = [np.asarray(run.metrics["training"]["history"][key], dtype=float) for run in chosen]
+        peaks = [np.nanmax(curve) if np.isfinite(curve).any() else -np.inf for curve in curves]
+        best = int(np.argmax(peaks))
+        text = f"{what} accuracy per epoch of {_count(len(chosen), 'run')}"
+        if np.isfinite(peaks[best]):
+            text += (f": best {peaks[best]:.2%} ({names[id(chosen[best])]}) at epoch "
+                     f"{int(np.nanargmax(curves[best])) + 1} of {len(curves[best])}")
+        said.append(text + ("" if key == "accuracy" or len(chosen) == len(runs) else
+                            f"; {len(runs) - len(chosen)} without a validation split"))
+    return "; ".join(said) + "."
 
 # --- the digits no run reads right ---------------------------------------------------------------------
 
@@ -749,7 +917,7 @@ def common_mistakes(runs: list[Run], labels: np.ndarray | None = None) -> Common
 
 
 def common_mistakes_figure(runs: list[Run], images: np.ndarray, labels: np.ndarray | None = None,
-                           count: int = 30) -> Figure:
+                           count: int = 30) -> DescribedFigure:
     """The digits no run reads right, from the runs' stored predictions, titled with the true label and the
     best run's answer: possibly ambiguous, or mislabeled in MNIST. `images` are MNIST's 10,000 test images (as
     loaded or prepared), `labels` theirs."""
@@ -768,4 +936,12 @@ def common_mistakes_figure(runs: list[Run], images: np.ndarray, labels: np.ndarr
     else:
         title = f"None of the {found.shared:,} test digits the runs share is missed by every run{left_out}"
     titles = [f"{found.labels[i]} → {found.predictions[0, i]}" for i in chosen]
-    return digit_grid(np.asarray(images)[found.indices[chosen]], titles, ["#cf222e"] * len(chosen), 10, title)
+    alt = title + "."
+    if len(chosen):
+        shown = "all shown" if len(chosen) == len(found.indices) else f"the first {len(chosen)} shown"
+        alt = (f"{_count(len(found.indices), 'test digit')} of the {found.shared:,} the {len(found.runs)} runs share "
+               f"{'is' if len(found.indices) == 1 else 'are'} missed by every run ({shown}, each titled with its "
+               f"true digit and the best run's reading, {_names(found.runs)[0]}): "
+               f"{_listed([f'{found.labels[i]} read as {found.predictions[0, i]}' for i in chosen])}{left_out}.")
+    return digit_grid(np.asarray(images)[found.indices[chosen]], titles, ["#cf222e"] * len(chosen), 10, title,
+                      alt=alt)

@@ -266,7 +266,8 @@ def robustness_curves(model, images: np.ndarray, labels: np.ndarray, *, count: i
 
 def robustness_summary(curves: pd.DataFrame, level: int = REFERENCE_LEVEL) -> dict:
     """The numbers metrics.json keeps: accuracy of each shift at severity `level`, their mean, the clean
-    accuracy of the subset, its size and seed (plain Python types)."""
+    accuracy of the subset, its size and seed, and each shift's whole curve (its unit, and per level from the
+    clean one up, the shift's parameter value and the accuracy), which comparisons overlay (plain Python types)."""
     if not {"count", "seed"} <= set(curves.attrs):
         raise ValueError("curves.attrs lacks the subset's count and seed: pass the table robustness_curves "
                          "returned, or set curves.attrs.update(count=..., seed=...) on one read back from a file")
@@ -277,7 +278,18 @@ def robustness_summary(curves: pd.DataFrame, level: int = REFERENCE_LEVEL) -> di
     accuracy = {str(shift): float(value) for shift, value in zip(at_level["shift"], at_level["accuracy"])}
     return {"images": int(curves.attrs["count"]), "seed": int(curves.attrs["seed"]), "severity": int(level),
             "clean_accuracy": float(curves.loc[curves["level"] == 0, "accuracy"].iloc[0]),
-            "accuracy": accuracy, "mean_accuracy": float(np.mean(list(accuracy.values())))}
+            "accuracy": accuracy, "mean_accuracy": float(np.mean(list(accuracy.values()))),
+            "curves": {str(shift): _curve(curves[curves["shift"] == shift])
+                       for shift in dict.fromkeys(curves["shift"])}}
+
+
+def _curve(rows: pd.DataFrame) -> dict:
+    """One shift's rows of the curves table as metrics.json keeps them: its unit, and per level (clean first) the
+    shift's parameter value and the accuracy."""
+    rows = rows.sort_values("level")
+    return {"unit": str(rows["unit"].iloc[0]),
+            "levels": [{"value": float(value), "accuracy": float(score)}
+                       for value, score in zip(rows["value"], rows["accuracy"])]}
 
 
 def _robustness_alt(curves: pd.DataFrame, clean_accuracy: float | None) -> str:

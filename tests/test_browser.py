@@ -213,9 +213,11 @@ def test_image_file_names_full_of_markup_are_shown_as_text(browser, report_run, 
 @pytest.mark.full  # make test runs the comparison notebook in its sweeps; test_cli refuses bad `digitlib compare`s
 def test_a_comparison_works_offline_and_shows_a_title_and_a_run_folder_full_of_markup_as_text(
         browser, mnist, mnist_dir, tmp_path):
-    """`digitlib compare A B` of two runs that disagree on known images, with a title full of markup: offline, inert,
-    and with the both-ways thumbnails of those images."""
+    """`digitlib compare A B C` of runs that disagree on known images, with a title full of markup and a run whose
+    folder's name is markup: offline, inert, every figure described in words (the name among them, as text), and
+    with the both-ways thumbnails of those images."""
     from conftest import digitlib_cli, run_dir_of
+    from digitlib.run.pages import PLACEHOLDER_ALT
     from test_comparison import fake_run, outcomes
 
     reports = tmp_path / "reports"
@@ -223,9 +225,12 @@ def test_a_comparison_works_offline_and_shows_a_title_and_a_run_folder_full_of_m
     fake_run(reports, "b", outcomes(1000, [2, 30, 31, 400, 9]), seed=2, labels=mnist.y_test)
     planted = reports / "<img src=x onerror=alert(5)>"  # a folder someone else put in the reports folder
     shutil.copytree(reports / "a", planted)
-    result = digitlib_cli("compare", "a", reports / "b", "--json", "--title", PAYLOAD, "--data-dir", mnist_dir,
-                          cwd=tmp_path)
+    named = fake_run(tmp_path / "elsewhere", "<img src=x onerror=alert(9)>", outcomes(1000, range(40)), seed=1,
+                     labels=mnist.y_test)  # a run folder given by its path: its name is its id, shown in the figures
+    result = digitlib_cli("compare", "a", reports / "b", named, "--json", "--title", PAYLOAD, "--data-dir",
+                          mnist_dir, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "alt text" not in result.stderr, result.stderr[-3000:]
     comparison = run_dir_of(result, tmp_path)
     seen = open_offline(browser, comparison / "report.html", comparison / "report.png")
     assert seen["dialogs"] == [] and seen["errors"] == [] and seen["outside"] == []
@@ -237,6 +242,7 @@ def test_a_comparison_works_offline_and_shows_a_title_and_a_run_folder_full_of_m
     assert PAYLOAD in seen["text"]
     page = browser.new_page()
     page.goto((comparison / "report.html").resolve().as_uri(), wait_until="load")
+    alts = page.eval_on_selector_all("img", "images => images.map(i => i.getAttribute('alt'))")
     thumbnails = page.evaluate("""() => {  // the first image after the section's heading, and the next heading
         const all = [...document.querySelectorAll('h2, img')];
         const at = all.findIndex(e => e.tagName === 'H2' && e.textContent.includes('What one reads right'));
@@ -245,6 +251,12 @@ def test_a_comparison_works_offline_and_shows_a_title_and_a_run_folder_full_of_m
     }""")
     page.close()
     assert thumbnails is not None and thumbnails[0] > 1000 and thumbnails[1] > 300, thumbnails  # two grids
+    assert len(alts) == 8 and all(alt and alt.strip() and alt != PLACEHOLDER_ALT for alt in alts), alts
+    assert all(re.search(r"\d", alt) for alt in alts), alts  # each with its numbers
+    named_as = "seed · 3 ep · seed 1 (<img src=x onerror=alert(9)>)"  # its label repeats a's: its id tells them apart
+    said = [alt for alt in alts if named_as in alt]  # the markup, read back as text
+    assert [alt.split(",")[0] for alt in said] == ["Accuracy difference in percentage points", "Reliability diagrams "
+                                                   "of 3 runs overlaid"], alts
     index = open_offline(browser, reports / "index.html", reports / "index.png")
     assert index["dialogs"] == [] and index["errors"] == [] and index["outside"] == []
 

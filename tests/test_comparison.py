@@ -578,19 +578,24 @@ def test_the_notebook_checks_stored_labels_against_the_mnist_in_its_data_dir(tmp
 @pytest.mark.e2e
 @pytest.mark.full  # make test runs the comparison notebook at the end of its sweeps (test_sweep, test_cluster)
 def test_the_comparison_notebook_runs_end_to_end_on_stored_predictions(tmp_path, mnist, mnist_dir):
+    from bs4 import BeautifulSoup
+
     from conftest import digitlib_cli, run_dir_of
+    from digitlib.run.pages import images_without_alt
 
     reports = tmp_path / "runs"
     mistakes = [int(i) for i in np.flatnonzero(mnist.y_test[:1000] == 7)[:4]]
     fake_run(reports, "first", outcomes(1000, mistakes[:3]), seed=1, labels=mnist.y_test,
              calibration=CALIBRATION, robustness=ROBUSTNESS)
     fake_run(reports, "second", outcomes(1000, mistakes + list(range(900, 930))), seed=2, labels=mnist.y_test,
-             robustness=ROBUSTNESS)
+             robustness=robustness_with_curves({"rotation": [0.99, 0.9, 0.7, 0.5, 0.3],
+                                                "blur": [0.99, 0.98, 0.97, 0.9, 0.8]}))
     fake_run(reports, "third", outcomes(500, mistakes), seed=3, labels=mnist.y_test)
     fake_run(reports, "older", outcomes(1000, range(50)), seed=4, epochs=5, predictions=False)
     result = digitlib_cli("report", "--json", "--notebook", "compare_runs", "-p", "runs", reports,
                           "-p", "data_dir", mnist_dir, "-p", "title", "Fake runs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "alt text" not in result.stderr, result.stderr[-3000:]  # render_html's warning: every figure has one
     run_dir = run_dir_of(result, tmp_path)
     executed = json.loads((run_dir / "notebook.ipynb").read_text())
     outputs = [output for cell in executed["cells"] if cell["cell_type"] == "code" for output in cell["outputs"]]
@@ -601,6 +606,12 @@ def test_the_comparison_notebook_runs_end_to_end_on_stored_predictions(tmp_path,
     assert "significant at 5%" in html and "not recorded" in html
     # significance, confusion difference, both-ways thumbnails, reliability, robustness, cost, digits, curves, shared
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 9
+    page = BeautifulSoup(html, "html.parser")
+    assert images_without_alt(page) == []
+    alts = [image["alt"] for image in page.find_all("img")]
+    assert "Training accuracy per epoch of 4 runs: best 97.00% (seed · 3 ep · seed 1) at epoch 3 of 3." in alts
+    assert any(alt.startswith("Accuracy against severity under 4 shifts, one panel each, of 2 runs (1 with every "
+                              "severity, 1 with its summary's severity only)") for alt in alts), alts
     assert "No two of the runs differ only in backend" in html and "all other parameters are equal" in html
 
 

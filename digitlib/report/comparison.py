@@ -370,7 +370,7 @@ def significance_figure(runs: list[Run], labels: np.ndarray | None = None) -> De
                 marks[i, j] = f"{difference[i, j]:+.2f}{' *' if pair.significant else ''}"
     extent = max(float(np.nanmax(np.abs(difference))), 0.01)
     # room for the names: a run's id joins its label where labels repeat, and the columns' names stand upright
-    across, down = (max(map(len, _names(runs))) for runs in (rows, columns))
+    across, down = (max(map(len, _names(group))) for group in (rows, columns))
     figure = DescribedFigure(_significance_alt(pairs, ordered, vs_best),
                              figsize=(2.2 + 1.1 * len(columns) + max(2.5, 0.07 * across),
                                       0.45 * len(rows) + max(1.4, 0.5 + 0.07 * down)), layout="constrained")
@@ -582,7 +582,7 @@ def confusion_difference_figure(runs: list[Run], labels: np.ndarray | None = Non
 
 def _confusion_difference_alt(found: Disagreements, more: int, fewer: int) -> str:
     """'Confusion matrix of B minus A (...) on 1,000 test images both were scored on: +3 mistakes where B errs more
-    often, −2 where it errs less often; the largest change, 7 read as 8: B 3 times, A none.'"""
+    often, −2 where it errs less often; the largest change, 7 read as 8: B 3 times, A never.'"""
     said = (f"Confusion matrix of B minus A, {_pair_names(found)}, on the {_count(len(found.indices), 'test image')} "
             "both were scored on")
     if not more and not fewer:
@@ -724,8 +724,8 @@ def robustness_overlay_figure(runs: list[Run]) -> DescribedFigure | None:
     shifts = list(dict.fromkeys(shift for run in measured for part in ("accuracy", "curves")
                                 for shift in run.metrics["robustness"].get(part, {})))
     names, left_out = _names(measured), len(runs) - len(measured)
-    columns = min(4, len(shifts))
-    rows = -(-len(shifts) // columns)
+    columns = max(1, min(4, len(shifts)))
+    rows = max(1, -(-len(shifts) // columns))
     figure = DescribedFigure(_robustness_overlay_alt(measured, names, shifts, left_out),
                              figsize=(3 * columns + 0.5, 2.3 * rows + 1.2 + 0.25 * len(measured)), layout="constrained")
     panels = figure.subplots(rows, columns, sharey=True, squeeze=False).flat
@@ -778,7 +778,8 @@ def _robustness_legend(name: str, robustness: dict[str, Any]) -> str:
 
 def _robustness_overlay_alt(measured: list[Run], names: list[str], shifts: list[str], left_out: int) -> str:
     """'Accuracy against severity under 10 shifts, one panel each, of 2 runs (1 with every severity, 1 with its
-    summary's severity only): at severity 2, mean accuracy 93.0% (A), lowest rotation 80.0%; ...'"""
+    summary's severity only): A, mean 93.0% at severity 2, lowest rotation 80.0%, at the strongest severity from
+    12.0% (rotation) to 97.5% (blur); B, ...'"""
     curves = sum(bool(run.metrics["robustness"].get("curves")) for run in measured)
     said = []
     for name, run in zip(names, measured):

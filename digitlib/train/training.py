@@ -178,6 +178,53 @@ def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(count)
 
 
+def _epoch_batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int, first_epoch: int, epochs: int):
+    """The training batches of epochs `first_epoch` to `epochs` (a Keras PyDataset), each epoch in its
+    :func:`epoch_order`."""
+    import keras
+
+    class EpochBatches(keras.utils.PyDataset):
+        """The training images of epochs `first_epoch` to `epochs` as one sequence of batches, each epoch in
+        :func:`epoch_order`: batch i of the sequence depends on i alone (nothing changes between epochs), so
+        prefetching across an epoch's end reads the right images, on every backend."""
+
+        def __init__(self, x, y, *, batch_size: int, seed: int, first_epoch: int, epochs: int):
+            super().__init__()
+            self.x, self.y, self.batch_size, self.seed, self.first_epoch = x, y, batch_size, seed, first_epoch
+            self.per_epoch = math.ceil(len(x) / batch_size)
+            self.total = self.per_epoch * (epochs - first_epoch)
+            self._orders: dict[int, np.ndarray] = {}
+
+        def __len__(self) -> int:
+            return self.total
+
+        def __getitem__(self, index: int):
+            epoch, batch = divmod(int(index), self.per_epoch)
+            epoch += self.first_epoch
+            if epoch not in self._orders:  # the current epoch's and the next one's, while prefetching crosses over
+                self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}
+                self._orders[epoch] = epoch_order(len(self.x), self.seed, epoch)
+            chosen = self._orders[epoch][batch * self.batch_size:(batch + 1) * self.batch_size]
+            return self.x[chosen], self.y[chosen]
+
+    return EpochBatches(x, y, batch_size=batch_size, seed=seed, first_epoch=first_epoch, epochs=epochs)
+
+
+def _epoch_record(history: dict, seconds: list[float], model: keras.Model, directory: Path | None):
+    """A callback, last in the list, that appends each epoch's metrics to `history` and, with `directory`, saves
+    the checkpoint once the epoch's time is in `seconds` (the progress callback runs before it)."""
+    import keras
+
+    class EpochRecord(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            for key, value in (logs or {}).items():
+                history.setdefault(key, []).append(float(value))
+            if directory:
+                _save_checkpoint(directory, model, history, seconds)
+
+    return EpochRecord()
+
+
 def _random_states(model: keras.Model) -> list:
     """The dropout layers' random-generator states, which save_weights leaves out."""
     return [v for v in model.variables if v.name == "seed_generator_state"]
@@ -246,15 +293,11 @@ def fit_model(
         print(f"resuming after epoch {len(seconds)}/{epochs} from the checkpoint in {directory}",
               file=stream or sys.stdout, flush=True)
     progress.seconds.extend(seconds)
-    for epoch in range(len(seconds), epochs):
-        order = epoch_order(len(splits.x_train), seed, epoch)
-        fitted = model.fit(splits.x_train[order], splits.y_train[order], validation_data=validation,
-                           initial_epoch=epoch, epochs=epoch + 1, batch_size=batch_size, shuffle=False,
-                           verbose=0, callbacks=[*shown, *callbacks])
-        for key, values in fitted.history.items():
-            history.setdefault(key, []).extend(float(v) for v in values)
-        if directory:
-            _save_checkpoint(directory, model, history, progress.seconds)
-        if model.stop_training:  # a callback (early stopping, a time-to-accuracy bench) ended training
-            break
+    first = len(seconds)
+    if first < epochs:  # one fit for every epoch left: Keras sets up its loop and the validation data once
+        batches = _epoch_batches(splits.x_train, splits.y_train, batch_size=batch_size, seed=seed, first_epoch=first,
+                                epochs=epochs)
+        record = _epoch_record(history, progress.seconds, model, directory)
+        model.fit(batches, validation_data=validation, initial_epoch=first, epochs=epochs,
+                  steps_per_epoch=batches.per_epoch, shuffle=False, verbose=0, callbacks=[*shown, *callbacks, record])
     return TrainingResult(history=history, epoch_seconds=list(progress.seconds))

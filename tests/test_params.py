@@ -17,8 +17,8 @@ from digitlib.params import (
     parse_value,
     rebuild_command,
     recipe,
-    validate_notebook_parameters,
     validate_drawing_parameters,
+    validate_notebook_parameters,
     validate_parameters,
     validate_prediction_parameters,
 )
@@ -98,7 +98,7 @@ def test_drawing_parameters():
 def test_the_registry_holds_each_runnable_notebook_once():
     from digitlib.params import notebook, notebook_names
 
-    assert notebook_names() == ["mnist_cnn", "predict_your_digits", "compare_runs", "draw_a_digit"]  # the CLI's, in order
+    assert notebook_names() == ["mnist_cnn", "predict_your_digits", "compare_runs", "draw_a_digit"]  # in order
     assert [(each.kind, each.trains) for each in REGISTRY.values()] == [
         ("training", True), ("prediction", False), ("comparison", False), ("drawing", False)]
     assert (TRAINING, PREDICTION, COMPARISON, DRAWING) == tuple(map(notebook, notebook_names()))

@@ -178,17 +178,18 @@ def test_digitlib_predict_json_scores_the_kept_drawings(trained, tmp_path):
     assert all(row["correct"] == (row["digit"] == row["label"]) for row in rows)
 
 
-@pytest.mark.e2e  # a papermill kernel: about 15 s
+@pytest.mark.e2e
+@pytest.mark.full  # a kernel, Keras and a model: 42 s here. make test: the note where nobody can draw (above), and
+# interactive_frontend telling papermill's requests from a person's (test_training)
 def test_run_by_papermill_the_notebook_says_the_canvas_needs_jupyterlab(report_run, tmp_path):
     """`digitlib report --notebook draw_a_digit`: no frontend, so no widget; the page says the canvas needs
     JupyterLab and shows the reading of a sample drawing, described in its alt text."""
     import html
 
-    from conftest import run_dir_of
+    from conftest import digitlib_cli, run_dir_of
 
-    result = digitlib_in_process("report", "--json", "--notebook", "draw_a_digit", "--reports-dir", "reports",
-                                 "-p", "model_path", report_run / "model.keras", "-p", "keep_in", "kept",
-                                 cwd=tmp_path)
+    result = digitlib_cli("report", "--json", "--notebook", "draw_a_digit", "--reports-dir", "reports",
+                          "-p", "model_path", report_run / "model.keras", "-p", "keep_in", "kept", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     page = (run_dir_of(result, tmp_path) / "report.html").read_text(encoding="utf-8")
     assert "<strong>The canvas needs JupyterLab.</strong>" in page

@@ -211,8 +211,8 @@ def shown_digit(page, digit: str) -> None:
                            arg=digit, timeout=60_000)
 
 
-@pytest.mark.full  # ~1-2 minutes. make test: the canvas's kernel side (test_drawing), this notebook under papermill
-# (test_drawing's e2e test), make lab in Chromium (the test above)
+@pytest.mark.full  # 106 s here. make test: the canvas's kernel side (test_drawing), make lab in Chromium (the test
+# above)
 def test_drawing_in_jupyterlab_reads_a_one_and_a_zero_and_keeps_the_drawing(browser, clone, report_run, tmp_path):
     """draw_a_digit.ipynb in make lab's JupyterLab, Run All, then strokes drawn with the mouse on its canvas: a
     vertical bar reads 1, and after "clear" a closed loop reads 0; "keep" saves notebooks/my_digits/label0_0.png,

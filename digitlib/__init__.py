@@ -33,7 +33,7 @@ __version__ = "0.1.0"
 # module -> the public names it provides, by wing
 _EXPORTS = {
     "params": ["PARAMETERS", "ParameterError", "rebuild_command", "recipe", "validate_comparison_parameters",
-               "validate_parameters", "validate_prediction_parameters"],
+               "validate_drawing_parameters", "validate_parameters", "validate_prediction_parameters"],
     "models": ["build_model", "describe_model", "layers_table", "model_names"],
     "modelfile": ["ModelError", "load_trained_model"],
     "train.data": ["DataError", "MNIST", "load_mnist"],
@@ -47,7 +47,9 @@ _EXPORTS = {
     "report.diagnosis": ["diagnose", "diagnose_metrics"],
     "report.figures": ["confident_mistakes_figure", "confusion_matrix_figure", "learning_curves_figure",
                        "predictions_figure", "sample_predictions_figure"],
+    "report.drawing": ["draw_a_digit"],
     "report.occlusion": ["occlusion_figure", "occlusion_maps"],
+    "report.reading": ["Reading", "read_picture", "reading_figure"],
     "report.representation": ["feature_map_figure", "filters_figure", "penultimate_features"],
     "report.results": ["run_metrics", "save_results", "save_test_predictions"],
     "report.robustness": ["robustness_curves", "robustness_figure", "robustness_summary", "shifted_examples_figure"],

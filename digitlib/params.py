@@ -5,7 +5,7 @@ means. The notebook's ``parameters`` cell carries the same defaults (a test
 keeps them in step), the CLI parses ``-p NAME VALUE`` against it, and both the
 runner and the notebook validate with :func:`validate_parameters`, so a bad
 value is refused before any training starts, however the notebook is run.
-:data:`REGISTRY` holds the three runnable notebooks, each a :class:`Notebook` with its own contract.
+:data:`REGISTRY` holds the four runnable notebooks, each a :class:`Notebook` with its own contract.
 """
 
 from __future__ import annotations
@@ -95,16 +95,25 @@ def _list_of_paths(value: Any) -> str | None:
     return None
 
 
+_MODEL_PATH = Parameter("model_path", None, str, "the trained model.keras to use (relative paths: from notebooks/); "
+                        f"None: the best finished model in ../{REPORTS_DIR}, as `digitlib predict` chooses it",
+                        optional=True, path=True)
 PREDICTION_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("images", "samples", (str, list), "an image, a folder of images, or a list of them "
               "(relative paths: from notebooks/)", check=_list_of_paths, path=True),
-    Parameter("model_path", None, str, "the trained model.keras to use (relative paths: from notebooks/); "
-              f"None: the best finished model in ../{REPORTS_DIR}, as `digitlib predict` chooses it",
-              optional=True, path=True),
+    _MODEL_PATH,
     Parameter("low_confidence", 0.8, float, "flag predictions whose probability is below this",
               check=lambda v: None if 0 <= v <= 1 else "must be in [0, 1]"),
     Parameter("top", 3, int, "how many likeliest digits to list per image",
               check=lambda v: None if 1 <= v <= 10 else "must be between 1 and 10"),
+)
+
+
+DRAWING_PARAMETERS: tuple[Parameter, ...] = (
+    _MODEL_PATH,
+    Parameter("keep_in", "my_digits", str, "the folder where the canvas's keep button saves drawings as "
+              "label<digit>_<n>.png (relative paths: from notebooks/)",
+              check=lambda v: None if v.strip() else "must name a folder", path=True),
 )
 
 
@@ -134,6 +143,11 @@ def _validate(contract: tuple[Parameter, ...], given: Mapping[str, Any]) -> dict
 def validate_prediction_parameters(values: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
     """The parameters of predict_your_digits.ipynb, checked like the training ones."""
     return _validate(PREDICTION_PARAMETERS, {**(values or {}), **more})
+
+
+def validate_drawing_parameters(values: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
+    """The parameters of draw_a_digit.ipynb."""
+    return _validate(DRAWING_PARAMETERS, {**(values or {}), **more})
 
 
 def validate_comparison_parameters(values: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
@@ -269,8 +283,15 @@ COMPARISON = Notebook(
     "compare_runs", "comparison", COMPARISON_PARAMETERS, validate_comparison_parameters, MappingProxyType({
         "output_dir": "unused: a comparison saves nothing but its report (set by `digitlib report`)",
     }))
+# Runs in JupyterLab for someone to draw on; under papermill (`digitlib report`) its page says the canvas needs
+# JupyterLab and shows a reading of a sample drawing instead.
+DRAWING = Notebook(
+    "draw_a_digit", "drawing", DRAWING_PARAMETERS, validate_drawing_parameters, MappingProxyType({
+        "output_dir": "unused: a drawing saves nothing but its report (set by `digitlib report`)",
+    }))
 # Each runnable notebook by its name, the training one first (`digitlib report --notebook NAME`).
-REGISTRY: Mapping[str, Notebook] = MappingProxyType({each.name: each for each in (TRAINING, PREDICTION, COMPARISON)})
+REGISTRY: Mapping[str, Notebook] = MappingProxyType({each.name: each for each in (TRAINING, PREDICTION, COMPARISON,
+                                                                                  DRAWING)})
 
 
 def notebook_names() -> list[str]:

@@ -190,3 +190,104 @@ def test_mnist_notebook_runs_in_make_lab_and_leaves_git_status_clean(browser, cl
     assert path.read_bytes() == committed, f"the saved notebook is not the committed one:\n{difference[:5000]}"
     assert timings["git_status"] == ""
     assert subprocess.run(["git", "-C", str(clone), "diff", "--quiet"]).returncode == 0
+
+
+DRAWING = "draw_a_digit.ipynb"
+
+
+def drag(page, box: dict, points: list[tuple[float, float]]) -> None:
+    """One stroke with the mouse through `points`, given in the canvas's own 280-px coordinates."""
+    scale = box["width"] / 280
+    at = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points]
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    for x, y in at[1:]:
+        page.mouse.move(x, y, steps=2)
+    page.mouse.up()
+
+
+def shown_digit(page, digit: str) -> None:
+    page.wait_for_function("digit => document.querySelector('.digitlib-digit')?.textContent === digit",
+                           arg=digit, timeout=60_000)
+
+
+@pytest.mark.full  # 106 s here. make test: the canvas's kernel side (test_drawing), make lab in Chromium (the test
+# above)
+def test_drawing_in_jupyterlab_reads_a_one_and_a_zero_and_keeps_the_drawing(browser, clone, report_run, tmp_path):
+    """draw_a_digit.ipynb in make lab's JupyterLab, Run All, then strokes drawn with the mouse on its canvas: a
+    vertical bar reads 1, and after "clear" a closed loop reads 0; "keep" saves notebooks/my_digits/label0_0.png,
+    which `digitlib predict --json` reads as a 0 labelled 0. Saved, the notebook leaves git status clean (the
+    kept drawings' folder is ignored). Writes the canvas's picture to tmp_path/draw.png (docs/draw.png is one)."""
+    import math
+
+    from conftest import digitlib_in_process
+
+    path = clone / "notebooks" / DRAWING
+    committed = path.read_bytes()
+    (cell_source,) = ["".join(c["source"]) for c in json.loads(committed)["cells"]
+                      if "parameters" in c["metadata"].get("tags", [])]
+    ours = cell_source.replace("model_path = None  #", f"model_path = {json.dumps(str(report_run / 'model.keras'))}  #")
+    assert ours != cell_source
+    for name, values in SETTINGS.items():
+        settings = tmp_path / "jupyter-config" / "lab" / "user-settings" / name
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(json.dumps(values), encoding="utf-8")
+    kept = clone / "notebooks" / "my_digits" / "label0_0.png"
+
+    with running_lab(clone, tmp_path) as lab:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        frames: list[bytes] = []
+        page.on("websocket", lambda socket: socket.on("framereceived", lambda payload: frames.append(
+            payload if isinstance(payload, bytes) else payload.encode())))
+        try:
+            page.goto(lab.url(f"/lab/tree/{DRAWING}?token={lab.token}"), timeout=120_000)
+            cell = page.locator(".jp-Notebook .jp-Cell").nth(1)
+            cell.locator(".cm-content").wait_for(timeout=120_000)
+            deadline = time.monotonic() + 180
+            while kernel_states(lab) != ["idle"] and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert kernel_states(lab) == ["idle"], f"the kernel did not start:\n{lab.output()[-3000:]}"
+            type_into(cell, ours)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+            pad = page.locator(".digitlib-pad")
+            pad.wait_for(timeout=180_000)
+            errors = [frame[:2000].decode(errors="replace") for frame in frames if KERNEL_ERROR.search(frame)]
+            assert errors == [], f"the kernel reported errors:\n{errors}"
+            pad.scroll_into_view_if_needed()
+            box = pad.bounding_box()
+
+            drag(page, box, [(140, 40 + 10 * step) for step in range(21)])  # a vertical bar
+            shown_digit(page, "1")
+            page.locator(".digitlib-button", has_text="clear").click()
+            shown_digit(page, "…")
+            drag(page, box, [(140 + 60 * math.sin(math.tau * step / 36), 140 - 95 * math.cos(math.tau * step / 36))
+                             for step in range(37)])  # a closed loop
+            shown_digit(page, "0")
+            assert page.locator(".digitlib-read .digitlib-name").inner_text() == "0"  # its bar, highlighted
+            page.locator(".digitlib-canvas").screenshot(path=str(tmp_path / "draw.png"))
+            page.locator(".digitlib-button", has_text="keep").click()
+            page.wait_for_function("() => document.querySelector('.digitlib-kept')?.textContent === "
+                                   "'kept as label0_0.png in my_digits'", timeout=30_000)
+            assert kept.is_file()
+            errors = [frame[:2000].decode(errors="replace") for frame in frames if KERNEL_ERROR.search(frame)]
+            assert errors == [], f"the kernel reported errors:\n{errors}"
+
+            type_into(cell, cell_source)  # the parameters as they were, then Ctrl+S
+            page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputPrompt").click()
+            with page.expect_response(lambda answer: answer.request.method == "PUT"
+                                      and answer.url.split("?")[0].endswith(f"/api/contents/{DRAWING}"),
+                                      timeout=60_000) as saved:
+                page.keyboard.press("Control+s")
+            assert saved.value.status == 200, saved.value.text()
+        finally:
+            page.close()
+        lab.stop()
+        assert lab.outlived == [], "kernels outlived JupyterLab"
+
+    read = digitlib_in_process("predict", "--json", "--model", report_run / "model.keras", kept)
+    assert read.returncode == 0, read.stderr
+    assert {key: json.loads(read.stdout)[key] for key in ("digit", "label", "correct")} == {
+        "digit": 0, "label": 0, "correct": True}
+    assert git(clone, "status", "--porcelain") == ""
+    assert path.read_bytes() == committed

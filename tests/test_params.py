@@ -6,6 +6,7 @@ from conftest import REPOSITORY
 from digitlib.params import (
     COMPARISON,
     DEFAULTS,
+    DRAWING,
     PREDICTION,
     REGISTRY,
     TRAINING,
@@ -16,6 +17,7 @@ from digitlib.params import (
     parse_value,
     rebuild_command,
     recipe,
+    validate_drawing_parameters,
     validate_notebook_parameters,
     validate_parameters,
     validate_prediction_parameters,
@@ -84,13 +86,22 @@ def test_prediction_parameters():
         validate_notebook_parameters("nope", {})
 
 
+def test_drawing_parameters():
+    assert validate_drawing_parameters() == {"model_path": None, "keep_in": "my_digits"}
+    assert validate_drawing_parameters(keep_in="mine/ones")["keep_in"] == "mine/ones"
+    for bad, said in (("  ", "'keep_in'='  ' must name a folder"), (3, "'keep_in' must be str, got 3")):
+        with pytest.raises(ParameterError, match=said):
+            validate_drawing_parameters(keep_in=bad)
+    assert DRAWING.parameters[0] is PREDICTION.parameters[1]  # model_path: one definition, the same words
+
+
 def test_the_registry_holds_each_runnable_notebook_once():
     from digitlib.params import notebook, notebook_names
 
-    assert notebook_names() == ["mnist_cnn", "predict_your_digits", "compare_runs"]  # the CLI's choices, in order
+    assert notebook_names() == ["mnist_cnn", "predict_your_digits", "compare_runs", "draw_a_digit"]  # in order
     assert [(each.kind, each.trains) for each in REGISTRY.values()] == [
-        ("training", True), ("prediction", False), ("comparison", False)]
-    assert (TRAINING, PREDICTION, COMPARISON) == tuple(map(notebook, notebook_names()))
+        ("training", True), ("prediction", False), ("comparison", False), ("drawing", False)]
+    assert (TRAINING, PREDICTION, COMPARISON, DRAWING) == tuple(map(notebook, notebook_names()))
     for each in REGISTRY.values():
         assert each.path == REPOSITORY / "notebooks" / f"{each.name}.ipynb" and each.path.is_file()
         assert "output_dir" in each.set_by_the_runner
@@ -105,7 +116,7 @@ def test_an_unknown_notebook_is_refused_naming_the_known_ones(name):
     from digitlib.params import notebook
 
     with pytest.raises(ParameterError, match=r"unknown notebook .*; choose one of: mnist_cnn, predict_your_digits, "
-                                             r"compare_runs$"):
+                                             r"compare_runs, draw_a_digit$"):
         notebook(name)
     with pytest.raises(ParameterError, match="unknown notebook"):
         absolute_paths(name, {})

@@ -22,6 +22,7 @@ from ..layout import INDEX_FILE, REPORTS_DIR
 from ..modelfile import ModelError
 from ..params import (
     COMPARISON,
+    DRAWING,
     PREDICTION,
     TRAINING,
     ParameterError,
@@ -62,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="the Keras backend to train with (default: $KERAS_BACKEND, else tensorflow); "
                              "a resumed run keeps its own")
     report.add_argument("--notebook", default=TRAINING.name, choices=notebook_names(),
-                        help=f"which notebook to run (default: {TRAINING.name}; {PREDICTION.name} reads your images)")
+                        help=f"which notebook to run (default: {TRAINING.name}; {PREDICTION.name} reads your images, "
+                             f"{COMPARISON.name} compares runs, {DRAWING.name} is a canvas for JupyterLab)")
     report.add_argument("--mlflow", metavar="URI",
                         help="also log the finished run to the MLflow tracking server (or store) at URI: parameters, "
                              "per-epoch and test metrics, tags, report, metrics, model and notebook "

@@ -46,7 +46,7 @@ _EXPORTS = {
     "report.calibration": ["Calibration", "calibrate", "calibrate_model", "reliability_figure"],
     "report.diagnosis": ["diagnose", "diagnose_metrics"],
     "report.figures": ["confident_mistakes_figure", "confusion_matrix_figure", "learning_curves_figure",
-                       "predictions_figure", "sample_predictions_figure"],
+                       "numbers_figure", "predictions_figure", "sample_predictions_figure"],
     "report.drawing": ["draw_a_digit"],
     "report.occlusion": ["occlusion_figure", "occlusion_maps"],
     "report.reading": ["Reading", "read_picture", "reading_figure"],
@@ -60,6 +60,7 @@ _EXPORTS = {
     "predict.handwriting": ["ImageError", "label_in_name", "load_digit", "mnist_style"],
     "predict.predictions": ["LabelledAccuracy", "Prediction", "SHOWN_PICTURES", "SHOWN_ROWS", "default_model",
                             "labelled_accuracy", "predict_images", "save_predictions", "shown_predictions"],
+    "predict.number": ["NumberReading", "read_numbers"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -106,6 +106,8 @@ PREDICTION_PARAMETERS: tuple[Parameter, ...] = (
               check=lambda v: None if 0 <= v <= 1 else "must be in [0, 1]"),
     Parameter("top", 3, int, "how many likeliest digits to list per image",
               check=lambda v: None if 1 <= v <= 10 else "must be between 1 and 10"),
+    Parameter("number", False, bool, "also read each picture as a whole number: its digits found, boxed and "
+              "read left to right, lines top to bottom, as `digitlib predict --number` reads them"),
 )
 
 
@@ -190,8 +192,8 @@ def _checked(parameter: Parameter, value: Any) -> Any:
             raise ParameterError(f"parameter {parameter.name!r} is too large, got {value}") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise ParameterError(f"parameter {parameter.name!r} must be a finite number, got {value}")
-    if not isinstance(value, parameter.kind) or isinstance(value, bool):
-        kinds = parameter.kind if isinstance(parameter.kind, tuple) else (parameter.kind,)
+    kinds = parameter.kind if isinstance(parameter.kind, tuple) else (parameter.kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):  # True is no number
         raise ParameterError(
             f"parameter {parameter.name!r} must be {' or '.join(kind.__name__ for kind in kinds)}"
             f"{' or None' if parameter.optional else ''}, got {_shown(value)}"

@@ -178,6 +178,50 @@ def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> DescribedF
     return figure
 
 
+def _numbers_alt(readable, left_out: int) -> str:
+    """'2 pictures read as whole numbers, each with its digits boxed: year.png as 2026 (4 digits, the least sure
+    97.0%) and meter.png as 0415 3 (5 digits, ...).'"""
+    def one(reading) -> str:
+        least = min(d.probability for d in reading.digits)
+        return (f"{reading.path.name} as {reading.text} ({_count(len(reading.digits), 'digit')}, the least sure "
+                f"{least:.1%})")
+
+    alt = (f"{_count(len(readable), 'picture')} read as whole numbers, each with its digits boxed and read: "
+           f"{_listed([one(r) for r in readable], most=10)}")
+    return alt + (f"; {left_out} more not shown." if left_out else ".")
+
+
+def numbers_figure(readings, most: int = 20) -> DescribedFigure:
+    """Each picture read as a whole number (:func:`digitlib.predict.number.read_numbers`), the first `most` of
+    those read: the picture with a box round each digit found, the digit and its probability above the box (red
+    below 80%), and the number read as its title."""
+    from matplotlib.patches import Rectangle
+
+    from ..predict.handwriting import ImageError, grey_levels, read_image
+
+    readable = [r for r in readings if r.error is None]
+    if not readable:
+        raise ValueError("no picture could be read as a number, so there is nothing to show")
+    shown = readable[:most]
+    figure = DescribedFigure(_numbers_alt(shown, len(readable) - len(shown)), figsize=(10, 2.6 * len(shown)),
+                             layout="constrained")
+    for axes, reading in zip(figure.subplots(len(shown), 1, squeeze=False)[:, 0], shown):
+        try:
+            axes.imshow(grey_levels(read_image(reading.path)), cmap="gray", vmin=0, vmax=1)
+        except ImageError:
+            pass  # the file changed since it was read; the boxes still say what was found
+        for digit in reading.digits:
+            x0, y0, x1, y1 = digit.box
+            color = _RIGHT if digit.probability >= 0.8 else _WRONG
+            axes.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
+                                     linewidth=1.5))
+            axes.annotate(f"{digit.digit} {digit.probability:.0%}", (x0, y0), xytext=(0, 3),
+                          textcoords="offset points", color=color, fontsize=8, va="bottom")
+        axes.set_title(f"{reading.path.name}: {reading.text}", fontsize=10)
+        axes.set_axis_off()
+    return figure
+
+
 def _predictions_alt(readable, low_confidence: float) -> str:
     """'3 images, each as given, as the model sees it (28×28) and its ten probabilities: a.png read as 7
     (98.0%), ...; 1 of 3 below 80% confidence; 2 carry a label in their names, 2 read right.'"""

@@ -3,7 +3,8 @@
 ``digitlib report [-p NAME VALUE ...] [--params-file FILE]`` trains and renders a report;
 ``digitlib sweep SWEEP.yaml [--jobs N | --scheduler tcp://HOST:8786]`` runs a batch of reports, here or on a
 Dask cluster;
-``digitlib predict IMAGE_OR_DIR ... [--model PATH] [--top K] [--json]`` reads digits from images;
+``digitlib predict IMAGE_OR_DIR ... [--model PATH] [--top K] [--json] [--number]`` reads digits (or whole numbers)
+from images;
 ``digitlib compare RUN RUN [RUN ...] [--title TEXT] [--data-dir DIR]`` renders the comparison of finished runs (run
 ids in --reports-dir, or run folders) into the reports folder, as ``digitlib report --notebook compare_runs`` does.
 """
@@ -102,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--backend", choices=BACKENDS,
                          help="the Keras backend to read with (default: $KERAS_BACKEND, else tensorflow); "
                               "a model saved by either backend loads with both")
+    predict.add_argument("--number", action="store_true",
+                         help="read each picture as a whole number: find its digits (lines top to bottom, each "
+                              "left to right; lines joined by a space) and print the number with each digit's "
+                              "probability; with --json its digits' boxes too (--top does not apply)")
 
     compare = commands.add_parser(
         "compare", help="compare finished training runs side by side into reports/<run-id>/report.html",
@@ -251,7 +256,14 @@ def predict_command(arguments: argparse.Namespace) -> int:
         model_path = chosen.path
     os.environ.update(kernel_environment(choose_backend(arguments.backend)))  # before Keras is imported
     with native_stderr_to(os.devnull):  # TensorFlow's C++ start-up messages are not the user's business
-        predictions = predict_images(load_trained_model(model_path), arguments.inputs)
+        if arguments.number:
+            from ..predict.number import read_numbers
+
+            numbers = read_numbers(load_trained_model(model_path), arguments.inputs)
+        else:
+            predictions = predict_images(load_trained_model(model_path), arguments.inputs)
+    if arguments.number:
+        return _print_numbers(numbers, arguments.json)
     failed = False
     for prediction in predictions:
         failed |= prediction.error is not None
@@ -269,6 +281,20 @@ def predict_command(arguments: argparse.Namespace) -> int:
     if score is not None and not arguments.json:  # --json: one object per image, each with its label
         print(score, flush=True)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _print_numbers(numbers: list, as_json: bool) -> int:
+    """`digitlib predict --number`: one line per picture, its number and each digit's probability (an object with
+    --json), or on stderr why it could not be read; exit 1 if any could not."""
+    for number in numbers:
+        if as_json:
+            print(json.dumps(number.as_dict()), flush=True)
+        elif number.error:
+            print(f"digitlib: {number.error}", file=sys.stderr, flush=True)
+        else:
+            digits = ", ".join(f"{d.digit} {d.probability:.1%}" for d in number.digits)
+            print(f"{printable(number.path)}: {number.text} ({digits})", flush=True)
+    return EXIT_FAILED if any(number.error for number in numbers) else EXIT_OK
 
 
 def _warnings_in_one_line() -> None:

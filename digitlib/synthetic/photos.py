@@ -23,11 +23,18 @@ def photo_of_digit(digit: np.ndarray, rng: np.random.Generator, size: tuple[int,
     top, left = (int(rng.integers(margin // 4, margin - margin // 4 + 1)) for _ in range(2))
     field = np.zeros((side, side))
     field[top: top + inner, left: left + inner] = ink
+    return on_paper(field, rng)
+
+
+def on_paper(field: np.ndarray, rng: np.random.Generator, side: int | None = None) -> Image.Image:
+    """Ink coverage (H, W) in [0, 1] as a greyscale JPEG photo of paper: a paper and a pen grey, a blur of up to
+    1.2 px per 256 px of `side` (default: the longer side), sensor noise and compression."""
+    side = side or max(field.shape)
     paper, pen = rng.uniform(190, 245), rng.uniform(10, 70)
     picture = paper - field * (paper - pen)
     image = Image.fromarray(np.uint8(np.clip(picture, 0, 255)))
     image = image.filter(ImageFilter.GaussianBlur(radius=rng.uniform(0.3, 1.2) * side / 256))
-    noisy = np.asarray(image, dtype=np.float64) + rng.normal(0, rng.uniform(2, 8), size=(side, side))
+    noisy = np.asarray(image, dtype=np.float64) + rng.normal(0, rng.uniform(2, 8), size=field.shape)
     buffer = io.BytesIO()
     Image.fromarray(np.uint8(np.clip(noisy, 0, 255))).save(buffer, format="JPEG", quality=int(rng.integers(60, 91)))
     buffer.seek(0)

@@ -1,0 +1,152 @@
+"""Reading a whole number (`digitlib predict --number`): finding the digits in a picture, then reading them."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import digitlib_in_process
+from digitlib.predict.handwriting import _ink, grey_levels
+from digitlib.predict.number import NumberReading, find_digits, find_marks, read_numbers
+from digitlib.synthetic.numbers import SPACED, TOUCHING, compose, mnist_ink, number_picture, writer_ink
+
+
+def _iou(a, b) -> float:
+    width = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    return width * height / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - width * height)
+
+
+def _narrow(mnist, digits):
+    """MNIST test digits of these values, each clearly narrower than tall (no doubt that it is one digit)."""
+    chosen = []
+    for digit in digits:
+        for image in mnist.x_test[mnist.y_test == digit]:
+            ink = mnist_ink(image)
+            if ink.shape[1] < 0.8 * ink.shape[0]:
+                chosen.append(ink)
+                break
+    return chosen
+
+
+def _found(picture):
+    return find_digits(_ink(grey_levels(picture)))
+
+
+def test_spaced_digits_are_found_in_order_at_their_boxes(mnist):
+    rng = np.random.default_rng(1)
+    picture, boxes = number_picture([[mnist_ink(mnist.x_test[i]) for i in range(6)]], SPACED, rng)
+    found = _found(picture)
+    assert len(found) == 6
+    assert all(_iou(segment.box, box) > 0.7 for segment, box in zip(found, boxes[0])), (found, boxes)
+    assert {segment.line for segment in found} == {0}
+
+
+def test_the_realism_writers_digits_are_found_too():
+    rng = np.random.default_rng(2)
+    picture, boxes = number_picture([[writer_ink(d, d) for d in (2, 0, 2, 6)]], SPACED, rng)
+    assert [round(_iou(s.box, b), 1) > 0.5 for s, b in zip(_found(picture), boxes[0])] == [True] * 4
+
+
+def test_two_lines_are_read_top_to_bottom_each_left_to_right(mnist):
+    rng = np.random.default_rng(3)
+    inks = _narrow(mnist, (1, 4, 7, 9, 4))
+    picture, boxes = number_picture([inks[:3], inks[3:]], SPACED, rng)
+    found = _found(picture)
+    assert [s.line for s in found] == [0, 0, 0, 1, 1]
+    assert all(_iou(s.box, b) > 0.7 for s, b in zip(found, boxes[0] + boxes[1]))
+    assert NumberReading(path=None, digits=()).text == ""
+
+
+def _ring(height=40, width=28, thickness=4) -> np.ndarray:
+    rows, columns = np.mgrid[0:height, 0:width]
+    radius = ((rows - (height - 1) / 2) / (height / 2)) ** 2 + ((columns - (width - 1) / 2) / (width / 2)) ** 2
+    inner = ((rows - (height - 1) / 2) / (height / 2 - thickness)) ** 2 + \
+        ((columns - (width - 1) / 2) / (width / 2 - thickness)) ** 2
+    return ((radius <= 1) & (inner > 1)).astype(float)
+
+
+def test_a_broken_stroke_and_a_flag_apart_are_one_digit_each_and_specks_are_dropped():
+    ink = np.zeros((80, 200))
+    ink[20:40, 30:34] = ink[43:60, 30:34] = 1.0  # a 1 with a gap in its stroke
+    ink[20:60, 80:108] = _ring()  # a 0
+    ink[20:24, 130:150] = 1.0  # a 5's flag, lifted off its body
+    ink[27:60, 128:140] = np.where(_ring(33, 12, 3) > 0, 1.0, 0.0)
+    ink[70, 180] = 1.0  # a speck of dirt
+    found = find_digits(ink)
+    assert [s.box for s in found] == [(30, 20, 34, 60), (80, 20, 108, 60), (128, 20, 150, 60)]
+    assert all(s.ink.shape == (s.box[3] - s.box[1], s.box[2] - s.box[0]) for s in found)
+
+
+def test_two_touching_digits_are_one_mark_cut_in_two_where_the_ink_is_thinnest():
+    ink = np.zeros((80, 120))
+    ink[20:60, 20:48] = _ring()
+    ink[20:60, 50:78] = _ring()
+    ink[38:42, 46:52] = 1.0  # joined by a short stroke, as a pen joins two digits
+    marks = find_marks(ink)
+    assert len(marks) == 1 and len(marks[0].cuttings) > 1  # wide enough to be in doubt: the model chooses
+    first, *_ = marks[0].cuttings
+    assert len(first) == 2
+    cut = first[0].box[2]
+    assert 48 <= cut <= 50, first  # through the join, not through a ring
+
+
+def test_composed_touching_digits_do_touch(mnist):
+    rng = np.random.default_rng(4)
+    field, boxes = compose([_narrow(mnist, (4, 7, 1))], TOUCHING, rng, height=40)
+    from scipy import ndimage
+
+    assert ndimage.label(field > 0.25, structure=np.ones((3, 3)))[1] == 1
+    assert len(boxes[0]) == 3
+
+
+def test_a_blank_page_or_an_unreadable_file_is_one_error_each(tmp_path):
+    Image.new("L", (300, 100), 230).save(tmp_path / "blank.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    readings = read_numbers(None, [tmp_path / "blank.png", tmp_path / "empty.png"])  # no digit reaches a model
+    assert [r.error for r in readings] == [
+        f"{tmp_path / 'blank.png'}: no digits found (the picture is blank or has no contrast)",
+        f"{tmp_path / 'empty.png'}: not an image Pillow can read"]
+    assert readings[0].as_dict() == {"path": str(tmp_path / "blank.png"), "error": readings[0].error}
+
+
+def test_predict_number_prints_one_line_per_picture_and_json_with_boxes(trained, mnist, tmp_path):
+    model, _ = trained
+    model.save(tmp_path / "model.keras")
+    rng = np.random.default_rng(5)
+    picture, boxes = number_picture([_narrow(mnist, (1, 4, 7))], SPACED, rng)
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    picture.save(pictures / "a_number.png")
+    Image.new("L", (300, 100), 230).save(pictures / "blank.png")
+    text = digitlib_in_process("predict", pictures, "--number", "--model", tmp_path / "model.keras")
+    assert text.returncode == 1  # as for any picture that cannot be read
+    assert re.fullmatch(rf"{re.escape(str(pictures / 'a_number.png'))}: (\d{{3}}) "
+                        r"\(\d \d+\.\d%, \d \d+\.\d%, \d \d+\.\d%\)\n", text.stdout), text.stdout
+    assert text.stderr.splitlines()[-1] == f"digitlib: {pictures / 'blank.png'}: no digits found (the picture " \
+                                           "is blank or has no contrast)"
+    rows = [json.loads(line) for line in digitlib_in_process(
+        "predict", pictures, "--number", "--json", "--model", tmp_path / "model.keras").stdout.splitlines()]
+    number, blank = sorted(rows, key=lambda row: row["path"])  # a_number.png, blank.png
+    assert set(blank) == {"path", "error"}
+    assert len(number["number"]) == 3 and number["number"] == "".join(str(d["digit"]) for d in number["digits"])
+    assert all(_iou(d["box"], box) > 0.7 and 0 <= d["probability"] <= 1 and d["line"] == 0
+               for d, box in zip(number["digits"], boxes[0]))
+
+
+def test_the_figure_boxes_each_digit_and_says_the_reading_in_its_alt(tmp_path):
+    from digitlib.predict.number import DigitReading
+    from digitlib.report.figures import numbers_figure
+
+    Image.new("L", (120, 60), 230).save(tmp_path / "<b>year&.png")
+    sure = np.eye(10)[2] * 0.9 + 0.01
+    digits = tuple(DigitReading((10 * k, 5, 10 * k + 8, 40), 0, sure, np.zeros((28, 28), np.uint8)) for k in range(2))
+    figure = numbers_figure([NumberReading(tmp_path / "<b>year&.png", digits),
+                             NumberReading(tmp_path / "x.png", error="x.png: no digits found")])
+    assert figure.alt == ("1 picture read as whole numbers, each with its digits boxed and read: <b>year&.png as "
+                          "22 (2 digits, the least sure 91.0%).")
+    assert len(figure.axes[0].patches) == 2
+    with pytest.raises(ValueError, match="nothing to show"):
+        numbers_figure([NumberReading(tmp_path / "x.png", error="no digits")])

@@ -58,6 +58,8 @@ _EXPORTS = {
     "report.tables": ["dataset_table", "members_table", "parameters_table", "per_class_table", "predictions_table",
                       "provenance_table", "splits_table"],
     "predict.handwriting": ["ImageError", "label_in_name", "load_digit", "mnist_style"],
+    "predict.abstention": ["Detector", "describe_abstention", "fit_abstention", "read_detector"],
+    "synthetic.nondigits": ["nondigit_set"],
     "predict.predictions": ["LabelledAccuracy", "Prediction", "SHOWN_PICTURES", "SHOWN_ROWS", "default_model",
                             "labelled_accuracy", "predict_images", "save_predictions", "shown_predictions"],
     "predict.number": ["NumberReading", "read_numbers"],

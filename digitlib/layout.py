@@ -16,6 +16,7 @@ BEST = "best"  # reports/best: a link to the best finished model (digitlib.rundi
 RUN_FILE = "run.json"  # what the run was asked to do and how it ended
 METRICS_FILE = "metrics.json"  # what a finished training run scored, and how to reproduce it
 MODEL_FILE = "model.keras"  # the trained model
+ABSTENTION_FILE = "abstention.npz"  # the not-a-digit detector fitted on the model (digitlib.predict.abstention)
 PREDICTIONS_FILE = "test_predictions.npz"  # every test image's predicted probabilities, with its index and label
 NOTEBOOK_FILE = "notebook.ipynb"  # the executed notebook
 REPORT_FILE = "report.html"  # the rendered report

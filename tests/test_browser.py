@@ -42,7 +42,8 @@ def test_training_report_works_offline(browser, report_run):
                     "Compiling and fitting the model",
                     "Evaluating the model", "Confusion matrix", "Sample predictions", "The most confident mistakes",
                     "How sure is it? Calibration", "When digits are not MNIST's: robustness",
-                    "What the network looks at", "What it learned", "Reproducibility"]:
+                    "What the network looks at", "What it learned", "Is it a digit at all?",
+                    "Reproducibility"]:
         assert heading in seen["headings"], heading
     assert "An ensemble's members" not in seen["headings"]
     # the headline, before the first section (whose name the table of contents shows first)

@@ -43,6 +43,11 @@ def tiny_classifier():
     return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
 
 
+# what predict says with a model that has no not-a-digit detector beside it (digitlib/predict/abstention.py)
+NO_DETECTOR = ("digitlib: note: this model has no not-a-digit detector (runs trained before it, or a model kept "
+               "elsewhere), so every picture is read as a digit\n")
+
+
 def predict(*arguments, cwd=None):
     """`digitlib predict ARGUMENTS`, in this process (its model loads with this process's Keras backend)."""
     return digitlib_in_process("predict", *arguments, cwd=cwd)
@@ -148,14 +153,16 @@ def test_predict_reads_with_the_best_model_and_names_it_on_stderr(tiny_classifie
     Image.fromarray(255 - ONE).save(tmp_path / "one.png")
     result = predict("one.png", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == "digitlib: reading with strong, run 20261125-080000-strong, validation accuracy 98.00%\n"
+    assert result.stderr == ("digitlib: reading with strong, run 20261125-080000-strong, validation accuracy 98.00%\n"
+                             + NO_DETECTOR)
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == ["one.png"]
     text = predict(tmp_path / "one.png", "--reports-dir", reports, cwd=tmp_path.parent)
     assert text.returncode == 0 and text.stdout.startswith(f"{tmp_path / 'one.png'}: "), text.stderr
-    assert text.stderr == "digitlib: reading with strong, run 20261125-080000-strong, validation accuracy 98.00%\n"
+    assert text.stderr == ("digitlib: reading with strong, run 20261125-080000-strong, validation accuracy 98.00%\n"
+                           + NO_DETECTOR)
     given = predict("one.png", "--model", strong / "model.keras", "--reports-dir", tmp_path / "nowhere",
                         cwd=tmp_path)
-    assert (given.returncode, given.stderr) == (0, "") and given.stdout.startswith("one.png: ")
+    assert (given.returncode, given.stderr) == (0, NO_DETECTOR) and given.stdout.startswith("one.png: ")
 
 
 @pytest.mark.e2e
@@ -219,7 +226,7 @@ def test_fifos_are_refused_instead_of_waited_on(model_file, tmp_path):
     os.mkfifo(tmp_path / "given.png")
     result = predict(tmp_path, tmp_path / "given.png", "--model", model_file)
     assert result.returncode == 1 and result.stdout.count("\n") == 1, result.stderr
-    errors = result.stderr.splitlines()
+    errors = result.stderr.replace(NO_DETECTOR, "").splitlines()
     assert len(errors) == 2 and all(line.endswith(": not a regular file; pass an ordinary file, not a FIFO, "
                                                   "device or socket") for line in errors), errors
     assert sum("given.png" in line for line in errors) == 1  # found in the folder and given: one file, read once
@@ -267,7 +274,7 @@ def test_file_names_can_neither_forge_lines_nor_reach_the_terminal_raw(model_fil
     assert len(lines) == 3, lines  # one per image
     for shown in ["forged\\n7: 100.0%.png", "\\x1b[31mred.png", "latin-1 \\xe9.png"]:
         assert any(line.startswith(f"{tmp_path / shown}: ") for line in lines), (shown, lines)
-    assert stderr == f"digitlib: {tmp_path}/bad\\x1b[2J.png: not an image Pillow can read\n"
+    assert stderr == f"{NO_DETECTOR}digitlib: {tmp_path}/bad\\x1b[2J.png: not an image Pillow can read\n"
     rows = [json.loads(line) for line in predict(tmp_path, "--model", model_file, "--json").stdout.splitlines()]
     assert sorted(Path(row["path"]).name for row in rows) == [
         "\x1b[31mred.png", "bad\x1b[2J.png", "forged\n7: 100.0%.png", "latin-1 \\xe9.png"]
@@ -312,7 +319,8 @@ def test_a_labelled_prediction_knows_whether_it_is_right_and_says_so_in_json():
     assert (right.correct, wrong.correct, unlabelled.correct) == (True, False, None)
     assert right.as_dict()["label"] == 4 and right.as_dict()["correct"] is True
     assert wrong.as_dict()["label"] == 8 and wrong.as_dict()["correct"] is False
-    assert set(unlabelled.as_dict()) == {"path", "digit", "probability", "top"}  # as before
+    assert set(unlabelled.as_dict()) == {"path", "digit", "probability", "top", "score", "abstained"}
+    assert (unlabelled.as_dict()["score"], unlabelled.as_dict()["abstained"]) == (None, False)  # no detector
 
 
 def test_accuracy_over_the_labelled_images_only():

@@ -79,7 +79,8 @@ def test_report_html_shows_every_section_with_embedded_images(workspace):
                     "Compiling and fitting the model", "Evaluating the model", "Precision, recall and F1 per digit",
                     "Confusion matrix", "Sample predictions", "The most confident mistakes",
                     "How sure is it? Calibration", "When digits are not MNIST's: robustness",
-                    "What the network looks at", "What it learned", "Reproducibility"]:
+                    "What the network looks at", "What it learned", "Is it a digit at all?",
+                    "Reproducibility"]:
         assert heading in html, heading
     # curves, matrix, samples, mistakes, reliability, shifted examples, robustness, occlusion, feature map, filters
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 10

@@ -18,20 +18,24 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..rundir import FinishedModel
-
+    from .abstention import Detector
 
 
 
 @dataclass(frozen=True)
 class Prediction:
     """One image's answer: the digit, its probability and the ten probabilities, or why it failed; and the
-    true digit when the file's name carries one (:func:`digitlib.predict.handwriting.label_in_name`), else None."""
+    true digit when the file's name carries one (:func:`digitlib.predict.handwriting.label_in_name`), else None.
+    `score` is the not-a-digit detector's (:mod:`digitlib.predict.abstention`; None without one) and `abstained`
+    says it was past the detector's threshold: the picture is probably not a digit."""
 
     path: Path
     probabilities: np.ndarray | None = None  # (10,)
     digit_image: np.ndarray | None = field(default=None, repr=False)  # (28, 28) uint8, as the model saw it
     error: str | None = None
     label: int | None = None
+    score: float | None = None
+    abstained: bool = False
 
     @property
     def correct(self) -> bool | None:
@@ -58,6 +62,7 @@ class Prediction:
             return {"path": valid_unicode(self.path), "error": self.error, **labelled}
         return {"path": valid_unicode(self.path), "digit": self.digit, "probability": round(self.probability, 6),
                 "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top(k)],
+                "score": None if self.score is None else round(self.score, 6), "abstained": self.abstained,
                 **({**labelled, "correct": self.correct} if labelled else {})}
 
 
@@ -150,8 +155,11 @@ def default_model(reports_dir: str | os.PathLike = REPORTS_DIR) -> FinishedModel
                          "(in the notebook: model_path) at a saved model.keras") from None
 
 
-def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os.PathLike]) -> list[Prediction]:
+def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os.PathLike],
+                   detector: Detector | None = None) -> list[Prediction]:
     """Preprocess every image MNIST-style and predict them together, in batches; failures are kept, in order.
+    With a `detector` (:func:`digitlib.predict.abstention.read_detector`), each reading carries its not-a-digit
+    score and whether it is past the threshold.
     Each file is read once, where it is first named, however often `inputs` name it
     (:func:`digitlib.predict.handwriting.find_images`). A file whose name carries its digit (``photo_label4.jpg``:
     :func:`digitlib.predict.handwriting.label_in_name`) gets it as its label."""
@@ -172,9 +180,12 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
             results.append(Prediction(path=path, error=str(error), label=label_in_name(path)))
     if digits:
         stacked = np.stack(digits)
-        probabilities = predict_probabilities(model, prepare_images(stacked))
-        results += [Prediction(path=p, probabilities=pr, digit_image=d, label=label_in_name(p))
-                    for p, pr, d in zip(readable, probabilities, stacked)]
+        prepared = prepare_images(stacked)
+        probabilities = predict_probabilities(model, prepared)
+        scores = [None] * len(stacked) if detector is None else detector.scores(model, prepared).tolist()
+        results += [Prediction(path=p, probabilities=pr, digit_image=d, label=label_in_name(p), score=sc,
+                               abstained=sc is not None and sc > detector.threshold)
+                    for p, pr, d, sc in zip(readable, probabilities, stacked, scores)]
     order = {str(p): i for i, p in enumerate(paths)}
     return sorted(results, key=lambda r: order.get(str(r.path), -1))
 

@@ -244,6 +244,7 @@ def predict_command(arguments: argparse.Namespace) -> int:
 
     from ..backends import choose_backend, kernel_environment
     from ..modelfile import load_trained_model
+    from ..predict.abstention import read_detector
     from ..predict.predictions import default_model, labelled_accuracy, predict_images
     from .native import native_stderr_to
 
@@ -256,14 +257,19 @@ def predict_command(arguments: argparse.Namespace) -> int:
         model_path = chosen.path
     os.environ.update(kernel_environment(choose_backend(arguments.backend)))  # before Keras is imported
     with native_stderr_to(os.devnull):  # TensorFlow's C++ start-up messages are not the user's business
-        if arguments.number:
-            from ..predict.number import read_numbers
+        model = load_trained_model(model_path)
+    if arguments.number:  # digits found in each picture and read as one number
+        from ..predict.number import read_numbers
 
-            numbers = read_numbers(load_trained_model(model_path), arguments.inputs)
-        else:
-            predictions = predict_images(load_trained_model(model_path), arguments.inputs)
-    if arguments.number:
+        with native_stderr_to(os.devnull):
+            numbers = read_numbers(model, arguments.inputs)
         return _print_numbers(numbers, arguments.json)
+    detector = read_detector(Path(model_path).parent)  # the model's run folder's, if it has one
+    if detector is None:
+        print("digitlib: note: this model has no not-a-digit detector (runs trained before it, or a model kept "
+              "elsewhere), so every picture is read as a digit", file=sys.stderr, flush=True)
+    with native_stderr_to(os.devnull):
+        predictions = predict_images(model, arguments.inputs, detector)
     failed = False
     for prediction in predictions:
         failed |= prediction.error is not None
@@ -271,6 +277,9 @@ def predict_command(arguments: argparse.Namespace) -> int:
             print(json.dumps(prediction.as_dict(arguments.top)), flush=True)
         elif prediction.error:
             print(f"digitlib: {prediction.error}", file=sys.stderr, flush=True)
+        elif prediction.abstained:
+            print(f"{printable(prediction.path)}: not a digit? (score {prediction.score:.3g}; reads most like "
+                  f"{prediction.digit} {prediction.probability:.0%})", flush=True)
         else:
             ranked = ", ".join(f"{d} {p:.1%}" for d, p in prediction.top(arguments.top))
             judged = "" if prediction.label is None else \

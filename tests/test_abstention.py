@@ -1,0 +1,196 @@
+"""The not-a-digit detector (digitlib/predict/abstention.py) and the pictures that are not digits
+(digitlib/synthetic/nondigits.py)."""
+
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import digitlib_in_process
+from digitlib.layout import ABSTENTION_FILE
+from digitlib.modelfile import ModelError
+from digitlib.predict.abstention import (
+    MAX_REFUSED,
+    Detector,
+    auroc,
+    candidate_scores,
+    class_statistics,
+    fit_abstention,
+    read_detector,
+    save_detector,
+    threshold_for,
+    unit_length,
+)
+
+
+def test_auroc_is_the_chance_an_outlier_scores_higher_ties_counting_half():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    inliers, outliers = rng.integers(0, 20, 300).astype(float), rng.integers(5, 25, 200).astype(float)  # many ties
+    expected = roc_auc_score(np.r_[np.zeros(300), np.ones(200)], np.r_[inliers, outliers])
+    assert auroc(inliers, outliers) == pytest.approx(expected, abs=1e-12)
+    assert auroc([1.0, 2.0], [3.0, 4.0]) == 1.0 and auroc([3.0, 4.0], [1.0, 2.0]) == 0.0
+    assert auroc([1.0, 1.0], [1.0]) == 0.5
+
+
+@pytest.mark.parametrize("count", [1, 50, 99, 100, 101, 1000, 6000])
+def test_the_threshold_refuses_at_most_one_percent_of_the_validation_digits(count):
+    scores = np.random.default_rng(count).normal(size=count)
+    threshold = threshold_for(scores)
+    refused = int(np.sum(scores > threshold))
+    assert refused <= MAX_REFUSED * count and refused == int(MAX_REFUSED * count)  # as many as allowed, no more
+    assert np.sum(np.r_[scores, 1e9] > threshold_for(np.r_[scores, 1e9])) <= MAX_REFUSED * (count + 1)
+
+
+def test_the_threshold_with_tied_scores_refuses_none_of_the_ties():
+    assert np.sum(np.ones(500) > threshold_for(np.ones(500))) == 0
+    with pytest.raises(ValueError, match="finite scores"):
+        threshold_for([1.0, np.nan])
+
+
+def test_scores_are_distance_to_the_nearest_class_energy_and_top_probability():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(10), 200)
+    centres = rng.normal(0, 10, size=(10, 6))
+    features = centres[labels] + rng.normal(size=(len(labels), 6))
+    means, precision = class_statistics(features, labels)
+    assert np.allclose(means, centres, atol=0.3) and np.allclose(precision, np.eye(6), atol=0.2)
+    logits = rng.normal(size=(3, 10))
+    unit = unit_length(centres)
+    probe = np.stack([unit[3], unit[3] + 0.1 * unit[5], -unit[3]])  # on a digit, near one, opposite
+    scores = candidate_scores(probe * 7.0, logits, unit, np.eye(6))  # scaled to unit length first
+    assert np.allclose(scores["mahalanobis"], np.min(np.linalg.norm(unit_length(probe)[:, None] - unit[None], axis=2),
+                                                     axis=1))
+    assert scores["mahalanobis"][0] < scores["mahalanobis"][1] < scores["mahalanobis"][2]
+    assert np.allclose(scores["energy"], -np.log(np.exp(logits).sum(axis=1)))
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert np.allclose(scores["max_probability"], -softmax.max(axis=1))
+    with pytest.raises(ValueError, match="all ten digits"):
+        class_statistics(features[labels < 9], labels[labels < 9])
+
+
+def _detector(features: int = 4) -> Detector:
+    rng = np.random.default_rng(2)
+    return Detector(score="mahalanobis", threshold=7.5, means=rng.normal(size=(10, features)),
+                    precision=np.eye(features) * 2.0, validation_refused=0.01, auroc=0.97, validation_images=300,
+                    tuning_images=600, tuning_refused=0.85)
+
+
+def test_a_saved_detector_reads_back_the_same(tmp_path):
+    detector = _detector()
+    path = save_detector(tmp_path, detector)
+    assert path == tmp_path / ABSTENTION_FILE and [p.name for p in tmp_path.iterdir()] == [ABSTENTION_FILE]
+    back = read_detector(tmp_path)
+    assert (back.score, back.threshold, back.auroc, back.validation_images, back.tuning_refused) == (
+        "mahalanobis", 7.5, 0.97, 300, 0.85)
+    assert np.array_equal(back.means, detector.means) and np.array_equal(back.precision, detector.precision)
+    assert read_detector(tmp_path / "elsewhere") is None  # no detector: none, not an error
+    assert "AUROC of 0.970" in back.describe() and "threshold 7.5 refuses 1.0%" in back.describe()
+
+
+def _npz(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _fields(detector: Detector) -> dict:
+    return {"score": np.array(detector.score), "threshold": np.float64(detector.threshold), "means": detector.means,
+            "precision": detector.precision, "validation_refused": np.float64(0.01), "auroc": np.float64(0.9),
+            "validation_images": np.int64(300), "tuning_images": np.int64(600), "tuning_refused": np.float64(0.8)}
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"score": np.array("os.system")}, "unknown score 'os.system'"),
+    ({"means": np.zeros((9, 4))}, "class means of shape (9, 4)"),
+    ({"means": np.zeros((10, 4), np.float32)}, "type float32"),
+    ({"precision": np.eye(5)}, "precision matrix of shape (5, 5)"),
+    ({"threshold": np.float64(np.nan)}, "not finite"),
+    ({"precision": np.full((4, 4), np.inf)}, "not finite"),
+    ({"auroc": np.array(["high"])}, "auroc is not a number"),
+    ({"score": np.array([{"a": 1}], dtype=object)}, "ValueError"),  # a pickle: never loaded
+    ({"extra": np.zeros(3)}, "holds auroc, extra, means"),
+])
+def test_a_malformed_detector_file_is_refused_saying_what_to_do(tmp_path, change, why):
+    (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**{**_fields(_detector()), **change}))
+    with pytest.raises(ModelError, match="not a not-a-digit detector") as refused:
+        read_detector(tmp_path)
+    assert why in str(refused.value) and "delete it to read without one" in str(refused.value)
+
+
+def test_what_is_not_an_npz_is_refused(tmp_path):
+    (tmp_path / ABSTENTION_FILE).write_text("not a zip")
+    with pytest.raises(ModelError, match="BadZipFile"):
+        read_detector(tmp_path)
+    (tmp_path / ABSTENTION_FILE).unlink()
+    (tmp_path / ABSTENTION_FILE).mkdir()
+    with pytest.raises(ModelError, match="not a regular file|unreadable|directory"):
+        read_detector(tmp_path)
+
+
+def test_non_digits_are_made_the_same_from_the_same_name_and_differ_between_sets():
+    from digitlib.synthetic.nondigits import FAMILIES, SOURCES, nondigit_set
+
+    tuning, again, held_out = nondigit_set("tuning", 2), nondigit_set("tuning", 2), nondigit_set("held-out", 2)
+    assert np.array_equal(tuning.images, again.images) and tuning.images.dtype == np.uint8
+    assert len(tuning) + sum(tuning.unreadable.values()) == 2 * len(FAMILIES)
+    assert not set(SOURCES["tuning"].fonts) & set(SOURCES["held-out"].fonts)
+    assert SOURCES["tuning"].photo != SOURCES["held-out"].photo
+    assert not np.array_equal(tuning.images[:2], held_out.images[:2])
+    with pytest.raises(ValueError, match="choose one of: tuning, held-out"):
+        nondigit_set("test")
+
+
+def test_fitting_sets_the_threshold_on_validation_digits_and_saves_the_detector(trained, small_splits, tmp_path):
+    from digitlib.synthetic.nondigits import nondigit_set
+
+    model, _ = trained
+    detector = fit_abstention(model, small_splits, nondigit_set("tuning", 4).images, output_dir=tmp_path)
+    assert detector.validation_images == len(small_splits.x_val) and detector.validation_refused <= MAX_REFUSED
+    assert np.mean(detector.scores(model, small_splits.x_val) > detector.threshold) == detector.validation_refused
+    assert 0.0 <= detector.auroc <= 1.0 and read_detector(tmp_path).threshold == detector.threshold
+    from dataclasses import replace
+
+    assert fit_abstention(model, replace(small_splits, x_val=small_splits.x_val[:0]), np.zeros((1, 28, 28),
+                                                                                               np.uint8)) is None
+
+
+@pytest.mark.e2e
+def test_predict_says_not_a_digit_past_the_threshold_and_json_carries_the_score(report_run, mnist, tmp_path):
+    """The quick report's run holds the detector its notebook fitted; predict reads it from the model's folder."""
+    from digitlib.synthetic.nondigits import nondigit_pictures
+
+    detector = read_detector(report_run)
+    assert detector is not None and detector.validation_refused <= MAX_REFUSED
+    for k, (family, picture) in enumerate(nondigit_pictures("held-out", 3)):
+        picture.save(tmp_path / f"{family}_{k}.png")
+    for k in range(5):  # MNIST test digits, dark on light paper as a user's would be
+        Image.fromarray(255 - mnist.x_test[k]).save(tmp_path / f"digit_label{mnist.y_test[k]}_{k}.png")
+    answer = digitlib_in_process("predict", tmp_path, "--model", report_run / "model.keras", "--json")
+    rows = [json.loads(line) for line in answer.stdout.splitlines()]
+    read = [row for row in rows if "error" not in row]
+    assert all(isinstance(row["score"], float) and isinstance(row["abstained"], bool) for row in read)
+    assert all(row["abstained"] == (row["score"] > detector.threshold) for row in read)
+    refused = [row for row in read if row["abstained"]]
+    assert refused, "none of 15 letters, scribbles, papers and photo crops was refused"
+    assert sum(row["abstained"] for row in read if "digit_label" in row["path"]) <= 1
+    text = digitlib_in_process("predict", tmp_path, "--model", report_run / "model.keras")
+    assert "no not-a-digit detector" not in text.stderr
+    for row in refused:
+        line = next(line for line in text.stdout.splitlines() if line.startswith(row["path"] + ": "))
+        assert line == (f"{row['path']}: not a digit? (score {row['score']:.3g}; reads most like {row['digit']} "
+                        f"{row['probability']:.0%})")
+    # the same model elsewhere, with no detector beside it: read as a digit, with a note; a broken one: refused
+    shutil.copy(report_run / "model.keras", tmp_path / "model.keras")
+    alone = digitlib_in_process("predict", tmp_path / refused[0]["path"].rsplit("/", 1)[1], "--model",
+                                tmp_path / "model.keras", cwd=tmp_path)
+    assert alone.returncode == 0 and "not a digit?" not in alone.stdout
+    assert alone.stderr.startswith("digitlib: note: this model has no not-a-digit detector")
+    (tmp_path / ABSTENTION_FILE).write_bytes(b"PK\x03\x04 broken")
+    broken = digitlib_in_process("predict", tmp_path / "paper_9.png", "--model", tmp_path / "model.keras")
+    assert broken.returncode == 2 and len(broken.stderr.splitlines()) == 1
+    assert broken.stderr.startswith(f"digitlib: error: {tmp_path / ABSTENTION_FILE}: not a not-a-digit detector")

@@ -244,7 +244,6 @@ def predict_command(arguments: argparse.Namespace) -> int:
 
     from ..backends import choose_backend, kernel_environment
     from ..modelfile import load_trained_model
-    from ..predict.abstention import read_detector
     from ..predict.predictions import default_model, labelled_accuracy, predict_images
     from .native import native_stderr_to
 
@@ -264,6 +263,8 @@ def predict_command(arguments: argparse.Namespace) -> int:
         with native_stderr_to(os.devnull):
             numbers = read_numbers(model, arguments.inputs)
         return _print_numbers(numbers, arguments.json)
+    from ..predict.abstention import read_detector  # NumPy: only once a model is there to read with
+
     detector = read_detector(Path(model_path).parent)  # the model's run folder's, if it has one
     if detector is None:
         print("digitlib: note: this model has no not-a-digit detector (runs trained before it, or a model kept "

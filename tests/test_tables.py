@@ -27,6 +27,11 @@ def test_predictions_table_flags_low_confidence_and_lists_failures():
     failed = Prediction(path="c.png", error="c.png: no digit found")
     html = predictions_table([sure, unsure, failed], low_confidence=0.8).to_html()
     assert "95.5%" in html and "low confidence" in html and "c.png: no digit found" in html
+    assert "not a digit?" not in html
+    refused = Prediction(path="d.png", probabilities=np.full(10, 0.1), score=12.345, abstained=True)
+    kept = Prediction(path="e.png", probabilities=np.eye(10)[3] * 0.95 + 0.005, score=0.5, abstained=False)
+    html = predictions_table([refused, kept]).to_html()
+    assert html.count("not a digit? (score 12.3)") == 1 and "score 0.5" not in html
 
 
 PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'

@@ -72,7 +72,8 @@ def parameters_table(parameters: dict[str, Any]):
 
 
 def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
-    """One row per input image: the digit read, its probability, the runners-up, or why it failed. When a
+    """One row per input image: the digit read, its probability, the runners-up, or why it failed; a picture the
+    model's not-a-digit detector refuses is noted "not a digit?" with its score. When a
     file name carries its digit (:func:`digitlib.predict.handwriting.label_in_name`), a label column shows it and
     the digit read is green when right, red and noted when wrong; other rows are as they were."""
     from .figures import _RIGHT, _WRONG
@@ -85,7 +86,8 @@ def predictions_table(predictions, low_confidence: float = 0.8, top: int = 3):
             rows.append({"image": str(p.path), "digit": "", **label, "probability": "", f"top {top}": "",
                          "note": p.error})
         else:
-            notes = ["wrong" if p.correct is False else "", "low confidence" if p.probability < low_confidence else ""]
+            notes = ["wrong" if p.correct is False else "", "low confidence" if p.probability < low_confidence else "",
+                     f"not a digit? (score {p.score:.3g})" if p.abstained else ""]
             rows.append({"image": str(p.path), "digit": p.digit, **label, "probability": f"{p.probability:.1%}",
                          f"top {top}": ", ".join(f"{d} ({q:.0%})" for d, q in p.top(top)),
                          "note": "; ".join(filter(None, notes))})

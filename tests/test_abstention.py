@@ -18,6 +18,7 @@ from digitlib.predict.abstention import (
     auroc,
     candidate_scores,
     class_statistics,
+    describe_abstention,
     fit_abstention,
     read_detector,
     save_detector,
@@ -157,6 +158,10 @@ def test_fitting_sets_the_threshold_on_validation_digits_and_saves_the_detector(
 
     assert fit_abstention(model, replace(small_splits, x_val=small_splits.x_val[:0]), np.zeros((1, 28, 28),
                                                                                                np.uint8)) is None
+    no_sevens = small_splits.y_train != 7  # a tiny train_limit can leave a digit out: no detector, no error
+    lacking = replace(small_splits, x_train=small_splits.x_train[no_sevens], y_train=small_splits.y_train[no_sevens])
+    assert fit_abstention(model, lacking, np.zeros((1, 28, 28), np.uint8), output_dir=tmp_path / "none") is None
+    assert not (tmp_path / "none").exists() and "all ten digits" in describe_abstention(None)
 
 
 @pytest.mark.e2e

@@ -1,4 +1,5 @@
 import io
+import json
 import os
 import re
 
@@ -7,6 +8,7 @@ import pytest
 
 from digitlib import build_model, evaluate_model, fit_model, set_reproducible
 from digitlib.backends import configured_backend
+from digitlib.layout import CHECKPOINT_STATE
 from digitlib.train import training
 
 
@@ -131,3 +133,35 @@ def test_jax_is_asked_for_deterministic_xla_kernels_and_a_gpu_run_says_whether_i
     assert set_reproducible(1).op_determinism is True
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
     assert set_reproducible(1).op_determinism is False
+
+
+def test_one_fit_reads_each_epoch_in_its_own_order_whatever_the_prefetching():
+    """The batches of one fit over epochs 2-4 are each epoch's epoch_order, sliced; batch i depends on i alone,
+    so reading them out of order (as prefetching across an epoch's end does) gives the same images."""
+    from digitlib.train.training import _epoch_batches, epoch_order
+
+    x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1) * np.ones((1, 28, 28, 1), np.float32)
+    y = np.arange(10) % 10
+    batches = _epoch_batches(x, y, batch_size=4, seed=3, first_epoch=2, epochs=5)
+    assert (batches.per_epoch, len(batches)) == (3, 9)  # 10 images in batches of 4: 4, 4 and a last 2
+    expected = {(epoch, b): epoch_order(10, 3, epoch)[4 * b:4 * b + 4] for epoch in (2, 3, 4) for b in range(3)}
+    for index in [8, 3, 2, 0, 5, 4, 1, 7, 6]:  # out of order, across epochs' ends
+        epoch, b = 2 + index // 3, index % 3
+        images, labels = batches[index]
+        chosen = list(expected[epoch, b])
+        assert list(images[:, 0, 0, 0].astype(int)) == chosen and list(labels) == list(y[chosen])
+    assert len(batches[2][0]) == 2 and epoch_order(10, 3, 2).tolist() != epoch_order(10, 3, 3).tolist()
+
+
+def test_a_callback_that_stops_training_stops_the_one_fit_after_its_epoch_saved(small_splits, tmp_path):
+    import keras
+
+    class StopAfterTwo(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = epoch == 1
+
+    model = build_model("seed")
+    result = fit_model(model, small_splits, epochs=4, batch_size=64, learning_rate=1e-3, seed=0,
+                       checkpoint_dir=tmp_path, callbacks=[StopAfterTwo()], stream=io.StringIO())
+    assert result.epochs == 2 and len(result.history["val_accuracy"]) == 2
+    assert json.loads((tmp_path / CHECKPOINT_STATE).read_text())["epochs_done"] == 2

@@ -299,5 +299,6 @@ def fit_model(
                                 epochs=epochs)
         record = _epoch_record(history, progress.seconds, model, directory)
         model.fit(batches, validation_data=validation, initial_epoch=first, epochs=epochs,
-                  steps_per_epoch=batches.per_epoch, shuffle=False, verbose=0, callbacks=[*shown, *callbacks, record])
+                  steps_per_epoch=batches.per_epoch, validation_batch_size=batch_size, shuffle=False, verbose=0,
+                  callbacks=[*shown, *callbacks, record])
     return TrainingResult(history=history, epoch_seconds=list(progress.seconds))

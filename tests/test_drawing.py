@@ -6,6 +6,7 @@ What the page does (pointer events, the buttons, the reading shown) is tested in
 
 import json
 import math
+import os
 import re
 
 import numpy as np
@@ -116,6 +117,23 @@ def test_keep_takes_a_digit_as_its_label(tmp_path, label):
     with pytest.raises(DrawingError, match="a drawing's label is a digit 0-9"):
         keep_drawing(render_strokes(BAR), tmp_path, label)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_keep_works_where_the_file_system_has_no_hard_links_and_says_why_when_it_cannot_write(tmp_path,
+                                                                                              monkeypatch):
+    folder = tmp_path / "mine"
+    keep_drawing(render_strokes(BAR), folder, 1)
+
+    def no_hard_links(source, target):  # exFAT, SMB: what os.link raises there
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("os.link", no_hard_links)
+    kept = keep_drawing(render_strokes(BAR), folder, 1)
+    assert kept.name == "label1_1.png" and ink(Image.open(kept)).sum() == ink(render_strokes(BAR)).sum()
+    assert sorted(p.name for p in folder.iterdir()) == ["label1_0.png", "label1_1.png"]
+    (folder / f".label1_{os.getpid()}.png.partial").mkdir()  # where the drawing is first written: unwritable
+    with pytest.raises(DrawingError, match=r"cannot keep the drawing in .*mine \(Is a directory\)"):
+        keep_drawing(render_strokes(BAR), folder, 1)
 
 
 def test_keep_refuses_a_folder_that_cannot_be(tmp_path):

@@ -347,6 +347,7 @@ def test_sweep_folders_are_read_as_untrusted(tmp_path):
     (reports / "sweep-paths").mkdir()
     (reports / "sweep-paths" / "sweep.json").write_text(json.dumps(
         {"runs": [{"run_id": "../../etc", "status": "succeeded"}], "comparison_run": "/tmp/x"}))
+    (reports / "sweep-paths" / "comparison.html").symlink_to("/etc/passwd")  # planted: not a sweep's own link
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sweeps = read_sweeps(reports)
@@ -359,4 +360,4 @@ def test_sweep_folders_are_read_as_untrusted(tmp_path):
     assert messages == sorted(2 * ["bytes: sweep.json is unreadable (UnicodeDecodeError)",
                             "fifo: sweep.json is not a regular file but a FIFO; remove it",
                             "junk: sweep.json is not a sweep's record (no list of runs)"])
-    assert "3 sweeps," in page and "../../etc" not in page
+    assert "3 sweeps," in page and "../../etc" not in page and "sweep-paths/comparison.html" not in page

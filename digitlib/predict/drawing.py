@@ -16,6 +16,7 @@ over another file, so the folder grows into a labelled test set that `digitlib p
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -100,16 +101,41 @@ def keep_drawing(picture: Image.Image, folder: str | os.PathLike, label: int) ->
     taken = {int(match[2]) for name in os.listdir(folder)
              if (match := KEPT_NAME.fullmatch(name)) and int(match[1]) == label}
     number = next(n for n in range(len(taken) + 1) if n not in taken)
+    encoded = io.BytesIO()
+    picture.save(encoded, format="PNG")
     partial = folder / f".label{label}_{os.getpid()}.png.partial"
-    picture.save(partial, format="PNG")
+    written = False
     try:
-        while True:
-            target = folder / f"label{label}_{number}.png"
-            try:
-                os.link(partial, target)  # never replaces: FileExistsError if the name was taken meanwhile
-                return target
-            except FileExistsError:
-                number += 1
+        _write_synced(partial, encoded.getvalue(), "wb")
+        written = True
+        while not _place(partial, folder / f"label{label}_{number}.png", encoded.getvalue()):
+            number += 1  # the name was taken meanwhile
+        return folder / f"label{label}_{number}.png"
+    except OSError as error:
+        raise DrawingError(f"cannot keep the drawing in {folder} ({error.strerror or type(error).__name__})") from None
     finally:
-        partial.unlink(missing_ok=True)
+        if written:
+            partial.unlink(missing_ok=True)
+
+
+def _place(partial: Path, target: Path, content: bytes) -> bool:
+    """Put the drawing at `target` unless a file is there (False): a hard link to the synced `partial` file, so it
+    appears whole; on a file system without hard links (exFAT, SMB), `target` created exclusively."""
+    try:
+        os.link(partial, target)
+    except FileExistsError:
+        return False
+    except OSError:
+        try:
+            _write_synced(target, content, "xb")
+        except FileExistsError:
+            return False
+    return True
+
+
+def _write_synced(path: Path, content: bytes, mode: str) -> None:
+    with open(path, mode) as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
 

@@ -166,12 +166,14 @@ function render({ model, el }) {
   }
 
   model.on("change:reading", showReading);
-  model.on("change:kept", () => { kept.textContent = model.get("kept"); });
+  const showKept = () => { kept.textContent = model.get("kept"); };
+  model.on("change:kept", showKept);
   kept.textContent = model.get("kept");
   draw();
   showReading();
   return () => {
     model.off("change:reading", showReading);
+    model.off("change:kept", showKept);
   };
 }
 

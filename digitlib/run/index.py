@@ -110,6 +110,18 @@ class Sweep:
     total: int
 
 
+def _links_a_comparison(folder: Path) -> bool:
+    """Whether FOLDER/comparison.html is the link a sweep makes: to ../RUN_ID/report.html, a run of the same reports
+    folder (a link planted elsewhere, to a file outside it, is not offered)."""
+    try:
+        target = os.readlink(folder / COMPARISON_LINK)
+    except OSError:  # none there, or not a link
+        return False
+    parent, _, rest = target.partition("/")
+    run_id, _, page = rest.partition("/")
+    return parent == ".." and bool(RUN_ID.fullmatch(run_id)) and page == REPORT_FILE
+
+
 def read_sweeps(reports_dir: Path) -> list[Sweep]:
     """Each sweep folder of `reports_dir`, read defensively: a link, a file or junk named sweep-* is no sweep, a
     sweep.json that is not a regular file or not the shape digitlib writes is skipped with a warning."""
@@ -131,8 +143,7 @@ def read_sweeps(reports_dir: Path) -> list[Sweep]:
         comparison = comparison if isinstance(comparison, str) and RUN_ID.fullmatch(comparison) else None
         run_ids = [outcome["run_id"] for outcome in outcomes
                    if isinstance(outcome.get("run_id"), str) and RUN_ID.fullmatch(outcome["run_id"])]
-        link = folder / COMPARISON_LINK
-        href = (f"{quote(os.fsencode(folder.name))}/{COMPARISON_LINK}" if os.path.lexists(link)
+        href = (f"{quote(os.fsencode(folder.name))}/{COMPARISON_LINK}" if _links_a_comparison(folder)
                 else f"{comparison}/{REPORT_FILE}" if comparison and (Path(reports_dir) / comparison).is_dir()
                 else None)
         succeeded = sum("succeeded" in (outcome.get("status"), outcome.get("earlier")) for outcome in outcomes)

@@ -84,14 +84,14 @@ def one_run(source: Path, extra: list[str]) -> dict:
     return {"wall_seconds": finished - started, "train_seconds": train_seconds,
             "overhead_seconds": finished - started - train_seconds, "phases": phases,
             "evaluation_cells": evaluation_cells(notebook), "test_accuracy": metrics["test"]["accuracy"],
-            "model": metrics["model"], "git_commit": metrics["environment"]["git_commit"],
+            "model": metrics["model"], "git_commit": metrics.get("environment", {}).get("git_commit"),
             "html_bytes": html_bytes}
 
 
 def checkout(commit: str, into: Path) -> Path:
     """A detached worktree of `commit` in `into` (removed by the caller)."""
     root = Path(__file__).resolve().parent.parent
-    subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "--force", str(into), commit],
+    subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "--force", str(into), "--", commit],
                    check=True, capture_output=True)
     return into
 

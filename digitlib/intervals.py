@@ -22,7 +22,7 @@ def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tup
 
     Unlike the normal approximation, Wilson's interval stays inside [0, 1] and keeps its coverage near
     100%, where MNIST's accuracies are: 9,930 of 10,000 gives (0.9912, 0.9945). The formula is Newcombe's
-    (1998), as SciPy's ``binomtest(...).proportion_ci(method="wilson")`` computes it, to 1e-15.
+    (1998), as SciPy's ``binomtest(...).proportion_ci(method="wilson")`` computes it, to 1e-12.
     """
     correct, total = _check_count("correct", correct), _check_count("total", total)
     if total == 0:

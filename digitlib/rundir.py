@@ -250,12 +250,16 @@ def run_identity(parameters: Mapping[str, Any], *, notebook: str = TRAINING.name
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def backend_of(run: Run) -> str:
+    """The Keras backend a run trained with: what run.json or metrics.json recorded; runs made before either
+    recorded it trained with TensorFlow (:data:`digitlib.backends.EARLIER_RUNS_BACKEND`)."""
+    return run.backend or (run.metrics or {}).get("reproducibility", {}).get("backend") or EARLIER_RUNS_BACKEND
+
+
 def identity_of(run: Run) -> str:
     """The identity of a run read back (:func:`read_run`): what it recorded, older runs' defaults otherwise
     (they all trained with TensorFlow, on the first version of each model)."""
-    metrics = run.metrics or {}
-    backend = run.backend or metrics.get("reproducibility", {}).get("backend") or EARLIER_RUNS_BACKEND
-    return run_identity(run.parameters, notebook=run.notebook_name, backend=backend,
+    return run_identity(run.parameters, notebook=run.notebook_name, backend=backend_of(run),
                         model_version=1 if run.model_version is None else run.model_version)
 
 

@@ -117,6 +117,10 @@ def test_the_learning_curves_say_the_final_and_best_validation_accuracy():
     assert learning_curves_figure({"loss": [0.5], "accuracy": [0.8]}).alt == (
         "Loss and accuracy per epoch over 1 epoch, training only: training accuracy 80.00% and loss 0.5000 after the "
         "last epoch.")
+    nan = float("nan")  # what Keras records for a diverged epoch
+    diverged = {"loss": [0.5, nan, nan], "accuracy": [0.8, 0.1, 0.1], "val_accuracy": [0.85, nan, nan]}
+    assert "best 85.00% at epoch 1" in learning_curves_figure(diverged).alt  # not the first NaN
+    assert "not a number at any epoch" in learning_curves_figure({**diverged, "val_accuracy": [nan, nan, nan]}).alt
 
 
 def test_a_figure_without_alt_text_is_refused():

@@ -110,6 +110,12 @@ def test_a_blank_page_or_an_unreadable_file_is_one_error_each(tmp_path):
         f"{tmp_path / 'blank.png'}: no digits found (the picture is blank or has no contrast)",
         f"{tmp_path / 'empty.png'}: not an image Pillow can read"]
     assert readings[0].as_dict() == {"path": str(tmp_path / "blank.png"), "error": readings[0].error}
+    dots = np.full((400, 400), 230, np.uint8)
+    dots[5::12, 5::12] = 20  # 1,156 dots, all alike: a page of noise, not a number
+    Image.fromarray(dots).save(tmp_path / "dots.png")
+    (reading,) = read_numbers(None, [tmp_path / "dots.png"])
+    assert re.fullmatch(re.escape(f"{tmp_path / 'dots.png'}: ") + r"1,\d{3} separate marks, more than a number has "
+                        r"\(200 at most\): crop the picture to the number", reading.error)
 
 
 def test_predict_number_prints_one_line_per_picture_and_json_with_boxes(trained, mnist, tmp_path):

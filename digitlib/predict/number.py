@@ -47,6 +47,7 @@ DOUBTFUL = 0.9  # a mark wider than this many times the line's height is also re
 SHORT = 0.4  # a piece shorter than this share of the line's tallest mark belongs to the digit beside it
 DIGIT_WIDTH = 0.65  # a digit's usual width over its height: how many digits a too wide component holds
 MARGIN = 2  # px of paper kept around each digit's ink before it is prepared
+MAX_MARKS = 200  # more separate marks than this is a page of text or noise, not a number (and would take minutes)
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,9 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
         return []
     sizes = ndimage.sum_labels(ink > 0, labels, index=np.arange(1, count + 1))
     kept = [k for k in range(count) if sizes[k] >= SPECK * sizes.max()]
+    if len(kept) > MAX_MARKS:
+        raise ImageError(f"{len(kept):,} separate marks, more than a number has ({MAX_MARKS} at most): crop the "
+                         "picture to the number")
     slices = ndimage.find_objects(labels)
     boxes = [[slices[k][1].start, slices[k][0].start, slices[k][1].stop, slices[k][0].stop] for k in kept]
     marks = []
@@ -256,7 +260,10 @@ def _prepared(segment: Segment, name: str) -> np.ndarray:
 def _segmented(picture: Image.Image, name: str) -> tuple[list[Mark], np.ndarray]:
     """The picture's marks and the MNIST-style image of every segment of every cutting, in order; an
     :class:`ImageError` when there is no mark."""
-    marks = find_marks(_ink(grey_levels(picture)))
+    try:
+        marks = find_marks(_ink(grey_levels(picture)))
+    except ImageError as error:
+        raise ImageError(f"{name}: {error}") from None
     if not marks:
         raise ImageError(f"{name}: no digits found (the picture is blank or has no contrast)")
     return marks, np.stack([_prepared(s, name) for mark in marks for cut in mark.cuttings for s in cut])

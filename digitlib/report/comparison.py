@@ -31,6 +31,7 @@ from ..rundir import (
     InvalidRun,
     Run,
     RunDirectoryWarning,
+    backend_of,
     identity_of,
     read_run,
     read_runs,
@@ -110,10 +111,6 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
 
 # --- what differs between the runs --------------------------------------------------------------------
 
-def _backend(run: Run) -> str:
-    return run.backend or run.metrics["reproducibility"].get("backend") or EARLIER_RUNS_BACKEND
-
-
 def _shown(value: Any) -> str:
     return ", ".join(map(_shown, value)) if isinstance(value, list) else str(value)
 
@@ -127,7 +124,7 @@ def differences_table(runs: list[Run]):
     values = {name: [parameters.get(name) for parameters in given] for name in names}
     differ = [name for name in names if len({repr(value) for value in values[name]}) > 1]
     rows = {name: [_shown(value) for value in values[name]] for name in differ}
-    rows["backend"] = [_backend(run) for run in runs]
+    rows["backend"] = [backend_of(run) for run in runs]
     rows["model version"] = [str(1 if run.model_version is None else run.model_version) for run in runs]
     table = pd.DataFrame.from_dict(rows, orient="index", columns=[run.run_id for run in runs])
     equal = [name for name in names if name not in differ]
@@ -429,7 +426,7 @@ def seed_groups_table(runs: list[Run]) -> pd.DataFrame:
         spread = f" ± {accuracies.std(ddof=1):.2%}" if len(group) > 1 else " ± —"
         rows.append({
             "configuration": _configuration(group[0], varying),
-            "backend": group[0].backend or group[0].metrics["reproducibility"]["backend"],
+            "backend": backend_of(group[0]),
             "seeds": len(group), "seed values": ", ".join(str(run.metrics["parameters"]["seed"]) for run in group),
             "test accuracy (mean ± sd)": f"{accuracies.mean():.2%}{spread}",
             "95% interval of the mean (t)": _mean_interval(accuracies),
@@ -453,7 +450,7 @@ def backend_pairs(runs: list[Run]) -> list[tuple[Run, Run]]:
     ordered = _best_first(runs)
     same = [identity_of(replace(run, backend=EARLIER_RUNS_BACKEND)) for run in ordered]
     return [(ordered[i], ordered[j]) for i, j in itertools.combinations(range(len(ordered)), 2)
-            if same[i] == same[j] and _backend(ordered[i]) != _backend(ordered[j])]
+            if same[i] == same[j] and backend_of(ordered[i]) != backend_of(ordered[j])]
 
 
 @dataclass(frozen=True)
@@ -491,8 +488,8 @@ def backend_agreement_table(runs: list[Run], labels: np.ndarray | None = None):
     rows = []
     for receipt in backend_agreement(runs, labels):
         run_a, run_b = (receipt.run_a, receipt.run_b) if isinstance(receipt, BackendAgreement) else receipt
-        row = {"run A": f"{label(run_a)} ({run_a.run_id})", "backend A": _backend(run_a),
-               "run B": f"{label(run_b)} ({run_b.run_id})", "backend B": _backend(run_b),
+        row = {"run A": f"{label(run_a)} ({run_a.run_id})", "backend A": backend_of(run_a),
+               "run B": f"{label(run_b)} ({run_b.run_id})", "backend B": backend_of(run_b),
                "test accuracy A": f"{run_a.metrics['test']['accuracy']:.2%}",
                "test accuracy B": f"{run_b.metrics['test']['accuracy']:.2%}"}
         if isinstance(receipt, BackendAgreement):

@@ -153,9 +153,11 @@ def _curves_alt(history: Mapping[str, Sequence[float]]) -> str:
     if not epochs:
         return "Loss and accuracy per epoch: empty, no epoch was recorded."
     said = f"Loss and accuracy per epoch over {_count(epochs, 'epoch')}, training"
-    validation = list(history.get("val_accuracy", []))
-    if validation:
-        best = int(np.argmax(validation))
+    validation = np.array(history.get("val_accuracy", []), dtype=float)  # a diverged epoch's None: NaN
+    if len(validation) and np.isnan(validation).all():
+        return said + " and validation: the validation accuracy is not a number at any epoch (training diverged)."
+    if len(validation):
+        best = int(np.nanargmax(validation))
         return (said + f" and validation: validation accuracy {validation[-1]:.2%} after the last epoch, best "
                 f"{validation[best]:.2%} at epoch {best + 1}; training accuracy {accuracy[-1]:.2%}, loss "
                 f"{history['loss'][-1]:.4f}.")

@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import quote
 
 from ..atomic import replace_symlink, write_atomic
-from ..backends import EARLIER_RUNS_BACKEND
 from ..intervals import accuracy_interval
 from ..layout import (
     BEST,
@@ -42,6 +41,7 @@ from ..rundir import (
     InvalidRun,
     NoFinishedModel,
     Run,
+    backend_of,
     best_model,
     kind_of,
     quick_try,
@@ -214,8 +214,7 @@ def _row(run: Run, parameters: dict[str, Any], varying: list[str], marks: dict[s
         "run_id": run.run_id,
         "kind": run.contract.kind,
         "model": model_label(parameters) if trains and "model" in parameters else "",
-        "backend": run.backend or metrics.get("reproducibility", {}).get("backend")
-        or (EARLIER_RUNS_BACKEND if trains else ""),
+        "backend": backend_of(run) if trains else run.backend or "",
         "seed": str(parameters.get("seed", "")) if trains else "",
         "epochs": str(training.get("epochs", parameters.get("epochs") or "")) if trains else "",
         "images": "", "images_value": "", "quick": trains and quick_try(parameters),

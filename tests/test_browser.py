@@ -75,7 +75,7 @@ def every_figure_says_what_it_shows_and_the_contents_lead_to_each_section(browse
     assert f"expected calibration error {metrics['calibration']['ece']:.2%}" in said["Reliability"]
     assert f"whole test set {test['accuracy']:.1%}" in said["Accuracy"]
     links = page.eval_on_selector_all("nav.report-contents a", "links => links.map(a => a.getAttribute('href'))")
-    assert len(links) == 14 and all(link.startswith("#") for link in links)  # the h2 and h3 sections shown
+    assert len(links) == 15 and all(link.startswith("#") for link in links)  # the h2 and h3 sections shown
     for link in links:
         assert page.evaluate("id => document.getElementById(id)?.matches('h2, h3')", link[1:]), link
     for index in (len(links) - 1, 5):  # the last section, then one back up the page

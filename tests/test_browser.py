@@ -13,15 +13,22 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-def open_offline(browser, html: Path, screenshot: Path) -> dict:
-    """Load `html` from file:// and return what the page did: errors, outside requests, images, headings."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+def watched_page(browser, width: int):
+    """A new page, and the lists it fills: console errors and page errors, requests beyond file:, data: and
+    about:, and the messages of dialogs (dismissed)."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
     errors, outside, dialogs = [], [], []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("request", lambda request: None if re.match(r"(file|data|about):", request.url)
             else outside.append(request.url))
+    return page, errors, outside, dialogs
+
+
+def open_offline(browser, html: Path, screenshot: Path) -> dict:
+    """Load `html` from file:// and return what the page did: errors, outside requests, images, headings."""
+    page, errors, outside, dialogs = watched_page(browser, width=1200)
     page.goto(html.resolve().as_uri(), wait_until="load")
     images = page.eval_on_selector_all("img", "images => images.map(i => i.complete && i.naturalWidth)")
     headings = page.eval_on_selector_all("h1, h2, h3", "hs => hs.map(h => h.textContent.replace('¶', '').trim())")
@@ -61,10 +68,7 @@ def every_figure_says_what_it_shows_and_the_contents_lead_to_each_section(browse
     from digitlib.run.pages import PLACEHOLDER_ALT
 
     metrics = json.loads((report_run / "metrics.json").read_text())
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    outside = []
-    page.on("request", lambda request: None if re.match(r"(file|data|about):", request.url)
-            else outside.append(request.url))
+    page, _, outside, _ = watched_page(browser, width=1200)
     page.goto((report_run / "report.html").resolve().as_uri(), wait_until="load")
     alts = page.eval_on_selector_all("img", "images => images.map(i => i.getAttribute('alt'))")
     assert len(alts) == 10 and all(alt and alt != PLACEHOLDER_ALT and re.search(r"\d", alt) for alt in alts), alts
@@ -115,13 +119,7 @@ def test_the_index_sorts_and_filters_in_the_browser_with_its_own_script_only(bro
 
     reports = browsable_reports(tmp_path / "reports")
     index = write_index(reports, reports / FAST_9S)
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    errors, outside, dialogs = [], [], []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("request", lambda request: None if re.match(r"(file|data|about):", request.url)
-            else outside.append(request.url))
+    page, errors, outside, dialogs = watched_page(browser, width=1400)
     page.goto(index.resolve().as_uri(), wait_until="load")
     runs = [QUICK, FAST_10S, FAST_9S, MARKED]
     assert [run for run in _first_column(page) if run in runs] == runs  # newest first, as written
@@ -162,10 +160,7 @@ def test_the_index_runs_no_script_but_its_own(browser, tmp_path):
     planted = tmp_path / "planted.html"
     planted.write_text(page_text.replace("</body>", "<script>document.title = 'ran';alert(10)</script>"
                                                      "<img src=x onerror=alert(11)></body>"))
-    page = browser.new_page()
-    errors, dialogs = [], []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page, errors, _, dialogs = watched_page(browser, width=1200)
     page.goto(planted.resolve().as_uri(), wait_until="load")
     assert page.title() == "digit-recognizer runs" and dialogs == []
     assert any("Content Security Policy" in error for error in errors), errors

@@ -34,6 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from .handwriting import ImageError, _ink, find_images, grey_levels, mnist_style, read_image
+from .predictions import ReadDigit
 
 if TYPE_CHECKING:
     import keras
@@ -61,21 +62,13 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class DigitReading:
+class DigitReading(ReadDigit):
     """One digit of a number: what was read, how surely (the ten probabilities), where, and what the model saw."""
 
     box: tuple[int, int, int, int]
     line: int
     probabilities: np.ndarray = field(repr=False)  # (10,)
     digit_image: np.ndarray = field(repr=False)  # (28, 28) uint8, as the model saw it
-
-    @property
-    def digit(self) -> int:
-        return int(self.probabilities.argmax())
-
-    @property
-    def probability(self) -> float:
-        return float(self.probabilities.max())
 
     def as_dict(self) -> dict:
         return {"digit": self.digit, "probability": round(self.probability, 6), "box": list(self.box),

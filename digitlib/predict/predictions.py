@@ -21,9 +21,21 @@ if TYPE_CHECKING:
     from .abstention import Detector
 
 
+class ReadDigit:
+    """What ten `probabilities` say: the digit read and how sure. Each reading of a picture has it (a prediction,
+    a number's digit, a drawing's reading)."""
+
+    @property
+    def digit(self) -> int:
+        return int(self.probabilities.argmax())
+
+    @property
+    def probability(self) -> float:
+        return float(self.probabilities.max())
+
 
 @dataclass(frozen=True)
-class Prediction:
+class Prediction(ReadDigit):
     """One image's answer: the digit, its probability and the ten probabilities, or why it failed; and the
     true digit when the file's name carries one (:func:`digitlib.predict.handwriting.label_in_name`), else None.
     `score` is the not-a-digit detector's (:mod:`digitlib.predict.abstention`; None without one) and `abstained`
@@ -41,14 +53,6 @@ class Prediction:
     def correct(self) -> bool | None:
         """Whether the digit read is the label; None without a label, or when the image could not be read."""
         return None if self.label is None or self.error else self.digit == self.label
-
-    @property
-    def digit(self) -> int:
-        return int(self.probabilities.argmax())
-
-    @property
-    def probability(self) -> float:
-        return float(self.probabilities.max())
 
     def top(self, k: int = 3) -> list[tuple[int, float]]:
         order = (-self.probabilities).argsort(kind="stable")[:k]

@@ -17,6 +17,7 @@ from PIL import Image
 
 from ..predict.drawing import render_strokes
 from ..predict.handwriting import ImageError, mnist_style, read_image
+from ..predict.predictions import ReadDigit
 from ..train.evaluation import DIGITS, predict_probabilities
 from ..train.prepare import prepare_images
 from .figures import DescribedFigure
@@ -24,21 +25,13 @@ from .occlusion import occlusion_maps
 
 
 @dataclass(frozen=True)
-class Reading:
+class Reading(ReadDigit):
     """One drawing read: the digit as the model saw it, the ten probabilities, and its occlusion map (per pixel,
     how much hiding it lowers the read digit's probability: :func:`digitlib.report.occlusion.occlusion_maps`)."""
 
     digit_image: np.ndarray  # (28, 28) uint8, white on black
     probabilities: np.ndarray  # (10,)
     occlusion: np.ndarray  # (28, 28)
-
-    @property
-    def digit(self) -> int:
-        return int(self.probabilities.argmax())
-
-    @property
-    def probability(self) -> float:
-        return float(self.probabilities.max())
 
     @property
     def alt(self) -> str:

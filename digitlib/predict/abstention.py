@@ -197,8 +197,9 @@ def describe_abstention(detector: Detector | None) -> str:
     """The training report's line on the detector: its score, AUROC and threshold, or why there is none."""
     if detector is None:
         return ("No not-a-digit detector: it needs a validation split to set its threshold on without the test set "
-                "(the seed's recipe trains on every training image) and training images of all ten digits (a tiny "
-                "train_limit may lack some): `digitlib predict` reads every picture as a digit.")
+                "(the seed's recipe trains on every training image), training images of all ten digits (a tiny "
+                f"train_limit may lack some) and a last hidden layer of at most {MAX_FEATURES:,} features (strong "
+                "and its ensembles have more): `digitlib predict` reads every picture as a digit.")
     return detector.describe()
 
 
@@ -207,7 +208,8 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
     """Fit the detector on `splits`' training images, choose its score (highest AUROC, validation digits against
     `nondigits`, (N, 28, 28) uint8 prepared as predict prepares pictures) and threshold (:data:`MAX_REFUSED` of
     the validation digits), and save it into `output_dir` when given. None when there is no validation split
-    to set a threshold on (the seed's recipe), or the images it fits on lack a digit (a tiny train_limit)."""
+    to set a threshold on (the seed's recipe), the images it fits on lack a digit (a tiny train_limit), or the
+    last hidden layer is wider than :data:`MAX_FEATURES` (strong, an ensemble of strong members)."""
     from ..train.prepare import prepare_images
 
     if len(splits.x_val) == 0:
@@ -216,6 +218,8 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
     fit = np.sort(rng.choice(len(splits.x_train), size=min(FIT_IMAGES, len(splits.x_train)), replace=False))
     if len(np.unique(splits.y_train[fit])) < 10:
         return None
+    if network_outputs(model, splits.x_train[:1])[0].shape[1] > MAX_FEATURES:  # strong's 6,272: a covariance
+        return None  # of 40 million numbers would take minutes to invert and 300 MB to keep
     features, _ = network_outputs(model, splits.x_train[fit])
     means, precision = class_statistics(unit_length(features), splits.y_train[fit])
     outside = prepare_images(np.asarray(nondigits))

@@ -98,6 +98,17 @@ def type_into(cell, text: str) -> None:
     assert [line.rstrip() for line in typed.splitlines()] == text.splitlines(), typed
 
 
+def save_with_ctrl_s(page, notebook: str) -> None:
+    """Leave the cell's editor (command mode on the notebook), press Ctrl+S and wait until JupyterLab's PUT of
+    `notebook` to the contents API has succeeded."""
+    page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputPrompt").click()
+    with page.expect_response(lambda answer: answer.request.method == "PUT"
+                              and answer.url.split("?")[0].endswith(f"/api/contents/{notebook}"),
+                              timeout=60_000) as saved:
+        page.keyboard.press("Control+s")
+    assert saved.value.status == 200, saved.value.text()
+
+
 def test_mnist_notebook_runs_in_make_lab_and_leaves_git_status_clean(browser, clone, mnist_dir, tmp_path):
     path = clone / "notebooks" / NOTEBOOK
     committed = path.read_bytes()
@@ -167,12 +178,7 @@ def test_mnist_notebook_runs_in_make_lab_and_leaves_git_status_clean(browser, cl
             # The parameters as they were (the user's tiny values are not what this test is about), then Ctrl+S, in
             # command mode on the notebook.
             type_into(cell, source)
-            page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputPrompt").click()
-            with page.expect_response(lambda answer: answer.request.method == "PUT"
-                                      and answer.url.split("?")[0].endswith(f"/api/contents/{NOTEBOOK}"),
-                                      timeout=60_000) as saved:
-                page.keyboard.press("Control+s")
-            assert saved.value.status == 200, saved.value.text()
+            save_with_ctrl_s(page, NOTEBOOK)
             assert page.locator(".jp-RenderedImage img").count() == figures  # the tab still shows the outputs
             page.screenshot(path=str(tmp_path / "lab.png"))
         finally:
@@ -274,12 +280,7 @@ def test_drawing_in_jupyterlab_reads_a_one_and_a_zero_and_keeps_the_drawing(brow
             assert errors == [], f"the kernel reported errors:\n{errors}"
 
             type_into(cell, cell_source)  # the parameters as they were, then Ctrl+S
-            page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputPrompt").click()
-            with page.expect_response(lambda answer: answer.request.method == "PUT"
-                                      and answer.url.split("?")[0].endswith(f"/api/contents/{DRAWING}"),
-                                      timeout=60_000) as saved:
-                page.keyboard.press("Control+s")
-            assert saved.value.status == 200, saved.value.text()
+            save_with_ctrl_s(page, DRAWING)
         finally:
             page.close()
         lab.stop()

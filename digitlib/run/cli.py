@@ -116,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
                     "which differences are significant, seeds, backends, the images one run reads right and the "
                     "other wrong, calibration, robustness, curves and the digits every run gets wrong.")
     compare.add_argument("runs", nargs="*", metavar="RUN",
-                         help="a run id in --reports-dir (as its index.html lists it), or a run's folder")
+                         help="a run id in --reports-dir (as its index.html lists it), best or latest (the run that "
+                              "link points at), or a run's folder")
     compare.add_argument("--title", metavar="TEXT", help="what is being compared, shown in the report "
                                                          "(default: the run ids)")
     compare.add_argument("--data-dir", metavar="DIR",

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import REPOSITORY
 
+pytestmark = pytest.mark.e2e  # each test starts pytest in a new process: seconds
+
 NEEDS_MNIST = "tests/test_data.py::test_real_files_load_with_canonical_shapes"
 
 

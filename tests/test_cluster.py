@@ -148,6 +148,7 @@ def test_a_sweep_survives_a_worker_killed_mid_run(tmp_path, cluster):
     assert pending == [] and sorted(run.run_id for run in skipped) == sorted(run["run_id"] for run in runs)
 
 
+@pytest.mark.e2e  # a new process waits out Dask's connect timeout
 def test_an_unreachable_scheduler_is_one_line_and_creates_nothing(tmp_path):
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "digitlib", "sweep", str(SMOKE), "--scheduler",

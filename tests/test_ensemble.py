@@ -41,6 +41,7 @@ def tiny(mnist):
 
 
 @pytest.mark.jax
+@pytest.mark.e2e  # builds three strong networks
 def test_an_ensemble_averages_strong_members():
     ensemble = build_model("ensemble", members=2)
     members = ensemble_members(ensemble)

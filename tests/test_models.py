@@ -86,6 +86,7 @@ def test_strong_augments_training_inputs_but_never_evaluation_inputs(small_split
 
 
 @pytest.mark.jax
+@pytest.mark.e2e  # builds, saves and loads the strong network: seconds
 @pytest.mark.parametrize("name", ["strong", pytest.param("ensemble", marks=pytest.mark.full)])
 def test_a_model_with_random_image_layers_is_compiled_whole_on_jax_also_when_loaded_back(name, tmp_path):
     import keras

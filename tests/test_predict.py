@@ -196,7 +196,8 @@ def test_awkward_formats_through_the_cli(model_file, tmp_path, mnist):
 
 
 @pytest.mark.parametrize("inflated_mib, compresslevel, message", [
-    (600, 1, "600 MiB once uncompressed, more than the 512 MiB allowed"),  # 2.7 MB on disk
+    pytest.param(600, 1, "600 MiB once uncompressed, more than the 512 MiB allowed",  # 2.7 MB on disk, written
+                 marks=pytest.mark.e2e),  # in seconds
     (64, 9, "model.weights.h5 would inflate 1,0"),  # 64 KB on disk; Keras stores its members uncompressed
 ])
 def test_a_zip_bomb_model_is_refused_before_keras_inflates_it(tiny_classifier, tmp_path, inflated_mib, compresslevel,

@@ -111,6 +111,7 @@ def test_the_set_stays_small_a_few_thousand_images_of_a_few_kilobytes(small_set)
         realism.plan(per_digit=0)
 
 
+@pytest.mark.e2e  # a new process
 def test_another_process_writes_the_same_bytes_without_keras_or_mnist(tmp_path):
     code = ("import sys, digitlib.synthetic.realism as r; r.write_realism_set(sys.argv[1], per_digit=2); "
             "print([m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow', 'jax', 'matplotlib')])")

@@ -31,7 +31,8 @@ def test_the_last_layer_applied_to_the_features_gives_the_models_probabilities(n
 
 
 @pytest.mark.jax
-@pytest.mark.parametrize("name, filters", [("seed", 28), ("fast", 16), ("ensemble", None)])
+@pytest.mark.parametrize("name, filters", [("seed", 28), ("fast", 16),
+                                                  pytest.param("ensemble", None, marks=pytest.mark.e2e)])
 def test_the_filters_figure_shows_every_filter_of_the_first_convolution(name, filters):
     from digitlib import build_model, filters_figure
 

@@ -53,6 +53,7 @@ LIGHT, WINGS, ACYCLIC = "The command line's process and the core", "Wings import
     # two modules of one folder importing each other, one of them in a function
     ("run/pages.py", "from . import index", "function", {ACYCLIC}),
 ])
+@pytest.mark.e2e  # import-linter over a copy of the package, four times: seconds
 def test_each_contract_breaks_where_an_import_breaks_it(package_copy, tmp_path, module, line, where, broken):
     tree = tmp_path / "tree"
     shutil.copytree(package_copy, tree)

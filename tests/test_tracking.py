@@ -47,6 +47,8 @@ class _Mlflow:
     every module."""
 
     def __getattr__(self, name):
+        if name.startswith("_"):  # pytest asks every module attribute for `_mock_name` while it collects
+            raise AttributeError(name)
         import mlflow
 
         return getattr(mlflow, name)

@@ -153,6 +153,7 @@ def test_one_fit_reads_each_epoch_in_its_own_order_whatever_the_prefetching():
     assert len(batches[2][0]) == 2 and epoch_order(10, 3, 2).tolist() != epoch_order(10, 3, 3).tolist()
 
 
+@pytest.mark.e2e  # trains three epochs
 def test_a_callback_that_stops_training_stops_the_one_fit_after_its_epoch_saved(small_splits, tmp_path):
     import keras
 

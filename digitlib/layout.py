@@ -12,6 +12,7 @@ NOTEBOOKS = _PACKAGE / "notebooks" if (_PACKAGE / "notebooks").is_dir() else _PA
 
 REPORTS_DIR = "reports"  # where runs go, unless --reports-dir says otherwise
 LATEST = "latest"  # reports/latest: a link to the newest successful training run
+DRAWINGS_DIR = "my_digits"  # where the drawing canvas keeps drawings unless told otherwise (from notebooks/)
 BEST = "best"  # reports/best: a link to the best finished model (digitlib.rundir.best_model), what predict reads with
 RUN_FILE = "run.json"  # what the run was asked to do and how it ended
 METRICS_FILE = "metrics.json"  # what a finished training run scored, and how to reproduce it

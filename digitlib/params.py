@@ -18,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .layout import IMAGE_PREDICTIONS_FILE, METRICS_FILE, MODEL_FILE, NOTEBOOKS, REPORTS_DIR
+from .layout import DRAWINGS_DIR, IMAGE_PREDICTIONS_FILE, METRICS_FILE, MODEL_FILE, NOTEBOOKS, REPORTS_DIR
 from .models import MEMBER_MODEL, SCHEDULES, model_names, model_spec
 from .yamlfile import InvalidYaml, YamlInputError, load_yaml_file, load_yaml_text
 
@@ -113,7 +113,7 @@ PREDICTION_PARAMETERS: tuple[Parameter, ...] = (
 
 DRAWING_PARAMETERS: tuple[Parameter, ...] = (
     _MODEL_PATH,
-    Parameter("keep_in", "my_digits", str, "the folder where the canvas's keep button saves drawings as "
+    Parameter("keep_in", DRAWINGS_DIR, str, "the folder where the canvas's keep button saves drawings as "
               "label<digit>_<n>.png (relative paths: from notebooks/)",
               check=lambda v: None if v.strip() else "must name a folder", path=True),
 )
@@ -172,6 +172,17 @@ def validate_parameters(values: Mapping[str, Any] | None = None, **more: Any) ->
         if result[name] is None:
             result[name] = getattr(spec, name)
     return result
+
+
+def shown_value(value: Any) -> str:
+    """A parameter's value as a page's table shows it: a list's items joined by commas, a float as short as it
+    reads back exactly (0.005, 1e-05, 5), anything else as text."""
+    if isinstance(value, list):
+        return ", ".join(map(shown_value, value))
+    if isinstance(value, float):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    return str(value)
 
 
 # A value as it reads in a message: its repr, cut short (a value may be megabytes long).

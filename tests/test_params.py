@@ -216,3 +216,10 @@ def test_the_rebuild_command_names_only_what_differs_from_the_defaults():
         "digitlib report --backend tensorflow --notebook predict_your_digits -p images '[\"a.png\", \"b c.png\"]' "
         "-p top 2")
     assert [command_line_value(v) for v in (1e-05, 2.5e+20, 0.1, 3, None)] == ["1.0e-05", "2.5e+20", "0.1", "3", "null"]
+
+
+def test_a_value_is_shown_as_short_as_it_reads_back_exactly():
+    from digitlib.params import shown_value
+
+    assert [shown_value(value) for value in (0.005, 1e-05, 5.0, 0.0050001, 1234567.0, [64, 0.5], "fast", None)] == [
+        "0.005", "1e-05", "5", "0.0050001", "1234567.0", "64, 0.5", "fast", "None"]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from ..layout import DRAWINGS_DIR
 from ..untrusted import printable
 
 CANVAS = 280  # pixels a side: ten to each of MNIST's 28
@@ -80,7 +81,7 @@ def keep_folder(folder: str | os.PathLike) -> Path:
     """The folder drawings are kept in, made if need be; a DrawingError if it is a file or cannot be made."""
     path = Path(folder).expanduser()
     if str(folder).strip() == "":
-        raise DrawingError("name a folder to keep drawings in, e.g. keep_in='my_digits'")
+        raise DrawingError(f"name a folder to keep drawings in, e.g. keep_in='{DRAWINGS_DIR}'")
     if path.exists() and not path.is_dir():
         raise DrawingError(f"{path} is not a folder; name a folder to keep drawings in")
     try:

@@ -20,6 +20,7 @@ from pathlib import Path
 import anywidget
 import traitlets
 
+from ..layout import DRAWINGS_DIR
 from ..predict.drawing import CANVAS, PEN, DrawingError, keep_drawing, keep_folder, render_strokes
 from .reading import read_strokes
 
@@ -38,7 +39,7 @@ class DrawingCanvas(anywidget.AnyWidget):
     keep_in = traitlets.Unicode("").tag(sync=True)  # the folder, as the page names it
     kept = traitlets.Unicode("").tag(sync=True)  # what the last "keep" did, in words
 
-    def __init__(self, model, keep_in: str | os.PathLike = "my_digits"):
+    def __init__(self, model, keep_in: str | os.PathLike = DRAWINGS_DIR):
         self._folder = keep_folder(keep_in)  # a folder that cannot be is refused now, not at the first "keep"
         self._model = model
         super().__init__(keep_in=str(keep_in))

@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 
 from ..backends import EARLIER_RUNS_BACKEND
 from ..layout import METRICS_FILE, PREDICTIONS_FILE, RUN_FILE
-from ..params import DEFAULTS, model_label
+from ..params import DEFAULTS, model_label, shown_value
 from ..rundir import (
     InvalidRun,
     Run,
@@ -111,10 +111,6 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
 
 # --- what differs between the runs --------------------------------------------------------------------
 
-def _shown(value: Any) -> str:
-    return ", ".join(map(_shown, value)) if isinstance(value, list) else str(value)
-
-
 def differences_table(runs: list[Run]):
     """Only the parameters whose values differ between the runs, one row each and one column per run, then each
     run's backend and model version; the caption names the parameters all of them share. A parameter a run did
@@ -123,7 +119,7 @@ def differences_table(runs: list[Run]):
     names = list(dict.fromkeys(name for parameters in given for name in parameters))
     values = {name: [parameters.get(name) for parameters in given] for name in names}
     differ = [name for name in names if len({repr(value) for value in values[name]}) > 1]
-    rows = {name: [_shown(value) for value in values[name]] for name in differ}
+    rows = {name: [shown_value(value) for value in values[name]] for name in differ}
     rows["backend"] = [backend_of(run) for run in runs]
     rows["model version"] = [str(1 if run.model_version is None else run.model_version) for run in runs]
     table = pd.DataFrame.from_dict(rows, orient="index", columns=[run.run_id for run in runs])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from ..layout import DRAWINGS_DIR
 from ..train.training import interactive_frontend
 
 
@@ -27,7 +28,7 @@ class CanvasNeedsLab:
         return self.TEXT.replace("**", "")
 
 
-def draw_a_digit(model, keep_in: str | os.PathLike = "my_digits"):
+def draw_a_digit(model, keep_in: str | os.PathLike = DRAWINGS_DIR):
     """A canvas to draw a digit on, read as you draw; "keep" saves the drawing as keep_in/label<d>_<n>.png. Where no
     one can draw (:func:`digitlib.train.training.interactive_frontend` is False), a :class:`CanvasNeedsLab` note."""
     if not interactive_frontend():

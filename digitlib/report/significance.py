@@ -12,19 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-from ..intervals import accuracy_interval  # the reports' Wilson interval, defined once
-
-
-def _check_confidence(confidence: float) -> float:
-    if not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
-        raise ValueError(f"confidence={confidence!r} must be a number strictly between 0 and 1, such as 0.95")
-    return float(confidence)
-
-
-def _check_count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name}={value!r} must be a count: a whole number, 0 or more")
-    return int(value)
+from ..intervals import accuracy_interval, check_confidence, check_count  # one home for the Wilson interval
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -35,7 +23,7 @@ def mcnemar_exact(b: int, c: int) -> float:
     hypothesis each of the b + c discordant images is equally likely to fall either way: the p-value
     is a binomial test of b out of b + c at 1/2 (1 when there is no discordant image).
     """
-    b, c = _check_count("b", b), _check_count("c", c)
+    b, c = check_count("b", b), check_count("c", c)
     if b + c == 0:
         return 1.0
     return float(stats.binomtest(b, b + c, 0.5).pvalue)
@@ -77,7 +65,7 @@ def paired_difference_interval(correct_a: Sequence[bool] | np.ndarray, correct_b
     if a_right.shape != b_right.shape:
         raise ValueError(f"correct_a has {a_right.size} images and correct_b {b_right.size}: score both models "
                          "on the same images, in the same order")
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     n = a_right.size
     both = int(np.sum(a_right & b_right))
     only_a = int(np.sum(a_right & ~b_right))
@@ -122,7 +110,7 @@ def mean_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95
     if values.ndim != 1 or values.size < 2 or not np.all(np.isfinite(values)):
         raise ValueError(f"values must be two finite numbers or more (one per seed), got {values.size}: "
                          "one seed has no spread to make an interval from")
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     mean, error = float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
     if error == 0:
         return mean, mean

@@ -33,7 +33,7 @@ from ..layout import (
     SWEEP_FILE,
     SWEEP_PREFIX,
 )
-from ..params import REGISTRY, ParameterError, model_label, validate_notebook_parameters
+from ..params import REGISTRY, ParameterError, model_label, shown_value, validate_notebook_parameters
 from ..rundir import (
     MAX_JSON_BYTES,
     RUN_ID,
@@ -166,14 +166,6 @@ def _parameters(run: Run) -> dict[str, Any]:
         return dict(run.parameters)
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(map(_shown, value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -189,7 +181,7 @@ def split_parameters(parameters: list[dict[str, Any]]) -> tuple[list[str], dict[
         if len(values) > 1:
             varying.append(name)
         elif values:
-            same[name] = _shown(next(iter(values.values())))
+            same[name] = shown_value(next(iter(values.values())))
     return varying, same
 
 
@@ -200,7 +192,7 @@ def _cell(parameters: dict[str, Any], name: str) -> dict[str, Any]:
         return {"text": "", "value": "", "numeric": True}
     value = parameters[name]
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return {"text": _shown(value), "value": repr(value) if number else "", "numeric": number or value is None}
+    return {"text": shown_value(value), "value": repr(value) if number else "", "numeric": number or value is None}
 
 
 def _row(run: Run, parameters: dict[str, Any], varying: list[str], marks: dict[str, list[str]],

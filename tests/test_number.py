@@ -142,6 +142,40 @@ def test_predict_number_prints_one_line_per_picture_and_json_with_boxes(trained,
                for d, box in zip(number["digits"], boxes[0]))
 
 
+@pytest.mark.e2e  # fits a not-a-digit detector and reads with the command line twice: seconds
+def test_with_a_detector_each_digit_carries_its_score_and_a_doubted_mark_says_so(trained, small_splits, mnist,
+                                                                                 tmp_path):
+    import dataclasses
+
+    from digitlib.predict.abstention import fit_abstention, save_detector
+    from digitlib.predict.number import read_pictures
+    from digitlib.synthetic.nondigits import nondigit_set
+    from digitlib.train.prepare import prepare_images
+
+    model, _ = trained
+    run = tmp_path / "run"
+    run.mkdir()
+    detector = fit_abstention(model, small_splits, nondigit_set("tuning", 4).images)
+    model.save(run / "model.keras")
+    picture, _ = number_picture([_narrow(mnist, (1, 4, 7))], SPACED, np.random.default_rng(5))
+    (digits,) = read_pictures(model, [picture], detector)
+    expected = detector.scores(model, prepare_images(np.stack([digit.digit_image for digit in digits])))
+    assert [digit.score for digit in digits] == pytest.approx(expected.tolist(), rel=1e-5)
+    assert [digit.abstained for digit in digits] == [bool(score > detector.threshold) for score in expected]
+    (plain,) = read_pictures(model, [picture])
+    assert [d.digit for d in plain] == [d.digit for d in digits] and all(d.score is None for d in plain)
+
+    save_detector(run, dataclasses.replace(detector, threshold=float(expected.min()) - 1.0))  # doubts every mark
+    picture.save(tmp_path / "a_number.png")
+    text = digitlib_in_process("predict", tmp_path / "a_number.png", "--number", "--model", run / "model.keras")
+    assert text.returncode == 0 and text.stdout.count("not a digit? (score ") == 3, text.stdout
+    assert text.stdout.startswith(f"{tmp_path / 'a_number.png'}: {''.join(str(d.digit) for d in digits)} (")
+    (row,) = [json.loads(line) for line in digitlib_in_process(
+        "predict", tmp_path / "a_number.png", "--number", "--json", "--model", run / "model.keras").stdout.splitlines()]
+    assert [d["abstained"] for d in row["digits"]] == [True] * 3
+    assert [d["score"] for d in row["digits"]] == pytest.approx(expected.tolist(), rel=1e-5)
+
+
 def test_the_figure_boxes_each_digit_and_says_the_reading_in_its_alt(tmp_path):
     from digitlib.predict.number import DigitReading
     from digitlib.report.figures import numbers_figure

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     import keras
     from PIL import Image
 
+    from .abstention import Detector
+
 SPECK = 0.02  # a component with less ink than this share of the largest one's is dirt, not a digit
 SAME_LINE = 0.5  # vertical overlap, as a share of the shorter component's height, that puts two in one line
 SAME_DIGIT = 0.6  # column overlap, as a share of the narrower component's width, that makes two pieces one digit
@@ -69,10 +71,13 @@ class DigitReading(ReadDigit):
     line: int
     probabilities: np.ndarray = field(repr=False)  # (10,)
     digit_image: np.ndarray = field(repr=False)  # (28, 28) uint8, as the model saw it
+    score: float | None = None  # the not-a-digit detector's score; None without a detector
+    abstained: bool = False  # the score is past the detector's threshold: this mark is probably not a digit
 
     def as_dict(self) -> dict:
         return {"digit": self.digit, "probability": round(self.probability, 6), "box": list(self.box),
-                "line": self.line}
+                "line": self.line, "score": None if self.score is None else round(self.score, 6),
+                "abstained": self.abstained}
 
 
 @dataclass(frozen=True)
@@ -268,33 +273,42 @@ def _surest(readings: list[tuple[DigitReading, ...]]) -> tuple[DigitReading, ...
     return max(readings, key=lambda cut: float(np.mean([np.log(max(d.probability, 1e-12)) for d in cut])))
 
 
-def _read(model: keras.Model, segmented: list[tuple[list[Mark], np.ndarray]]) -> list[tuple[DigitReading, ...]]:
-    """Every picture's segments read in one batch; per picture, each mark's surest cutting, in reading order."""
+def _read(model: keras.Model, segmented: list[tuple[list[Mark], np.ndarray]],
+          detector: Detector | None = None) -> list[tuple[DigitReading, ...]]:
+    """Every picture's segments read in one batch; per picture, each mark's surest cutting, in reading order. With
+    a `detector`, each digit carries its not-a-digit score."""
     from ..train.evaluation import predict_probabilities
     from ..train.prepare import prepare_images
 
     if not segmented:
         return []
     images = np.concatenate([prepared for _, prepared in segmented])
-    probabilities, shown = iter(predict_probabilities(model, prepare_images(images))), iter(images)
-    numbers = []
-    for marks, _ in segmented:
-        numbers.append(tuple(digit for mark in marks for digit in _surest(
-            [tuple(DigitReading(s.box, s.line, next(probabilities), next(shown)) for s in cut)
-             for cut in mark.cuttings])))
-    return numbers
+    prepared = prepare_images(images)
+    probabilities, shown = iter(predict_probabilities(model, prepared)), iter(images)
+    scores = iter([None] * len(images) if detector is None else detector.scores(model, prepared).tolist())
+
+    def reading(segment: Segment) -> DigitReading:
+        score = next(scores)
+        return DigitReading(segment.box, segment.line, next(probabilities), next(shown), score,
+                            score is not None and score > detector.threshold)
+
+    return [tuple(digit for mark in marks for digit in _surest([tuple(map(reading, cut)) for cut in mark.cuttings]))
+            for marks, _ in segmented]
 
 
-def read_pictures(model: keras.Model, pictures: list[Image.Image]) -> list[tuple[DigitReading, ...]]:
+def read_pictures(model: keras.Model, pictures: list[Image.Image],
+                  detector: Detector | None = None) -> list[tuple[DigitReading, ...]]:
     """The digits of the number in each picture, in reading order, all read in one batch; an
-    :class:`ImageError` when a picture holds none."""
-    return _read(model, [_segmented(picture, f"picture {k + 1}") for k, picture in enumerate(pictures)])
+    :class:`ImageError` when a picture holds none. With a `detector`, each digit carries its not-a-digit score."""
+    return _read(model, [_segmented(picture, f"picture {k + 1}") for k, picture in enumerate(pictures)], detector)
 
 
-def read_numbers(model: keras.Model, inputs: str | os.PathLike | list[str | os.PathLike]) -> list[NumberReading]:
+def read_numbers(model: keras.Model, inputs: str | os.PathLike | list[str | os.PathLike],
+                 detector: Detector | None = None) -> list[NumberReading]:
     """The number in each picture of `inputs` (files or folders, each file read once, in order, as
     :func:`digitlib.predict.predictions.predict_images` finds them); a picture that cannot be read, or holds no
-    digit, keeps its error."""
+    digit, keeps its error. With a `detector` (:func:`digitlib.predict.abstention.read_detector`), each digit
+    carries its not-a-digit score and whether it is past the threshold; the number is read as before."""
     paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
     results = [NumberReading(path=path, error=message) for path, message in problems]
     readable, segmented = [], []
@@ -304,6 +318,7 @@ def read_numbers(model: keras.Model, inputs: str | os.PathLike | list[str | os.P
             readable.append(path)
         except ImageError as error:
             results.append(NumberReading(path=path, error=str(error)))
-    results += [NumberReading(path=path, digits=digits) for path, digits in zip(readable, _read(model, segmented))]
+    results += [NumberReading(path=path, digits=digits)
+                for path, digits in zip(readable, _read(model, segmented, detector))]
     order = {str(p): i for i, p in enumerate(paths)}
     return sorted(results, key=lambda r: order.get(str(r.path), -1))

@@ -258,18 +258,18 @@ def predict_command(arguments: argparse.Namespace) -> int:
     os.environ.update(kernel_environment(choose_backend(arguments.backend)))  # before Keras is imported
     with native_stderr_to(os.devnull):  # TensorFlow's C++ start-up messages are not the user's business
         model = load_trained_model(model_path)
-    if arguments.number:  # digits found in each picture and read as one number
-        from ..predict.number import read_numbers
-
-        with native_stderr_to(os.devnull):
-            numbers = read_numbers(model, arguments.inputs)
-        return _print_numbers(numbers, arguments.json)
     from ..predict.abstention import read_detector  # NumPy: only once a model is there to read with
 
     detector = read_detector(Path(model_path).parent)  # the model's run folder's, if it has one
     if detector is None:
-        print("digitlib: note: this model has no not-a-digit detector (runs trained before it, or a model kept "
-              "elsewhere), so every picture is read as a digit", file=sys.stderr, flush=True)
+        print("digitlib: note: this model has no not-a-digit detector (runs trained before it, a model kept "
+              "elsewhere, or one too wide for it), so every mark is read as a digit", file=sys.stderr, flush=True)
+    if arguments.number:  # digits found in each picture and read as one number
+        from ..predict.number import read_numbers
+
+        with native_stderr_to(os.devnull):
+            numbers = read_numbers(model, arguments.inputs, detector)
+        return _print_numbers(numbers, arguments.json)
     with native_stderr_to(os.devnull):
         predictions = predict_images(model, arguments.inputs, detector)
     failed = False
@@ -295,15 +295,20 @@ def predict_command(arguments: argparse.Namespace) -> int:
 
 
 def _print_numbers(numbers: list, as_json: bool) -> int:
-    """`digitlib predict --number`: one line per picture, its number and each digit's probability (an object with
-    --json), or on stderr why it could not be read; exit 1 if any could not."""
+    """`digitlib predict --number`: one line per picture, its number and each digit's probability, a mark the
+    not-a-digit detector doubts marked with its score (an object with --json), or on stderr why it could not be
+    read; exit 1 if any could not."""
+    def shown(digit) -> str:
+        doubt = f" not a digit? (score {digit.score:.3g})" if digit.abstained else ""
+        return f"{digit.digit} {digit.probability:.1%}{doubt}"
+
     for number in numbers:
         if as_json:
             print(json.dumps(number.as_dict()), flush=True)
         elif number.error:
             print(f"digitlib: {number.error}", file=sys.stderr, flush=True)
         else:
-            digits = ", ".join(f"{d.digit} {d.probability:.1%}" for d in number.digits)
+            digits = ", ".join(map(shown, number.digits))
             print(f"{printable(number.path)}: {number.text} ({digits})", flush=True)
     return EXIT_FAILED if any(number.error for number in numbers) else EXIT_OK
 

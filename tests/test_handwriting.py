@@ -15,6 +15,7 @@ from digitlib.predict.handwriting import (
     label_in_name,
     load_digit,
     mnist_style,
+    own_resolution,
     printable,
     read_image,
     valid_unicode,
@@ -203,3 +204,24 @@ def test_a_label_token_in_the_file_name_is_the_true_digit(name, label):
 ])
 def test_names_without_exactly_one_label_token_have_no_label(name):
     assert label_in_name(name) is None
+
+
+def test_a_picture_blown_up_pixel_by_pixel_is_read_at_its_own_resolution(mnist):
+    small = 255 - mnist.x_test[0][2:26:3, 4:28:3]  # an 8 x 8 thumbnail of a 7, dark on light
+    blown = Image.fromarray(small).resize((128, 128), Image.Resampling.NEAREST)
+    np.testing.assert_array_equal(own_resolution(np.asarray(blown, np.float64)), small)
+    np.testing.assert_array_equal(mnist_style(blown), mnist_style(Image.fromarray(small)))
+    smooth = Image.fromarray(small).resize((128, 128), Image.Resampling.BICUBIC)  # blown up smoothly: as it is
+    assert own_resolution(np.asarray(smooth, np.float64)).shape == (128, 128)
+
+
+def test_only_whole_square_blocks_count_as_one_pixel():
+    picture = np.random.default_rng(0).random((8, 6))
+    blocks = np.repeat(np.repeat(picture, 3, axis=0), 3, axis=1)
+    np.testing.assert_array_equal(own_resolution(blocks), picture)
+    blocks[5, 7] = 0.5  # one pixel of one block differs
+    assert own_resolution(blocks).shape == (24, 18)
+    assert own_resolution(np.repeat(np.repeat(picture, 2, axis=0), 3, axis=1)).shape == (16, 18)  # 2 x 3 blocks
+    margins = np.ones((400, 300))  # white margins repeat the first rows and columns, the middle does not
+    margins[100:300, 100:200] = np.random.default_rng(1).random((200, 100))
+    assert own_resolution(margins).shape == (400, 300)

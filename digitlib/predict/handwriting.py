@@ -16,6 +16,7 @@ on black. :func:`mnist_style` does the same to any picture:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -96,12 +97,30 @@ def _ink(grey: np.ndarray) -> np.ndarray:
     return ink
 
 
+def own_resolution(grey: np.ndarray) -> np.ndarray:
+    """`grey` at the resolution it was captured at: a picture enlarged by repeating each pixel k x k times (a
+    thumbnail blown up without smoothing) is taken back to one pixel per block, so that it is enlarged again
+    smoothly, as any small picture is; any other picture as it is."""
+    height, width = grey.shape
+    if height < 2 or width < 2 or not (np.array_equal(grey[0], grey[1]) and np.array_equal(grey[:, 0], grey[:, 1])):
+        return grey  # a repeated pixel repeats its first row and column: almost every picture stops here
+    row_repeats = np.all(grey[1:] == grey[:-1], axis=1)  # row i + 1 is row i again
+    column_repeats = np.all(grey[:, 1:] == grey[:, :-1], axis=0)
+    factor = math.gcd(height, width)
+    for k in sorted((d for d in range(2, factor + 1) if factor % d == 0), reverse=True):
+        # k x k blocks: within each block every row repeats the one above it and every column the one left of it
+        if row_repeats[np.arange(1, height) % k != 0].all() and column_repeats[np.arange(1, width) % k != 0].all():
+            return grey[::k, ::k]
+    return grey
+
+
 def mnist_style(image: Image.Image | np.ndarray, name: str = "image") -> np.ndarray:
-    """The digit as MNIST presents one: (28, 28) uint8, white on black, 20-px box, centred by mass."""
+    """The digit as MNIST presents one: (28, 28) uint8, white on black, 20-px box, centred by mass; a picture
+    blown up pixel by pixel is first taken back to its own resolution (:func:`own_resolution`)."""
     grey = grey_levels(image) if isinstance(image, Image.Image) else np.asarray(image, dtype=np.float64) / 255.0
     if grey.ndim != 2 or min(grey.shape) < 2:
         raise ImageError(f"{name}: expected a 2-D picture, got shape {grey.shape}")
-    ink = _ink(grey)
+    ink = _ink(own_resolution(grey))
     rows, columns = np.nonzero(ink)
     if len(rows) == 0:
         raise ImageError(f"{name}: no digit found (the image is blank or has no contrast)")

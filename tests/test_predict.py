@@ -44,8 +44,8 @@ def tiny_classifier():
 
 
 # what predict says with a model that has no not-a-digit detector beside it (digitlib/predict/abstention.py)
-NO_DETECTOR = ("digitlib: note: this model has no not-a-digit detector (runs trained before it, or a model kept "
-               "elsewhere), so every picture is read as a digit\n")
+NO_DETECTOR = ("digitlib: note: this model has no not-a-digit detector (runs trained before it, a model kept "
+               "elsewhere, or one too wide for it), so every mark is read as a digit\n")
 
 
 def predict(*arguments, cwd=None):

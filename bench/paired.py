@@ -30,13 +30,19 @@ def main() -> None:
     parser.add_argument("--name", default="paired")
     parser.add_argument("--title", default="MNIST test accuracy before and after, paired by seed")
     arguments = parser.parse_args()
-    before = {_seed(run): run for run in load_runs(arguments.before)}
-    after = {_seed(run): run for run in load_runs(arguments.after)}
-    if sorted(before) != sorted(after):
-        sys.exit(f"paired: the seeds differ (before {sorted(before)}, after {sorted(after)}); pair each seed once")
+    runs = {side: load_runs(getattr(arguments, side)) for side in ("before", "after")}
+    before, after = ({_seed(run): run for run in runs[side]} for side in ("before", "after"))
+    if sorted(before) != sorted(after) or len(before) != len(runs["before"]) or len(after) != len(runs["after"]):
+        seeds = {side: sorted(map(_seed, runs[side])) for side in runs}
+        sys.exit(f"paired: give one run per seed on each side, the same seeds (before: seeds {seeds['before']}, "
+                 f"after: {seeds['after']})")
     rows, pairs = [], []
     for seed in sorted(before):
-        (pair,) = pairwise_comparisons([before[seed], after[seed]])
+        compared = pairwise_comparisons([before[seed], after[seed]])
+        if len(compared) != 1:
+            sys.exit(f"paired: seed {seed}: {before[seed].run_id} and {after[seed].run_id} have no test predictions "
+                     "in common (test_predictions.npz missing, or scored on other images)")
+        (pair,) = compared
         first_is_before = pair.run_a.directory == before[seed].directory
         accuracy_before, accuracy_after = (pair.accuracy_a, pair.accuracy_b) if first_is_before else \
             (pair.accuracy_b, pair.accuracy_a)
@@ -60,9 +66,10 @@ def main() -> None:
                   "images only before reads right", "images only after reads right",
                   "after minus before (95%, paired)", "McNemar p", "Holm p"],
                  rows, {"pairs": pairs, "mean_before": mean_before, "mean_after": mean_after},
-                 notes="McNemar's exact test on the test images only one of the two runs reads right; Holm's "
-                       "correction over the seeds. A p-value above 0.05 says the two recipes' accuracies differ no "
-                       "more than chance would make them differ on these 10,000 images.")
+                 notes=f"McNemar's exact test on the test images only one of the two runs reads right "
+                       f"({', '.join(str(pair['images']) for pair in pairs)} images per pair); Holm's correction "
+                       "over the seeds, a conservative one for what is one question asked three times. A p-value above "
+                       "0.05 shows no difference beyond chance; it does not show that there is none.")
 
 
 if __name__ == "__main__":

@@ -142,6 +142,18 @@ def test_predict_number_prints_one_line_per_picture_and_json_with_boxes(trained,
                for d, box in zip(number["digits"], boxes[0]))
 
 
+def test_a_number_blown_up_pixel_by_pixel_is_read_at_its_own_resolution_with_boxes_in_its_pixels(trained, mnist):
+    from digitlib.predict.number import read_pictures
+
+    model, _ = trained
+    picture, _ = number_picture([_narrow(mnist, (1, 4, 7))], SPACED, np.random.default_rng(5))
+    blown = picture.resize((picture.width * 4, picture.height * 4), Image.Resampling.NEAREST)
+    (small,), (large,) = read_pictures(model, [picture]), read_pictures(model, [blown])
+    assert len(large) == 3 and [d.digit for d in large] == [d.digit for d in small]
+    assert [d.box for d in large] == [tuple(4 * v for v in d.box) for d in small]
+    np.testing.assert_array_equal(np.stack([d.digit_image for d in large]), np.stack([d.digit_image for d in small]))
+
+
 @pytest.mark.e2e  # fits a not-a-digit detector and reads with the command line twice: seconds
 def test_with_a_detector_each_digit_carries_its_score_and_a_doubted_mark_says_so(trained, small_splits, mnist,
                                                                                  tmp_path):

@@ -100,7 +100,8 @@ def _ink(grey: np.ndarray) -> np.ndarray:
 def own_resolution(grey: np.ndarray) -> np.ndarray:
     """`grey` at the resolution it was captured at: a picture enlarged by repeating each pixel k x k times (a
     thumbnail blown up without smoothing) is taken back to one pixel per block, so that it is enlarged again
-    smoothly, as any small picture is; any other picture as it is."""
+    smoothly, as any small picture is; any other picture as it is. A crisp drawing of whole blocks (a bar, a
+    bitmap font at block-aligned places) is taken back too: nothing is lost, it is only enlarged smoothly."""
     height, width = grey.shape
     if height < 2 or width < 2 or not (np.array_equal(grey[0], grey[1]) and np.array_equal(grey[:, 0], grey[:, 1])):
         return grey  # a repeated pixel repeats its first row and column: almost every picture stops here

@@ -26,14 +26,14 @@ output per picture, whatever it holds (``NumberReading.lines`` keeps them apart)
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
 
-from .handwriting import ImageError, _ink, find_images, grey_levels, mnist_style, read_image
+from .handwriting import ImageError, _ink, find_images, grey_levels, mnist_style, own_resolution, read_image
 from .predictions import ReadDigit
 
 if TYPE_CHECKING:
@@ -255,15 +255,26 @@ def _prepared(segment: Segment, name: str) -> np.ndarray:
     return mnist_style(np.uint8(np.round(padded * 255)), name=name)
 
 
+def _blown_up(mark: Mark, factor: int) -> Mark:
+    """`mark` found in a picture taken back to its own resolution, its boxes in the blown-up picture's pixels."""
+    return replace(mark, cuttings=tuple(tuple(replace(segment, box=tuple(factor * v for v in segment.box))
+                                              for segment in cut) for cut in mark.cuttings))
+
+
 def _segmented(picture: Image.Image, name: str) -> tuple[list[Mark], np.ndarray]:
     """The picture's marks and the MNIST-style image of every segment of every cutting, in order; an
-    :class:`ImageError` when there is no mark."""
+    :class:`ImageError` when there is no mark. A picture blown up pixel by pixel is read at its own resolution
+    (:func:`digitlib.predict.handwriting.own_resolution`), its boxes given in the picture's pixels."""
     try:
-        marks = find_marks(_ink(grey_levels(picture)))
+        grey = grey_levels(picture)
+        own = own_resolution(grey)
+        marks = find_marks(_ink(own))
     except ImageError as error:
         raise ImageError(f"{name}: {error}") from None
     if not marks:
         raise ImageError(f"{name}: no digits found (the picture is blank or has no contrast)")
+    if own.shape != grey.shape:
+        marks = [_blown_up(mark, grey.shape[0] // own.shape[0]) for mark in marks]
     return marks, np.stack([_prepared(s, name) for mark in marks for cut in mark.cuttings for s in cut])
 
 
@@ -290,7 +301,7 @@ def _read(model: keras.Model, segmented: list[tuple[list[Mark], np.ndarray]],
     def reading(segment: Segment) -> DigitReading:
         score = next(scores)
         return DigitReading(segment.box, segment.line, next(probabilities), next(shown), score,
-                            score is not None and score > detector.threshold)
+                            score is not None and bool(detector.refuses(score)))
 
     return [tuple(digit for mark in marks for digit in _surest([tuple(map(reading, cut)) for cut in mark.cuttings]))
             for marks, _ in segmented]

@@ -188,7 +188,7 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
         probabilities = predict_probabilities(model, prepared)
         scores = [None] * len(stacked) if detector is None else detector.scores(model, prepared).tolist()
         results += [Prediction(path=p, probabilities=pr, digit_image=d, label=label_in_name(p), score=sc,
-                               abstained=sc is not None and sc > detector.threshold)
+                               abstained=sc is not None and bool(detector.refuses(sc)))
                     for p, pr, d, sc in zip(readable, probabilities, stacked, scores)]
     order = {str(p): i for i, p in enumerate(paths)}
     return sorted(results, key=lambda r: order.get(str(r.path), -1))

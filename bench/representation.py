@@ -1,4 +1,4 @@
-"""The report's "What it learned" cell (2,000 test images' features mapped by PCA and t-SNE) in a process that has
+"""The report's "What it learned" cell (1,000 test images' features mapped by PCA and t-SNE) in a process that has
 trained with Keras, as a report's kernel has, against a standalone t-SNE of the same features in a fresh process
 without Keras; each with the OpenMP threads waiting as libgomp does by default (spinning a while) and as digitlib
 sets it (OMP_WAIT_POLICY=PASSIVE), on quiet cores and with one core taken by another busy process. Every setting

@@ -176,6 +176,14 @@ def ensemble_members(model: keras.Model) -> list[keras.Model]:
     return [layer.layers[0] for layer in model.layers if layer.name.startswith("member_")]
 
 
+def leaf_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The model's layers in order, nested models (a member, an augmentation block) flattened."""
+    leaves = []
+    for layer in model.layers:
+        leaves += leaf_layers(layer) if hasattr(layer, "layers") else [layer]
+    return leaves
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A registered model: how to build it, its size, the recipe it trains with by default, and how long an

@@ -19,7 +19,9 @@ from digitlib.predict.abstention import (
     candidate_scores,
     class_statistics,
     describe_abstention,
+    feature_width,
     fit_abstention,
+    network_outputs,
     read_detector,
     save_detector,
     threshold_for,
@@ -144,6 +146,12 @@ def test_non_digits_are_made_the_same_from_the_same_name_and_differ_between_sets
     assert not np.array_equal(tuning.images[:2], held_out.images[:2])
     with pytest.raises(ValueError, match="choose one of: tuning, held-out"):
         nondigit_set("test")
+
+
+def test_the_feature_width_is_what_the_network_gives_each_picture(trained, small_splits):
+    model, _ = trained
+    features, logits = network_outputs(model, small_splits.x_test[:3])
+    assert features.shape == (3, feature_width(model)) and logits.shape == (3, 10)
 
 
 def test_fitting_sets_the_threshold_on_validation_digits_and_saves_the_detector(trained, small_splits, tmp_path):

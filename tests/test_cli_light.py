@@ -123,3 +123,20 @@ def test_jsonschema_is_imported_without_the_grammar_that_takes_seconds_and_only_
     imported, printed = heavy_modules_after(code)
     assert imported == [] and printed.splitlines()[0] == "not loaded", printed
     assert printed.splitlines()[1] in ("importable", "absent")  # never left blocked (absent: no lab extra)
+
+
+def test_rendering_a_report_loads_jsonschema_without_the_grammar(tmp_path):
+    """nbformat imports jsonschema when a report is rendered (and papermill's, when it runs): through
+    load_jsonschema, so the grammar's seconds are not spent there either."""
+    import nbformat
+
+    notebook = tmp_path / "notebook.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A report")]), notebook)
+    code = ("import sys\n"
+            "from pathlib import Path\n"
+            "from digitlib.run.runner import render_html\n"
+            f"render_html(Path({str(notebook)!r}), Path({str(tmp_path / 'report.html')!r}))\n"
+            "print('loaded' if sys.modules.get('rfc3987_syntax') else 'not loaded')")
+    _, printed = heavy_modules_after(code)
+    assert printed.splitlines()[0] == "not loaded", printed
+    assert "A report" in (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -52,6 +52,21 @@ def test_sample_predictions_mark_the_wrong_ones(images, evaluation):
     assert _png(figure).startswith(b"\x89PNG")
 
 
+def test_each_digits_title_sits_just_above_it_and_below_the_next_row(images, evaluation):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = sample_predictions_figure(images, evaluation, count=20, columns=10)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    shown = [axes for axes in figure.axes if axes.get_title()]
+    for axes in shown:
+        title, box = axes.title.get_window_extent(renderer), axes.get_window_extent(renderer)
+        assert box.y1 <= title.y0 <= box.y1 + 10  # pixels: right above its digit
+    first_row, second_row = shown[0].get_window_extent(renderer), shown[10].title.get_window_extent(renderer)
+    assert second_row.y1 < first_row.y0  # a title of the second row stays under the first row's digits
+
+
 def test_sample_predictions_need_matching_images(images, evaluation):
     with pytest.raises(ValueError, match="39 images but 40"):
         sample_predictions_figure(images[:39], evaluation)

@@ -12,6 +12,12 @@ def test_prepare_images_reshapes_and_scales():
     assert prepared[0].max() == 0.0 and prepared[1].min() == 1.0
 
 
+def test_prepare_images_gives_each_grey_level_over_255_in_float32():
+    levels = np.arange(256, dtype=np.uint8)
+    images = np.resize(levels, (3, 28, 28)).astype(np.uint8)
+    assert np.array_equal(prepare_images(images)[..., 0], images.astype(np.float32) / np.float32(255))
+
+
 @pytest.mark.parametrize("shape", [(3, 28), (3, 32, 32), (3, 28, 28, 3)])
 def test_prepare_images_rejects_wrong_shapes(shape):
     with pytest.raises(ValueError, match=r"expected images of shape \(N, 28, 28\)"):

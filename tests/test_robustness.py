@@ -307,6 +307,15 @@ def test_the_figures_have_one_panel_per_shift_and_stay_small(curves, digits):
     assert tiles.shape == (5 * (28 + 9), len(SHIFTS) * (28 + 6))
     first = tiles[:28, 3:31]  # the clean digit, top left
     assert np.array_equal(np.asarray(first), digits[0][0][..., 0])
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(examples)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (title,) = [text for text in [*examples.texts, montage.title]
+                if text.get_text().startswith("One test digit under each shift")]
+    highest_tick = max(label.get_window_extent(renderer).y1 for label in montage.get_xticklabels())
+    assert title.get_window_extent(renderer).y0 >= highest_tick  # the title above the shifts' names on top
     for drawn in (figure, examples):
         png = io.BytesIO()
         drawn.savefig(png, format="png")

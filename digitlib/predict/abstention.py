@@ -50,36 +50,37 @@ _ARRAYS = ("score", "threshold", "means", "precision", "validation_refused", "au
 
 # --- what the network computes ---------------------------------------------------------------------------------
 
-def _leaf_layers(model) -> list:
-    leaves = []
-    for layer in model.layers:
-        leaves += _leaf_layers(layer) if hasattr(layer, "layers") else [layer]
-    return leaves
+def _last_dense(network: keras.Model):
+    """The network's last layer, which must be a dense one: its logits are what the energy score reads."""
+    from ..models import leaf_layers
+
+    last = leaf_layers(network)[-1]
+    if getattr(last, "kernel", None) is None:
+        raise ValueError(f"{network.name}: its last layer is not a dense layer, so it has no logits to score")
+    return last
 
 
-def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+def feature_width(model: keras.Model) -> int:
+    """How many features :func:`network_outputs` gives each picture (an ensemble's members side by side)."""
+    from ..models import ensemble_members
+
+    return sum(int(_last_dense(network).kernel.shape[0]) for network in ensemble_members(model) or [model])
+
+
+def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """(features, logits) of prepared images (N, 28, 28, 1): the last hidden layer, (N, d), and the last layer's
     logits before its softmax, (N, 10). An ensemble's members' features are put side by side and their logits
     averaged. Inference mode: augmentation and dropout are off."""
     import keras
 
     from ..models import ensemble_members
+    from ..train.evaluation import hidden_features
 
-    networks = ensemble_members(model) or [model]
     features, logits = [], []
-    for network in networks:
-        leaves = _leaf_layers(network)
-        last = leaves[-1]
-        if len(leaves) < 2 or getattr(last, "kernel", None) is None:
-            raise ValueError(f"{network.name}: its last layer is not a dense layer, so it has no logits to score")
+    for network in ensemble_members(model) or [model]:
+        last = _last_dense(network)
         kernel, bias = (keras.ops.convert_to_numpy(w).astype(np.float64) for w in (last.kernel, last.bias))
-        chunks = []
-        for start in range(0, len(images), batch_size):
-            x = keras.ops.convert_to_tensor(images[start:start + batch_size])
-            for layer in leaves[:-1]:
-                x = layer(x, training=False)
-            chunks.append(keras.ops.convert_to_numpy(x).reshape(len(x), -1).astype(np.float64))
-        hidden = np.concatenate(chunks) if chunks else np.zeros((0, kernel.shape[0]))
+        hidden = hidden_features(network, images, batch_size).astype(np.float64)
         features.append(hidden)
         logits.append(hidden @ kernel + bias)
     return np.concatenate(features, axis=1), np.mean(logits, axis=0)
@@ -111,7 +112,7 @@ def class_statistics(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarr
 
 def mahalanobis(features: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
     """(N,): the Mahalanobis distance of each feature vector to its nearest class mean."""
-    squared = np.stack([np.einsum("ij,jk,ik->i", features - mean, precision, features - mean) for mean in means])
+    squared = np.stack([((features - mean) @ precision * (features - mean)).sum(axis=1) for mean in means])
     return np.sqrt(np.maximum(squared.min(axis=0), 0.0))
 
 
@@ -218,7 +219,7 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
     fit = np.sort(rng.choice(len(splits.x_train), size=min(FIT_IMAGES, len(splits.x_train)), replace=False))
     if len(np.unique(splits.y_train[fit])) < 10:
         return None
-    if network_outputs(model, splits.x_train[:1])[0].shape[1] > MAX_FEATURES:  # strong's 6,272: a covariance
+    if feature_width(model) > MAX_FEATURES:  # strong's 6,272: a covariance
         return None  # of 40 million numbers would take minutes to invert and 300 MB to keep
     features, _ = network_outputs(model, splits.x_train[fit])
     means, precision = class_statistics(unit_length(features), splits.y_train[fit])

@@ -376,5 +376,5 @@ def shifted_examples_figure(image: np.ndarray, seed: int = 0) -> DescribedFigure
     axes.tick_params(length=0)
     for side in axes.spines.values():
         side.set_visible(False)
-    axes.set_title("One test digit under each shift, clean (top) to severity 4", fontsize=10)
+    figure.suptitle("One test digit under each shift, clean (top) to severity 4", fontsize=10)  # over the top ticks
     return figure

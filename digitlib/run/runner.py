@@ -30,6 +30,7 @@ from ..params import notebook as notebook_called
 from ..rundir import (
     InvalidRun,
     create_run_directory,
+    load_jsonschema,
     process_alive,
     read_metrics,
     read_record,
@@ -113,6 +114,7 @@ def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False
     """One self-contained HTML file: images embedded, each with its alt text, a table of contents of its sections,
     no script, code hidden unless asked (folded under "code" when kept). The notebook is read as a run's file: a
     regular file only (a FIFO would block the reader) of at most MAX_NOTEBOOK_BYTES; ValueError otherwise."""
+    load_jsonschema()  # before nbformat imports it: without the grammar that takes seconds
     import nbformat
     from bs4 import BeautifulSoup
     from nbconvert import HTMLExporter
@@ -300,6 +302,7 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
     if output_notebook.is_dir() and not output_notebook.is_symlink():  # something of the user's: left alone
         raise ParameterError(f"{printable(output_notebook)} is a folder where the run's executed notebook goes; "
                              "move it away and run again")
+    load_jsonschema()  # before papermill's nbformat imports it: without the grammar that takes seconds
     import papermill  # before the record says running: a Ctrl-C during this import leaves it as it was
 
     reports_dir = run_dir.parent
@@ -335,6 +338,9 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
                     execution_timeout=timeout,
                     progress_bar=False,
                     stdout_file=output,
+                    # Every cell has finished and its outputs are in: stop the kernel at once. A graceful stop
+                    # waited ~3 s for TensorFlow's interpreter to tear itself down.
+                    shutdown_kernel="immediate",
                 )
             # Executed to the end: from here on, a killed run only needs rendering again.
             record.update(status="rendering")

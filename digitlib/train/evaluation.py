@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,34 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: in
     chunks = [np.asarray(model.predict_on_batch(images[start:start + batch_size]))
               for start in range(0, len(images), batch_size)]
     return np.concatenate(chunks) if chunks else np.zeros((0, len(DIGITS)), dtype=np.float32)
+
+
+_HIDDEN_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> its hidden-layer model
+
+
+def hidden_features(network: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """(N, d) float32: what the last layer of `network` (one network, not an ensemble) receives for prepared
+    images, in inference mode (augmentation and dropout off).
+
+    Runs a model made of the network's own layers, all but the last, through ``predict_on_batch``: one compiled
+    function, built once per network, instead of calling each layer eagerly for every batch.
+    """
+    import keras
+
+    from ..models import leaf_layers
+
+    leaves = leaf_layers(network)
+    if len(leaves) < 2:
+        raise ValueError(f"{network.name}: the model has no hidden layer to take features from")
+    hidden = _HIDDEN_MODELS.get(network)
+    if hidden is None:
+        inputs = x = keras.Input(shape=network.input_shape[1:])
+        for layer in leaves[:-1]:
+            x = layer(x)
+        hidden = _HIDDEN_MODELS[network] = keras.Model(inputs, x, name=f"{network.name}_hidden")
+    chunks = [np.asarray(hidden.predict_on_batch(images[start:start + batch_size])).reshape(
+              len(images[start:start + batch_size]), -1) for start in range(0, len(images), batch_size)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, int(np.prod(hidden.output_shape[1:]))), np.float32)
 
 
 def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> Evaluation:

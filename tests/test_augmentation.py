@@ -98,12 +98,44 @@ def test_training_varies_each_image_and_inference_leaves_it_alone(mnist):
     np.testing.assert_array_equal(np.asarray(WriterVariation(seed=3)(digits, training=True)), first)
 
 
+def _stick(column: int = 14, top: int = 4, foot: int = 23) -> np.ndarray:
+    """A prepared 1: a vertical stroke two pixels wide."""
+    image = np.zeros((28, 28, 1), np.float32)
+    image[top:foot + 1, column:column + 2, 0] = 1.0
+    return image
+
+
+def test_a_flag_goes_down_to_the_left_of_a_ones_top_and_other_digits_stay_as_they_are():
+    from digitlib.augmentation import flag_ones
+
+    images = np.stack([_stick(), _stick(), _stick(top=10, foot=15)])  # the last 1 is too short to flag
+    labels = np.array([1, 7, 1])
+    flagged = flag_ones(images, labels, np.random.default_rng(0), share=1.0)
+    added = flagged[0, :, :, 0] - images[0, :, :, 0]
+    rows, columns = np.nonzero(added > 0.5)
+    assert len(rows) and columns.min() < 14 and rows.min() >= 4  # new ink left of the stem, none above its top
+    assert rows[columns == columns.min()].min() > 4  # the flag's far end hangs below the top
+    assert np.array_equal(flagged[1:], images[1:])  # a 7 and a short 1: untouched
+    assert images[0, :, :, 0].sum() == 2 * 20  # the caller's images are not drawn on
+    assert np.array_equal(flag_ones(images, labels, np.random.default_rng(0), share=1.0), flagged)  # same state, same
+
+
+def test_a_share_of_the_ones_is_flagged_and_none_with_a_share_of_zero():
+    from digitlib.augmentation import flag_ones
+
+    images, labels = np.stack([_stick()] * 400), np.ones(400, int)
+    flagged = flag_ones(images, labels, np.random.default_rng(1), share=0.35)
+    changed = np.mean([not np.array_equal(a, b) for a, b in zip(flagged, images)])
+    assert 0.28 < changed < 0.42
+    assert flag_ones(images, labels, np.random.default_rng(1), share=0.0) is images
+
+
 def test_fast_learns_from_writer_variation_and_fast_plain_is_the_old_recipe():
     fast, plain = build_model("fast"), build_model("fast-plain")
     assert type(fast.layers[0]).__name__ == "WriterVariation"
     assert [type(layer).__name__ for layer in fast.layers[1:]] == [type(layer).__name__ for layer in plain.layers]
     assert fast.count_params() == plain.count_params() == 109_402
-    assert (model_spec("fast").version, model_spec("fast-plain").version) == (2, 1)
+    assert (model_spec("fast").version, model_spec("fast-plain").version) == (3, 1)
 
 
 def test_runs_of_the_old_fast_are_not_the_new_one():

@@ -153,6 +153,24 @@ def test_one_fit_reads_each_epoch_in_its_own_order_whatever_the_prefetching():
     assert len(batches[2][0]) == 2 and epoch_order(10, 3, 2).tolist() != epoch_order(10, 3, 3).tolist()
 
 
+def test_flagged_ones_come_from_seed_epoch_and_batch_alone_and_only_for_fast():
+    from digitlib import build_model
+    from digitlib.models import flagged_ones
+    from digitlib.train.training import _epoch_batches
+
+    x = np.zeros((64, 28, 28, 1), np.float32)
+    x[:, 4:24, 13:15, 0] = 1.0  # 64 sticks
+    y = np.ones(64, int)
+    batches = _epoch_batches(x, y, batch_size=16, seed=3, first_epoch=0, epochs=2, flagged_ones=0.5)
+    again = _epoch_batches(x, y, batch_size=16, seed=3, first_epoch=1, epochs=2, flagged_ones=0.5)  # resumed
+    assert np.array_equal(batches[5][0], again[1][0])  # epoch 1's second batch, in either fit
+    assert not np.array_equal(batches[5][0], batches[1][0])  # another epoch, other flags
+    plain = _epoch_batches(x, y, batch_size=16, seed=3, first_epoch=0, epochs=2)
+    assert np.array_equal(plain[5][0], x[:16])
+    assert (flagged_ones(build_model("fast")), flagged_ones(build_model("fast-plain")),
+            flagged_ones(build_model("seed"))) == (0.35, 0.0, 0.0)
+
+
 @pytest.mark.e2e  # trains three epochs
 def test_a_callback_that_stops_training_stops_the_one_fit_after_its_epoch_saved(small_splits, tmp_path):
     import keras

@@ -18,7 +18,7 @@ import numpy as np
 from ..atomic import write_atomic
 from ..backends import DETERMINISTIC_XLA
 from ..layout import CHECKPOINT_STATE, CHECKPOINT_WEIGHTS
-from ..models import ensemble_members
+from ..models import ensemble_members, flagged_ones
 
 if TYPE_CHECKING:
     import keras
@@ -178,19 +178,27 @@ def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(count)
 
 
-def _epoch_batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int, first_epoch: int, epochs: int):
+FLAG_STREAM = 7  # the batch builder's flags draw from their own stream of (seed, epoch, batch) random numbers
+
+
+def _epoch_batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int, first_epoch: int, epochs: int,
+                   flagged_ones: float = 0.0):
     """The training batches of epochs `first_epoch` to `epochs` (a Keras PyDataset), each epoch in its
-    :func:`epoch_order`."""
+    :func:`epoch_order`, with `flagged_ones` of each batch's 1s given a flag (:func:`digitlib.augmentation.flag_ones`,
+    drawn from (seed, epoch, batch) alone)."""
     import keras
+
+    from ..augmentation import flag_ones
 
     class EpochBatches(keras.utils.PyDataset):
         """The training images of epochs `first_epoch` to `epochs` as one sequence of batches, each epoch in
         :func:`epoch_order`: batch i of the sequence depends on i alone (nothing changes between epochs), so
         prefetching across an epoch's end reads the right images, on every backend."""
 
-        def __init__(self, x, y, *, batch_size: int, seed: int, first_epoch: int, epochs: int):
+        def __init__(self, x, y, *, batch_size: int, seed: int, first_epoch: int, epochs: int, flagged_ones: float):
             super().__init__()
             self.x, self.y, self.batch_size, self.seed, self.first_epoch = x, y, batch_size, seed, first_epoch
+            self.flagged_ones = flagged_ones
             self.per_epoch = math.ceil(len(x) / batch_size)
             self.total = self.per_epoch * (epochs - first_epoch)
             self._orders: dict[int, np.ndarray] = {}
@@ -205,9 +213,14 @@ def _epoch_batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int, 
                 self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}
                 self._orders[epoch] = epoch_order(len(self.x), self.seed, epoch)
             chosen = self._orders[epoch][batch * self.batch_size:(batch + 1) * self.batch_size]
-            return self.x[chosen], self.y[chosen]
+            images, labels = self.x[chosen], self.y[chosen]
+            if self.flagged_ones:
+                generator = np.random.default_rng([self.seed, epoch, batch, FLAG_STREAM])
+                images = flag_ones(images, labels, generator, self.flagged_ones)
+            return images, labels
 
-    return EpochBatches(x, y, batch_size=batch_size, seed=seed, first_epoch=first_epoch, epochs=epochs)
+    return EpochBatches(x, y, batch_size=batch_size, seed=seed, first_epoch=first_epoch, epochs=epochs,
+                        flagged_ones=flagged_ones)
 
 
 def _epoch_record(history: dict, seconds: list[float], model: keras.Model, directory: Path | None):
@@ -296,7 +309,7 @@ def fit_model(
     first = len(seconds)
     if first < epochs:  # one fit for every epoch left: Keras sets up its loop and the validation data once
         batches = _epoch_batches(splits.x_train, splits.y_train, batch_size=batch_size, seed=seed, first_epoch=first,
-                                epochs=epochs)
+                                 epochs=epochs, flagged_ones=flagged_ones(model))
         record = _epoch_record(history, progress.seconds, model, directory)
         model.fit(batches, validation_data=validation, initial_epoch=first, epochs=epochs,
                   steps_per_epoch=batches.per_epoch, validation_batch_size=batch_size, shuffle=False, verbose=0,

@@ -270,7 +270,10 @@ def test_a_sweep_killed_or_hung_up_leaves_its_run_resumable_not_failed(tmp_path,
     scratch.mkdir()
     sweep = subprocess.Popen([sys.executable, "-m", "digitlib", "sweep", "sweep.yaml"], cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                             env={**os.environ, "DIGITLIB_DATA_DIR": str(mnist_dir), "TMPDIR": str(scratch)})
+                             env={**os.environ, "DIGITLIB_DATA_DIR": str(mnist_dir), "TMPDIR": str(scratch)},
+                             # a sweep from a terminal: SIGHUP as it comes, even where pytest itself runs under
+                             # nohup (which a sweep honours: it keeps an ignored SIGHUP ignored)
+                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     reports = tmp_path / "reports"
     try:
         deadline = time.monotonic() + 120

@@ -97,14 +97,17 @@ def main() -> None:
         for load in LOADS:
             cell, fresh = median(measured[("kernel", name)][load]), median(measured[("fresh", name)][load])
             rows.append([name, load, f"{cell:.2f}", f"{fresh:.2f}", f"{cell / reference:.2f}"])
-    write_result(arguments.name, "\"What it learned\" (2,000 images): the report's cell in a trained process against "
+    from digitlib.report.representation import MAP_IMAGES
+
+    write_result(arguments.name, f"\"What it learned\" ({MAP_IMAGES:,} images): the report's cell in a trained "
+                 "process against "
                  f"a standalone t-SNE in a fresh one, medians of {arguments.repeats}, seconds",
                  ["OpenMP wait policy", "cores", "cell, trained process", "t-SNE alone, fresh process",
                   "cell ÷ fresh t-SNE on quiet cores (before)"], rows,
                  {"seconds": {f"{side} / {name}": values for (side, name), values in measured.items()},
                   "train_limit": arguments.train_limit},
                  notes="The trained process fitted `fast` for one epoch first, so the Keras backend's thread pools "
-                       "live in it as in a report's kernel; its cell also computes the 2,000 images' features and "
+                       "live in it as in a report's kernel; its cell also computes the images' features and "
                        "draws the figure, the fresh process runs only PCA and t-SNE. \"One core busy\": another "
                        "process spins on one core while the map is made, as a second run or a test would. Target: "
                        "the cell at most 1.3 times the fresh t-SNE.")

@@ -118,7 +118,7 @@ def read_run_file(path: Path, limit: int) -> bytes:
 
 
 def load_jsonschema():
-    """jsonschema, imported without the optional rfc3987_syntax, whose grammar takes 3 s to build each time a
+    """jsonschema, imported without the optional rfc3987_syntax, whose grammar takes seconds to build each time a
     process imports it (JupyterLab's extra installs it; jsonschema would load it for the "iri" format, which no
     schema of digitlib's uses). Only this import is kept from it: a later ``import rfc3987_syntax`` works."""
     import sys

@@ -128,8 +128,11 @@ def test_jsonschema_is_imported_without_the_grammar_that_takes_seconds_and_only_
 def test_rendering_a_report_loads_jsonschema_without_the_grammar(tmp_path):
     """nbformat imports jsonschema when a report is rendered (and papermill's, when it runs): through
     load_jsonschema, so the grammar's seconds are not spent there either."""
+    import importlib.util
+
     import nbformat
 
+    assert importlib.util.find_spec("rfc3987_syntax"), "the lab extra installs rfc3987-syntax; without it: no check"
     notebook = tmp_path / "notebook.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A report")]), notebook)
     code = ("import sys\n"

@@ -13,7 +13,7 @@ import numpy as np
 from ..train.evaluation import DIGITS, Evaluation
 from .figures import DescribedFigure
 
-MAP_IMAGES = 1000  # test images in the 2-D map: 100 per digit form clear clusters in about a second of t-SNE
+MAP_IMAGES = 1000  # test images in the 2-D map, about 100 of each digit: clear clusters in a second of t-SNE
 # t-SNE's neighbourhood size and its steps (250 of them with clusters pulled apart): ten digits form their
 # clusters well within this, and scikit-learn's 1,000 default steps took 5-10 times as long on 2 cores.
 PERPLEXITY = 20.0

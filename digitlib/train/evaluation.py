@@ -82,6 +82,16 @@ def hidden_features(network: keras.Model, images: np.ndarray, batch_size: int = 
     Runs a model made of the network's own layers, all but the last, through ``predict_on_batch``: one compiled
     function, built once per network, instead of calling each layer eagerly for every batch.
     """
+    hidden = _HIDDEN_MODELS.get(network)
+    if hidden is None:
+        hidden = _HIDDEN_MODELS[network] = _hidden_model(network)
+    chunks = [np.asarray(hidden.predict_on_batch(batch)).reshape(len(batch), -1)
+              for batch in (images[start:start + batch_size] for start in range(0, len(images), batch_size))]
+    return np.concatenate(chunks) if chunks else np.zeros((0, int(np.prod(hidden.output_shape[1:]))), np.float32)
+
+
+def _hidden_model(network: keras.Model) -> keras.Model:
+    """A model of `network`'s own layers, all but the last, from its input to what the last layer receives."""
     import keras
 
     from ..models import leaf_layers
@@ -89,15 +99,10 @@ def hidden_features(network: keras.Model, images: np.ndarray, batch_size: int = 
     leaves = leaf_layers(network)
     if len(leaves) < 2:
         raise ValueError(f"{network.name}: the model has no hidden layer to take features from")
-    hidden = _HIDDEN_MODELS.get(network)
-    if hidden is None:
-        inputs = x = keras.Input(shape=network.input_shape[1:])
-        for layer in leaves[:-1]:
-            x = layer(x)
-        hidden = _HIDDEN_MODELS[network] = keras.Model(inputs, x, name=f"{network.name}_hidden")
-    chunks = [np.asarray(hidden.predict_on_batch(images[start:start + batch_size])).reshape(
-              len(images[start:start + batch_size]), -1) for start in range(0, len(images), batch_size)]
-    return np.concatenate(chunks) if chunks else np.zeros((0, int(np.prod(hidden.output_shape[1:]))), np.float32)
+    inputs = x = keras.Input(shape=network.input_shape[1:])
+    for layer in leaves[:-1]:
+        x = layer(x)
+    return keras.Model(inputs, x, name=f"{network.name}_hidden")
 
 
 def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> Evaluation:

@@ -24,7 +24,11 @@ REPORT_FILE = "report.html"  # the rendered report
 MLFLOW_FILE = "mlflow.json"  # where the run was logged in MLflow (digitlib.run.tracking), when it was
 KERNEL_LOG = "kernel.log"  # the kernel's native stderr: TensorFlow's start-up chatter, kept off the terminal
 IMAGE_PREDICTIONS_FILE = "predictions.json"  # a prediction run's: each of your images' likeliest digits
-CHECKPOINT_WEIGHTS = "checkpoint.weights.h5"  # a training run's weights after its last finished epoch
+# A training run's weights after its last finished epoch: after an even number of epochs in the first file, after
+# an odd number in the second, so writing an epoch's weights never replaces those its checkpoint.json still counts
+# on (a run killed between the two writes resumes from a matching pair).
+CHECKPOINT_WEIGHTS = "checkpoint.weights.h5"
+CHECKPOINT_WEIGHTS_ODD = "checkpoint-odd.weights.h5"
 CHECKPOINT_STATE = "checkpoint.json"  # beside them: epochs done, their history and the random state, to resume from
 MEMBERS_DIR = "members"  # an ensemble run's members, each in members/seed-N/ (MEMBER_PREFIX) with its checkpoint
 MEMBER_PREFIX = "seed-"  # members/seed-N/: the member seeded N

@@ -26,6 +26,8 @@ class StopAfter(keras.callbacks.Callback):
 @pytest.mark.jax
 @pytest.mark.e2e
 def test_resuming_from_a_checkpoint_equals_training_straight_through(small_splits, tmp_path):
+    """Also when the run was killed after writing the next epoch's weights but before their state (a kill -9 of
+    `digitlib report` leaves its kernel to train on until it notices)."""
     set_reproducible(0)
     straight = build_model("fast")
     straight_result = fit_model(straight, small_splits, **RECIPE, stream=io.StringIO())
@@ -34,6 +36,11 @@ def test_resuming_from_a_checkpoint_equals_training_straight_through(small_split
     interrupted = build_model("fast")
     fit_model(interrupted, small_splits, **RECIPE, checkpoint_dir=tmp_path, callbacks=[StopAfter(1)],
               stream=io.StringIO())
+
+    # killed between an epoch's two writes: the second epoch's weights saved, the state that counts them not
+    from digitlib.train.training import _weights_file
+
+    straight.save_weights(tmp_path / _weights_file(2))
 
     set_reproducible(123)  # a new process: different random state until the checkpoint restores it
     resumed = build_model("fast")

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..atomic import write_atomic
 from ..backends import DETERMINISTIC_XLA
-from ..layout import CHECKPOINT_STATE, CHECKPOINT_WEIGHTS
+from ..layout import CHECKPOINT_STATE, CHECKPOINT_WEIGHTS, CHECKPOINT_WEIGHTS_ODD
 from ..models import ensemble_members, flagged_ones
 
 if TYPE_CHECKING:
@@ -243,11 +243,18 @@ def _random_states(model: keras.Model) -> list:
     return [v for v in model.variables if v.name == "seed_generator_state"]
 
 
+def _weights_file(epochs_done: int) -> str:
+    """The file a checkpoint after `epochs_done` epochs keeps its weights in: two names taken in turn."""
+    return CHECKPOINT_WEIGHTS_ODD if epochs_done % 2 else CHECKPOINT_WEIGHTS
+
+
 def _save_checkpoint(directory: Path, model: keras.Model, history: dict, seconds: list[float]) -> None:
-    """Weights, optimizer and random-generator state and progress after an epoch, each replaced atomically."""
-    temporary = directory / f".{CHECKPOINT_WEIGHTS}.{os.getpid()}.weights.h5"  # Keras insists on the suffix
+    """Weights, optimizer and random-generator state and progress after an epoch, each replaced atomically: the
+    weights first, into the file the previous checkpoint does not use, then the state that counts their epochs."""
+    weights = _weights_file(len(seconds))
+    temporary = directory / f".{weights}.{os.getpid()}.weights.h5"  # Keras insists on the suffix
     model.save_weights(temporary)
-    os.replace(temporary, directory / CHECKPOINT_WEIGHTS)
+    os.replace(temporary, directory / weights)
     random_states = [np.asarray(v).tolist() for v in _random_states(model)]
     write_atomic(directory / CHECKPOINT_STATE, json.dumps({"epochs_done": len(seconds), "history": history,
                                                            "epoch_seconds": seconds, "random_states": random_states}))
@@ -255,10 +262,15 @@ def _save_checkpoint(directory: Path, model: keras.Model, history: dict, seconds
 
 def _load_checkpoint(directory: Path, model: keras.Model) -> tuple[dict, list[float]]:
     """Restore a checkpoint into the compiled `model`; empty history when there is none."""
-    state_path, weights_path = directory / CHECKPOINT_STATE, directory / CHECKPOINT_WEIGHTS
-    if not (state_path.exists() and weights_path.exists()):
+    state_path = directory / CHECKPOINT_STATE
+    if not state_path.exists():
         return {}, []
     state = json.loads(state_path.read_text(encoding="utf-8"))
+    weights_path = directory / _weights_file(state["epochs_done"])
+    if not weights_path.exists():  # a checkpoint written before the two files took turns: it had one
+        weights_path = directory / CHECKPOINT_WEIGHTS
+    if not weights_path.exists():
+        return {}, []
     model.optimizer.build(model.trainable_variables)  # so its moments can be loaded too
     model.load_weights(weights_path)
     for variable, value in zip(_random_states(model), state["random_states"], strict=True):

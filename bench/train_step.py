@@ -2,9 +2,10 @@
 
 One compiled training step (forward, gradients, Adam) on a fixed batch of random images, timed for each variant of
 `fast-plain`'s network in turn, round after round, so that drifts in machine speed hit every variant alike; the
-median over the rounds. Variants: the network as it is; without any batch norm (what normalizing costs); each
-convolution max-pooled before its batch norm instead of after (batch norm on a quarter of the values); the same
-for the first convolution only. TensorFlow, op determinism on, as `digitlib report` trains.
+median over the rounds. Variants: the network with Keras' batch norm (fast version 3); with TensorFlow's fused
+batch norm (digitlib.normalization, the same arithmetic: fast version 4); without any batch norm (what normalizing
+costs); each convolution max-pooled before its batch norm instead of after (batch norm on a quarter of the values);
+the same for the first convolution only. TensorFlow, op determinism on, as `digitlib report` trains.
 
     python bench/train_step.py [--batch 256] [--steps 30] [--rounds 5] [--name train_step]
 """
@@ -20,23 +21,26 @@ def variants() -> dict:
     """Label: the network's layers after its input (Keras layers, freshly built)."""
     from keras import layers
 
-    def norm():
-        return [layers.BatchNormalization(momentum=0.9), layers.ReLU()]
+    from digitlib.normalization import FusedBatchNormalization
 
-    def network(first: str, second: str, normalized: bool = True) -> list:
+    def network(first: str, second: str, normalized: bool = True, norm_layer=layers.BatchNormalization) -> list:
+        def norm():
+            return [norm_layer(momentum=0.9), layers.ReLU()] if normalized else [layers.ReLU()]
+
         def block(filters, size, order):
             convolution, pool = layers.Conv2D(filters, size, use_bias=False), layers.MaxPooling2D()
-            after = norm() if normalized else [layers.ReLU()]
-            return [convolution, *after, pool] if order == "norm, pool" else [convolution, pool, *after]
-        dense = [layers.Dense(128, use_bias=False), *(norm() if normalized else [layers.ReLU()])]
+            return [convolution, *norm(), pool] if order == "norm, pool" else [convolution, pool, *norm()]
+        dense = [layers.Dense(128, use_bias=False), *norm()]
         return [*block(16, 5, first), *block(32, 3, second), layers.Flatten(), *dense, layers.Dropout(0.2),
                 layers.Dense(10, activation="softmax")]
 
     return {
-        "fast-plain as it is (each convolution normalized, then pooled)": network("norm, pool", "norm, pool"),
+        "Keras' batch norm, each convolution normalized then pooled (version 3)": network("norm, pool", "norm, pool"),
+        "fused batch norm, the same order (version 4)": network("norm, pool", "norm, pool",
+                                                                 norm_layer=FusedBatchNormalization),
         "without batch norm": network("norm, pool", "norm, pool", normalized=False),
-        "each convolution pooled, then normalized": network("pool, norm", "pool, norm"),
-        "the first convolution pooled, then normalized": network("pool, norm", "norm, pool"),
+        "each convolution pooled, then normalized (Keras' batch norm)": network("pool, norm", "pool, norm"),
+        "the first convolution pooled, then normalized (Keras' batch norm)": network("pool, norm", "norm, pool"),
     }
 
 

@@ -58,16 +58,27 @@ def _visible(text: str) -> list[str]:
 
 @pytest.mark.e2e
 def test_papermill_logs_keep_one_line_per_epoch_and_jupyterlab_also_sees_the_batches(small_splits, monkeypatch):
-    logs = {}
+    logs, fits = {}, {}
     for allow_stdin in (False, True):  # as nbclient (papermill) and as JupyterLab send it
         monkeypatch.setattr(training, "_current_request", lambda a=allow_stdin: {"content": {"allow_stdin": a}})
         logs[allow_stdin] = io.StringIO()
-        _fit(small_splits, 3, logs[allow_stdin])
+        fits[allow_stdin] = _fit(small_splits, 3, logs[allow_stdin])
+    # on TensorFlow papermill's fit runs each epoch in one call, JupyterLab's a call per batch: the same numbers
+    (batch_model, batch_result), (bar_model, bar_result) = fits[False], fits[True]
+    assert batch_result.history == bar_result.history
+    for a, b in zip(batch_model.get_weights(), bar_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
     papermill, jupyterlab = logs[False].getvalue(), logs[True].getvalue()
     one_line = r"epoch \d/2  accuracy \S+  loss \S+  val_accuracy \S+  val_loss \S+  \d+\.\d s\n"
     assert "\r" not in papermill and re.fullmatch(f"({one_line}){{2}}", papermill), papermill
     assert re.search(r"\repoch 1/2: +\d+%\|.*\| \d+/17 ", jupyterlab), jupyterlab  # 17 batches of 64 (1,080 images)
     assert [line.split("  ")[0] for line in _visible(jupyterlab)] == ["epoch 1/2", "epoch 2/2"]  # bars cleared
+
+
+def test_a_whole_epoch_per_call_on_tensorflow_unless_a_bar_must_move():
+    expected = 211 if configured_backend() == "tensorflow" else 1  # JAX would unroll the calls into one program
+    assert training.steps_per_call(211, progress_bar=False) == expected
+    assert training.steps_per_call(211, progress_bar=True) == 1
 
 
 @pytest.mark.e2e

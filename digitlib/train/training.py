@@ -75,16 +75,34 @@ def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int
     )
 
 
-def compile_model(model: keras.Model, learning_rate, *, steps: int = 1, schedule: str = "constant") -> keras.Model:
-    """Adam, sparse categorical cross-entropy and accuracy: the seed's training contract."""
+def compile_model(model: keras.Model, learning_rate, *, steps: int = 1, schedule: str = "constant",
+                  steps_per_execution: int = 1) -> keras.Model:
+    """Adam, sparse categorical cross-entropy and accuracy: the seed's training contract. `steps_per_execution`:
+    how many batches one call of Keras' compiled training function runs (see :func:`steps_per_call`)."""
     import keras
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate_schedule(learning_rate, schedule, steps)),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
     )
     return model
+
+
+def steps_per_call(batches_per_epoch: int, progress_bar: bool) -> int:
+    """Batches per call of the compiled training function: a whole epoch on TensorFlow when no bar of batches is
+    shown, else one.
+
+    On TensorFlow a call per batch costs Python and tracing overhead around a few milliseconds of work; running the
+    epoch's batches in one call does the same steps in the same order on the same data (the weights come out bit
+    for bit the same: tests/test_training.py). It must be the whole epoch: Keras lets a call run past an epoch's
+    last batch into the next epoch's, which would move the checkpoints. A bar of batches needs a call per batch to
+    move; JAX would unroll the calls into one program, which takes long to compile.
+    """
+    import keras
+
+    return batches_per_epoch if keras.backend.backend() == "tensorflow" and not progress_bar else 1
 
 
 def _epoch_progress(epochs: int, stream: TextIO):
@@ -146,8 +164,8 @@ def _batch_progress(epochs: int, stream: TextIO):
             self._bar = tqdm(total=self.params.get("steps"), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
                              file=stream, leave=False, ncols=80, mininterval=0.5)
 
-        def on_train_batch_end(self, batch, logs=None):
-            self._bar.update()
+        def on_train_batch_end(self, batch, logs=None):  # `batch`: the last batch the call ran
+            self._bar.update(batch + 1 - self._bar.n)
 
         def on_epoch_end(self, epoch, logs=None):
             self._bar.close()  # before the epoch's line is printed: it runs first
@@ -305,11 +323,12 @@ def fit_model(
     """
     if ensemble_members(model):
         raise ValueError("an ensemble trains member by member: use digitlib.train_network, not fit_model")
-    steps = math.ceil(len(splits.x_train) / batch_size) * epochs
-    compile_model(model, learning_rate, steps=steps, schedule=schedule)
-    progress = _epoch_progress(epochs, stream or sys.stdout)
+    per_epoch = math.ceil(len(splits.x_train) / batch_size)
     if progress_bar is None:
         progress_bar = interactive_frontend()
+    compile_model(model, learning_rate, steps=per_epoch * epochs, schedule=schedule,
+                  steps_per_execution=steps_per_call(per_epoch, progress_bar))
+    progress = _epoch_progress(epochs, stream or sys.stdout)
     shown = [_batch_progress(epochs, stream or sys.stdout), progress] if progress_bar else [progress]
     validation = (splits.x_val, splits.y_val) if len(splits.x_val) else None
     directory = Path(checkpoint_dir) if checkpoint_dir else None

@@ -88,6 +88,8 @@ def test_text_output_and_top_k(model_file, tmp_path):
     result = predict(tmp_path / "one.png", "--model", model_file, "--top", "2")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{tmp_path / 'one.png'}: ") and "top 2: " in result.stdout
+    from_folder = predict(tmp_path / "one.png", "--model", model_file.parent, "--top", "2")  # the run folder
+    assert (from_folder.returncode, from_folder.stdout) == (0, result.stdout), from_folder.stderr
 
 
 @pytest.mark.e2e
@@ -118,10 +120,12 @@ def test_json_reports_errors_as_objects(model_file, tmp_path):
 
 @pytest.mark.parametrize("make, message", [
     (lambda d: d / "nope.keras", "model file not found"),
+    (lambda d: d, "model file not found: {}/model.keras"),  # a folder without a saved model
     (lambda d: (d / "fake.keras").write_text("not a model") and d / "fake.keras", "not a Keras model file"),
 ])
 def test_bad_model_paths_are_usage_errors(tmp_path, make, message):
     result = predict(tmp_path, "--model", make(tmp_path))
+    message = message.format(tmp_path)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from ..backends import BACKENDS
-from ..layout import INDEX_FILE, REPORTS_DIR
+from ..layout import INDEX_FILE, MODEL_FILE, REPORTS_DIR
 from ..modelfile import ModelError
 from ..params import (
     COMPARISON,
@@ -91,9 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
                          help="image files, or folders of images (each file is read once, however often it is named)")
     predict.add_argument("--model", metavar="PATH",
-                         help="a saved model.keras (default: the best finished model in --reports-dir: the most "
-                              "capable model trained on all the training images, then the best validation "
-                              "accuracy; it is named on stderr)")
+                         help="a saved model.keras, or a run folder holding one (default: the best finished model "
+                              "in --reports-dir: the most capable model trained on all the training images, then "
+                              "the best validation accuracy; it is named on stderr)")
     predict.add_argument("--reports-dir", default=REPORTS_DIR, metavar="DIR",
                          help=f"where to look for the best finished model (default: {REPORTS_DIR})")
     predict.add_argument("--top", type=int, default=3, metavar="K", help="how many likeliest digits to list (1-10)")
@@ -251,6 +251,8 @@ def predict_command(arguments: argparse.Namespace) -> int:
     if not 1 <= arguments.top <= 10:
         raise ParameterError(f"--top must be between 1 and 10, got {arguments.top}")
     model_path = arguments.model
+    if model_path is not None and Path(model_path).is_dir():  # a run folder: the model it saved
+        model_path = Path(model_path) / MODEL_FILE
     if model_path is None:
         chosen = default_model(arguments.reports_dir)
         print(f"digitlib: reading with {chosen}", file=sys.stderr, flush=True)  # stderr: --json keeps stdout

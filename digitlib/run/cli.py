@@ -251,12 +251,12 @@ def predict_command(arguments: argparse.Namespace) -> int:
     if not 1 <= arguments.top <= 10:
         raise ParameterError(f"--top must be between 1 and 10, got {arguments.top}")
     model_path = arguments.model
-    if model_path is not None and Path(model_path).is_dir():  # a run folder: the model it saved
-        model_path = Path(model_path) / MODEL_FILE
     if model_path is None:
         chosen = default_model(arguments.reports_dir)
         print(f"digitlib: reading with {chosen}", file=sys.stderr, flush=True)  # stderr: --json keeps stdout
         model_path = chosen.path
+    elif Path(model_path).is_dir():  # a run folder: the model it saved
+        model_path = Path(model_path) / MODEL_FILE
     os.environ.update(kernel_environment(choose_backend(arguments.backend)))  # before Keras is imported
     with native_stderr_to(os.devnull):  # TensorFlow's C++ start-up messages are not the user's business
         model = load_trained_model(model_path)

@@ -318,3 +318,23 @@ def test_a_received_notebook_is_rendered_only_up_to_64_mb(tmp_path):
     with pytest.raises(ValueError, match="notebook.ipynb: larger than 64,000,000 bytes, more than a report holds"):
         render_html(tmp_path / "notebook.ipynb", tmp_path / "report.html")
     assert not (tmp_path / "report.html").exists()
+
+
+def test_a_stop_signal_as_the_record_is_written_still_leaves_the_run_interrupted(tmp_path, monkeypatch):
+    """SIGTERM or Ctrl-C right after run.json first says running (a sweep stops its runs as soon as it sees one)."""
+    from digitlib.atomic import write_json
+    from digitlib.run import runner
+
+    def write_then_interrupted(path, value):
+        written = write_json(path, value)
+        if value["status"] == "running":
+            raise KeyboardInterrupt  # as the signal handler raises it, at the first bytecode after the write
+        return written
+
+    monkeypatch.setattr(runner, "write_json", write_then_interrupted)
+    notebook = _notebook(tmp_path / "never.ipynb", "raise SystemExit('the notebook must not run')")
+    with pytest.raises(KeyboardInterrupt):
+        run_report({"epochs": 1}, reports_dir=tmp_path / "reports", notebook_path=notebook,
+                   stream=open(os.devnull, "w"))
+    [record] = [json.loads(p.read_text()) for p in (tmp_path / "reports").glob("*/run.json")]
+    assert record["status"] == "interrupted" and "--resume" in record["error"]

@@ -306,22 +306,27 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
     import papermill  # before the record says running: a Ctrl-C during this import leaves it as it was
 
     reports_dir = run_dir.parent
+    clock = time.perf_counter()
+    status, error = "failed", None
+    output = _Output(stream or sys.stdout)
     record.update(status="rendering" if render_only else "running", pid=os.getpid(), error=None)
+    early_interrupt = None
     try:
         write_json(run_dir / RUN_FILE, record)
-    except OSError as error:
+    except OSError as problem:
         for folder in made:  # innermost first; a folder something else wrote into meanwhile stays
             try:
                 folder.rmdir()
             except OSError:
                 break
-        raise cannot_write(run_dir / RUN_FILE, error) from None
-    if output_notebook.is_symlink() or (os.path.lexists(output_notebook) and not output_notebook.is_file()):
-        output_notebook.unlink()  # the run's own file, written again: never through a link, nor a FIFO's reader
-    clock = time.perf_counter()
-    status, error = "failed", None
-    output = _Output(stream or sys.stdout)
+        raise cannot_write(run_dir / RUN_FILE, problem) from None
+    except KeyboardInterrupt as interrupt:  # as the record was written (it may say running): recorded below
+        early_interrupt = interrupt
     try:
+        if early_interrupt:
+            raise early_interrupt
+        if output_notebook.is_symlink() or (os.path.lexists(output_notebook) and not output_notebook.is_file()):
+            output_notebook.unlink()  # the run's own file, written again: never through a link, nor a FIFO's reader
         if render_only:
             print(f"run {run_dir.name}: the notebook had run to the end; rendering its report again",
                   file=output, flush=True)

@@ -110,60 +110,38 @@ def flag_ones(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, 
     stroke from the top of its stem down to the left, as wide as the 1's own stroke, its length and angle drawn
     at random; a :data:`BASE_SHARE` of those also stand on a base. Other digits, and 1s shorter than 8 rows, stay
     as they are; `images` is not changed (a copy comes back when anything is drawn). The same generator state
-    gives the same pictures.
-
-    The chosen 1s are measured and drawn on all at once (the batch builder calls this for every training batch);
-    the random numbers are drawn 1 by 1 in the batch's order: per 1, the flag's length and angle, whether it gets
-    a base, and the base's width.
-    """
+    gives the same pictures."""
     ones = np.flatnonzero(labels == 1)
     chosen = ones[rng.random(len(ones)) < share]
     if len(chosen) == 0:
         return images
     flagged = images.copy()
-    ink = flagged[chosen, :, :, 0]
-    inked = ink.max(axis=2) > _INKED  # per 1 and row: whether the row holds its stroke
-    tall = np.count_nonzero(inked, axis=1) >= 8
-    chosen, ink, inked = chosen[tall], ink[tall], inked[tall]
-    if len(chosen) == 0:
-        return flagged
-    top = inked.argmax(axis=1)
-    foot = inked.shape[1] - 1 - inked[:, ::-1].argmax(axis=1)
-    height = foot - top
-    each = np.arange(len(chosen))
-    top_x, foot_x = _ink_centre(ink[each, top]), _ink_centre(ink[each, foot])
-    width = np.clip(ink.sum(axis=(1, 2), dtype=np.float32) / np.maximum(height, 1), *_PEN)
-    flag_end = np.empty((len(chosen), 2))
-    half = np.full(len(chosen), np.nan)  # a base's half width; NaN: no base
-    for k in range(len(chosen)):
-        length = rng.uniform(*FLAG_LENGTH) * height[k]
+    for index in chosen:
+        image = flagged[index, :, :, 0]
+        rows = np.flatnonzero(image.max(axis=1) > _INKED)
+        if len(rows) < 8:
+            continue
+        top, foot = rows[0], rows[-1]
+        height = foot - top
+        columns = np.arange(image.shape[1])
+        top_x = float(np.average(columns, weights=image[top] + 1e-6))
+        foot_x = float(np.average(columns, weights=image[foot] + 1e-6))
+        width = float(np.clip(image.sum() / max(height, 1), *_PEN))
+        length = rng.uniform(*FLAG_LENGTH) * height
         angle = np.radians(rng.uniform(*FLAG_DEGREES))
-        flag_end[k] = top_x[k] - length * np.cos(angle), top[k] + length * np.sin(angle)
+        _draw_line(image, (top_x, float(top)), (top_x - length * np.cos(angle), top + length * np.sin(angle)), width)
         if rng.random() < BASE_SHARE:
-            half[k] = rng.uniform(*BASE_HALF_WIDTH) * height[k]
-    shape = ink.shape[1:]
-    np.maximum(ink, _line_ink(shape, top_x, top, *flag_end.T, width), out=ink)
-    based = ~np.isnan(half)
-    if based.any():
-        x, y, half = foot_x[based], foot[based], half[based]
-        ink[based] = np.maximum(ink[based], _line_ink(shape, x - half, y, x + half, y, width[based]))
-    flagged[chosen, :, :, 0] = ink
+            half = rng.uniform(*BASE_HALF_WIDTH) * height
+            _draw_line(image, (foot_x - half, float(foot)), (foot_x + half, float(foot)), width)
     return flagged
 
 
-def _ink_centre(rows: np.ndarray) -> np.ndarray:
-    """The ink-weighted mean column of each row (N, W), as np.average computes it."""
-    weights = rows + 1e-6
-    columns = np.arange(rows.shape[1])
-    return np.multiply(columns, weights, dtype=np.float64).sum(axis=1) / weights.sum(axis=1, dtype=np.float64)
-
-
-def _line_ink(shape: tuple[int, int], x0, y0, x1, y1, width) -> np.ndarray:
-    """Per line k, the ink (K, H, W) of a straight stroke `width[k]` pixels wide from (x0[k], y0[k]) to
-    (x1[k], y1[k]) ((x, y) in pixels), its edges anti-aliased over one pixel; float64."""
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    x0, y0, x1, y1, width = (np.asarray(v, np.float64)[:, None, None] for v in (x0, y0, x1, y1, width))
+def _draw_line(image: np.ndarray, start: tuple[float, float], end: tuple[float, float], width: float) -> None:
+    """A straight stroke `width` pixels wide from `start` to `end` ((x, y) in pixels) inked into `image` (H, W)
+    in place, its edges anti-aliased over one pixel; where ink is already darker it stays."""
+    ys, xs = np.mgrid[0:image.shape[0], 0:image.shape[1]].astype(np.float32)
+    (x0, y0), (x1, y1) = start, end
     dx, dy = x1 - x0, y1 - y0
     along = np.clip(((xs - x0) * dx + (ys - y0) * dy) / (dx * dx + dy * dy + 1e-6), 0, 1)
     distance = np.hypot(xs - (x0 + along * dx), ys - (y0 + along * dy))
-    return np.clip(width / 2 + 0.5 - distance, 0, 1)
+    np.maximum(image, np.clip(width / 2 + 0.5 - distance, 0, 1), out=image)

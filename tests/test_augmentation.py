@@ -130,60 +130,6 @@ def test_a_share_of_the_ones_is_flagged_and_none_with_a_share_of_zero():
     assert flag_ones(images, labels, np.random.default_rng(1), share=0.0) is images
 
 
-def _flag_ones_one_at_a_time(images, labels, rng, share):
-    """flag_ones as fast version 4 first drew its flags: 1 by 1, each line on its own (the definition the batched
-    drawing must reproduce bit for bit, or fast would train on other pictures)."""
-    from digitlib import augmentation as a
-
-    ones = np.flatnonzero(labels == 1)
-    chosen = ones[rng.random(len(ones)) < share]
-    if len(chosen) == 0:
-        return images
-    flagged = images.copy()
-    for index in chosen:
-        image = flagged[index, :, :, 0]
-        rows = np.flatnonzero(image.max(axis=1) > a._INKED)
-        if len(rows) < 8:
-            continue
-        top, foot = rows[0], rows[-1]
-        height = foot - top
-        columns = np.arange(image.shape[1])
-        top_x = float(np.average(columns, weights=image[top] + 1e-6))
-        foot_x = float(np.average(columns, weights=image[foot] + 1e-6))
-        width = float(np.clip(image.sum() / max(height, 1), *a._PEN))
-        length = rng.uniform(*a.FLAG_LENGTH) * height
-        angle = np.radians(rng.uniform(*a.FLAG_DEGREES))
-        _line((top_x, float(top)), (top_x - length * np.cos(angle), top + length * np.sin(angle)), width, image)
-        if rng.random() < a.BASE_SHARE:
-            half = rng.uniform(*a.BASE_HALF_WIDTH) * height
-            _line((foot_x - half, float(foot)), (foot_x + half, float(foot)), width, image)
-    return flagged
-
-
-def _line(start, end, width, image):
-    ys, xs = np.mgrid[0:image.shape[0], 0:image.shape[1]].astype(np.float32)
-    (x0, y0), (x1, y1) = start, end
-    dx, dy = x1 - x0, y1 - y0
-    along = np.clip(((xs - x0) * dx + (ys - y0) * dy) / (dx * dx + dy * dy + 1e-6), 0, 1)
-    distance = np.hypot(xs - (x0 + along * dx), ys - (y0 + along * dy))
-    np.maximum(image, np.clip(width / 2 + 0.5 - distance, 0, 1), out=image)
-
-
-def test_flags_drawn_all_at_once_are_bit_for_bit_those_drawn_one_at_a_time(small_splits):
-    """The batch builder's flags on real training batches (and every 1 flagged at once) are exactly the pictures
-    of the one-at-a-time drawing, so a change of speed is not a change of what fast learns."""
-    from digitlib.augmentation import flag_ones
-
-    x, y = small_splits.x_train, small_splits.y_train
-    for start in range(0, len(x), 256):
-        batch, labels = x[start:start + 256], y[start:start + 256]
-        for share, seed in ((0.35, start), (1.0, start + 1)):
-            expected = _flag_ones_one_at_a_time(batch, labels, np.random.default_rng(seed), share)
-            drawn = flag_ones(batch, labels, np.random.default_rng(seed), share)
-            assert drawn.tobytes() == expected.tobytes()
-    assert not np.array_equal(flag_ones(x, y, np.random.default_rng(0), 1.0), x)  # flags were drawn
-
-
 def test_fast_learns_from_writer_variation_and_fast_plain_is_the_old_recipe():
     fast, plain = build_model("fast"), build_model("fast-plain")
     assert type(fast.layers[0]).__name__ == "WriterVariation"

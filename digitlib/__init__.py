@@ -35,7 +35,7 @@ _EXPORTS = {
     "params": ["PARAMETERS", "ParameterError", "rebuild_command", "recipe", "validate_comparison_parameters",
                "validate_drawing_parameters", "validate_parameters", "validate_prediction_parameters"],
     "models": ["build_model", "describe_model", "layers_table", "model_names"],
-    "modelfile": ["ModelError", "load_trained_model"],
+    "modelfile": ["ModelError", "load_trained_model", "model_file"],
     "train.data": ["DataError", "MNIST", "load_mnist"],
     "train.prepare": ["Splits", "prepare_images", "prepare_splits", "split_validation"],
     "train.training": ["TrainingResult", "fit_model", "set_reproducible"],

@@ -45,6 +45,12 @@ def save_model(output_dir: str | os.PathLike, model: keras.Model) -> Path:
     return path
 
 
+def model_file(path: str | os.PathLike) -> Path:
+    """The saved model a path names: a run folder's model.keras (RUN/model.keras), any other path as it is."""
+    path = Path(path)
+    return path / MODEL_FILE if path.is_dir() else path
+
+
 def load_trained_model(path: str | os.PathLike) -> keras.Model:
     """Load a saved model.keras, with a clear error when it is missing or not a digit classifier."""
     from .untrusted import open_regular_file

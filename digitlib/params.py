@@ -95,7 +95,8 @@ def _list_of_paths(value: Any) -> str | None:
     return None
 
 
-_MODEL_PATH = Parameter("model_path", None, str, "the trained model.keras to use (relative paths: from notebooks/); "
+_MODEL_PATH = Parameter("model_path", None, str, "the trained model.keras to use, or the run folder that saved it "
+                        "(relative paths: from notebooks/); "
                         f"None: the best finished model in ../{REPORTS_DIR}, as `digitlib predict` chooses it",
                         optional=True, path=True)
 PREDICTION_PARAMETERS: tuple[Parameter, ...] = (

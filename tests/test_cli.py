@@ -216,6 +216,15 @@ def test_a_missing_model_says_to_train_one_first_whatever_its_path(tmp_path, whe
     assert TRAIN_FIRST in str(error.value) and "--model" in str(error.value) and "model_path" in str(error.value)
 
 
+def test_a_run_folder_names_the_model_it_saved_and_any_other_path_itself(tmp_path):
+    from digitlib.modelfile import model_file
+
+    (tmp_path / "run").mkdir()
+    assert model_file(tmp_path / "run") == tmp_path / "run" / "model.keras"  # saved or not: load says which
+    assert model_file(str(tmp_path / "run" / "model.keras")) == tmp_path / "run" / "model.keras"
+    assert model_file(tmp_path / "elsewhere.keras") == tmp_path / "elsewhere.keras"
+
+
 @pytest.mark.parametrize("make", [lambda folder: folder.mkdir(), lambda folder: None], ids=["empty", "missing"])
 def test_no_finished_runs_to_compare_says_to_train_one_first(tmp_path, make):
     from digitlib.report.comparison import load_runs

@@ -207,7 +207,7 @@ def test_run_by_papermill_the_notebook_says_the_canvas_needs_jupyterlab(report_r
     from conftest import digitlib_cli, run_dir_of
 
     result = digitlib_cli("report", "--json", "--notebook", "draw_a_digit", "--reports-dir", "reports",
-                          "-p", "model_path", report_run / "model.keras", "-p", "keep_in", "kept", cwd=tmp_path)
+                          "-p", "model_path", report_run, "-p", "keep_in", "kept", cwd=tmp_path)  # a run folder
     assert result.returncode == 0, result.stderr[-3000:]
     page = (run_dir_of(result, tmp_path) / "report.html").read_text(encoding="utf-8")
     assert "<strong>The canvas needs JupyterLab.</strong>" in page

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from ..backends import BACKENDS
-from ..layout import INDEX_FILE, MODEL_FILE, REPORTS_DIR
+from ..layout import INDEX_FILE, REPORTS_DIR
 from ..modelfile import ModelError
 from ..params import (
     COMPARISON,
@@ -244,7 +244,7 @@ def predict_command(arguments: argparse.Namespace) -> int:
     import os
 
     from ..backends import choose_backend, kernel_environment
-    from ..modelfile import load_trained_model
+    from ..modelfile import load_trained_model, model_file
     from ..predict.predictions import default_model, labelled_accuracy, predict_images
     from .native import native_stderr_to
 
@@ -255,8 +255,8 @@ def predict_command(arguments: argparse.Namespace) -> int:
         chosen = default_model(arguments.reports_dir)
         print(f"digitlib: reading with {chosen}", file=sys.stderr, flush=True)  # stderr: --json keeps stdout
         model_path = chosen.path
-    elif Path(model_path).is_dir():  # a run folder: the model it saved
-        model_path = Path(model_path) / MODEL_FILE
+    else:
+        model_path = model_file(model_path)  # a run folder: the model.keras it saved
     os.environ.update(kernel_environment(choose_backend(arguments.backend)))  # before Keras is imported
     with native_stderr_to(os.devnull):  # TensorFlow's C++ start-up messages are not the user's business
         model = load_trained_model(model_path)

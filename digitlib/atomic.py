@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import math
 import os
@@ -43,6 +44,17 @@ def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_partial_writes(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries that :func:`write_atomic` leaves beside `path` when its process dies mid-write
+    (kill -9, a power cut), and return them. Only for a file that one process writes at a time: a temporary of
+    another writer still at work would go too."""
+    path = Path(path)
+    partial = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    for each in partial:
+        each.unlink(missing_ok=True)
+    return partial
 
 
 def _json_ready(value: Any) -> Any:

@@ -41,12 +41,18 @@ def test_resuming_from_a_checkpoint_equals_training_straight_through(small_split
     from digitlib.train.training import _weights_file
 
     straight.save_weights(tmp_path / _weights_file(2))
+    # and a kill in the middle of a write leaves its temporaries, which the resumed run clears away
+    partial = [tmp_path / ".checkpoint-odd.weights.h5.4242.weights.h5", tmp_path / ".checkpoint.json.k7x_2q.tmp"]
+    for path in partial:
+        path.write_bytes(b"half a file")
+    (tmp_path / ".checkpoint.json.notes").write_text("not a temporary of ours: kept")
 
     set_reproducible(123)  # a new process: different random state until the checkpoint restores it
     resumed = build_model("fast")
     log = io.StringIO()
     result = fit_model(resumed, small_splits, **RECIPE, checkpoint_dir=tmp_path, stream=log)
     assert "resuming after epoch 1/3" in log.getvalue()
+    assert not any(path.exists() for path in partial) and (tmp_path / ".checkpoint.json.notes").exists()
     assert [line.split()[1] for line in log.getvalue().splitlines()[1:]] == ["2/3", "3/3"]
     assert result.epochs == 3 and result.history == straight_result.history
     for a, b in zip(straight.variables, resumed.variables):

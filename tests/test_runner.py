@@ -37,6 +37,20 @@ def test_write_atomic_replaces_whole_files_and_leaves_no_temporaries(tmp_path):
     assert target.read_text() == "new" and os.listdir(tmp_path) == ["metrics.json"]
 
 
+def test_partial_writes_of_a_killed_writer_are_found_and_removed_and_nothing_else(tmp_path):
+    from digitlib.atomic import remove_partial_writes
+
+    target = tmp_path / "checkpoint.json"
+    write_atomic(target, "done")
+    left = [tmp_path / ".checkpoint.json.a1b2c3.tmp", tmp_path / ".checkpoint.json.zz9.tmp"]
+    others = [tmp_path / ".checkpoint.json.tmp.notes", tmp_path / ".metrics.json.q1.tmp", tmp_path / "x.tmp"]
+    for path in left + others:
+        path.write_text("half")
+    assert remove_partial_writes(target) == left
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["checkpoint.json", *(p.name for p in others)])
+    assert target.read_text() == "done" and remove_partial_writes(target) == []
+
+
 def test_replace_symlink_moves_latest(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

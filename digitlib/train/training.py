@@ -3,6 +3,7 @@ notebook in JupyterLab, a bar of the epoch's batches)."""
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from ..atomic import write_atomic
+from ..atomic import remove_partial_writes, write_atomic
 from ..backends import DETERMINISTIC_XLA
 from ..layout import CHECKPOINT_STATE, CHECKPOINT_WEIGHTS, CHECKPOINT_WEIGHTS_ODD
 from ..models import ensemble_members, flagged_ones
@@ -266,11 +267,25 @@ def _weights_file(epochs_done: int) -> str:
     return CHECKPOINT_WEIGHTS_ODD if epochs_done % 2 else CHECKPOINT_WEIGHTS
 
 
+def _weights_temporary(directory: Path, weights: str, writer: str) -> Path:
+    """Where `writer` (a process id) saves `weights` before renaming it into place: Keras insists on the suffix."""
+    return directory / f".{weights}.{writer}.weights.h5"
+
+
+def _remove_partial_checkpoints(directory: Path) -> None:
+    """Delete what a training process killed while it saved a checkpoint left half-written (its temporaries): the
+    run's kernel is the only writer of its checkpoint, and a resumed run starts a new one."""
+    for weights in (CHECKPOINT_WEIGHTS, CHECKPOINT_WEIGHTS_ODD):
+        for partial in directory.glob(_weights_temporary(directory, glob.escape(weights), "*").name):
+            partial.unlink(missing_ok=True)
+    remove_partial_writes(directory / CHECKPOINT_STATE)
+
+
 def _save_checkpoint(directory: Path, model: keras.Model, history: dict, seconds: list[float]) -> None:
     """Weights, optimizer and random-generator state and progress after an epoch, each replaced atomically: the
     weights first, into the file the previous checkpoint does not use, then the state that counts their epochs."""
     weights = _weights_file(len(seconds))
-    temporary = directory / f".{weights}.{os.getpid()}.weights.h5"  # Keras insists on the suffix
+    temporary = _weights_temporary(directory, weights, str(os.getpid()))
     model.save_weights(temporary)
     os.replace(temporary, directory / weights)
     random_states = [np.asarray(v).tolist() for v in _random_states(model)]
@@ -332,6 +347,8 @@ def fit_model(
     shown = [_batch_progress(epochs, stream or sys.stdout), progress] if progress_bar else [progress]
     validation = (splits.x_val, splits.y_val) if len(splits.x_val) else None
     directory = Path(checkpoint_dir) if checkpoint_dir else None
+    if directory and directory.is_dir():
+        _remove_partial_checkpoints(directory)
     history, seconds = _load_checkpoint(directory, model) if directory else ({}, [])
     if seconds:
         print(f"resuming after epoch {len(seconds)}/{epochs} from the checkpoint in {directory}",

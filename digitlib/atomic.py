@@ -28,11 +28,17 @@ def current_umask() -> int:
     return mask
 
 
+def _temporary_affixes(path: Path) -> tuple[str, str]:
+    """How write_atomic's temporaries of `path` are named: this prefix, random letters (mkstemp's), this suffix."""
+    return f".{path.name}.", ".tmp"
+
+
 def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     """Write `content` to a temporary file beside `path`, fsync it, then rename it over `path`."""
     path = Path(path)
     mode = "wb" if isinstance(content, bytes) else "w"
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix, suffix = _temporary_affixes(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     try:
         os.fchmod(handle, 0o666 & ~current_umask())  # mkstemp makes it 0600; readable as the user's files are
         with os.fdopen(handle, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as stream:
@@ -51,7 +57,8 @@ def remove_partial_writes(path: str | os.PathLike) -> list[Path]:
     (kill -9, a power cut), and return them. Only for a file that one process writes at a time: a temporary of
     another writer still at work would go too."""
     path = Path(path)
-    partial = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    prefix, suffix = _temporary_affixes(path)
+    partial = sorted(path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"))
     for each in partial:
         each.unlink(missing_ok=True)
     return partial

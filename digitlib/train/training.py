@@ -267,16 +267,17 @@ def _weights_file(epochs_done: int) -> str:
     return CHECKPOINT_WEIGHTS_ODD if epochs_done % 2 else CHECKPOINT_WEIGHTS
 
 
-def _weights_temporary(directory: Path, weights: str, writer: str) -> Path:
-    """Where `writer` (a process id) saves `weights` before renaming it into place: Keras insists on the suffix."""
-    return directory / f".{weights}.{writer}.weights.h5"
+def _weights_temporary(weights: str, writer: str) -> str:
+    """The name `writer` (a process id) saves `weights` under before renaming it into place: Keras insists on the
+    suffix."""
+    return f".{weights}.{writer}.weights.h5"
 
 
 def _remove_partial_checkpoints(directory: Path) -> None:
     """Delete what a training process killed while it saved a checkpoint left half-written (its temporaries): the
     run's kernel is the only writer of its checkpoint, and a resumed run starts a new one."""
     for weights in (CHECKPOINT_WEIGHTS, CHECKPOINT_WEIGHTS_ODD):
-        for partial in directory.glob(_weights_temporary(directory, glob.escape(weights), "*").name):
+        for partial in directory.glob(_weights_temporary(glob.escape(weights), "*")):
             partial.unlink(missing_ok=True)
     remove_partial_writes(directory / CHECKPOINT_STATE)
 
@@ -285,7 +286,7 @@ def _save_checkpoint(directory: Path, model: keras.Model, history: dict, seconds
     """Weights, optimizer and random-generator state and progress after an epoch, each replaced atomically: the
     weights first, into the file the previous checkpoint does not use, then the state that counts their epochs."""
     weights = _weights_file(len(seconds))
-    temporary = _weights_temporary(directory, weights, str(os.getpid()))
+    temporary = directory / _weights_temporary(weights, str(os.getpid()))
     model.save_weights(temporary)
     os.replace(temporary, directory / weights)
     random_states = [np.asarray(v).tolist() for v in _random_states(model)]
@@ -294,7 +295,9 @@ def _save_checkpoint(directory: Path, model: keras.Model, history: dict, seconds
 
 
 def _load_checkpoint(directory: Path, model: keras.Model) -> tuple[dict, list[float]]:
-    """Restore a checkpoint into the compiled `model`; empty history when there is none."""
+    """Restore a checkpoint into the compiled `model`; empty history when there is none. Half-written saves of a
+    killed run go first."""
+    _remove_partial_checkpoints(directory)
     state_path = directory / CHECKPOINT_STATE
     if not state_path.exists():
         return {}, []
@@ -347,8 +350,6 @@ def fit_model(
     shown = [_batch_progress(epochs, stream or sys.stdout), progress] if progress_bar else [progress]
     validation = (splits.x_val, splits.y_val) if len(splits.x_val) else None
     directory = Path(checkpoint_dir) if checkpoint_dir else None
-    if directory and directory.is_dir():
-        _remove_partial_checkpoints(directory)
     history, seconds = _load_checkpoint(directory, model) if directory else ({}, [])
     if seconds:
         print(f"resuming after epoch {len(seconds)}/{epochs} from the checkpoint in {directory}",

@@ -164,6 +164,28 @@ def test_one_fit_reads_each_epoch_in_its_own_order_whatever_the_prefetching():
     assert len(batches[2][0]) == 2 and epoch_order(10, 3, 2).tolist() != epoch_order(10, 3, 3).tolist()
 
 
+def test_fit_reads_the_same_batches_in_order_and_on_tensorflow_without_the_autotuner():
+    """What fit reads: the sequence's batches, all of them, in order; on TensorFlow through a pipeline whose
+    autotuning is off (its thread held fit's return after the last epoch for up to a minute)."""
+    import keras
+
+    from digitlib.train.training import _epoch_batches, _fit_input
+
+    x = np.random.default_rng(0).random((10, 28, 28, 1), dtype=np.float32)
+    y = np.arange(10) % 10
+    batches = _epoch_batches(x, y, batch_size=4, seed=3, first_epoch=1, epochs=3, flagged_ones=0.5)
+    read = _fit_input(batches)
+    if keras.backend.backend() == "tensorflow":
+        assert read.options().autotune.enabled is False
+        read = [(np.asarray(images), np.asarray(labels)) for images, labels in read]
+    else:
+        assert read is batches
+        read = [batches[i] for i in range(len(batches))]
+    assert len(read) == len(batches) == 6
+    for (images, labels), index in zip(read, range(len(batches)), strict=True):
+        assert np.array_equal(images, batches[index][0]) and np.array_equal(labels, batches[index][1])
+
+
 def test_flagged_ones_come_from_seed_epoch_and_batch_alone_and_only_for_fast():
     from digitlib import build_model
     from digitlib.models import flagged_ones

@@ -242,6 +242,31 @@ def _epoch_batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int, 
                         flagged_ones=flagged_ones)
 
 
+def _fit_input(batches):
+    """What `model.fit` reads `batches` (an :func:`_epoch_batches` sequence) from.
+
+    TensorFlow: a tf.data pipeline over the same batches, in the same order, prefetching two, with tf.data's
+    autotuning off. Keras' own pipeline for a PyDataset autotunes, and the autotuner's thread, asleep for up to a
+    minute between its rounds, sometimes missed the iterator's end: `fit` then waited 15-60 s after the last epoch
+    for it to wake (seen in papermill kernels, in native stacks of the waiting process). Other backends read the
+    sequence itself.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return batches
+    import tensorflow as tf
+
+    images, labels = batches[0]
+    signature = (tf.TensorSpec((None, *images.shape[1:]), images.dtype),
+                 tf.TensorSpec((None, *labels.shape[1:]), labels.dtype))
+    dataset = tf.data.Dataset.from_generator(lambda: (batches[i] for i in range(len(batches))),
+                                             output_signature=signature)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(2).with_options(options)
+
+
 def _epoch_record(history: dict, seconds: list[float], model: keras.Model, directory: Path | None):
     """A callback, last in the list, that appends each epoch's metrics to `history` and, with `directory`, saves
     the checkpoint once the epoch's time is in `seconds` (the progress callback runs before it)."""
@@ -360,7 +385,7 @@ def fit_model(
         batches = _epoch_batches(splits.x_train, splits.y_train, batch_size=batch_size, seed=seed, first_epoch=first,
                                  epochs=epochs, flagged_ones=flagged_ones(model))
         record = _epoch_record(history, progress.seconds, model, directory)
-        model.fit(batches, validation_data=validation, initial_epoch=first, epochs=epochs,
+        model.fit(_fit_input(batches), validation_data=validation, initial_epoch=first, epochs=epochs,
                   steps_per_epoch=batches.per_epoch, validation_batch_size=batch_size, shuffle=False, verbose=0,
                   callbacks=[*shown, *callbacks, record])
     return TrainingResult(history=history, epoch_seconds=list(progress.seconds))

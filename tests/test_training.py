@@ -175,12 +175,11 @@ def test_fit_reads_the_same_batches_in_order_and_on_tensorflow_without_the_autot
     y = np.arange(10) % 10
     batches = _epoch_batches(x, y, batch_size=4, seed=3, first_epoch=1, epochs=3, flagged_ones=0.5)
     read = _fit_input(batches)
-    if keras.backend.backend() == "tensorflow":
-        assert read.options().autotune.enabled is False
-        read = [(np.asarray(images), np.asarray(labels)) for images, labels in read]
-    else:
+    if keras.backend.backend() != "tensorflow":
         assert read is batches
-        read = [batches[i] for i in range(len(batches))]
+        return
+    assert read.options().autotune.enabled is False
+    read = [(np.asarray(images), np.asarray(labels)) for images, labels in read]
     assert len(read) == len(batches) == 6
     for (images, labels), index in zip(read, range(len(batches)), strict=True):
         assert np.array_equal(images, batches[index][0]) and np.array_equal(labels, batches[index][1])

@@ -246,10 +246,9 @@ def _fit_input(batches):
     """What `model.fit` reads `batches` (an :func:`_epoch_batches` sequence) from.
 
     TensorFlow: a tf.data pipeline over the same batches, in the same order, prefetching two, with tf.data's
-    autotuning off. Keras' own pipeline for a PyDataset autotunes, and the autotuner's thread, asleep for up to a
-    minute between its rounds, sometimes missed the iterator's end: `fit` then waited 15-60 s after the last epoch
-    for it to wake (seen in papermill kernels, in native stacks of the waiting process). Other backends read the
-    sequence itself.
+    autotuning off. Keras' own pipeline for a PyDataset autotunes; destroying its iterator when `fit` returns waits
+    for the autotuner's thread, which sometimes slept on in its timed wait between rounds: 15-48 s after the last
+    epoch in some papermill kernels (bench/results/end_to_end.md). Other backends read the sequence itself.
     """
     import keras
 

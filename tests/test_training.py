@@ -166,7 +166,7 @@ def test_one_fit_reads_each_epoch_in_its_own_order_whatever_the_prefetching():
 
 def test_fit_reads_the_same_batches_in_order_and_on_tensorflow_without_the_autotuner():
     """What fit reads: the sequence's batches, all of them, in order; on TensorFlow through a pipeline whose
-    autotuning is off (its thread held fit's return after the last epoch for up to a minute)."""
+    autotuning is off (its thread held fit's return after the last epoch 15-48 s)."""
     import keras
 
     from digitlib.train.training import _epoch_batches, _fit_input
@@ -181,7 +181,7 @@ def test_fit_reads_the_same_batches_in_order_and_on_tensorflow_without_the_autot
     assert read.options().autotune.enabled is False
     read = [(np.asarray(images), np.asarray(labels)) for images, labels in read]
     assert len(read) == len(batches) == 6
-    for (images, labels), index in zip(read, range(len(batches)), strict=True):
+    for index, (images, labels) in enumerate(read):
         assert np.array_equal(images, batches[index][0]) and np.array_equal(labels, batches[index][1])
 
 

@@ -256,11 +256,9 @@ def _fit_input(batches):
         return batches
     import tensorflow as tf
 
-    images, labels = batches[0]
-    signature = (tf.TensorSpec((None, *images.shape[1:]), images.dtype),
-                 tf.TensorSpec((None, *labels.shape[1:]), labels.dtype))
-    dataset = tf.data.Dataset.from_generator(lambda: (batches[i] for i in range(len(batches))),
-                                             output_signature=signature)
+    signature = (tf.TensorSpec((None, *batches.x.shape[1:]), batches.x.dtype),
+                 tf.TensorSpec((None, *batches.y.shape[1:]), batches.y.dtype))
+    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=signature)
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.prefetch(2).with_options(options)

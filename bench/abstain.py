@@ -1,9 +1,10 @@
 """Abstention: how well a trained model's not-a-digit detector tells digits from pictures that are not digits.
 
-Fits the detector on a finished training run as its notebook does (digitlib.fit_abstention: class means and shared
-covariance of the last hidden layer on training images, the score chosen by AUROC on the validation digits against
-the *tuning* non-digits, the threshold refusing at most 1% of the validation digits; the test set plays no part),
-then measures, for the chosen score and the two others each at its own validation threshold:
+Fits the detector on a finished training run as its notebook does (digitlib.fit_abstention: class statistics of
+the last hidden layer and the first convolution block and a bank of training features, on training images; the
+score chosen by AUROC on the validation digits against the *tuning* non-digits, the threshold refusing at most 1%
+of the validation digits; the test set plays no part), then measures, for the chosen score and the others each at
+its own validation threshold:
 
 - the AUROC between the 10,000 MNIST test digits and the *held-out* non-digits (other seeds, the other half of the
   fonts, other writers, the other photograph: digitlib/synthetic/nondigits.py), overall and per family;
@@ -77,7 +78,7 @@ def main() -> None:
 
     def scores_of(images: np.ndarray) -> dict[str, np.ndarray]:
         prepared = images if images.ndim == 4 else digitlib.prepare_images(images)
-        return candidate_scores(*network_outputs(model, prepared), detector.means, detector.precision)
+        return candidate_scores(network_outputs(model, prepared), detector.statistics)
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="abstain-realism-") as folder:

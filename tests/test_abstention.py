@@ -15,12 +15,15 @@ from digitlib.modelfile import ModelError
 from digitlib.predict.abstention import (
     MAX_REFUSED,
     Detector,
+    Outputs,
+    Statistics,
     auroc,
     candidate_scores,
     class_statistics,
     describe_abstention,
     feature_width,
     fit_abstention,
+    neighbour_distance,
     network_outputs,
     read_detector,
     save_detector,
@@ -65,7 +68,8 @@ def test_scores_are_distance_to_the_nearest_class_energy_and_top_probability():
     logits = rng.normal(size=(3, 10))
     unit = unit_length(centres)
     probe = np.stack([unit[3], unit[3] + 0.1 * unit[5], -unit[3]])  # on a digit, near one, opposite
-    scores = candidate_scores(probe * 7.0, logits, unit, np.eye(6))  # scaled to unit length first
+    scores = candidate_scores(Outputs(probe * 7.0, logits), Statistics(unit, np.eye(6)))  # scaled to length 1 first
+    assert sorted(scores) == ["energy", "mahalanobis", "max_probability"]  # no bank: the former three
     assert np.allclose(scores["mahalanobis"], np.min(np.linalg.norm(unit_length(probe)[:, None] - unit[None], axis=2),
                                                      axis=1))
     assert scores["mahalanobis"][0] < scores["mahalanobis"][1] < scores["mahalanobis"][2]
@@ -76,21 +80,45 @@ def test_scores_are_distance_to_the_nearest_class_energy_and_top_probability():
         class_statistics(features[labels < 9], labels[labels < 9])
 
 
-def _detector(features: int = 4) -> Detector:
+def test_the_neighbour_score_is_the_cosine_distance_to_the_nearest_bank_vector_and_combined_adds_mahalanobis():
+    rng = np.random.default_rng(3)
+    bank = unit_length(rng.normal(size=(50, 6))).astype(np.float32)
+    probe = np.stack([bank[7] * 3.0, bank[7] + 0.3 * bank[9], -bank[7]])  # a bank vector, near one, opposite
+    expected = 1 - np.max(unit_length(probe) @ bank.T.astype(np.float64), axis=1)
+    assert neighbour_distance(probe, bank, chunk=2) == pytest.approx(expected, abs=1e-6)
+    assert neighbour_distance(probe, bank)[0] == pytest.approx(0.0, abs=1e-6)  # a bank vector itself: distance 0
+    means = unit_length(rng.normal(size=(10, 6)))
+    standard = np.array([[0.1, 0.5], [0.2, 2.0]])
+    scores = candidate_scores(Outputs(probe, rng.normal(size=(3, 10))), Statistics(means, np.eye(6), bank, standard))
+    assert list(scores) == ["combined", "neighbour", "mahalanobis", "energy", "max_probability"]
+    distance = np.min(np.linalg.norm(unit_length(probe)[:, None] - means[None], axis=2), axis=1)
+    assert scores["neighbour"] == pytest.approx(expected, abs=1e-6)
+    assert scores["mahalanobis"] == pytest.approx(distance)
+    assert scores["combined"] == pytest.approx((expected - 0.1) / 0.5 + (distance - 0.2) / 2.0, abs=1e-5)
+
+
+def _detector(features: int = 4, bank: bool = True) -> Detector:
     rng = np.random.default_rng(2)
-    return Detector(score="mahalanobis", threshold=7.5, means=rng.normal(size=(10, features)),
-                    precision=np.eye(features) * 2.0, validation_refused=0.01, auroc=0.97, validation_images=300,
-                    tuning_images=600, tuning_refused=0.85)
+    statistics = Statistics(rng.normal(size=(10, features)), np.eye(features) * 2.0)
+    if bank:
+        statistics = Statistics(statistics.means, statistics.precision,
+                                unit_length(rng.normal(size=(30, features))).astype(np.float32),
+                                np.array([[0.1, 0.02], [3.0, 1.5]]))
+    return Detector(score="combined" if bank else "mahalanobis", threshold=7.5, statistics=statistics,
+                    validation_refused=0.01, auroc=0.97, validation_images=300, tuning_images=600, tuning_refused=0.85)
 
 
-def test_a_saved_detector_reads_back_the_same(tmp_path):
-    detector = _detector()
+@pytest.mark.parametrize("bank", [True, False], ids=["with a bank", "saved before the neighbour scores"])
+def test_a_saved_detector_reads_back_the_same(tmp_path, bank):
+    detector = _detector(bank=bank)
     path = save_detector(tmp_path, detector)
     assert path == tmp_path / ABSTENTION_FILE and [p.name for p in tmp_path.iterdir()] == [ABSTENTION_FILE]
     back = read_detector(tmp_path)
     assert (back.score, back.threshold, back.auroc, back.validation_images, back.tuning_refused) == (
-        "mahalanobis", 7.5, 0.97, 300, 0.85)
-    assert np.array_equal(back.means, detector.means) and np.array_equal(back.precision, detector.precision)
+        detector.score, 7.5, 0.97, 300, 0.85)
+    for name, value in vars(detector.statistics).items():
+        stored = getattr(back.statistics, name)
+        assert (stored is None) if value is None else (np.array_equal(stored, value) and stored.dtype == value.dtype)
     assert read_detector(tmp_path / "elsewhere") is None  # no detector: none, not an error
     assert "AUROC of 0.970" in back.describe() and "threshold 7.5 refuses 1.0%" in back.describe()
 
@@ -102,9 +130,11 @@ def _npz(**arrays) -> bytes:
 
 
 def _fields(detector: Detector) -> dict:
-    return {"score": np.array(detector.score), "threshold": np.float64(detector.threshold), "means": detector.means,
-            "precision": detector.precision, "validation_refused": np.float64(0.01), "auroc": np.float64(0.9),
-            "validation_images": np.int64(300), "tuning_images": np.int64(600), "tuning_refused": np.float64(0.8)}
+    statistics = detector.statistics
+    return {"score": np.array(detector.score), "threshold": np.float64(detector.threshold), "means": statistics.means,
+            "precision": statistics.precision, "validation_refused": np.float64(0.01), "auroc": np.float64(0.9),
+            "validation_images": np.int64(300), "tuning_images": np.int64(600), "tuning_refused": np.float64(0.8),
+            "bank": statistics.bank, "standard": statistics.standard}
 
 
 @pytest.mark.parametrize("change, why", [
@@ -116,13 +146,31 @@ def _fields(detector: Detector) -> dict:
     ({"precision": np.full((4, 4), np.inf)}, "not finite"),
     ({"auroc": np.array(["high"])}, "auroc is not a number"),
     ({"score": np.array([{"a": 1}], dtype=object)}, "ValueError"),  # a pickle: never loaded
-    ({"extra": np.zeros(3)}, "holds auroc, extra, means"),
+    ({"extra": np.zeros(3)}, "holds auroc, bank, extra, means"),
+    ({"bank": np.zeros((5, 3), np.float32)}, "a bank of shape (5, 3)"),
+    ({"bank": np.zeros((5, 4))}, "type float64, not (images, 4) float32"),
+    ({"bank": np.full((5, 4), np.nan, np.float32)}, "not finite"),
+    ({"standard": np.array([[0.1, 0.0], [3.0, 1.5]])}, "positive spreads"),
+    ({"standard": np.zeros(4)}, "standardization of shape (4,)"),
 ])
 def test_a_malformed_detector_file_is_refused_saying_what_to_do(tmp_path, change, why):
     (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**{**_fields(_detector()), **change}))
     with pytest.raises(ModelError, match="not a not-a-digit detector") as refused:
         read_detector(tmp_path)
     assert why in str(refused.value) and "delete it to read without one" in str(refused.value)
+
+
+def test_a_detector_file_without_a_bank_chooses_from_the_former_scores_only(tmp_path):
+    former = {k: v for k, v in _fields(_detector()).items() if k not in ("bank", "standard")}
+    (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**{**former, "score": np.array("energy")}))
+    assert read_detector(tmp_path).score == "energy" and read_detector(tmp_path).statistics.bank is None
+    (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**former))  # "combined" needs the bank it lacks
+    with pytest.raises(ModelError, match="unknown score 'combined'"):
+        read_detector(tmp_path)
+    partial = {**former, "bank": _detector().statistics.bank}  # a bank without the rest: neither format
+    (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**partial))
+    with pytest.raises(ModelError, match="holds auroc, bank, means"):
+        read_detector(tmp_path)
 
 
 def test_what_is_not_an_npz_is_refused(tmp_path):
@@ -150,8 +198,8 @@ def test_non_digits_are_made_the_same_from_the_same_name_and_differ_between_sets
 
 def test_the_feature_width_is_what_the_network_gives_each_picture(trained, small_splits):
     model, _ = trained
-    features, logits = network_outputs(model, small_splits.x_test[:3])
-    assert features.shape == (3, feature_width(model)) and logits.shape == (3, 10)
+    outputs = network_outputs(model, small_splits.x_test[:3])
+    assert outputs.features.shape == (3, feature_width(model)) and outputs.logits.shape == (3, 10)
 
 
 def test_fitting_sets_the_threshold_on_validation_digits_and_saves_the_detector(trained, small_splits, tmp_path):

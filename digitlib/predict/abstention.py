@@ -1,22 +1,29 @@
 """Saying "that is not a digit": an out-of-distribution score from the trained model, and a threshold.
 
 A softmax always picks a digit, for a letter, a scribble or a corner of paper too. The network's last hidden
-layer tells more: digits land near one of ten class centres there. Three scores are computed for every picture,
-each higher the less it looks like a digit:
+layer tells more: digits land near training digits there, and near one of ten class centres. Five scores are
+computed for every picture, each higher the less it looks like a digit:
 
+- ``neighbour``: one minus the cosine similarity, in the last hidden layer, to the nearest of a bank of training
+  images' feature vectors (a nearest-neighbour distance; the bank is kept beside the model);
+- ``combined``: the neighbour score plus the Mahalanobis score below, each standardized by its mean and spread
+  over the validation digits;
 - ``mahalanobis``: the distance, in the last hidden layer (each feature vector scaled to length 1), to the nearest
-  class mean, with a covariance shared by the classes (both fitted on training images): how far the picture is
-  from the digits the network learned (without the scaling it told digits from non-digits far worse, AUROC 0.91
-  against 0.98 on the tuning set with the default model);
+  class mean, with a covariance shared by the classes (both fitted on training images);
 - ``energy``: minus the log-sum-exp of the last layer's logits (the model ends in a softmax, so the logits are
   recomputed from the last hidden layer and the last layer's weights);
 - ``max_probability``: minus the highest of the ten probabilities.
 
-:func:`fit_abstention` fits the class means and covariance on training images, keeps the score that best tells
+:func:`fit_abstention` fits the class statistics and the bank on training images, keeps the score that best tells
 the validation split's digits from a tuning set of non-digits (the highest AUROC; the test set is never looked
 at), and sets its threshold on the validation split so that at most :data:`MAX_REFUSED` of its digits are
 refused. The fitted detector is saved beside the model (:data:`digitlib.layout.ABSTENTION_FILE`, an ``.npz``
-of plain arrays, no pickle) and read back as untrusted data by :func:`read_detector`.
+of plain arrays, no pickle) and read back as untrusted data by :func:`read_detector`. A detector saved before
+the neighbour scores existed (no bank in its file) still reads, with the three scores it was chosen from.
+
+Statistics of earlier layers (the first convolution block's per-channel mean and spread) told non-digits from
+MNIST's digits better still, but mostly by how a picture was prepared: they refused half of the realism set's
+digits, which pass through the same preparation as a user's pictures and the non-digits (bench/results/abstain.md).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -38,17 +45,28 @@ if TYPE_CHECKING:
 
     from ..train.prepare import Splits
 
-SCORES = ("mahalanobis", "energy", "max_probability")
+SCORES = ("combined", "neighbour", "mahalanobis", "energy", "max_probability")
+FORMER_SCORES = ("mahalanobis", "energy", "max_probability")  # what a detector file without a bank chose from
 MAX_REFUSED = 0.01  # at most this share of the validation split's digits is refused
-FIT_IMAGES = 20_000  # training images the class means and covariance are fitted on (a seeded sample)
-SHRINKAGE = 0.01  # the covariance is blended this much with its mean variance, so it always inverts
-MAX_FILE_BYTES = 64 * 2**20  # an ensemble of 3 has 384 features: a 1.2 MB precision matrix
+FIT_IMAGES = 20_000  # training images the class statistics and the bank are fitted on (a seeded sample)
+SHRINKAGE = 0.01  # a covariance is blended this much with its mean variance, so it always inverts
 MAX_FEATURES = 4096
+BANK_BYTES = 16 * 2**20  # the bank keeps at most this much (fast: 20,000 images of 128 features, 10 MB)
+MAX_FILE_BYTES = 64 * 2**20  # the bank, and an ensemble of 3's 384 features: a 1.2 MB precision matrix
 _ARRAYS = ("score", "threshold", "means", "precision", "validation_refused", "auroc", "validation_images",
            "tuning_images", "tuning_refused")
+_NEIGHBOUR_ARRAYS = ("bank", "standard")  # saved since the neighbour scores
 
 
 # --- what the network computes ---------------------------------------------------------------------------------
+
+class Outputs(NamedTuple):
+    """What the scores read of prepared pictures: the last hidden layer's features (N, d) and the last layer's
+    logits (N, 10)."""
+
+    features: np.ndarray
+    logits: np.ndarray
+
 
 def _last_dense(network: keras.Model):
     """The network's last layer, which must be a dense one: its logits are what the energy score reads."""
@@ -67,10 +85,9 @@ def feature_width(model: keras.Model) -> int:
     return sum(int(_last_dense(network).kernel.shape[0]) for network in ensemble_members(model) or [model])
 
 
-def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """(features, logits) of prepared images (N, 28, 28, 1): the last hidden layer, (N, d), and the last layer's
-    logits before its softmax, (N, 10). An ensemble's members' features are put side by side and their logits
-    averaged. Inference mode: augmentation and dropout are off."""
+def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> Outputs:
+    """The :class:`Outputs` of prepared images (N, 28, 28, 1). An ensemble's members' features are put side by
+    side and their logits averaged. Inference mode: augmentation and dropout are off."""
     import keras
 
     from ..models import ensemble_members
@@ -83,7 +100,7 @@ def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 10
         hidden = hidden_features(network, images, batch_size).astype(np.float64)
         features.append(hidden)
         logits.append(hidden @ kernel + bias)
-    return np.concatenate(features, axis=1), np.mean(logits, axis=0)
+    return Outputs(np.concatenate(features, axis=1), np.mean(logits, axis=0))
 
 
 # --- the scores --------------------------------------------------------------------------------------------------
@@ -116,19 +133,45 @@ def mahalanobis(features: np.ndarray, means: np.ndarray, precision: np.ndarray) 
     return np.sqrt(np.maximum(squared.min(axis=0), 0.0))
 
 
+def neighbour_distance(features: np.ndarray, bank: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """(N,): one minus the cosine similarity of each feature vector to its nearest vector in `bank` (rows of unit
+    length): 0 on a training image's own features, up to 2."""
+    unit, bank = unit_length(features).astype(np.float32), np.asarray(bank, dtype=np.float32)
+    nearest = [(unit[start:start + chunk] @ bank.T).max(axis=1) for start in range(0, len(unit), chunk)]
+    return 1.0 - np.concatenate(nearest).astype(np.float64) if nearest else np.zeros(0)
+
+
 def _logsumexp(logits: np.ndarray) -> np.ndarray:
     top = logits.max(axis=1, keepdims=True)
     return (top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True)))[:, 0]
 
 
-def candidate_scores(features: np.ndarray, logits: np.ndarray, means: np.ndarray,
-                     precision: np.ndarray) -> dict[str, np.ndarray]:
-    """Every score of :data:`SCORES` for each picture; higher means less like a digit. `means` and `precision`
-    are those of the training features scaled to unit length (:func:`unit_length`, :func:`class_statistics`)."""
-    logits = np.asarray(logits, dtype=np.float64)
+@dataclass(frozen=True)
+class Statistics:
+    """What the scores are measured against, fitted on training images and validation digits: the last hidden
+    layer's class means and precision (unit-length features), the bank of unit-length training features, and
+    `standard`, (2, 2): the mean and spread of the neighbour and Mahalanobis scores over the validation digits. A
+    detector file saved before the neighbour scores has only the first two (the rest None)."""
+
+    means: np.ndarray
+    precision: np.ndarray
+    bank: np.ndarray | None = None
+    standard: np.ndarray | None = None
+
+
+def candidate_scores(outputs: Outputs, statistics: Statistics) -> dict[str, np.ndarray]:
+    """Every score of :data:`SCORES` for each picture (those of :data:`FORMER_SCORES` only, for statistics without a
+    bank); higher means less like a digit."""
+    logits = np.asarray(outputs.logits, dtype=np.float64)
     log_top = logits.max(axis=1) - _logsumexp(logits)
-    return {"mahalanobis": mahalanobis(unit_length(features), means, precision), "energy": -_logsumexp(logits),
-            "max_probability": -np.exp(log_top)}
+    distance = mahalanobis(unit_length(outputs.features), statistics.means, statistics.precision)
+    scores = {"mahalanobis": distance, "energy": -_logsumexp(logits), "max_probability": -np.exp(log_top)}
+    if statistics.bank is not None:
+        neighbour = neighbour_distance(outputs.features, statistics.bank)
+        (n_mean, n_spread), (m_mean, m_spread) = statistics.standard
+        scores = {"combined": (neighbour - n_mean) / n_spread + (distance - m_mean) / m_spread,
+                  "neighbour": neighbour, **scores}
+    return scores
 
 
 def auroc(inliers: np.ndarray, outliers: np.ndarray) -> float:
@@ -153,17 +196,28 @@ def threshold_for(scores: np.ndarray, max_refused: float = MAX_REFUSED) -> float
     return float(scores[min(allowed, len(scores) - 1)])
 
 
+def fit_statistics(train: Outputs, labels: np.ndarray, validation: Outputs) -> Statistics:
+    """The :class:`Statistics` of `train`'s outputs (with their `labels`), standardized on `validation`'s. The bank
+    keeps the first training images that fit in :data:`BANK_BYTES`, as float32."""
+    means, precision = class_statistics(unit_length(train.features), labels)
+    rows = max(1, min(len(train.features), BANK_BYTES // (4 * train.features.shape[1])))
+    bank = unit_length(train.features[:rows]).astype(np.float32)
+    parts = (neighbour_distance(validation.features, bank),
+             mahalanobis(unit_length(validation.features), means, precision))
+    standard = np.array([(np.mean(s), np.std(s) or 1.0) for s in parts], dtype=np.float64)
+    return Statistics(means, precision, bank, standard)
+
+
 # --- the detector ------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Detector:
-    """A fitted not-a-digit detector: which score, its threshold, the last hidden layer's class means and
-    precision, and how it did where it was fitted (validation digits, tuning non-digits)."""
+    """A fitted not-a-digit detector: which score, its threshold, the :class:`Statistics` it measures against,
+    and how it did where it was fitted (validation digits, tuning non-digits)."""
 
     score: str
     threshold: float
-    means: np.ndarray  # (10, d)
-    precision: np.ndarray  # (d, d)
+    statistics: Statistics
     validation_refused: float
     auroc: float  # validation digits against the tuning non-digits
     validation_images: int
@@ -172,12 +226,13 @@ class Detector:
 
     def all_scores(self, model: keras.Model, images: np.ndarray) -> dict[str, np.ndarray]:
         """Every candidate score of prepared images (N, 28, 28, 1)."""
-        features, logits = network_outputs(model, images)
-        if features.shape[1] != self.means.shape[1]:
-            raise ModelError(f"the not-a-digit detector was fitted on {self.means.shape[1]} features, but this "
-                             f"model has {features.shape[1]}: it belongs to another model; delete "
-                             f"{ABSTENTION_FILE} beside the model to read without it")
-        return candidate_scores(features, logits, self.means, self.precision)
+        outputs = network_outputs(model, images)
+        expected = self.statistics.means.shape[1]
+        if outputs.features.shape[1] != expected:
+            raise ModelError(f"the not-a-digit detector was fitted on {expected} features, but this model has "
+                             f"{outputs.features.shape[1]}: it belongs to another model; delete {ABSTENTION_FILE} "
+                             "beside the model to read without it")
+        return candidate_scores(outputs, self.statistics)
 
     def scores(self, model: keras.Model, images: np.ndarray) -> np.ndarray:
         """(N,): this detector's score of prepared images; above :attr:`threshold` is "not a digit"."""
@@ -199,18 +254,19 @@ def describe_abstention(detector: Detector | None) -> str:
     if detector is None:
         return ("No not-a-digit detector: it needs a validation split to set its threshold on without the test set "
                 "(the seed's recipe trains on every training image), training images of all ten digits (a tiny "
-                f"train_limit may lack some) and a last hidden layer of at most {MAX_FEATURES:,} features (strong "
-                "and its ensembles have more): `digitlib predict` reads every picture as a digit.")
+                f"train_limit may lack some) and a last hidden layer of at most {MAX_FEATURES:,} "
+                "features (strong and its ensembles have more): `digitlib predict` reads every picture as a digit.")
     return detector.describe()
 
 
 def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, output_dir: str | os.PathLike | None
                    = None, seed: int = 0) -> Detector | None:
-    """Fit the detector on `splits`' training images, choose its score (highest AUROC, validation digits against
-    `nondigits`, (N, 28, 28) uint8 prepared as predict prepares pictures) and threshold (:data:`MAX_REFUSED` of
-    the validation digits), and save it into `output_dir` when given. None when there is no validation split
-    to set a threshold on (the seed's recipe), the images it fits on lack a digit (a tiny train_limit), or the
-    last hidden layer is wider than :data:`MAX_FEATURES` (strong, an ensemble of strong members)."""
+    """Fit the detector's :class:`Statistics` on `splits`' training images (and validation digits), choose its
+    score (highest AUROC, validation digits against `nondigits`, (N, 28, 28) uint8 prepared as predict prepares
+    pictures) and threshold (:data:`MAX_REFUSED` of the validation digits), and save it into `output_dir` when
+    given. None when there is no validation split to set a threshold on (the seed's recipe), the images it fits on
+    lack a digit (a tiny train_limit), or its last hidden layer is wider than
+    :data:`MAX_FEATURES` (strong, an ensemble of strong members)."""
     from ..train.prepare import prepare_images
 
     if len(splits.x_val) == 0:
@@ -221,15 +277,15 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
         return None
     if feature_width(model) > MAX_FEATURES:  # strong's 6,272: a covariance
         return None  # of 40 million numbers would take minutes to invert and 300 MB to keep
-    features, _ = network_outputs(model, splits.x_train[fit])
-    means, precision = class_statistics(unit_length(features), splits.y_train[fit])
+    validation = network_outputs(model, splits.x_val)
+    statistics = fit_statistics(network_outputs(model, splits.x_train[fit]), splits.y_train[fit], validation)
     outside = prepare_images(np.asarray(nondigits))
-    valid = candidate_scores(*network_outputs(model, splits.x_val), means, precision)
-    tuning = candidate_scores(*network_outputs(model, outside), means, precision)
+    valid = candidate_scores(validation, statistics)
+    tuning = candidate_scores(network_outputs(model, outside), statistics)
     areas = {name: auroc(valid[name], tuning[name]) for name in SCORES}
     chosen = max(SCORES, key=lambda name: areas[name])  # ties: the first in SCORES
     threshold = threshold_for(valid[chosen])
-    detector = Detector(score=chosen, threshold=threshold, means=means, precision=precision,
+    detector = Detector(score=chosen, threshold=threshold, statistics=statistics,
                         validation_refused=float(np.mean(valid[chosen] > threshold)), auroc=areas[chosen],
                         validation_images=len(splits.x_val), tuning_images=len(outside),
                         tuning_refused=float(np.mean(tuning[chosen] > threshold)))
@@ -244,12 +300,15 @@ def save_detector(output_dir: str | os.PathLike, detector: Detector) -> Path:
 
     from ..atomic import write_atomic
 
+    statistics = detector.statistics
+    neighbour = {} if statistics.bank is None else {"bank": statistics.bank.astype(np.float32),
+                                                    "standard": statistics.standard.astype(np.float64)}
     buffer = io.BytesIO()
     np.savez(buffer, score=np.array(detector.score), threshold=np.float64(detector.threshold),
-             means=detector.means.astype(np.float64), precision=detector.precision.astype(np.float64),
+             means=statistics.means.astype(np.float64), precision=statistics.precision.astype(np.float64),
              validation_refused=np.float64(detector.validation_refused), auroc=np.float64(detector.auroc),
              validation_images=np.int64(detector.validation_images), tuning_images=np.int64(detector.tuning_images),
-             tuning_refused=np.float64(detector.tuning_refused))
+             tuning_refused=np.float64(detector.tuning_refused), **neighbour)
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     return write_atomic(Path(output_dir) / ABSTENTION_FILE, buffer.getvalue())
 
@@ -281,9 +340,10 @@ def read_detector(run_dir: str | os.PathLike) -> Detector | None:
             if sum(member.file_size for member in archive.infolist()) > MAX_FILE_BYTES:
                 raise refuse(f"more than {MAX_FILE_BYTES // 2**20} MiB once uncompressed")
         with np.load(io.BytesIO(content), allow_pickle=False) as stored:
-            if sorted(stored.files) != sorted(_ARRAYS):
-                raise refuse(f"holds {', '.join(sorted(stored.files)) or 'nothing'}")
-            arrays = {name: stored[name] for name in _ARRAYS}
+            names = sorted(stored.files)
+            if names not in (sorted(_ARRAYS), sorted(_ARRAYS + _NEIGHBOUR_ARRAYS)):
+                raise refuse(f"holds {', '.join(names) or 'nothing'}")
+            arrays = {name: stored[name] for name in names}
     except ModelError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
@@ -292,8 +352,9 @@ def read_detector(run_dir: str | os.PathLike) -> Detector | None:
 
 
 def _detector_from(arrays: dict[str, np.ndarray], refuse) -> Detector:
+    with_bank = "bank" in arrays
     score = arrays["score"]
-    if score.shape != () or score.dtype.kind != "U" or str(score) not in SCORES:
+    if score.shape != () or score.dtype.kind != "U" or str(score) not in (SCORES if with_bank else FORMER_SCORES):
         raise refuse(f"unknown score {str(score)[:40]!r}")
     means, precision = arrays["means"], arrays["precision"]
     if means.dtype != np.float64 or means.ndim != 2 or means.shape[0] != 10 or not 0 < means.shape[1] <= MAX_FEATURES:
@@ -307,9 +368,21 @@ def _detector_from(arrays: dict[str, np.ndarray], refuse) -> Detector:
         if value.shape != () or value.dtype.kind not in "fi":
             raise refuse(f"{name} is not a number")
         scalars[name] = value.item()
-    if not all(np.isfinite(a).all() for a in (means, precision)) or not all(map(math.isfinite, scalars.values())):
+    statistics = Statistics(means, precision)
+    if with_bank:
+        bank, standard = arrays["bank"], arrays["standard"]
+        if bank.dtype != np.float32 or bank.ndim != 2 or not len(bank) or bank.shape[1] != means.shape[1]:
+            raise refuse(f"a bank of shape {bank.shape} and type {bank.dtype}, not (images, {means.shape[1]}) "
+                         "float32")
+        if standard.dtype != np.float64 or standard.shape != (2, 2) or not (standard[:, 1] > 0).all():
+            raise refuse(f"standardization of shape {standard.shape} and type {standard.dtype}, not (2, 2) floats "
+                         "with positive spreads")
+        statistics = Statistics(means, precision, bank, standard)
+    if (not all(np.isfinite(a).all() for a in vars(statistics).values() if a is not None)
+            or not all(map(math.isfinite, scalars.values()))):
         raise refuse("numbers that are not finite")
-    return Detector(score=str(score), means=means, precision=precision, threshold=float(scalars["threshold"]),
+    return Detector(score=str(score), statistics=statistics, threshold=float(scalars["threshold"]),
                     validation_refused=float(scalars["validation_refused"]), auroc=float(scalars["auroc"]),
                     validation_images=int(scalars["validation_images"]), tuning_images=int(scalars["tuning_images"]),
                     tuning_refused=float(scalars["tuning_refused"]))
+

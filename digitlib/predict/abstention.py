@@ -163,17 +163,21 @@ class Statistics:
 
 def candidate_scores(outputs: Outputs, statistics: Statistics) -> dict[str, np.ndarray]:
     """Every score of :data:`SCORES` for each picture (those of :data:`FORMER_SCORES` only, for statistics without a
-    bank); higher means less like a digit."""
+    bank; without `standard`, all but ``combined``); higher means less like a digit."""
     logits = np.asarray(outputs.logits, dtype=np.float64)
     log_top = logits.max(axis=1) - _logsumexp(logits)
-    distance = mahalanobis(unit_length(outputs.features), statistics.means, statistics.precision)
-    scores = {"mahalanobis": distance, "energy": -_logsumexp(logits), "max_probability": -np.exp(log_top)}
+    scores = {"mahalanobis": mahalanobis(unit_length(outputs.features), statistics.means, statistics.precision),
+              "energy": -_logsumexp(logits), "max_probability": -np.exp(log_top)}
     if statistics.bank is not None:
-        neighbour = neighbour_distance(outputs.features, statistics.bank)
-        (n_mean, n_spread), (m_mean, m_spread) = statistics.standard
-        scores = {"combined": (neighbour - n_mean) / n_spread + (distance - m_mean) / m_spread,
-                  "neighbour": neighbour, **scores}
+        scores = {"neighbour": neighbour_distance(outputs.features, statistics.bank), **scores}
+        if statistics.standard is not None:
+            scores = {"combined": _combined(scores, statistics.standard), **scores}
     return scores
+
+
+def _combined(scores: dict[str, np.ndarray], standard: np.ndarray) -> np.ndarray:
+    (n_mean, n_spread), (m_mean, m_spread) = standard
+    return (scores["neighbour"] - n_mean) / n_spread + (scores["mahalanobis"] - m_mean) / m_spread
 
 
 def auroc(inliers: np.ndarray, outliers: np.ndarray) -> float:
@@ -207,15 +211,17 @@ def bank_rows(images: int, features: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(images, size=room, replace=False))
 
 
-def fit_statistics(fit: Outputs, labels: np.ndarray, bank: Outputs, validation: Outputs) -> Statistics:
-    """The :class:`Statistics`: class means and precision of `fit`'s outputs (with their `labels`), the bank of
-    `bank`'s unit-length features as float16, and both distances standardized on `validation`'s outputs."""
+def fit_statistics(fit: Outputs, labels: np.ndarray, bank: Outputs,
+                   validation: Outputs) -> tuple[Statistics, dict[str, np.ndarray]]:
+    """The :class:`Statistics` (class means and precision of `fit`'s outputs with their `labels`, the bank of `bank`'s
+    unit-length features as float16, the neighbour and Mahalanobis distances standardized on `validation`'s outputs)
+    and the validation pictures' scores, which the standardization computes anyway."""
     means, precision = class_statistics(unit_length(fit.features), labels)
     kept = unit_length(bank.features).astype(np.float16)
-    parts = (neighbour_distance(validation.features, kept),
-             mahalanobis(unit_length(validation.features), means, precision))
-    standard = np.array([(np.mean(s), np.std(s) or 1.0) for s in parts], dtype=np.float64)
-    return Statistics(means, precision, kept, standard)
+    valid = candidate_scores(validation, Statistics(means, precision, kept))
+    standard = np.array([(np.mean(valid[name]), np.std(valid[name]) or 1.0) for name in ("neighbour", "mahalanobis")],
+                        dtype=np.float64)
+    return Statistics(means, precision, kept, standard), {"combined": _combined(valid, standard), **valid}
 
 
 # --- the detector ------------------------------------------------------------------------------------------------
@@ -291,10 +297,8 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
     needed = np.union1d(fit, banked)  # each training image through the network once
     train = network_outputs(model, splits.x_train[needed])
     fitted, kept = (Outputs(*(a[np.searchsorted(needed, rows)] for a in train)) for rows in (fit, banked))
-    validation = network_outputs(model, splits.x_val)
-    statistics = fit_statistics(fitted, splits.y_train[fit], kept, validation)
+    statistics, valid = fit_statistics(fitted, splits.y_train[fit], kept, network_outputs(model, splits.x_val))
     outside = prepare_images(np.asarray(nondigits))
-    valid = candidate_scores(validation, statistics)
     tuning = candidate_scores(network_outputs(model, outside), statistics)
     areas = {name: auroc(valid[name], tuning[name]) for name in SCORES}
     chosen = max(SCORES, key=lambda name: areas[name])  # ties: the first in SCORES

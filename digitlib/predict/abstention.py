@@ -270,8 +270,8 @@ def describe_abstention(detector: Detector | None) -> str:
     if detector is None:
         return ("No not-a-digit detector: it needs a validation split to set its threshold on without the test set "
                 "(the seed's recipe trains on every training image), training images of all ten digits (a tiny "
-                f"train_limit may lack some) and a last hidden layer of at most {MAX_FEATURES:,} "
-                "features (strong and its ensembles have more): `digitlib predict` reads every picture as a digit.")
+                f"train_limit may lack some) and a last hidden layer of at most {MAX_FEATURES:,} features (strong "
+                "and its ensembles have more): `digitlib predict` reads every picture as a digit.")
     return detector.describe()
 
 
@@ -281,8 +281,8 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
     score (highest AUROC, validation digits against `nondigits`, (N, 28, 28) uint8 prepared as predict prepares
     pictures) and threshold (:data:`MAX_REFUSED` of the validation digits), and save it into `output_dir` when
     given. None when there is no validation split to set a threshold on (the seed's recipe), the images it fits on
-    lack a digit (a tiny train_limit), or its last hidden layer is wider than
-    :data:`MAX_FEATURES` (strong, an ensemble of strong members)."""
+    lack a digit (a tiny train_limit), or the last hidden layer is wider than :data:`MAX_FEATURES` (strong, an
+    ensemble of strong members)."""
     from ..train.prepare import prepare_images
 
     if len(splits.x_val) == 0:
@@ -403,4 +403,3 @@ def _detector_from(arrays: dict[str, np.ndarray], refuse) -> Detector:
                     validation_refused=float(scalars["validation_refused"]), auroc=float(scalars["auroc"]),
                     validation_images=int(scalars["validation_images"]), tuning_images=int(scalars["tuning_images"]),
                     tuning_refused=float(scalars["tuning_refused"]))
-

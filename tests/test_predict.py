@@ -330,6 +330,13 @@ def test_a_labelled_prediction_knows_whether_it_is_right_and_says_so_in_json():
     assert (unlabelled.as_dict()["score"], unlabelled.as_dict()["abstained"]) == (None, False)  # no detector
 
 
+def test_json_scores_keep_six_significant_digits_small_or_large():
+    from digitlib.predict.predictions import json_score
+
+    assert json_score(0.03761458396911621) == 0.0376146  # a neighbour distance: not 0.037615
+    assert json_score(18.674612345) == 18.6746 and json_score(-6.4199999) == -6.42 and json_score(None) is None
+
+
 def test_accuracy_over_the_labelled_images_only():
     from digitlib.predict.predictions import labelled_accuracy
 

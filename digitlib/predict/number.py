@@ -34,7 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from .handwriting import ImageError, _ink, find_images, grey_levels, mnist_style, own_resolution, read_image
-from .predictions import ReadDigit
+from .predictions import ReadDigit, json_score
 
 if TYPE_CHECKING:
     import keras
@@ -76,8 +76,7 @@ class DigitReading(ReadDigit):
 
     def as_dict(self) -> dict:
         return {"digit": self.digit, "probability": round(self.probability, 6), "box": list(self.box),
-                "line": self.line, "score": None if self.score is None else round(self.score, 6),
-                "abstained": self.abstained}
+                "line": self.line, "score": json_score(self.score), "abstained": self.abstained}
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,14 @@ class Prediction(ReadDigit):
             return {"path": valid_unicode(self.path), "error": self.error, **labelled}
         return {"path": valid_unicode(self.path), "digit": self.digit, "probability": round(self.probability, 6),
                 "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top(k)],
-                "score": None if self.score is None else round(self.score, 6), "abstained": self.abstained,
+                "score": json_score(self.score), "abstained": self.abstained,
                 **({**labelled, "correct": self.correct} if labelled else {})}
+
+
+def json_score(score: float | None) -> float | None:
+    """A not-a-digit score as ``--json`` gives it: six significant digits (the scores run from hundredths to tens,
+    so a fixed number of decimals would blur the small ones); None without a detector."""
+    return None if score is None else float(f"{score:.6g}")
 
 
 @dataclass(frozen=True)

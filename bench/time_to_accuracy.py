@@ -92,6 +92,11 @@ def main() -> None:
         print(f"repetition {repetition + 1}/{arguments.runs}", flush=True)
         for label in arguments.contestants:  # alternate, so drifts in machine speed hit every contestant alike
             runs.append(one_run(data, label, arguments.threshold, seed=repetition))
+    write_tables(runs, arguments)
+
+
+def write_tables(runs: list[dict], arguments) -> None:
+    """The table, its verdicts and notes, from the runs (each as :func:`one_run` returns it)."""
     rows, summary = [], {}
     for label in arguments.contestants:
         stopping = CONTESTANTS[label][2]
@@ -99,7 +104,7 @@ def main() -> None:
         reached = [run for run in mine if run["reached"] and run["test_accuracy"] >= arguments.threshold] \
             if stopping else mine
         summary[label] = {"median_seconds": median([r["train_seconds"] for r in reached]) if reached else None,
-                          "reached": f"{len(reached)}/{len(mine)}",
+                          "reached": f"{len(reached)}/{len(mine)}", "all_reached": len(reached) == len(mine),
                           "median_test_accuracy": median([r["test_accuracy"] for r in mine]),
                           "mean_test_accuracy": sum(r["test_accuracy"] for r in mine) / len(mine),
                           "median_epochs": median([r["epochs"] for r in mine])}
@@ -121,12 +126,12 @@ def verdicts(summary: dict, arguments) -> dict:
     found = {}
     sprint, fast = summary.get(SPRINT), summary.get("fast, 3-epoch schedule")
     plain, example = summary.get("fast-plain, 3-epoch schedule"), summary.get("keras-example, published settings")
-    if sprint and sprint["median_seconds"]:
+    if sprint and sprint["median_seconds"]:  # a mark counts as met only if every run of the sprint got there
         found["sprint_seconds"] = sprint["median_seconds"]
-        found["sprint_within_target"] = sprint["median_seconds"] <= TARGET_SECONDS
+        found["sprint_within_target"] = sprint["all_reached"] and sprint["median_seconds"] <= TARGET_SECONDS
         if example and example["median_seconds"]:
             found["sprint_ratio"] = ratio = example["median_seconds"] / sprint["median_seconds"]
-            found["sprint_ratio_within_target"] = ratio >= TARGET_RATIO
+            found["sprint_ratio_within_target"] = sprint["all_reached"] and ratio >= TARGET_RATIO
     if fast and example and fast["median_seconds"] and example["median_seconds"]:
         found["ratio"] = example["median_seconds"] / fast["median_seconds"]
     if fast and plain and fast["median_seconds"] and plain["median_seconds"]:
@@ -143,8 +148,9 @@ def notes(summary: dict, arguments) -> list[str]:
     found, threshold = verdicts(summary, arguments), f"{arguments.threshold:.1%}"
     lines = []
     if "sprint_seconds" in found:
-        ratio = found.get("sprint_ratio")
-        lines.append(f"{SPRINT}: **{found['sprint_seconds']:.1f} s** to {threshold} (target ≤ {TARGET_SECONDS:g} s "
+        ratio, reached = found.get("sprint_ratio"), summary[SPRINT]["reached"]
+        lines.append(f"{SPRINT}: **{found['sprint_seconds']:.1f} s** to {threshold}, median of the runs that got "
+                     f"there ({reached}; a mark needs every run; target ≤ {TARGET_SECONDS:g} s "
                      f"on a quiet machine: {'met' if found['sprint_within_target'] else 'missed'} here)"
                      + ("" if ratio is None else f"; keras-example / {SPRINT}: **{ratio:.1f}×** (target ≥ "
                         f"{TARGET_RATIO:g}×: {'met' if found['sprint_ratio_within_target'] else 'missed'})") + ".")

@@ -13,7 +13,9 @@ from conftest import digitlib_in_process
 from digitlib.layout import ABSTENTION_FILE
 from digitlib.modelfile import ModelError
 from digitlib.predict.abstention import (
+    BANK_BYTES,
     MAX_REFUSED,
+    SCORES,
     Detector,
     Outputs,
     Statistics,
@@ -97,6 +99,23 @@ def test_the_neighbour_score_is_the_cosine_distance_to_the_nearest_bank_vector_a
     assert scores["combined"] == pytest.approx((scores["neighbour"] - 0.1) / 0.5 + (distance - 0.2) / 2.0)
 
 
+def test_the_layered_score_adds_the_standardized_distance_to_the_nearest_convolutional_bank_vector():
+    rng = np.random.default_rng(4)
+    bank, maps = (unit_length(rng.normal(size=(40, width))).astype(np.float16) for width in (6, 12))
+    probe = rng.normal(size=(3, 6))
+    convolutional = np.stack([maps[5] * 2.0, maps[5] + 0.5 * maps[8], -maps[5]]).astype(np.float32)
+    means = unit_length(rng.normal(size=(10, 6)))
+    standard = np.array([[0.1, 0.5], [0.2, 2.0], [0.3, 0.25]])
+    outputs = Outputs(probe, rng.normal(size=(3, 10)), convolutional)
+    scores = candidate_scores(outputs, Statistics(means, np.eye(6), bank, standard, maps))
+    assert list(scores) == list(SCORES) and SCORES[0] == "layered"
+    distance = 1 - np.max(unit_length(convolutional) @ maps.T.astype(np.float64), axis=1)
+    assert distance[0] == pytest.approx(0.0, abs=1e-3) and distance[2] > 0.1  # a bank vector: 0; its opposite: far
+    assert scores["layered"] == pytest.approx(scores["combined"] + (distance - 0.3) / 0.25, abs=1e-2)
+    without = candidate_scores(outputs, Statistics(means, np.eye(6), bank, standard[:2]))  # saved before it
+    assert "layered" not in without and without["combined"] == pytest.approx(scores["combined"])
+
+
 def test_the_bank_keeps_every_training_image_that_fits_else_a_seeded_sample():
     from digitlib.predict.abstention import BANK_BYTES, bank_rows
 
@@ -108,20 +127,23 @@ def test_the_bank_keeps_every_training_image_that_fits_else_a_seeded_sample():
                                                                                                             1600))
 
 
-def _detector(features: int = 4, bank: bool = True) -> Detector:
+def _detector(features: int = 4, bank: bool = True, layered: bool = True) -> Detector:
     rng = np.random.default_rng(2)
     statistics = Statistics(rng.normal(size=(10, features)), np.eye(features) * 2.0)
     if bank:
         statistics = Statistics(statistics.means, statistics.precision,
                                 unit_length(rng.normal(size=(30, features))).astype(np.float16),
-                                np.array([[0.1, 0.02], [3.0, 1.5]]))
-    return Detector(score="combined" if bank else "mahalanobis", threshold=7.5, statistics=statistics,
+                                np.array([[0.1, 0.02], [3.0, 1.5], [0.2, 0.05]][:3 if layered else 2]),
+                                unit_length(rng.normal(size=(20, 9))).astype(np.float16) if layered else None)
+    score = ("layered" if layered else "combined") if bank else "mahalanobis"
+    return Detector(score=score, threshold=7.5, statistics=statistics,
                     validation_refused=0.01, auroc=0.97, validation_images=300, tuning_images=600, tuning_refused=0.85)
 
 
-@pytest.mark.parametrize("bank", [True, False], ids=["with a bank", "saved before the neighbour scores"])
-def test_a_saved_detector_reads_back_the_same(tmp_path, bank):
-    detector = _detector(bank=bank)
+@pytest.mark.parametrize("bank, layered", [(True, True), (True, False), (False, False)],
+                         ids=["with both banks", "saved before the layered score", "saved before the neighbour scores"])
+def test_a_saved_detector_reads_back_the_same(tmp_path, bank, layered):
+    detector = _detector(bank=bank, layered=layered)
     path = save_detector(tmp_path, detector)
     assert path == tmp_path / ABSTENTION_FILE and [p.name for p in tmp_path.iterdir()] == [ABSTENTION_FILE]
     back = read_detector(tmp_path)
@@ -145,7 +167,8 @@ def _fields(detector: Detector) -> dict:
     return {"score": np.array(detector.score), "threshold": np.float64(detector.threshold), "means": statistics.means,
             "precision": statistics.precision, "validation_refused": np.float64(0.01), "auroc": np.float64(0.9),
             "validation_images": np.int64(300), "tuning_images": np.int64(600), "tuning_refused": np.float64(0.8),
-            "bank": statistics.bank, "standard": statistics.standard}
+            "bank": statistics.bank, "standard": statistics.standard,
+            "convolutional_bank": statistics.convolutional_bank}
 
 
 @pytest.mark.parametrize("change, why", [
@@ -157,13 +180,17 @@ def _fields(detector: Detector) -> dict:
     ({"precision": np.full((4, 4), np.inf)}, "not finite"),
     ({"auroc": np.array(["high"])}, "auroc is not a number"),
     ({"score": np.array([{"a": 1}], dtype=object)}, "ValueError"),  # a pickle: never loaded
-    ({"extra": np.zeros(3)}, "holds auroc, bank, extra, means"),
+    ({"extra": np.zeros(3)}, "holds auroc, bank, convolutional_bank, extra, means"),
     ({"bank": np.zeros((5, 3), np.float16)}, "a bank of shape (5, 3)"),
     ({"bank": np.zeros((5, 4))}, "type float64, not (images, 4) float16"),
     ({"bank": np.zeros((0, 4), np.float16)}, "a bank of shape (0, 4)"),
     ({"bank": np.full((5, 4), np.nan, np.float16)}, "not finite"),
     ({"standard": np.array([[0.1, 0.0], [3.0, 1.5]])}, "positive spreads"),
     ({"standard": np.zeros(4)}, "standardization of shape (4,)"),
+    ({"standard": np.array([[0.1, 0.02], [3.0, 1.5]])}, "standardization of shape (2, 2) and type float64, not (3, 2)"),
+    ({"convolutional_bank": np.zeros((5, 9))}, "a convolutional bank of shape (5, 9) and type float64"),
+    ({"convolutional_bank": np.zeros((0, 9), np.float16)}, "a convolutional bank of shape (0, 9)"),
+    ({"convolutional_bank": np.full((5, 9), np.inf, np.float16)}, "not finite"),
 ])
 def test_a_malformed_detector_file_is_refused_saying_what_to_do(tmp_path, change, why):
     (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**{**_fields(_detector()), **change}))
@@ -172,12 +199,21 @@ def test_a_malformed_detector_file_is_refused_saying_what_to_do(tmp_path, change
     assert why in str(refused.value) and "delete it to read without one" in str(refused.value)
 
 
+def test_a_detector_file_without_a_convolutional_bank_chooses_from_the_scores_before_the_layered_one(tmp_path):
+    fields = {k: v for k, v in _fields(_detector(layered=False)).items() if k != "convolutional_bank"}
+    (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**fields))
+    assert read_detector(tmp_path).score == "combined" and read_detector(tmp_path).statistics.convolutional_bank is None
+    (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**{**fields, "score": np.array("layered")}))
+    with pytest.raises(ModelError, match="unknown score 'layered'"):
+        read_detector(tmp_path)
+
+
 def test_a_detector_file_without_a_bank_chooses_from_the_former_scores_only(tmp_path):
-    former = {k: v for k, v in _fields(_detector()).items() if k not in ("bank", "standard")}
+    former = {k: v for k, v in _fields(_detector()).items() if k not in ("bank", "standard", "convolutional_bank")}
     (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**{**former, "score": np.array("energy")}))
     assert read_detector(tmp_path).score == "energy" and read_detector(tmp_path).statistics.bank is None
-    (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**former))  # "combined" needs the bank it lacks
-    with pytest.raises(ModelError, match="unknown score 'combined'"):
+    (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**former))  # "layered" needs the banks it lacks
+    with pytest.raises(ModelError, match="unknown score 'layered'"):
         read_detector(tmp_path)
     partial = {**former, "bank": _detector().statistics.bank}  # a bank without the rest: neither format
     (tmp_path / ABSTENTION_FILE).write_bytes(_npz(**partial))
@@ -212,6 +248,12 @@ def test_the_feature_width_is_what_the_network_gives_each_picture(trained, small
     model, _ = trained
     outputs = network_outputs(model, small_splits.x_test[:3])
     assert outputs.features.shape == (3, feature_width(model)) and outputs.logits.shape == (3, 10)
+    import keras
+
+    from digitlib.models import leaf_layers
+
+    first_dense = next(layer for layer in leaf_layers(model) if isinstance(layer, keras.layers.Dense))
+    assert outputs.convolutional.shape == (3, first_dense.kernel.shape[0])  # what the first dense layer reads
 
 
 def test_fitting_sets_the_threshold_on_validation_digits_and_saves_the_detector(trained, small_splits, tmp_path):
@@ -222,6 +264,9 @@ def test_fitting_sets_the_threshold_on_validation_digits_and_saves_the_detector(
     assert detector.validation_images == len(small_splits.x_val) and detector.validation_refused <= MAX_REFUSED
     assert np.mean(detector.scores(model, small_splits.x_val) > detector.threshold) == detector.validation_refused
     assert 0.0 <= detector.auroc <= 1.0 and read_detector(tmp_path).threshold == detector.threshold
+    maps = detector.statistics.convolutional_bank
+    assert maps.dtype == np.float16 and detector.statistics.standard.shape == (3, 2)
+    assert maps.shape[0] == min(len(small_splits.x_train), BANK_BYTES // (2 * maps.shape[1]))
     from dataclasses import replace
 
     assert fit_abstention(model, replace(small_splits, x_val=small_splits.x_val[:0]), np.zeros((1, 28, 28),

@@ -1,9 +1,12 @@
 """Saying "that is not a digit": an out-of-distribution score from the trained model, and a threshold.
 
 A softmax always picks a digit, for a letter, a scribble or a corner of paper too. The network's last hidden
-layer tells more: digits land near training digits there, and near one of ten class centres. Five scores are
+layer tells more: digits land near training digits there, and near one of ten class centres. Six scores are
 computed for every picture, each higher the less it looks like a digit:
 
+- ``layered``: the combined score below plus the same nearest-neighbour distance one layer block down, among the
+  convolutional features the first dense layer receives (a second bank, a seeded sample of training images), each
+  standardized over the validation digits;
 - ``neighbour``: one minus the cosine similarity, in the last hidden layer, to the nearest of a bank of training
   images' feature vectors (a nearest-neighbour distance; the bank is kept beside the model);
 - ``combined``: the neighbour score plus the Mahalanobis score below, each standardized by its mean and spread
@@ -19,17 +22,20 @@ the validation split's digits from a tuning set of non-digits (the highest AUROC
 at), and sets its threshold on the validation split so that at most :data:`MAX_REFUSED` of its digits are
 refused. The fitted detector is saved beside the model (:data:`digitlib.layout.ABSTENTION_FILE`, an ``.npz``
 of plain arrays, no pickle) and read back as untrusted data by :func:`read_detector`. A detector saved before
-the neighbour scores existed (no bank in its file) still reads, with the three scores it was chosen from.
+the neighbour scores existed (no bank in its file) still reads, with the three scores it was chosen from, and one
+saved before the layered score (no convolutional bank) with the five it was chosen from.
 
 Statistics of earlier layers (the first convolution block's per-channel mean and spread) told non-digits from
 MNIST's digits better still, but mostly by how a picture was prepared: they refused half of the realism set's
 digits, which pass through the same preparation as a user's pictures and the non-digits (bench/results/abstain.md).
+The layered score's nearest neighbours among whole convolutional feature maps refuse a little more of them instead.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +51,8 @@ if TYPE_CHECKING:
 
     from ..train.prepare import Splits
 
-SCORES = ("combined", "neighbour", "mahalanobis", "energy", "max_probability")
+SCORES = ("layered", "combined", "neighbour", "mahalanobis", "energy", "max_probability")
+BANKED_SCORES = SCORES[1:]  # what a detector file with a bank but no convolutional bank chose from
 FORMER_SCORES = ("mahalanobis", "energy", "max_probability")  # what a detector file without a bank chose from
 MAX_REFUSED = 0.01  # at most this share of the validation split's digits is refused
 FIT_IMAGES = 20_000  # training images the class means and covariance are fitted on (a seeded sample)
@@ -54,20 +61,23 @@ MAX_FEATURES = 4096
 # The bank: every training image's features as float16, or a seeded sample of as many as fit in this (fast: all
 # 54,000 images of 128 features, 13.8 MB; with 20,000 of them 1.8 points fewer tuning non-digits were refused).
 BANK_BYTES = 16 * 2**20
-MAX_FILE_BYTES = 64 * 2**20  # the bank, and an ensemble of 3's 384 features: a 1.2 MB precision matrix
+# The two banks (fast: 13.8 and 16.8 MB), and an ensemble of 3's 384 features: a 1.2 MB precision matrix.
+MAX_FILE_BYTES = 64 * 2**20
 _ARRAYS = ("score", "threshold", "means", "precision", "validation_refused", "auroc", "validation_images",
            "tuning_images", "tuning_refused")
 _NEIGHBOUR_ARRAYS = ("bank", "standard")  # saved since the neighbour scores
+_LAYERED_ARRAYS = ("convolutional_bank",)  # saved since the layered score
 
 
 # --- what the network computes ---------------------------------------------------------------------------------
 
 class Outputs(NamedTuple):
-    """What the scores read of prepared pictures: the last hidden layer's features (N, d) and the last layer's
-    logits (N, 10)."""
+    """What the scores read of prepared pictures: the last hidden layer's features (N, d), the last layer's
+    logits (N, 10) and the convolutional features the first dense layer receives (N, c)."""
 
     features: np.ndarray
     logits: np.ndarray
+    convolutional: np.ndarray | None = None
 
 
 def _last_dense(network: keras.Model):
@@ -78,6 +88,34 @@ def _last_dense(network: keras.Model):
     if getattr(last, "kernel", None) is None:
         raise ValueError(f"{network.name}: its last layer is not a dense layer, so it has no logits to score")
     return last
+
+
+def _feature_model(network: keras.Model) -> keras.Model:
+    """A model of `network`'s own layers, all but the last, with two outputs: what its first dense layer receives
+    (flattened) and what its last layer receives. Built once per network."""
+    import keras
+
+    from ..models import leaf_layers
+
+    model = _FEATURE_MODELS.get(network)
+    if model is None:
+        leaves = leaf_layers(network)
+        first_dense = next(i for i, layer in enumerate(leaves) if isinstance(layer, keras.layers.Dense))
+        inputs = x = keras.Input(shape=network.input_shape[1:])
+        convolutional = None
+        for index, layer in enumerate(leaves[:-1]):
+            if index == first_dense:
+                convolutional = x
+            x = layer(x)
+        if convolutional is None:  # the first dense layer is the last one: it receives the last hidden features
+            convolutional = x
+        if len(convolutional.shape) > 2:  # a dense layer reads feature maps along their last axis: flatten them
+            convolutional = keras.layers.Flatten(name=f"{network.name}_convolutional_features")(convolutional)
+        model = _FEATURE_MODELS[network] = keras.Model(inputs, [convolutional, x], name=f"{network.name}_features")
+    return model
+
+
+_FEATURE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> its _feature_model
 
 
 def feature_width(model: keras.Model) -> int:
@@ -93,16 +131,21 @@ def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 10
     import keras
 
     from ..models import ensemble_members
-    from ..train.evaluation import hidden_features
 
-    features, logits = [], []
+    features, logits, convolutional = [], [], []
     for network in ensemble_members(model) or [model]:
         last = _last_dense(network)
         kernel, bias = (keras.ops.convert_to_numpy(w).astype(np.float64) for w in (last.kernel, last.bias))
-        hidden = hidden_features(network, images, batch_size).astype(np.float64)
+        two = _feature_model(network)
+        chunks = [two.predict_on_batch(images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
+        widths = [int(np.prod(shape[1:])) for shape in (two.outputs[0].shape, two.outputs[1].shape)]
+        maps, hidden = ((np.concatenate([np.asarray(chunk[i]).reshape(len(chunk[i]), -1) for chunk in chunks])
+                         if chunks else np.zeros((0, widths[i]), np.float32)) for i in (0, 1))
+        hidden = hidden.astype(np.float64)
         features.append(hidden)
+        convolutional.append(maps)
         logits.append(hidden @ kernel + bias)
-    return Outputs(np.concatenate(features, axis=1), np.mean(logits, axis=0))
+    return Outputs(np.concatenate(features, axis=1), np.mean(logits, axis=0), np.concatenate(convolutional, axis=1))
 
 
 # --- the scores --------------------------------------------------------------------------------------------------
@@ -151,19 +194,23 @@ def _logsumexp(logits: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Statistics:
     """What the scores are measured against, fitted on training images and validation digits: the last hidden
-    layer's class means and precision (unit-length features), the bank of unit-length training features, and
-    `standard`, (2, 2): the mean and spread of the neighbour and Mahalanobis scores over the validation digits. A
-    detector file saved before the neighbour scores has only the first two (the rest None)."""
+    layer's class means and precision (unit-length features), the bank of unit-length training features,
+    `standard`, (2, 2) or (3, 2): the mean and spread over the validation digits of the neighbour and Mahalanobis
+    scores (and of the convolutional neighbour distance), and the bank of unit-length convolutional features. A
+    detector file saved before the neighbour scores has only the first two (the rest None), one saved before the
+    layered score no convolutional bank."""
 
     means: np.ndarray
     precision: np.ndarray
     bank: np.ndarray | None = None
     standard: np.ndarray | None = None
+    convolutional_bank: np.ndarray | None = None
 
 
 def candidate_scores(outputs: Outputs, statistics: Statistics) -> dict[str, np.ndarray]:
     """Every score of :data:`SCORES` for each picture (those of :data:`FORMER_SCORES` only, for statistics without a
-    bank; without `standard`, all but ``combined``); higher means less like a digit."""
+    bank; without `standard`, no ``combined``; without a convolutional bank, no ``layered``); higher means less
+    like a digit."""
     logits = np.asarray(outputs.logits, dtype=np.float64)
     log_top = logits.max(axis=1) - _logsumexp(logits)
     scores = {"mahalanobis": mahalanobis(unit_length(outputs.features), statistics.means, statistics.precision),
@@ -172,12 +219,20 @@ def candidate_scores(outputs: Outputs, statistics: Statistics) -> dict[str, np.n
         scores = {"neighbour": neighbour_distance(outputs.features, statistics.bank), **scores}
         if statistics.standard is not None:
             scores = {"combined": _combined(scores, statistics.standard), **scores}
+            if statistics.convolutional_bank is not None and len(statistics.standard) == 3:
+                distance = neighbour_distance(outputs.convolutional, statistics.convolutional_bank)
+                scores = {"layered": _layered(scores["combined"], distance, statistics.standard), **scores}
     return scores
 
 
 def _combined(scores: dict[str, np.ndarray], standard: np.ndarray) -> np.ndarray:
-    (n_mean, n_spread), (m_mean, m_spread) = standard
+    (n_mean, n_spread), (m_mean, m_spread) = standard[:2]
     return (scores["neighbour"] - n_mean) / n_spread + (scores["mahalanobis"] - m_mean) / m_spread
+
+
+def _layered(combined: np.ndarray, convolutional_distance: np.ndarray, standard: np.ndarray) -> np.ndarray:
+    mean, spread = standard[2]
+    return combined + (convolutional_distance - mean) / spread
 
 
 def auroc(inliers: np.ndarray, outliers: np.ndarray) -> float:
@@ -211,17 +266,23 @@ def bank_rows(images: int, features: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(images, size=room, replace=False))
 
 
-def fit_statistics(fit: Outputs, labels: np.ndarray, bank: Outputs,
-                   validation: Outputs) -> tuple[Statistics, dict[str, np.ndarray]]:
+def fit_statistics(fit: Outputs, labels: np.ndarray, bank: Outputs, validation: Outputs,
+                   convolutional_rows: np.ndarray | None = None) -> tuple[Statistics, dict[str, np.ndarray]]:
     """The :class:`Statistics` (class means and precision of `fit`'s outputs with their `labels`, the bank of `bank`'s
-    unit-length features as float16, the neighbour and Mahalanobis distances standardized on `validation`'s outputs)
-    and the validation pictures' scores, which the standardization computes anyway."""
+    unit-length features as float16 and of its convolutional features at `convolutional_rows` (default: all), the
+    neighbour, Mahalanobis and convolutional neighbour distances standardized on `validation`'s outputs) and the
+    validation pictures' scores, which the standardization computes anyway."""
     means, precision = class_statistics(unit_length(fit.features), labels)
     kept = unit_length(bank.features).astype(np.float16)
+    maps = bank.convolutional if convolutional_rows is None else bank.convolutional[convolutional_rows]
+    maps = unit_length(maps).astype(np.float16)
     valid = candidate_scores(validation, Statistics(means, precision, kept))
-    standard = np.array([(np.mean(valid[name]), np.std(valid[name]) or 1.0) for name in ("neighbour", "mahalanobis")],
-                        dtype=np.float64)
-    return Statistics(means, precision, kept, standard), {"combined": _combined(valid, standard), **valid}
+    valid["convolutional"] = neighbour_distance(validation.convolutional, maps)
+    standard = np.array([(np.mean(valid[name]), np.std(valid[name]) or 1.0)
+                         for name in ("neighbour", "mahalanobis", "convolutional")], dtype=np.float64)
+    combined = _combined(valid, standard)
+    layered = _layered(combined, valid.pop("convolutional"), standard)
+    return Statistics(means, precision, kept, standard, maps), {"layered": layered, "combined": combined, **valid}
 
 
 # --- the detector ------------------------------------------------------------------------------------------------
@@ -248,6 +309,11 @@ class Detector:
             raise ModelError(f"the not-a-digit detector was fitted on {expected} features, but this model has "
                              f"{outputs.features.shape[1]}: it belongs to another model; delete {ABSTENTION_FILE} "
                              "beside the model to read without it")
+        maps = self.statistics.convolutional_bank
+        if maps is not None and outputs.convolutional.shape[1] != maps.shape[1]:
+            raise ModelError(f"the not-a-digit detector was fitted on {maps.shape[1]} convolutional features, but this "
+                             f"model has {outputs.convolutional.shape[1]}: it belongs to another model; delete "
+                             f"{ABSTENTION_FILE} beside the model to read without it")
         return candidate_scores(outputs, self.statistics)
 
     def scores(self, model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -297,7 +363,9 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
     needed = np.union1d(fit, banked)  # each training image through the network once
     train = network_outputs(model, splits.x_train[needed])
     fitted, kept = (Outputs(*(a[np.searchsorted(needed, rows)] for a in train)) for rows in (fit, banked))
-    statistics, valid = fit_statistics(fitted, splits.y_train[fit], kept, network_outputs(model, splits.x_val))
+    convolutional_rows = bank_rows(len(banked), kept.convolutional.shape[1], seed)
+    statistics, valid = fit_statistics(fitted, splits.y_train[fit], kept, network_outputs(model, splits.x_val),
+                                       convolutional_rows)
     outside = prepare_images(np.asarray(nondigits))
     tuning = candidate_scores(network_outputs(model, outside), statistics)
     areas = {name: auroc(valid[name], tuning[name]) for name in SCORES}
@@ -321,6 +389,8 @@ def save_detector(output_dir: str | os.PathLike, detector: Detector) -> Path:
     statistics = detector.statistics
     neighbour = {} if statistics.bank is None else {"bank": statistics.bank.astype(np.float16),
                                                     "standard": statistics.standard.astype(np.float64)}
+    if statistics.convolutional_bank is not None:
+        neighbour["convolutional_bank"] = statistics.convolutional_bank.astype(np.float16)
     buffer = io.BytesIO()
     np.savez(buffer, score=np.array(detector.score), threshold=np.float64(detector.threshold),
              means=statistics.means.astype(np.float64), precision=statistics.precision.astype(np.float64),
@@ -359,7 +429,8 @@ def read_detector(run_dir: str | os.PathLike) -> Detector | None:
                 raise refuse(f"more than {MAX_FILE_BYTES // 2**20} MiB once uncompressed")
         with np.load(io.BytesIO(content), allow_pickle=False) as stored:
             names = sorted(stored.files)
-            if names not in (sorted(_ARRAYS), sorted(_ARRAYS + _NEIGHBOUR_ARRAYS)):
+            if names not in (sorted(_ARRAYS), sorted(_ARRAYS + _NEIGHBOUR_ARRAYS),
+                             sorted(_ARRAYS + _NEIGHBOUR_ARRAYS + _LAYERED_ARRAYS)):
                 raise refuse(f"holds {', '.join(names) or 'nothing'}")
             arrays = {name: stored[name] for name in names}
     except ModelError:
@@ -370,9 +441,10 @@ def read_detector(run_dir: str | os.PathLike) -> Detector | None:
 
 
 def _detector_from(arrays: dict[str, np.ndarray], refuse) -> Detector:
-    with_bank = "bank" in arrays
+    with_bank, layered = "bank" in arrays, "convolutional_bank" in arrays
     score = arrays["score"]
-    if score.shape != () or score.dtype.kind != "U" or str(score) not in (SCORES if with_bank else FORMER_SCORES):
+    allowed = SCORES if layered else BANKED_SCORES if with_bank else FORMER_SCORES
+    if score.shape != () or score.dtype.kind != "U" or str(score) not in allowed:
         raise refuse(f"unknown score {str(score)[:40]!r}")
     means, precision = arrays["means"], arrays["precision"]
     if means.dtype != np.float64 or means.ndim != 2 or means.shape[0] != 10 or not 0 < means.shape[1] <= MAX_FEATURES:
@@ -392,10 +464,15 @@ def _detector_from(arrays: dict[str, np.ndarray], refuse) -> Detector:
         if bank.dtype != np.float16 or bank.ndim != 2 or not len(bank) or bank.shape[1] != means.shape[1]:
             raise refuse(f"a bank of shape {bank.shape} and type {bank.dtype}, not (images, {means.shape[1]}) "
                          "float16")
-        if standard.dtype != np.float64 or standard.shape != (2, 2) or not (standard[:, 1] > 0).all():
-            raise refuse(f"standardization of shape {standard.shape} and type {standard.dtype}, not (2, 2) floats "
-                         "with positive spreads")
-        statistics = Statistics(means, precision, bank, standard)
+        rows = 3 if layered else 2
+        if standard.dtype != np.float64 or standard.shape != (rows, 2) or not (standard[:, 1] > 0).all():
+            raise refuse(f"standardization of shape {standard.shape} and type {standard.dtype}, not ({rows}, 2) "
+                         "floats with positive spreads")
+        maps = arrays.get("convolutional_bank")
+        if maps is not None and (maps.dtype != np.float16 or maps.ndim != 2 or not len(maps) or not maps.shape[1]):
+            raise refuse(f"a convolutional bank of shape {maps.shape} and type {maps.dtype}, not (images, features) "
+                         "float16")
+        statistics = Statistics(means, precision, bank, standard, maps)
     if (not all(np.isfinite(a).all() for a in vars(statistics).values() if a is not None)
             or not all(map(math.isfinite, scalars.values()))):
         raise refuse("numbers that are not finite")

@@ -69,7 +69,7 @@ from .sweep import (
 from .tracking import untracked
 
 COPY_BACK = "DIGITLIB_COPY_BACK"  # set to 1 on a worker: always send runs back, even into a folder it can see
-MAX_RUN_BYTES = 1024**3  # a run directory is tens of MB (fast: 15, most of it the not-a-digit bank): more is not a run
+MAX_RUN_BYTES = 1024**3  # a run directory is tens of MB (fast: 32, most of it the not-a-digit banks): more is not a run
 # And it does not compress much (weights, PNGs): an archive unpacks to at most this many times its size, plus a bit.
 MAX_RATIO, MIN_RUN_LIMIT = 20, 32 * 1024**2
 MAX_RUN_FILES = 1000

@@ -125,27 +125,35 @@ def feature_width(model: keras.Model) -> int:
     return sum(int(_last_dense(network).kernel.shape[0]) for network in ensemble_members(model) or [model])
 
 
-def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> Outputs:
-    """The :class:`Outputs` of prepared images (N, 28, 28, 1). An ensemble's members' features are put side by
-    side and their logits averaged. Inference mode: augmentation and dropout are off."""
+def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 1024,
+                    convolutional: bool = True) -> Outputs:
+    """The :class:`Outputs` of prepared images (N, 28, 28, 1); without `convolutional`, those features are None
+    (many pictures' would take hundreds of MB). An ensemble's members' features are put side by side and their
+    logits averaged. Inference mode: augmentation and dropout are off."""
     import keras
 
     from ..models import ensemble_members
+    from ..train.evaluation import hidden_features
 
-    features, logits, convolutional = [], [], []
+    features, logits, maps = [], [], []
     for network in ensemble_members(model) or [model]:
         last = _last_dense(network)
         kernel, bias = (keras.ops.convert_to_numpy(w).astype(np.float64) for w in (last.kernel, last.bias))
-        two = _feature_model(network)
-        chunks = [two.predict_on_batch(images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
-        widths = [int(np.prod(shape[1:])) for shape in (two.outputs[0].shape, two.outputs[1].shape)]
-        maps, hidden = ((np.concatenate([np.asarray(chunk[i]).reshape(len(chunk[i]), -1) for chunk in chunks])
-                         if chunks else np.zeros((0, widths[i]), np.float32)) for i in (0, 1))
+        if convolutional:
+            two = _feature_model(network)
+            chunks = [two.predict_on_batch(images[start:start + batch_size])
+                      for start in range(0, len(images), batch_size)]
+            widths = [int(np.prod(tensor.shape[1:])) for tensor in two.outputs]
+            mine, hidden = ((np.concatenate([np.asarray(chunk[i]).reshape(len(chunk[i]), -1) for chunk in chunks])
+                             if chunks else np.zeros((0, widths[i]), np.float32)) for i in (0, 1))
+            maps.append(mine)
+        else:
+            hidden = hidden_features(network, images, batch_size)
         hidden = hidden.astype(np.float64)
         features.append(hidden)
-        convolutional.append(maps)
         logits.append(hidden @ kernel + bias)
-    return Outputs(np.concatenate(features, axis=1), np.mean(logits, axis=0), np.concatenate(convolutional, axis=1))
+    return Outputs(np.concatenate(features, axis=1), np.mean(logits, axis=0),
+                   np.concatenate(maps, axis=1) if convolutional else None)
 
 
 # --- the scores --------------------------------------------------------------------------------------------------
@@ -267,15 +275,14 @@ def bank_rows(images: int, features: int, seed: int = 0) -> np.ndarray:
 
 
 def fit_statistics(fit: Outputs, labels: np.ndarray, bank: Outputs, validation: Outputs,
-                   convolutional_rows: np.ndarray | None = None) -> tuple[Statistics, dict[str, np.ndarray]]:
+                   convolutional_bank: np.ndarray) -> tuple[Statistics, dict[str, np.ndarray]]:
     """The :class:`Statistics` (class means and precision of `fit`'s outputs with their `labels`, the bank of `bank`'s
-    unit-length features as float16 and of its convolutional features at `convolutional_rows` (default: all), the
+    unit-length features and of the `convolutional_bank` features (of training images too) as float16, the
     neighbour, Mahalanobis and convolutional neighbour distances standardized on `validation`'s outputs) and the
     validation pictures' scores, which the standardization computes anyway."""
     means, precision = class_statistics(unit_length(fit.features), labels)
     kept = unit_length(bank.features).astype(np.float16)
-    maps = bank.convolutional if convolutional_rows is None else bank.convolutional[convolutional_rows]
-    maps = unit_length(maps).astype(np.float16)
+    maps = unit_length(convolutional_bank).astype(np.float16)
     valid = candidate_scores(validation, Statistics(means, precision, kept))
     valid["convolutional"] = neighbour_distance(validation.convolutional, maps)
     standard = np.array([(np.mean(valid[name]), np.std(valid[name]) or 1.0)
@@ -361,11 +368,13 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
         return None  # of 40 million numbers would take minutes to invert and 300 MB to keep
     banked = bank_rows(len(splits.x_train), feature_width(model), seed)
     needed = np.union1d(fit, banked)  # each training image through the network once
-    train = network_outputs(model, splits.x_train[needed])
-    fitted, kept = (Outputs(*(a[np.searchsorted(needed, rows)] for a in train)) for rows in (fit, banked))
-    convolutional_rows = bank_rows(len(banked), kept.convolutional.shape[1], seed)
-    statistics, valid = fit_statistics(fitted, splits.y_train[fit], kept, network_outputs(model, splits.x_val),
-                                       convolutional_rows)
+    train = network_outputs(model, splits.x_train[needed], convolutional=False)
+    fitted, kept = (Outputs(train.features[at], train.logits[at])
+                    for at in (np.searchsorted(needed, rows) for rows in (fit, banked)))
+    validation = network_outputs(model, splits.x_val)
+    mapped = banked[bank_rows(len(banked), validation.convolutional.shape[1], seed)]  # these again, for their maps
+    statistics, valid = fit_statistics(fitted, splits.y_train[fit], kept, validation,
+                                       network_outputs(model, splits.x_train[mapped]).convolutional)
     outside = prepare_images(np.asarray(nondigits))
     tuning = candidate_scores(network_outputs(model, outside), statistics)
     areas = {name: auroc(valid[name], tuning[name]) for name in SCORES}

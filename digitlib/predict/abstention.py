@@ -310,7 +310,7 @@ class Detector:
 
     def all_scores(self, model: keras.Model, images: np.ndarray) -> dict[str, np.ndarray]:
         """Every candidate score of prepared images (N, 28, 28, 1)."""
-        outputs = network_outputs(model, images)
+        outputs = network_outputs(model, images, convolutional=self.statistics.convolutional_bank is not None)
         expected = self.statistics.means.shape[1]
         if outputs.features.shape[1] != expected:
             raise ModelError(f"the not-a-digit detector was fitted on {expected} features, but this model has "

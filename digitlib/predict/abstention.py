@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import os
-import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,34 +89,6 @@ def _last_dense(network: keras.Model):
     return last
 
 
-def _feature_model(network: keras.Model) -> keras.Model:
-    """A model of `network`'s own layers, all but the last, with two outputs: what its first dense layer receives
-    (flattened) and what its last layer receives. Built once per network."""
-    import keras
-
-    from ..models import leaf_layers
-
-    model = _FEATURE_MODELS.get(network)
-    if model is None:
-        leaves = leaf_layers(network)
-        first_dense = next(i for i, layer in enumerate(leaves) if isinstance(layer, keras.layers.Dense))
-        inputs = x = keras.Input(shape=network.input_shape[1:])
-        convolutional = None
-        for index, layer in enumerate(leaves[:-1]):
-            if index == first_dense:
-                convolutional = x
-            x = layer(x)
-        if convolutional is None:  # the first dense layer is the last one: it receives the last hidden features
-            convolutional = x
-        if len(convolutional.shape) > 2:  # a dense layer reads feature maps along their last axis: flatten them
-            convolutional = keras.layers.Flatten(name=f"{network.name}_convolutional_features")(convolutional)
-        model = _FEATURE_MODELS[network] = keras.Model(inputs, [convolutional, x], name=f"{network.name}_features")
-    return model
-
-
-_FEATURE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> its _feature_model
-
-
 def feature_width(model: keras.Model) -> int:
     """How many features :func:`network_outputs` gives each picture (an ensemble's members side by side)."""
     from ..models import ensemble_members
@@ -133,24 +104,16 @@ def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 10
     import keras
 
     from ..models import ensemble_members
-    from ..train.evaluation import hidden_features
+    from ..train.evaluation import layer_features
 
     features, logits, maps = [], [], []
     for network in ensemble_members(model) or [model]:
         last = _last_dense(network)
         kernel, bias = (keras.ops.convert_to_numpy(w).astype(np.float64) for w in (last.kernel, last.bias))
-        if convolutional:
-            two = _feature_model(network)
-            chunks = [two.predict_on_batch(images[start:start + batch_size])
-                      for start in range(0, len(images), batch_size)]
-            widths = [int(np.prod(tensor.shape[1:])) for tensor in two.outputs]
-            mine, hidden = ((np.concatenate([np.asarray(chunk[i]).reshape(len(chunk[i]), -1) for chunk in chunks])
-                             if chunks else np.zeros((0, widths[i]), np.float32)) for i in (0, 1))
-            maps.append(mine)
-        else:
-            hidden = hidden_features(network, images, batch_size)
+        mine, hidden = layer_features(network, images, batch_size, convolutional)
         hidden = hidden.astype(np.float64)
         features.append(hidden)
+        maps.append(mine)
         logits.append(hidden @ kernel + bias)
     return Outputs(np.concatenate(features, axis=1), np.mean(logits, axis=0),
                    np.concatenate(maps, axis=1) if convolutional else None)
@@ -227,7 +190,7 @@ def candidate_scores(outputs: Outputs, statistics: Statistics) -> dict[str, np.n
         scores = {"neighbour": neighbour_distance(outputs.features, statistics.bank), **scores}
         if statistics.standard is not None:
             scores = {"combined": _combined(scores, statistics.standard), **scores}
-            if statistics.convolutional_bank is not None and len(statistics.standard) == 3:
+            if statistics.convolutional_bank is not None:
                 distance = neighbour_distance(outputs.convolutional, statistics.convolutional_bank)
                 scores = {"layered": _layered(scores["combined"], distance, statistics.standard), **scores}
     return scores

@@ -72,26 +72,40 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: in
     return np.concatenate(chunks) if chunks else np.zeros((0, len(DIGITS)), dtype=np.float32)
 
 
-_HIDDEN_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> its hidden-layer model
+_FEATURE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> its _feature_model
 
 
 def hidden_features(network: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """(N, d) float32: what the last layer of `network` (one network, not an ensemble) receives for prepared
-    images, in inference mode (augmentation and dropout off).
+    images, in inference mode (augmentation and dropout off)."""
+    return layer_features(network, images, batch_size, convolutional=False)[1]
+
+
+def layer_features(network: keras.Model, images: np.ndarray, batch_size: int = 1024,
+                   convolutional: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+    """(convolutional (N, c), hidden (N, d)) float32 of prepared images, in inference mode: what the first dense
+    layer of `network` (one network, not an ensemble) receives, flattened (None without `convolutional`: many
+    pictures' would take hundreds of MB), and what its last layer receives.
 
     Runs a model made of the network's own layers, all but the last, through ``predict_on_batch``: one compiled
     function, built once per network, instead of calling each layer eagerly for every batch.
     """
-    hidden = _HIDDEN_MODELS.get(network)
-    if hidden is None:
-        hidden = _HIDDEN_MODELS[network] = _hidden_model(network)
-    chunks = [np.asarray(hidden.predict_on_batch(batch)).reshape(len(batch), -1)
-              for batch in (images[start:start + batch_size] for start in range(0, len(images), batch_size))]
-    return np.concatenate(chunks) if chunks else np.zeros((0, int(np.prod(hidden.output_shape[1:]))), np.float32)
+    model = _FEATURE_MODELS.get(network)
+    if model is None:
+        model = _FEATURE_MODELS[network] = _feature_model(network)
+    chunks = [model.predict_on_batch(images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
+
+    def stacked(output: int) -> np.ndarray:
+        if not chunks:
+            return np.zeros((0, int(np.prod(model.outputs[output].shape[1:]))), np.float32)
+        return np.concatenate([np.asarray(chunk[output]).reshape(len(chunk[output]), -1) for chunk in chunks])
+
+    return (stacked(0) if convolutional else None), stacked(1)
 
 
-def _hidden_model(network: keras.Model) -> keras.Model:
-    """A model of `network`'s own layers, all but the last, from its input to what the last layer receives."""
+def _feature_model(network: keras.Model) -> keras.Model:
+    """A model of `network`'s own layers, all but the last, with two outputs: what its first dense layer receives
+    (flattened) and what its last layer receives."""
     import keras
 
     from ..models import leaf_layers
@@ -99,10 +113,19 @@ def _hidden_model(network: keras.Model) -> keras.Model:
     leaves = leaf_layers(network)
     if len(leaves) < 2:
         raise ValueError(f"{network.name}: the model has no hidden layer to take features from")
+    dense = [i for i, layer in enumerate(leaves) if isinstance(layer, keras.layers.Dense)]
+    first_dense = dense[0] if dense else len(leaves) - 1
     inputs = x = keras.Input(shape=network.input_shape[1:])
-    for layer in leaves[:-1]:
+    convolutional = None
+    for index, layer in enumerate(leaves[:-1]):
+        if index == first_dense:
+            convolutional = x
         x = layer(x)
-    return keras.Model(inputs, x, name=f"{network.name}_hidden")
+    if convolutional is None:  # the first dense layer is the last one: it receives the last hidden features
+        convolutional = x
+    if len(convolutional.shape) > 2:  # a dense layer reads feature maps along their last axis: flatten them
+        convolutional = keras.layers.Flatten(name=f"{network.name}_convolutional_features")(convolutional)
+    return keras.Model(inputs, [convolutional, x], name=f"{network.name}_features")
 
 
 def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> Evaluation:

@@ -170,6 +170,7 @@ bench: $(BENCH_STAMP)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/time_to_accuracy.py
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/inference.py
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/end_to_end.py --runs 3
+	$(BIN)/python bench/allocator.py --runs 3
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/representation.py --repeats 3
 	$(BIN)/python bench/backends.py --seeds 3
 	$(BIN)/python bench/cluster.py --repeats 2

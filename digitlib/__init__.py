@@ -23,10 +23,13 @@ import os as _os
 from importlib import import_module as _import_module
 
 from .backends import gpu_defaults as _gpu_defaults
+from .backends import keep_freed_memory as _keep_freed_memory
 
 # A notebook opened by hand imports digitlib before Keras: on a GPU, it takes memory as it needs it and
-# runs deterministic kernels too, as a run started by `digitlib report` does.
+# runs deterministic kernels too, as a run started by `digitlib report` does; and on glibc, TensorFlow's training
+# steps reuse freed memory instead of faulting it in again.
 _os.environ.update(_gpu_defaults())
+_keep_freed_memory()
 
 __version__ = "0.1.0"
 

@@ -16,6 +16,7 @@ from digitlib.backends import (
     choose_backend,
     configured_backend,
     gpu_defaults,
+    keep_freed_memory,
     kernel_environment,
     native_log_defaults,
 )
@@ -89,6 +90,49 @@ def test_importing_digitlib_asks_for_gpu_memory_on_demand_and_sleeping_openmp_be
     environment = {k: v for k, v in os.environ.items() if k not in ("XLA_PYTHON_CLIENT_PREALLOCATE", "OMP_WAIT_POLICY")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True)
     assert done.stdout.split() == ["false", "PASSIVE", "False", "False"]
+
+
+# A worker thread (TensorFlow's steps run in its thread pool, with heaps of their own) allocates four blocks of 12 MiB,
+# writes them and frees them, six times: how many pages each round faulted in.
+REUSE = """
+import ctypes, resource, sys, threading
+if sys.argv[1] == "digitlib":
+    import digitlib
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes, libc.memset.argtypes = [ctypes.c_void_p], [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+faults = []
+def rounds(size=12 * 2**20):
+    for _ in range(6):
+        before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+        blocks = [libc.malloc(size) for _ in range(4)]
+        for block in blocks:
+            libc.memset(block, 1, size)
+        for block in blocks:
+            libc.free(block)
+        faults.append(resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before)
+worker = threading.Thread(target=rounds)
+worker.start()
+worker.join()
+print(*faults)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc and per-thread page faults: Linux")
+def test_importing_digitlib_makes_glibc_keep_freed_memory_for_the_next_training_step():
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+
+    def faults(*argument: str) -> list[int]:
+        done = subprocess.run([sys.executable, "-c", REUSE, *argument], capture_output=True, text=True,
+                              env=environment, check=True)
+        return [int(n) for n in done.stdout.split()]
+
+    pages = 4 * 12 * 2**20 // 4096
+    plain, kept = faults("plain"), faults("digitlib")
+    assert min(plain[1:]) > pages // 2  # glibc's own settings: each round faults its 48 MiB in again
+    assert kept[0] > pages // 2 and max(kept[1:]) < pages // 20  # kept: the first round only
+    assert keep_freed_memory({**environment, "MALLOC_TOP_PAD_": "0"}) is False  # the user's own tuning wins
+    assert keep_freed_memory({**environment, "GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}) is False
 
 
 def test_bad_backends_on_the_command_line_are_usage_errors_that_create_nothing(tmp_path):

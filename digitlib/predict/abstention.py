@@ -331,7 +331,8 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
         return None  # of 40 million numbers would take minutes to invert and 300 MB to keep
     banked = bank_rows(len(splits.x_train), feature_width(model), seed)
     needed = np.union1d(fit, banked)  # each training image through the network once
-    train = network_outputs(model, splits.x_train[needed], convolutional=False)
+    every = len(needed) == len(splits.x_train)  # fast: the bank keeps them all; no 170 MB copy of the images
+    train = network_outputs(model, splits.x_train if every else splits.x_train[needed], convolutional=False)
     fitted, kept = (Outputs(train.features[at], train.logits[at])
                     for at in (np.searchsorted(needed, rows) for rows in (fit, banked)))
     validation = network_outputs(model, splits.x_val)

@@ -87,8 +87,10 @@ def test_the_neighbour_score_is_the_cosine_distance_to_the_nearest_bank_vector_a
     bank = unit_length(rng.normal(size=(50, 6))).astype(np.float16)
     probe = np.stack([bank[7] * 3.0, bank[7] + 0.3 * bank[9], -bank[7]]).astype(np.float64)  # on, near, opposite
     expected = 1 - np.max(unit_length(probe) @ bank.T.astype(np.float64), axis=1)
-    assert neighbour_distance(probe, bank, chunk=2) == pytest.approx(expected, abs=1e-3)
+    assert neighbour_distance(probe, bank, block_bytes=2 * 50 * 4) == pytest.approx(expected, abs=1e-3)  # 2 rows
+    assert neighbour_distance(probe, bank, block_bytes=1) == pytest.approx(expected, abs=1e-3)  # a row at a time
     assert neighbour_distance(probe, bank)[0] == pytest.approx(0.0, abs=1e-3)  # a bank vector itself: distance 0
+    assert neighbour_distance(probe[:0], bank).shape == (0,)
     means = unit_length(rng.normal(size=(10, 6)))
     standard = np.array([[0.1, 0.5], [0.2, 2.0]])
     scores = candidate_scores(Outputs(probe, rng.normal(size=(3, 10))), Statistics(means, np.eye(6), bank, standard))

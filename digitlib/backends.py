@@ -47,7 +47,7 @@ PASSIVE_OPENMP = {"OMP_WAIT_POLICY": "PASSIVE"}
 # Set with mallopt when digitlib is imported; where the user has tuned malloc ($MALLOC_TOP_PAD_,
 # $MALLOC_MMAP_THRESHOLD_, $GLIBC_TUNABLES' glibc.malloc), or the C library is not glibc, nothing changes.
 KEPT_FREE_BYTES = 64 * 2**20
-HEAP_BLOCK_BYTES = 32 * 2**20  # glibc's largest mmap threshold on 64-bit systems
+HEAP_BLOCK_BYTES = 32 * 2**20  # as far as glibc itself would raise its mmap threshold (64-bit)
 _M_TOP_PAD, _M_MMAP_THRESHOLD = -2, -3  # malloc.h
 
 

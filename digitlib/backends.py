@@ -41,7 +41,7 @@ PASSIVE_OPENMP = {"OMP_WAIT_POLICY": "PASSIVE"}
 # glibc's malloc hands the free memory at the top of a heap back to the kernel at once, and above 128 KiB it maps
 # each block afresh. TensorFlow frees each training step's tensors and allocates them again in the next step,
 # from several threads' heaps: every step then faults its memory in again, page by page. In an epoch of `fast` on
-# a 2-core VM that was 6.4 million page faults and 23 s of system time, the epoch 30 s against 19-20 s with glibc
+# a 2-core VM that was 6.2 million page faults and 21 s of system time, the epoch 31.4 s against 20.0 s with glibc
 # keeping up to :data:`KEPT_FREE_BYTES` at each heap's top for the next step and serving blocks up to
 # :data:`HEAP_BLOCK_BYTES` from the heap (bench/results/allocator.md). The same numbers come out either way.
 # Set with mallopt when digitlib is imported; where the user has tuned malloc ($MALLOC_TOP_PAD_,

@@ -162,9 +162,10 @@ def neighbour_distance(features: np.ndarray, bank: np.ndarray, block_bytes: int 
     rows = min(len(unit), max(1, block_bytes // (4 * max(len(bank), 1))))
     similarity, nearest = np.empty((rows, len(bank)), dtype=np.float32), np.empty(len(unit), dtype=np.float32)
     for start in range(0, len(unit), rows):
-        block = similarity[:len(unit[start:start + rows])]
-        np.matmul(unit[start:start + rows], bank.T, out=block)
-        block.max(axis=1, out=nearest[start:start + len(block)])
+        part = unit[start:start + rows]
+        block = similarity[:len(part)]
+        np.matmul(part, bank.T, out=block)
+        block.max(axis=1, out=nearest[start:start + len(part)])
     return 1.0 - nearest.astype(np.float64)
 
 

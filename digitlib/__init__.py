@@ -42,6 +42,7 @@ _EXPORTS = {
     "train.data": ["DataError", "MNIST", "load_mnist"],
     "train.prepare": ["Splits", "prepare_images", "prepare_splits", "split_validation"],
     "train.training": ["TrainingResult", "fit_model", "set_reproducible"],
+    "train.on_device": ["DeviceFit", "fit_on_device"],
     "train.ensemble": ["train_network"],
     "train.evaluation": ["Evaluation", "evaluate_members", "evaluate_model", "evaluate_predictions",
                          "per_class_metrics", "predict_probabilities"],

@@ -175,8 +175,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/backends.py --seeds 3
 	$(BIN)/python bench/cluster.py --repeats 2
 
-# On a GPU machine (JAX from the machine, the rest from a wheelhouse): the default report, the smoke sweep,
-# two runs sharing the card and strong, written to bench/results/gpu.md.
+# On a GPU machine (JAX from the machine, the rest from a wheelhouse): the sprint to 99% with the data on the
+# card, the default report, the smoke sweep, two runs sharing the card and strong, written to bench/results/gpu.md.
 .PHONY: bench-gpu
 bench-gpu: $(REPORT_STAMP)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/gpu.py

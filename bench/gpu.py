@@ -144,25 +144,32 @@ def first_reaching(run: dict) -> float | None:
     return next((s for s, a in zip(run["seconds"], run["val_accuracy"]) if a >= THRESHOLD), None)
 
 
+def tuning_runs(tuning: list[dict], schedule) -> list[dict]:
+    """The tuning runs of one schedule, in seed order."""
+    return [run for run in tuning if run.get("schedule") == list(schedule)]
+
+
+def choose_schedule(tuning: list[dict]) -> tuple[list, str]:
+    """The schedule that reached 99.0% validation accuracy soonest (median over the tuning seeds after the first,
+    which compiled) among those that got every tuning seed there; else, said so, the one with the best worst seed."""
+    scores = []
+    for schedule in SPRINT_SCHEDULES:
+        reached = [first_reaching(run) for run in tuning_runs(tuning, schedule)]
+        if len(reached) == len(TUNING_SEEDS) and None not in reached:
+            scores.append((median(reached[1:]), schedule))
+    if scores:
+        return list(min(scores)[1]), ""
+    best = max(SPRINT_SCHEDULES, key=lambda schedule: min(
+        (max(run["val_accuracy"]) for run in tuning_runs(tuning, schedule)), default=0.0))
+    return list(best), "no schedule reached 99.0% validation accuracy for every tuning seed"
+
+
 def sprint(work: Path) -> dict:
     """Choose the schedule on validation (seeds 10-12), then time it on seeds 0-4: cold cache, then warm."""
     toy = {"train_limit": 3000, "test_limit": 500} if TOY else {}
     tuning = sprint_runs([[*schedule, seed] for schedule in SPRINT_SCHEDULES for seed in TUNING_SEEDS],
                          work / "tuning-cache", **toy)
-    scores = []
-    for schedule in SPRINT_SCHEDULES:
-        runs = [run for run in tuning if run.get("schedule") == list(schedule)]
-        reached = [first_reaching(run) for run in runs]
-        if len(runs) == len(TUNING_SEEDS) and None not in reached:
-            scores.append((median(reached[1:]), schedule))  # the first seed compiled; the others loaded from the cache
-    threshold_note = ""
-    if not scores:  # no schedule got every tuning seed there: time the one with the best worst seed anyway
-        threshold_note = "no schedule reached 99.0% validation accuracy for every tuning seed"
-        best = max(SPRINT_SCHEDULES, key=lambda schedule: min(
-            max(run["val_accuracy"]) for run in tuning if run.get("schedule") == list(schedule)) if any(
-            run.get("schedule") == list(schedule) for run in tuning) else 0.0)
-        scores.append((None, best))
-    chosen = list(min(scores, key=lambda score: score[0] if score[0] is not None else 0.0)[1])
+    chosen, threshold_note = choose_schedule(tuning)
     print(f"[gpu bench] sprint schedule (epochs, batch, learning rate): {chosen}", file=sys.stderr, flush=True)
     request = {"stop_at": THRESHOLD, "test": True, "on_device": True, **toy}
     cold = sprint_runs([[*chosen, SPRINT_SEEDS[0]]], work / "sprint-cache", **request)
@@ -188,7 +195,7 @@ def sprint_notes(measured: dict) -> str:
               "| schedule (epochs, batch, peak rate) | validation accuracy after each epoch, per tuning seed | "
               "seconds to 99.0% (seeds after the first, median) |", "|---|---|---|"]
     for schedule in measured["schedules"]:
-        runs = [run for run in measured["tuning"] if run.get("schedule") == list(schedule)]
+        runs = tuning_runs(measured["tuning"], schedule)
         reached = [first_reaching(run) for run in runs]
         timed = [r for r in reached[1:] if r is not None]
         lines.append(f"| {tuple(schedule)} | " + "; ".join(

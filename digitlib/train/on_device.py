@@ -35,10 +35,13 @@ class DeviceFit:
     """What :func:`fit_on_device` did: epochs run, each epoch's validation accuracy and seconds (from the call's
     start to that epoch's accuracy on the host), and the epoch that first reached `stop_at` (None if none did)."""
 
-    epochs: int
     val_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     reached_at: int | None = None
+
+    @property
+    def epochs(self) -> int:
+        return len(self.val_accuracy)
 
     @property
     def train_seconds(self) -> float:
@@ -127,12 +130,12 @@ def fit_on_device(model: keras.Model, splits: Splits, *, epochs: int, batch_size
     state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
              [v.value for v in optimizer.variables])
     keys = jax.random.split(jax.random.key(seed), epochs)
-    fit = DeviceFit(epochs=0)
+    fit = DeviceFit()
     for index in range(epochs):
         state = epoch(state, keys[index])
         accuracy = int(val_correct(state[0], state[1], x_val, y_val)) / len(splits.x_val)
-        fit.epochs, fit.val_accuracy, fit.seconds = index + 1, [*fit.val_accuracy, accuracy], [
-            *fit.seconds, time.perf_counter() - started]
+        fit.val_accuracy.append(accuracy)
+        fit.seconds.append(time.perf_counter() - started)
         if stop_at is not None and accuracy >= stop_at:
             fit.reached_at = index + 1
             break

@@ -1,6 +1,7 @@
 """The runner's bookkeeping: run ids, directories, atomic files, the index and failures."""
 
 import json
+import logging
 import os
 import re
 from datetime import UTC, datetime
@@ -352,3 +353,34 @@ def test_a_stop_signal_as_the_record_is_written_still_leaves_the_run_interrupted
                    stream=open(os.devnull, "w"))
     [record] = [json.loads(p.read_text()) for p in (tmp_path / "reports").glob("*/run.json")]
     assert record["status"] == "interrupted" and "--resume" in record["error"]
+
+
+def test_an_interrupted_runs_dead_kernel_cell_is_not_reported_by_asyncio(caplog):
+    """The cell task papermill left behind when a run was interrupted ends with DeadKernelError; once the run
+    stopped, asyncio collects it without printing a traceback. Other unretrieved errors are still reported."""
+    import asyncio
+    import gc
+
+    from nbclient.exceptions import DeadKernelError
+
+    from digitlib.run.runner import quiet_stopped_kernel_cells
+
+    async def fails_with(error):
+        raise error
+
+    def leave_unretrieved(error):
+        async def start_and_drop():
+            task = asyncio.ensure_future(fails_with(error))
+            await asyncio.sleep(0)
+            assert task.done()
+        asyncio.run(start_and_drop())
+        gc.collect()
+
+    quiet_stopped_kernel_cells()
+    quiet_stopped_kernel_cells()  # once per process, however often
+    assert sum(type(f).__name__ == "_StoppedKernelCells" for f in logging.getLogger("asyncio").filters) == 1
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        leave_unretrieved(DeadKernelError("Kernel died"))
+        leave_unretrieved(ValueError("a real bug"))
+    reported = [record.exc_info[1] for record in caplog.records if record.exc_info]
+    assert [type(error) for error in reported] == [ValueError]

@@ -10,6 +10,7 @@ the newest successful run that trained a model.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sys
 import tempfile
@@ -105,6 +106,24 @@ class _Output:
             self.stream.flush()
         except BrokenPipeError:
             raise ReaderGone from None
+
+
+class _StoppedKernelCells(logging.Filter):
+    """Keeps asyncio quiet about a cell whose kernel an interrupted run stopped: the cell's task ends with nbclient's
+    DeadKernelError after papermill has given up on it, and asyncio would print that unretrieved exception, with a
+    traceback, when the task is collected (`digitlib report | head -3` sometimes did)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from nbclient.exceptions import DeadKernelError
+
+        return not (record.exc_info and isinstance(record.exc_info[1], DeadKernelError))
+
+
+def quiet_stopped_kernel_cells() -> None:
+    """From now on, asyncio's log leaves out cells whose kernel died (once per process, however often called)."""
+    log = logging.getLogger("asyncio")
+    if not any(isinstance(existing, _StoppedKernelCells) for existing in log.filters):
+        log.addFilter(_StoppedKernelCells())
 
 
 MAX_NOTEBOOK_BYTES = 64_000_000  # an executed report, its figures embedded, takes a few MB (0.8 MB: a quick one)
@@ -354,6 +373,7 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
     except KeyboardInterrupt as interrupt:
         cause = "the reader of its output went away" if isinstance(interrupt, ReaderGone) else "Ctrl-C or SIGTERM"
         status, error = "interrupted", f"interrupted ({cause}); digitlib report --resume continues it"
+        quiet_stopped_kernel_cells()
         raise
     except TimeoutError as exception:  # nbclient's CellTimeoutError
         status, error = "timed out", f"a cell ran longer than the {timeout:g} s timeout ({exception})"

@@ -36,10 +36,15 @@ def centre_of_mass(digit):
     return (rows * weights).sum() / weights.sum(), (columns * weights).sum() / weights.sum()
 
 
+def inked(digit, level=64):
+    """Rows and columns of the ink, leaving out the soft edge mnist_style gives every stroke."""
+    return np.nonzero(digit > level)
+
+
 def test_dark_on_light_becomes_white_on_black_in_a_20px_box_centred_by_mass():
     digit = mnist_style(Image.fromarray(bar()))
     assert digit.shape == (28, 28) and digit.dtype == np.uint8
-    rows, columns = np.nonzero(digit)
+    rows, columns = inked(digit)
     assert rows.max() - rows.min() + 1 == 20  # the longer side is 20 px
     assert 3 <= columns.max() - columns.min() + 1 <= 5  # 40/200 of 20 px, aspect ratio kept
     assert digit.max() == 255 and digit[0, 0] == 0  # bright ink, black field
@@ -64,7 +69,7 @@ def test_faint_background_noise_is_suppressed():
     rng = np.random.default_rng(0)
     noisy = bar().astype(int) + rng.integers(-15, 16, size=(400, 300))
     digit = mnist_style(Image.fromarray(np.uint8(np.clip(noisy, 0, 255))))
-    rows, columns = np.nonzero(digit)
+    rows, columns = inked(digit)
     assert rows.max() - rows.min() + 1 == 20 and columns.max() - columns.min() + 1 <= 6
 
 
@@ -72,8 +77,20 @@ def test_transparent_background_is_composited_on_white():
     rgba = np.zeros((200, 200, 4), np.uint8)  # fully transparent, black "behind"
     rgba[50:150, 90:110] = (10, 10, 80, 255)  # opaque blue ink
     digit = mnist_style(Image.fromarray(rgba, "RGBA"))
-    rows, _ = np.nonzero(digit)
+    rows, _ = inked(digit)
     assert rows.max() - rows.min() + 1 == 20 and digit[0, 0] == 0
+
+
+def test_a_thin_line_gets_the_soft_edge_and_some_of_the_width_of_mnist_strokes():
+    thin = bar(box=(100, 148, 300, 152))  # 4 of 200 px: 0.4 px once the bar is 20 px tall
+    digit = mnist_style(Image.fromarray(thin)).astype(int)
+    middle = digit[13]  # a row across the bar
+    centre = int(np.argmax(middle))
+    assert middle[centre] == 255  # full ink at its centre line
+    assert 16 < middle[centre - 1] < 128 and 16 < middle[centre + 1] < 128  # wider, its edges soft
+    assert (middle > 0).sum() == 3
+    assert np.allclose(centre_of_mass(digit), (13.5, 13.5), atol=0.6)  # blurring moves no mass
+    assert digit[0, 0] == 0 and digit[:, :5].max() == 0  # the paper stays black
 
 
 @pytest.mark.parametrize("mode", ["P", "CMYK", "RGB", "LA", "1"])

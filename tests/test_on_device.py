@@ -48,6 +48,39 @@ def test_same_seed_same_weights_and_a_step_per_call_learns_as_well(small_splits)
     assert whole.val_accuracy == pytest.approx(first.val_accuracy, abs=0.02)
 
 
+@pytest.mark.jax
+@pytest.mark.full  # two fits, one interrupted: ~20 s
+def test_an_interrupted_fit_leaves_a_model_that_still_predicts(small_splits):
+    """Ctrl-C lands wherever it lands (between steps, or inside a call that was given the state and so gave it up):
+    the model gets the values of the last finished step or keeps its own, and either way its buffers are alive."""
+    import signal
+    import time
+
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return  # the refusal is checked above
+    set_reproducible(1)
+    model = build_model("fast-plain")
+    started = time.perf_counter()
+    fit_on_device(model, small_splits, epochs=1, batch_size=64, learning_rate=0.01, whole_epochs=False)
+    one_epoch = time.perf_counter() - started  # compiling included, as in every call
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 2 * one_epoch)  # well into training: the first call donated long ago
+        with pytest.raises(KeyboardInterrupt):
+            fit_on_device(model, small_splits, epochs=1000, batch_size=64, learning_rate=0.01, whole_epochs=False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    predicted = model.predict(small_splits.x_val, verbose=0)  # before: "Array has been deleted"
+    assert np.isfinite(predicted).all() and np.mean(predicted.argmax(axis=1) == small_splits.y_val) > 0.3
+
+
 def test_bad_plans_get_one_clear_line(small_splits):
     model = build_model("seed")
     with pytest.raises(ValueError, match="at least one epoch and one whole batch"):

@@ -54,7 +54,9 @@ def fit_on_device(model: keras.Model, splits: Splits, *, epochs: int, batch_size
     """Train the built `model` on `splits`' training images with Adam (the learning rate and schedule of
     :func:`digitlib.train.training.learning_rate_schedule`, over the planned `epochs`), each epoch shuffled on the
     device and cut into whole batches of `batch_size` (the last, partial batch is left out). Stops after the first
-    epoch whose validation accuracy reaches `stop_at`. The trained values are written back into `model`.
+    epoch whose validation accuracy reaches `stop_at`. The trained values are written back into `model`; an
+    interrupted fit (Ctrl-C, an error) writes back those of the last compiled call that finished, or leaves `model` as
+    it was.
 
     The clock runs from the call (the data already on the device or not) to the last epoch's validation accuracy
     on the host: it includes tracing and compiling, or loading the compiled programs from JAX's persistent
@@ -111,7 +113,7 @@ def fit_on_device(model: keras.Model, splits: Splits, *, epochs: int, batch_size
         if whole_epochs:
             return run_epoch(state, order, x_train, y_train)
         for positions in order:
-            state = run_step(state, positions, x_train, y_train)
+            state = finished[0] = run_step(state, positions, x_train, y_train)
         return state
 
     val_steps = -(-len(splits.x_val) // EVAL_BATCH)
@@ -127,18 +129,25 @@ def fit_on_device(model: keras.Model, splits: Splits, *, epochs: int, batch_size
 
         return jax.lax.scan(count, jnp.int32(0), (images, labels))[0]
 
-    state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-             [v.value for v in optimizer.variables])
+    # Copies: each call donates the state it is given, and the model's own buffers must outlive an interrupted fit.
+    state = jax.tree.map(jnp.copy, ([v.value for v in model.trainable_variables],
+                                    [v.value for v in model.non_trainable_variables],
+                                    [v.value for v in optimizer.variables]))
+    finished = [state]  # the state the last finished call returned
     keys = jax.random.split(jax.random.key(seed), epochs)
     fit = DeviceFit()
-    for index in range(epochs):
-        state = epoch(state, keys[index])
-        accuracy = int(val_correct(state[0], state[1], x_val, y_val)) / len(splits.x_val)
-        fit.val_accuracy.append(accuracy)
-        fit.seconds.append(time.perf_counter() - started)
-        if stop_at is not None and accuracy >= stop_at:
-            fit.reached_at = index + 1
-            break
-    for variable, value in zip(model.trainable_variables + model.non_trainable_variables, state[0] + state[1]):
-        variable.assign(value)
+    try:
+        for index in range(epochs):
+            state = finished[0] = epoch(state, keys[index])
+            accuracy = int(val_correct(state[0], state[1], x_val, y_val)) / len(splits.x_val)
+            fit.val_accuracy.append(accuracy)
+            fit.seconds.append(time.perf_counter() - started)
+            if stop_at is not None and accuracy >= stop_at:
+                fit.reached_at = index + 1
+                break
+    finally:  # unless a call was interrupted after it was given that state (donated, so gone)
+        values = finished[0][0] + finished[0][1]
+        if not any(value.is_deleted() for value in values):
+            for variable, value in zip(model.trainable_variables + model.non_trainable_variables, values):
+                variable.assign(value)
     return fit

@@ -258,6 +258,17 @@ def test_the_feature_width_is_what_the_network_gives_each_picture(trained, small
     assert outputs.convolutional.shape == (3, first_dense.kernel.shape[0])  # what the first dense layer reads
 
 
+def test_the_convolutional_features_of_chosen_rows_are_those_rows_of_all(trained, small_splits):
+    model, _ = trained
+    images = small_splits.x_test[:50]
+    every = network_outputs(model, images, batch_size=16)
+    rows = np.array([0, 3, 15, 16, 17, 40, 49])  # within and across the 16-image chunks
+    chosen = network_outputs(model, images, batch_size=16, convolutional=rows)
+    np.testing.assert_array_equal(chosen.convolutional, every.convolutional[rows])
+    np.testing.assert_array_equal(chosen.features, every.features)
+    assert network_outputs(model, images, convolutional=False).convolutional is None
+
+
 def test_fitting_sets_the_threshold_on_validation_digits_and_saves_the_detector(trained, small_splits, tmp_path):
     from digitlib.synthetic.nondigits import nondigit_set
 

@@ -97,10 +97,11 @@ def feature_width(model: keras.Model) -> int:
 
 
 def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 1024,
-                    convolutional: bool = True) -> Outputs:
+                    convolutional: bool | np.ndarray = True) -> Outputs:
     """The :class:`Outputs` of prepared images (N, 28, 28, 1); without `convolutional`, those features are None
-    (many pictures' would take hundreds of MB). An ensemble's members' features are put side by side and their
-    logits averaged. Inference mode: augmentation and dropout are off."""
+    (many pictures' would take hundreds of MB); given sorted positions of `images`, they are those rows' only. An
+    ensemble's members' features are put side by side and their logits averaged. Inference mode: augmentation and
+    dropout are off."""
     import keras
 
     from ..models import ensemble_members
@@ -118,7 +119,7 @@ def network_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 10
     if len(features) == 1:  # one network: its arrays as they are, not copies
         return Outputs(features[0], logits[0], maps[0])
     return Outputs(np.concatenate(features, axis=1), np.mean(logits, axis=0),
-                   np.concatenate(maps, axis=1) if convolutional else None)
+                   None if maps[0] is None else np.concatenate(maps, axis=1))
 
 
 # --- the scores --------------------------------------------------------------------------------------------------
@@ -341,16 +342,16 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
         return None
     if feature_width(model) > MAX_FEATURES:  # strong's 6,272: a covariance
         return None  # of 40 million numbers would take minutes to invert and 300 MB to keep
+    validation = network_outputs(model, splits.x_val)
     banked = bank_rows(len(splits.x_train), feature_width(model), seed)
+    mapped = banked[bank_rows(len(banked), validation.convolutional.shape[1], seed)]  # the second bank's images
     needed = np.union1d(fit, banked)  # each training image through the network once
     every = len(needed) == len(splits.x_train)  # fast: the bank keeps them all; no 170 MB copy of the images
-    train = network_outputs(model, splits.x_train if every else splits.x_train[needed], convolutional=False)
+    train = network_outputs(model, splits.x_train if every else splits.x_train[needed],
+                            convolutional=np.searchsorted(needed, mapped))
     fitted, kept = (Outputs(train.features[at], train.logits[at])
                     for at in (np.searchsorted(needed, rows) for rows in (fit, banked)))
-    validation = network_outputs(model, splits.x_val)
-    mapped = banked[bank_rows(len(banked), validation.convolutional.shape[1], seed)]  # these again, for their maps
-    statistics, valid = fit_statistics(fitted, splits.y_train[fit], kept, validation,
-                                       network_outputs(model, splits.x_train[mapped]).convolutional)
+    statistics, valid = fit_statistics(fitted, splits.y_train[fit], kept, validation, train.convolutional)
     outside = prepare_images(np.asarray(nondigits))
     tuning = candidate_scores(network_outputs(model, outside), statistics)
     areas = {name: auroc(valid[name], tuning[name]) for name in SCORES}

@@ -82,10 +82,11 @@ def hidden_features(network: keras.Model, images: np.ndarray, batch_size: int = 
 
 
 def layer_features(network: keras.Model, images: np.ndarray, batch_size: int = 1024,
-                   convolutional: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+                   convolutional: bool | np.ndarray = True) -> tuple[np.ndarray | None, np.ndarray]:
     """(convolutional (N, c), hidden (N, d)) float32 of prepared images, in inference mode: what the first dense
     layer of `network` (one network, not an ensemble) receives, flattened (None without `convolutional`: many
-    pictures' would take hundreds of MB), and what its last layer receives.
+    pictures' would take hundreds of MB; given sorted positions of `images`, those rows only), and what its last
+    layer receives.
 
     Runs a model made of the network's own layers, all but the last, through ``predict_on_batch``: one compiled
     function, built once per network, instead of calling each layer eagerly for every batch.
@@ -93,14 +94,20 @@ def layer_features(network: keras.Model, images: np.ndarray, batch_size: int = 1
     model = _FEATURE_MODELS.get(network)
     if model is None:
         model = _FEATURE_MODELS[network] = _feature_model(network)
-    chunks = [model.predict_on_batch(images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
+    rows = None if isinstance(convolutional, bool) else np.asarray(convolutional, dtype=np.int64)
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        maps, hidden = model.predict_on_batch(images[start:start + batch_size])
+        if rows is not None:  # the chunk's share of the rows asked for
+            maps = np.asarray(maps)[rows[(rows >= start) & (rows < start + batch_size)] - start]
+        chunks.append((maps, hidden))
 
     def stacked(output: int) -> np.ndarray:
         if not chunks:
             return np.zeros((0, int(np.prod(model.outputs[output].shape[1:]))), np.float32)
         return np.concatenate([np.asarray(chunk[output]).reshape(len(chunk[output]), -1) for chunk in chunks])
 
-    return (stacked(0) if convolutional else None), stacked(1)
+    return (stacked(0) if rows is not None or convolutional else None), stacked(1)
 
 
 def _feature_model(network: keras.Model) -> keras.Model:

@@ -5,9 +5,12 @@ file: running a notebook in JupyterLab saves outputs into the working file, and 
 for notebooks (.gitattributes, scripts/git-filters), keeps them out of the index.
 """
 
+import importlib.util
 import json
 import shutil
 import subprocess
+import sys
+from importlib.machinery import SourceFileLoader
 
 import pytest
 
@@ -16,8 +19,8 @@ from conftest import REPOSITORY, missing
 NOTEBOOKS = sorted((REPOSITORY / "notebooks").glob("*.ipynb"))
 
 
-def stored_notebook(path) -> dict:
-    """The notebook at `path` as git's index holds it; skips where there is no git or no repository
+def stored_text(path) -> bytes:
+    """The notebook at `path` as git's index holds it, its bytes; skips where there is no git or no repository
     (an installed wheel's tests, an unpacked source archive)."""
     if shutil.which("git") is None:
         missing("git is not installed: the notebooks as stored in git cannot be read")
@@ -26,9 +29,14 @@ def stored_notebook(path) -> dict:
                             capture_output=True, text=True)
     if inside.returncode != 0:
         pytest.skip(f"{REPOSITORY} is not a git work tree ({inside.stderr.strip() or inside.stdout.strip()})")
-    stored = subprocess.run(["git", "-C", str(REPOSITORY), "show", f":{name}"], capture_output=True, text=True)
-    assert stored.returncode == 0, f"{name} is not in git's index ({stored.stderr.strip()}): git add {name}"
-    return json.loads(stored.stdout)
+    stored = subprocess.run(["git", "-C", str(REPOSITORY), "show", f":{name}"], capture_output=True)
+    assert stored.returncode == 0, f"{name} is not in git's index ({stored.stderr.decode().strip()}): git add {name}"
+    return stored.stdout
+
+
+def stored_notebook(path) -> dict:
+    """The notebook at `path` as git's index holds it."""
+    return json.loads(stored_text(path))
 
 
 def carrying_outputs(notebook: dict) -> list[str]:
@@ -62,3 +70,22 @@ def test_a_notebook_with_outputs_is_named_with_its_cells():
                           {"cell_type": "code", "source": ["print(x)"], "outputs": [{"output_type": "stream"}],
                            "execution_count": 3}]}
     assert carrying_outputs(notebook) == ["cell 3 ('print(x)')"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_as_the_clean_filter_writes_it(path):
+    """Else git's clean filter (nbstripout, as scripts/git-filters sets it) rewrites it on every `git status`, and a
+    fresh clone shows a notebook nobody touched as modified: for instance a cell's source edited by hand with two
+    lines in one list item."""
+    if importlib.util.find_spec("nbstripout") is None:
+        missing("nbstripout is not installed (the lab extra): pip install -e '.[lab]'")
+    loader = SourceFileLoader("git_filters", str(REPOSITORY / "scripts" / "git-filters"))
+    git_filters = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(git_filters)
+    stored = stored_text(path)
+    cleaned = subprocess.run([sys.executable, "-m", "nbstripout", *git_filters.OPTIONS], input=stored,
+                             capture_output=True)
+    assert cleaned.returncode == 0, cleaned.stderr.decode()
+    name = path.relative_to(REPOSITORY).as_posix()
+    assert cleaned.stdout == stored, (f"{name} is not stored as nbstripout writes it; store it so: "
+                                      f"git add {name} after `make git-filters`, or run nbstripout on it")

@@ -6,7 +6,10 @@ training cell), evaluation and figures, saving, and rendering plus indexing afte
 overhead is the wall time minus train_seconds. With --baseline, an earlier commit's code runs too, the two
 alternating within this one invocation.
 
-    python bench/end_to_end.py [--runs 1] [--baseline COMMIT] [-- extra digitlib report arguments]
+    python bench/end_to_end.py [--runs 1] [--baseline COMMIT] [--name NAME] [-- extra digitlib report arguments]
+
+--name writes bench/results/NAME.md and .json instead of end_to_end's (the default report's table), for a side
+measurement such as a short run (-- -p epochs 1) that checks one phase.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--baseline", metavar="COMMIT",
                         help="also run COMMIT's code (a temporary git worktree), alternating with this checkout's")
+    parser.add_argument("--name", default="end_to_end", help="the results' file name in bench/results/")
     parser.add_argument("extra", nargs="*", help="more arguments for digitlib report")
     arguments = parser.parse_args()
     here = Path(__file__).resolve().parent.parent
@@ -135,7 +139,7 @@ def main() -> None:
                        for cell in current[0]["evaluation_cells"] if all(cell in r["evaluation_cells"]
                                                                           for n in names for r in runs[n]))
     write_result(
-        "end_to_end", f"`digitlib report {' '.join(arguments.extra)}` ({current[0]['model']}), phase by phase, "
+        arguments.name, f"`digitlib report {' '.join(arguments.extra)}` ({current[0]['model']}), phase by phase, "
                       f"medians of {arguments.runs} run(s) each, seconds",
         ["phase", *names], rows, {"runs": runs},
         notes=f"Overhead is everything outside the epochs' own time: kernel start and imports, data, the training "

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import importlib.util
 import os
 import shutil
+from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from typing import NoReturn
 
@@ -26,6 +28,17 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("DIGITLIB_TEST_STRICT") == "1"
+
+
+GIT_FILTERS = REPOSITORY / "scripts" / "git-filters"
+
+
+def git_filters():
+    """scripts/git-filters as a module: its OPTIONS, settings() and strip() (its name has no .py)."""
+    loader = SourceFileLoader("git_filters", str(GIT_FILTERS))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
 
 
 def missing(what: str) -> NoReturn:

@@ -9,7 +9,6 @@ scripts/git-filters laid over it: the real work tree and its git config are neve
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shlex
@@ -23,17 +22,15 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib.machinery import SourceFileLoader
 from pathlib import Path
 
 import pytest
 
-from conftest import REPOSITORY
+from conftest import GIT_FILTERS, REPOSITORY, git_filters
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (REPOSITORY / ".git").exists(),
                                 reason="needs git and this repository's git history")
 
-GIT_FILTERS = REPOSITORY / "scripts" / "git-filters"
 LAB_CONFIG = REPOSITORY / "scripts" / "jupyter" / "jupyter_server_config.py"
 # What these tests check, as in the work tree.
 LAID_OVER = ("Makefile", ".gitattributes", "scripts/git-filters", "scripts/jupyter/jupyter_server_config.py")
@@ -57,14 +54,6 @@ def clone(tmp_path) -> Path:
     if git(clone, "status", "--porcelain"):
         git(clone, "commit", "--quiet", "-m", "the work tree's lab files")
     return clone
-
-
-def git_filters():
-    """scripts/git-filters as a module: its OPTIONS, settings() and strip() (its name has no .py)."""
-    loader = SourceFileLoader("git_filters", str(GIT_FILTERS))
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
-    loader.exec_module(module)
-    return module
 
 
 def configure_filters(clone: Path) -> subprocess.CompletedProcess:

@@ -10,11 +10,10 @@ import json
 import shutil
 import subprocess
 import sys
-from importlib.machinery import SourceFileLoader
 
 import pytest
 
-from conftest import REPOSITORY, missing
+from conftest import REPOSITORY, git_filters, missing
 
 NOTEBOOKS = sorted((REPOSITORY / "notebooks").glob("*.ipynb"))
 
@@ -79,11 +78,8 @@ def test_notebook_is_stored_as_the_clean_filter_writes_it(path):
     lines in one list item."""
     if importlib.util.find_spec("nbstripout") is None:
         missing("nbstripout is not installed (the lab extra): pip install -e '.[lab]'")
-    loader = SourceFileLoader("git_filters", str(REPOSITORY / "scripts" / "git-filters"))
-    git_filters = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
-    loader.exec_module(git_filters)
     stored = stored_text(path)
-    cleaned = subprocess.run([sys.executable, "-m", "nbstripout", *git_filters.OPTIONS], input=stored,
+    cleaned = subprocess.run([sys.executable, "-m", "nbstripout", *git_filters().OPTIONS], input=stored,
                              capture_output=True)
     assert cleaned.returncode == 0, cleaned.stderr.decode()
     name = path.relative_to(REPOSITORY).as_posix()

@@ -98,8 +98,9 @@ def layer_features(network: keras.Model, images: np.ndarray, batch_size: int = 1
     chunks = []
     for start in range(0, len(images), batch_size):
         maps, hidden = model.predict_on_batch(images[start:start + batch_size])
-        if rows is not None:  # the chunk's share of the rows asked for
-            maps = np.asarray(maps)[rows[(rows >= start) & (rows < start + batch_size)] - start]
+        if rows is not None:  # the chunk's share of the rows asked for (they are sorted)
+            first, last = np.searchsorted(rows, [start, start + batch_size])
+            maps = np.asarray(maps)[rows[first:last] - start]
         chunks.append((maps, hidden))
 
     def stacked(output: int) -> np.ndarray:

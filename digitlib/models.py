@@ -229,7 +229,7 @@ MODELS: dict[str, ModelSpec] = {
                             schedule="one-cycle", version=2),
     "fast": ModelSpec(fast_model, parameters=109_402, activations=41_674 + 784,
                       epochs=12, batch_size=256, learning_rate=0.005,
-                      minutes_per_epoch=0.11, schedule="one-cycle",  # end_to_end.md: 77.3 s for 12 epochs
+                      minutes_per_epoch=0.11, schedule="one-cycle",  # 12 epochs 60-77 s, quiet days (end_to_end.md)
                       flagged_ones=0.35, version=4),
     "strong": ModelSpec(strong_model, parameters=388_266, activations=295_578,
                         epochs=30, batch_size=128, learning_rate=0.003, minutes_per_epoch=0.85,

@@ -9,7 +9,7 @@ from PIL import Image
 
 from conftest import digitlib_in_process
 from digitlib.predict.handwriting import _ink, grey_levels
-from digitlib.predict.number import NumberReading, find_digits, find_marks, read_numbers
+from digitlib.predict.number import DOUBTFUL, NumberReading, find_digits, find_marks, read_numbers
 from digitlib.synthetic.numbers import SPACED, TOUCHING, compose, mnist_ink, number_picture, writer_ink
 
 
@@ -91,6 +91,18 @@ def test_two_touching_digits_are_one_mark_cut_in_two_where_the_ink_is_thinnest()
     assert len(first) == 2
     cut = first[0].box[2]
     assert 48 <= cut <= 50, first  # through the join, not through a ring
+
+
+def test_a_wide_digit_is_not_read_cut_where_a_piece_would_be_its_own_short_stroke():
+    ink = np.zeros((80, 120))
+    ink[36:60, 20:52] = _ring(24, 32)  # a 6 written wide: its loop,
+    ink[20:40, 54:58] = 1.0  # its stem, rising to the right of the loop,
+    ink[36:40, 48:56] = 1.0  # joined to it
+    marks = find_marks(ink)
+    assert len(marks) == 1 and marks[0].cuttings[0][0].box == (20, 20, 58, 60)
+    assert 58 - 20 > DOUBTFUL * 40  # wide enough to be in doubt
+    # yet never read cut in two: the left half of the loop would span 24 of the mark's 40 rows (TALL: 0.75)
+    assert len(marks[0].cuttings) == 1
 
 
 def test_composed_touching_digits_do_touch(mnist):

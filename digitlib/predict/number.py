@@ -13,8 +13,9 @@ reading sees):
 5. touching digits: a mark wider than :data:`WIDEST` times the line's height holds
    ``round(width / (DIGIT_WIDTH * height))`` digits (at least two), cut at the columns of least ink (the
    vertical projection) near the evenly spaced cuts. A mark wider than :data:`DOUBTFUL` times the line's height
-   is also cut into one digit fewer and one more; :func:`read_pictures` keeps the cutting whose digits the model
-   reads most surely.
+   is also cut into one digit fewer and one more, if each piece of that cutting spans at least :data:`TALL` of the
+   mark's height (a wide 6 cut in two would leave its stem, a short stroke, as a digit of its own);
+   :func:`read_pictures` keeps the cutting whose digits the model reads most surely.
 
 Each digit is its own ink alone (a neighbour's marks inside its box are left out), with a margin, prepared by
 :func:`digitlib.predict.handwriting.mnist_style` like any single digit, and read in one batch.
@@ -48,6 +49,7 @@ SAME_DIGIT = 0.6  # column overlap, as a share of the narrower component's width
 WIDEST = 1.3  # a mark wider than this many times the line's height holds more than one digit
 DOUBTFUL = 0.9  # a mark wider than this many times the line's height is also read cut one digit fewer and more
 SHORT = 0.4  # a piece shorter than this share of the line's tallest mark belongs to the digit beside it
+TALL = 0.75  # a doubtful mark's other cuttings are read only if each piece spans this share of the mark's height
 DIGIT_WIDTH = 0.65  # a digit's usual width over its height: how many digits a too wide component holds
 MARGIN = 2  # px of paper kept around each digit's ink before it is prepared
 MAX_MARKS = 200  # more separate marks than this is a page of text or noise, not a number (and would take minutes)
@@ -210,6 +212,12 @@ def _short_pieces_joined(groups: list[set[int]], boxes: list[list[int]], height:
     return groups
 
 
+def _tall(cut: tuple[Segment, ...], height: int) -> bool:
+    """Whether each piece of `cut` spans at least :data:`TALL` of `height`, its mark's: digits side by side do, a
+    digit's own stroke cut off the rest (a 6's stem, a 2's hook) does not."""
+    return all(s.box[3] - s.box[1] >= TALL * height for s in cut)
+
+
 def find_marks(ink: np.ndarray) -> list[Mark]:
     """The marks in a picture's ink ((H, W) in [0, 1], zero where there is paper), in reading order: lines top
     to bottom, each left to right."""
@@ -236,8 +244,9 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
             width = x1 - x0
             guess = max(2, round(width / (DIGIT_WIDTH * height))) if width > WIDEST * height else 1
             counts = [guess, guess - 1, guess + 1] if width > DOUBTFUL * height else [guess]
+            # keyed by their boxes: a cutting that gives the same boxes twice is read once
             cuttings = {tuple(s.box for s in cut): cut for n in counts if n >= 1
-                        if (cut := _pieces(digit, x0, y0, line, n))}  # the same boxes twice: once
+                        if (cut := _pieces(digit, x0, y0, line, n)) and (n == guess or _tall(cut, y1 - y0))}
             marks.append(Mark(line, tuple(cuttings.values())))
     return marks
 

@@ -8,11 +8,12 @@ per source, layout and length, whole-number accuracy (Wilson 95% interval), per-
 counts as read right when a digit read has its box, intersection over union above one half, and its value) and
 how often the digits found were exactly the true ones.
 
-    python bench/number.py [--reports-dir reports | --model PATH] [--four 200] [--longer 50] [--seed 0] [--tuning]
+    python bench/number.py [--reports-dir reports | --model PATH] [--four 200] [--longer 50] [--seed 0]
+                           [--tuning [--writers 1]] [--name NAME]
 
 --tuning composes the same kinds of numbers from other digits, MNIST *training* digits and the writers of the
-realism set made with seed 1, into number_tuning.md: the pictures the reader's rules are chosen on, never the
-measured ones.
+realism set made with seed 1 (--writers: another seed's, never 0), into number_tuning.md (give another --name for
+other writers): the pictures the reader's rules are chosen on, never the measured ones.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from digitlib.synthetic.realism import WRITERS
 from digitlib.train.data import load_mnist
 
 SOURCES = ("MNIST test", "realism writers")
-TUNING_SOURCES = ("MNIST training", "seed 1's writers")
 LENGTHS = (4, 5, 6, 7, 8)
 POOL_PER_WRITER_DIGIT = 4  # each writer writes each digit this many times for the pool
 
@@ -64,9 +64,16 @@ def main() -> None:
     parser.add_argument("--name", help="the result's file name (default: number, or number_tuning)")
     parser.add_argument("--tuning", action="store_true",
                         help="MNIST training digits and seed 1's writers, to choose rules on")
+    parser.add_argument("--writers", type=int,
+                        help="with --tuning: the realism seed whose writers write the digits (default 1; never 0)")
     arguments = parser.parse_args()
+    if arguments.writers is not None and not arguments.tuning:
+        parser.error("--writers goes with --tuning: the measured numbers are always written by seed 0's writers")
+    if arguments.writers is not None and arguments.writers < 1:
+        parser.error("--writers: seed 0's writers are the measured ones; tune on another seed's (1, 2, ...)")
     name = arguments.name or ("number_tuning" if arguments.tuning else "number")
-    writers_seed = 1 if arguments.tuning else 0
+    writers_seed = (arguments.writers or 1) if arguments.tuning else 0
+    tuning_sources = ("MNIST training", f"seed {writers_seed}'s writers")
     chosen = None if arguments.model else default_model(arguments.reports_dir)
     model = load_trained_model(arguments.model or chosen.path)
     mnist = load_mnist(arguments.data_dir)
@@ -78,7 +85,7 @@ def main() -> None:
     by_digit = {d: np.nonzero(labels == d)[0] for d in range(10)}
 
     rows, results = [], []
-    for s, source in enumerate(TUNING_SOURCES if arguments.tuning else SOURCES):
+    for s, source in enumerate(tuning_sources if arguments.tuning else SOURCES):
         for k, layout in enumerate(LAYOUTS):
             for length in LENGTHS:
                 rng = np.random.default_rng([arguments.seed, s, k, length])

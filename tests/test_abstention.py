@@ -89,6 +89,9 @@ def test_the_neighbour_score_is_the_cosine_distance_to_the_nearest_bank_vector_a
     expected = 1 - np.max(unit_length(probe) @ bank.T.astype(np.float64), axis=1)
     assert neighbour_distance(probe, bank, block_bytes=2 * 50 * 4) == pytest.approx(expected, abs=1e-3)  # 2 rows
     assert neighbour_distance(probe, bank, block_bytes=1) == pytest.approx(expected, abs=1e-3)  # a row at a time
+    whole = neighbour_distance(probe, bank)
+    for bank_block in (1, 7, 49):  # the bank a few vectors at a time, the last block shorter: the same nearest
+        assert neighbour_distance(probe, bank, bank_block=bank_block) == pytest.approx(whole, abs=1e-6)
     assert neighbour_distance(probe, bank)[0] == pytest.approx(0.0, abs=1e-3)  # a bank vector itself: distance 0
     assert neighbour_distance(probe[:0], bank).shape == (0,)
     means = unit_length(rng.normal(size=(10, 6)))

@@ -152,21 +152,27 @@ def mahalanobis(features: np.ndarray, means: np.ndarray, precision: np.ndarray) 
     return np.sqrt(np.maximum(squared.min(axis=0), 0.0))
 
 
-def neighbour_distance(features: np.ndarray, bank: np.ndarray, block_bytes: int = 16 * 2**20) -> np.ndarray:
+def neighbour_distance(features: np.ndarray, bank: np.ndarray, block_bytes: int = 16 * 2**20,
+                       bank_block: int = 4096) -> np.ndarray:
     """(N,): one minus the cosine similarity of each feature vector to its nearest vector in `bank` (rows of unit
-    length): 0 on a training image's own features, up to 2. The similarities are computed a block of rows at a
-    time into one reused buffer of about `block_bytes` (fresh 200 MB blocks cost more in page faults than in
-    arithmetic)."""
+    length): 0 on a training image's own features, up to 2. The similarities are computed a block at a time, up to
+    `bank_block` bank vectors against as many rows as fill one reused buffer of about `block_bytes` (fresh 200 MB
+    blocks cost more in page faults than in arithmetic; a block of a few bank vectors against a few rows left the
+    whole bank to be read again from memory for every block), each row keeping its best similarity so far."""
     unit, bank = unit_length(features).astype(np.float32), np.asarray(bank).astype(np.float32)
     if not len(unit):
         return np.zeros(0)
-    rows = min(len(unit), max(1, block_bytes // (4 * max(len(bank), 1))))
-    similarity, nearest = np.empty((rows, len(bank)), dtype=np.float32), np.empty(len(unit), dtype=np.float32)
+    columns = max(1, min(len(bank), bank_block))
+    rows = min(len(unit), max(1, block_bytes // (4 * columns)))
+    similarity = np.empty((rows, columns), dtype=np.float32)
+    nearest = np.full(len(unit), -np.inf, dtype=np.float32)
     for start in range(0, len(unit), rows):
-        part = unit[start:start + rows]
-        block = similarity[:len(part)]
-        np.matmul(part, bank.T, out=block)
-        block.max(axis=1, out=nearest[start:start + len(part)])
+        part, best = unit[start:start + rows], nearest[start:start + rows]
+        for first in range(0, len(bank), columns):
+            chunk = bank[first:first + columns]
+            block = similarity[:len(part), :len(chunk)]
+            np.matmul(part, chunk.T, out=block)
+            np.maximum(best, block.max(axis=1), out=best)
     return 1.0 - nearest.astype(np.float64)
 
 

@@ -315,9 +315,12 @@ def robustness_figure(curves: pd.DataFrame, clean_accuracy: float | None = None)
     shifts = list(dict.fromkeys(curves["shift"]))
     columns = 4
     rows = -(-len(shifts) // columns)
-    figure = DescribedFigure(_robustness_alt(curves, clean_accuracy), figsize=(12, 2 * rows + 0.5),
-                             layout="constrained")
-    panels = figure.subplots(rows, columns, sharey=True, squeeze=False).flat
+    height = 2 * rows + 0.5
+    figure = DescribedFigure(_robustness_alt(curves, clean_accuracy), figsize=(12, height))
+    # Fixed margins, not constrained layout: that measured every tick label of the ten panels at each draw.
+    panels = figure.subplots(rows, columns, sharey=True, squeeze=False, gridspec_kw={
+        "left": 0.06, "right": 0.99, "bottom": 0.55 / height, "top": 1 - 0.55 / height,
+        "hspace": 0.6, "wspace": 0.06}).flat
     lowest = min(curves["accuracy"].min(), clean_accuracy if clean_accuracy is not None else 1.0)
     for name, axes in zip(shifts, panels):
         curve = curves[curves["shift"] == name].sort_values("level")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import statistics
 import sys
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ def write_result(name: str, title: str, header: list[str], rows: list[list], dat
     results.mkdir(parents=True, exist_ok=True)
     info = machine()
     when = datetime.now(UTC).isoformat(timespec="seconds")
-    command, revision = " ".join(["python", os.path.relpath(sys.argv[0]), *sys.argv[1:]]), commit()
+    command, revision = shlex.join(["python", os.path.relpath(sys.argv[0]), *sys.argv[1:]]), commit()  # as typed
     lines = [f"# {title}", "", f"Machine: {info['cpu']}, {info['cores']} cores; "
              + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + f"; {when}", "",
              f"Commit {revision}; command `{command}`", "",

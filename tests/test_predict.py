@@ -523,3 +523,32 @@ def test_the_prediction_notebook_reads_with_the_best_model_by_default(tiny_class
     outputs = "".join(output.get("text", "") for cell in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
                       for output in cell.get("outputs", []))
     assert "Reading with strong, run 20261125-080000-strong, validation accuracy 98.00%" in outputs
+
+
+class _WhereTheInkIs:
+    """A stand-in for a network that reads position only: its probability of digit k grows with the ink in column k
+    of the 28x28 picture (what `predict_on_batch` answers; enough to see which views a reading averages)."""
+
+    def predict_on_batch(self, images):
+        columns = np.asarray(images)[..., 0].sum(axis=1)[:, 9:19]  # (N, 10): the ink of columns 9 to 18
+        scores = np.exp(columns - columns.max(axis=1, keepdims=True))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+
+def test_a_users_picture_is_read_as_the_mean_of_the_picture_and_its_four_one_pixel_moves():
+    from digitlib.predict.predictions import READ_SHIFTS, moved, read_probabilities
+
+    picture = np.zeros((1, 28, 28, 1), np.float32)
+    picture[0, 10:18, 13] = 1.0  # a bar in column 13: the stand-in reads 4, and 3 or 5 when moved left or right
+    padded = np.pad(picture, ((0, 0), (1, 1), (1, 1), (0, 0)))  # moves by slicing a padded copy, written apart
+    views = [padded[:, 1 - r:29 - r, 1 - c:29 - c] for r, c in READ_SHIFTS]
+    network = _WhereTheInkIs()
+    expected = np.mean([network.predict_on_batch(view) for view in views], axis=0)
+    read = read_probabilities(network, picture)
+    assert read == pytest.approx(expected)
+    assert read.argmax() == 4 and read[0, 3] == pytest.approx(read[0, 5]) and read[0, 3] > 0.1  # both moves counted
+    assert network.predict_on_batch(picture)[0, 3] < 0.01  # which the picture alone does not read
+    assert read_probabilities(network, picture[:0]).shape == (0, 10)
+    corner = np.zeros((1, 3, 3, 1))
+    corner[0, 0, 0] = 1.0
+    assert moved(corner, 1, 1)[0, 1, 1, 0] == 1.0 and moved(corner, -1, 0).sum() == 0  # moved out: gone, not wrapped

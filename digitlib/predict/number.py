@@ -35,7 +35,7 @@ import numpy as np
 from scipy import ndimage
 
 from .handwriting import ImageError, _ink, find_images, grey_levels, mnist_style, own_resolution, read_image
-from .predictions import ReadDigit, json_score
+from .predictions import ReadDigit, json_score, read_probabilities
 
 if TYPE_CHECKING:
     import keras
@@ -296,14 +296,13 @@ def _read(model: keras.Model, segmented: list[tuple[list[Mark], np.ndarray]],
           detector: Detector | None = None) -> list[tuple[DigitReading, ...]]:
     """Every picture's segments read in one batch; per picture, each mark's surest cutting, in reading order. With
     a `detector`, each digit carries its not-a-digit score."""
-    from ..train.evaluation import predict_probabilities
     from ..train.prepare import prepare_images
 
     if not segmented:
         return []
     images = np.concatenate([prepared for _, prepared in segmented])
     prepared = prepare_images(images)
-    probabilities, shown = iter(predict_probabilities(model, prepared)), iter(images)
+    probabilities, shown = iter(read_probabilities(model, prepared)), iter(images)
     scores = iter([None] * len(images) if detector is None else detector.scores(model, prepared).tolist())
 
     def reading(segment: Segment) -> DigitReading:

@@ -17,8 +17,8 @@ from PIL import Image
 
 from ..predict.drawing import render_strokes
 from ..predict.handwriting import ImageError, mnist_style, read_image
-from ..predict.predictions import ReadDigit
-from ..train.evaluation import DIGITS, predict_probabilities
+from ..predict.predictions import ReadDigit, read_probabilities
+from ..train.evaluation import DIGITS
 from ..train.prepare import prepare_images
 from .figures import DescribedFigure
 from .occlusion import occlusion_maps
@@ -60,7 +60,7 @@ def read_picture(model, picture: str | os.PathLike | Image.Image | np.ndarray, n
         picture, name = read_image(picture), str(picture)
     seen = mnist_style(picture, name=name)
     prepared = prepare_images(seen[np.newaxis])
-    probabilities = predict_probabilities(model, prepared)[0]
+    probabilities = read_probabilities(model, prepared)[0]
     occlusion = occlusion_maps(model, prepared, np.array([probabilities.argmax()]))[0]
     return Reading(seen, probabilities, occlusion)
 

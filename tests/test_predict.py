@@ -526,29 +526,32 @@ def test_the_prediction_notebook_reads_with_the_best_model_by_default(tiny_class
 
 
 class _WhereTheInkIs:
-    """A stand-in for a network that reads position only: its probability of digit k grows with the ink in column k
-    of the 28x28 picture (what `predict_on_batch` answers; enough to see which views a reading averages)."""
+    """A stand-in for a network that reads position only: its probability of digit k grows with the ink in columns
+    k, k + 10 and k + 20 of the 28x28 picture (what `predict_on_batch` answers; enough to see which views a reading
+    averages, and what a view moved past the edge holds)."""
 
     def predict_on_batch(self, images):
-        columns = np.asarray(images)[..., 0].sum(axis=1)[:, 9:19]  # (N, 10): the ink of columns 9 to 18
-        scores = np.exp(columns - columns.max(axis=1, keepdims=True))
+        ink = np.pad(np.asarray(images)[..., 0].sum(axis=1), ((0, 0), (0, 2)))  # (N, 30): each column's ink
+        scores = np.exp(3 * ink.reshape(len(ink), 3, 10).sum(axis=1))
         return scores / scores.sum(axis=1, keepdims=True)
 
 
 def test_a_users_picture_is_read_as_the_mean_of_the_picture_and_its_four_one_pixel_moves():
-    from digitlib.predict.predictions import READ_SHIFTS, moved, read_probabilities
+    from digitlib.predict.predictions import READ_SHIFTS, read_probabilities
 
-    picture = np.zeros((1, 28, 28, 1), np.float32)
-    picture[0, 10:18, 13] = 1.0  # a bar in column 13: the stand-in reads 4, and 3 or 5 when moved left or right
-    padded = np.pad(picture, ((0, 0), (1, 1), (1, 1), (0, 0)))  # moves by slicing a padded copy, written apart
-    views = [padded[:, 1 - r:29 - r, 1 - c:29 - c] for r, c in READ_SHIFTS]
     network = _WhereTheInkIs()
-    expected = np.mean([network.predict_on_batch(view) for view in views], axis=0)
+
+    def by_hand(pictures):  # each move made by slicing a padded copy, written apart from the library's
+        padded = np.pad(pictures, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        return np.mean([network.predict_on_batch(padded[:, 1 - r:29 - r, 1 - c:29 - c]) for r, c in READ_SHIFTS],
+                       axis=0)
+
+    picture = np.zeros((2, 28, 28, 1), np.float32)
+    picture[0, 10:18, 13] = 1.0  # a bar in column 13: read 3, and 2 or 4 when moved left or right
+    picture[1, 10:18, 27] = 1.0  # a bar in the last column, which moving right pushes out: blank, not wrapped round
     read = read_probabilities(network, picture)
-    assert read == pytest.approx(expected)
-    assert read.argmax() == 4 and read[0, 3] == pytest.approx(read[0, 5]) and read[0, 3] > 0.1  # both moves counted
-    assert network.predict_on_batch(picture)[0, 3] < 0.01  # which the picture alone does not read
+    assert read == pytest.approx(by_hand(picture))
+    assert read[0].argmax() == 3 and read[0, 2] == pytest.approx(read[0, 4]) and read[0, 2] > 0.1  # both moves
+    assert network.predict_on_batch(picture)[0, 2] < 0.01  # which the picture alone does not read
+    assert read[1, 0] == pytest.approx(read[1, 1])  # column 0 got no ink from the right edge
     assert read_probabilities(network, picture[:0]).shape == (0, 10)
-    corner = np.zeros((1, 3, 3, 1))
-    corner[0, 0, 0] = 1.0
-    assert moved(corner, 1, 1)[0, 1, 1, 0] == 1.0 and moved(corner, -1, 0).sum() == 0  # moved out: gone, not wrapped

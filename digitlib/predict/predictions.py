@@ -45,25 +45,16 @@ def read_probabilities(model: keras.Model, prepared: np.ndarray) -> np.ndarray:
     (a prediction, a number's digit, a drawing): the mean of its probabilities for the picture at each of
     :data:`READ_SHIFTS`, the pixels moved in from outside blank. One batch of all the views."""
     import numpy as np
+    from scipy import ndimage
 
     from ..train.evaluation import predict_probabilities
 
     prepared = np.asarray(prepared)
     if not len(prepared):
         return predict_probabilities(model, prepared)
-    views = np.concatenate([moved(prepared, rows, columns) for rows, columns in READ_SHIFTS])
+    views = np.concatenate([ndimage.shift(prepared, (0, rows, columns, 0), order=0, mode="constant")
+                            for rows, columns in READ_SHIFTS])
     return predict_probabilities(model, views).reshape(len(READ_SHIFTS), len(prepared), -1).mean(axis=0)
-
-
-def moved(images: np.ndarray, rows: int, columns: int) -> np.ndarray:
-    """Images (N, height, width, ...) moved `rows` down and `columns` right, what comes in blank (zeros)."""
-    import numpy as np
-
-    out = np.zeros_like(images)
-    height, width = images.shape[1:3]
-    out[:, max(rows, 0):height + min(rows, 0), max(columns, 0):width + min(columns, 0)] = \
-        images[:, max(-rows, 0):height + min(-rows, 0), max(-columns, 0):width + min(-columns, 0)]
-    return out
 
 
 @dataclass(frozen=True)

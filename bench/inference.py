@@ -58,5 +58,6 @@ def main() -> None:
         ["measure", "value"], rows, {"model": label, **found},
     )
 
+
 if __name__ == "__main__":
     main()

@@ -182,7 +182,7 @@ bench-gpu: $(REPORT_STAMP)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/gpu.py
 
 # The README's accuracy table: runs sweeps/accuracy.yaml into reports/ (finished runs are reused), then
-# writes bench/results/accuracy.md and .json. Three strong seeds take about 1.5 hours on 2 CPU cores.
+# writes bench/results/accuracy.md and .json. Five strong seeds take about 40 minutes on 2 CPU cores.
 .PHONY: bench-accuracy
 bench-accuracy: $(REPORT_STAMP)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python bench/accuracy.py --jobs $(JOBS)

@@ -118,8 +118,8 @@ def main() -> None:
                   *(f"training time, {d}" for d in devices),
                   "target"],
                  markdown_rows(rows, devices),
-                 {"sweep": sweep.name, "rows": rows, "runs": [o.get("run_id") for o in finished],
-                  "failed": failed}, notes=" ".join(notes))
+                 {"sweep": sweep.name, "rows": rows, "runs": [o.run_id for o in finished],
+                  "failed": [o.as_dict() for o in failed]}, notes=" ".join(notes))
 
 
 if __name__ == "__main__":

@@ -291,7 +291,7 @@ def test_fitting_sets_the_threshold_on_validation_digits_and_saves_the_detector(
     lacking = replace(small_splits, x_train=small_splits.x_train[no_sevens], y_train=small_splits.y_train[no_sevens])
     assert fit_abstention(model, lacking, np.zeros((1, 28, 28), np.uint8), output_dir=tmp_path / "none") is None
     assert not (tmp_path / "none").exists() and "all ten digits" in describe_abstention(None)
-    import keras  # a last hidden layer wider than a covariance can be kept (strong's is 6,272): no detector
+    import keras  # a last hidden layer wider than a covariance can be kept (strong version 1's was 6,272): no detector
 
     wide = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(4097),
                              keras.layers.Dense(10, activation="softmax")])

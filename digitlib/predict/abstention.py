@@ -326,7 +326,7 @@ def describe_abstention(detector: Detector | None) -> str:
         return ("No not-a-digit detector: it needs a validation split to set its threshold on without the test set "
                 "(the seed's recipe trains on every training image), training images of all ten digits (a tiny "
                 f"train_limit may lack some) and a last hidden layer of at most {MAX_FEATURES:,} features (strong "
-                "and its ensembles have more): `digitlib predict` reads every picture as a digit.")
+                "version 1 and its ensembles have more): `digitlib predict` reads every picture as a digit.")
     return detector.describe()
 
 
@@ -336,8 +336,8 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
     score (highest AUROC, validation digits against `nondigits`, (N, 28, 28) uint8 prepared as predict prepares
     pictures) and threshold (:data:`MAX_REFUSED` of the validation digits), and save it into `output_dir` when
     given. None when there is no validation split to set a threshold on (the seed's recipe), the images it fits on
-    lack a digit (a tiny train_limit), or the last hidden layer is wider than :data:`MAX_FEATURES` (strong, an
-    ensemble of strong members)."""
+    lack a digit (a tiny train_limit), or the last hidden layer is wider than :data:`MAX_FEATURES` (strong version
+    1, an ensemble of its members)."""
     from ..train.prepare import prepare_images
 
     if len(splits.x_val) == 0:
@@ -346,7 +346,7 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
     fit = np.sort(rng.choice(len(splits.x_train), size=min(FIT_IMAGES, len(splits.x_train)), replace=False))
     if len(np.unique(splits.y_train[fit])) < 10:
         return None
-    if feature_width(model) > MAX_FEATURES:  # strong's 6,272: a covariance
+    if feature_width(model) > MAX_FEATURES:  # strong version 1's 6,272: a covariance
         return None  # of 40 million numbers would take minutes to invert and 300 MB to keep
     validation = network_outputs(model, splits.x_val)
     banked = bank_rows(len(splits.x_train), feature_width(model), seed)

@@ -87,8 +87,8 @@ def fast_plain_model() -> keras.Model:
 def strong_model() -> keras.Model:
     """`fast` twice as wide and trained four times as long: the same writer variation and flagged 1s, then a
     5x5 convolution with 32 filters and a 3x3 with 64, each batch-normalized and max-pooled, a 256-unit layer
-    with 30% dropout and a softmax; a one-cycle learning rate at batch 256 for 50 epochs (about 99.65%, about
-    7.5 minutes on 2 CPU cores; bench/results/accuracy.md has the measurements)."""
+    with 30% dropout and a softmax; a one-cycle learning rate at batch 256 for 50 epochs (about 99.6%, about
+    7 minutes on 2 CPU cores; bench/results/accuracy.md has the measurements)."""
     import keras
 
     from .augmentation import WriterVariation

@@ -93,6 +93,45 @@ def test_two_touching_digits_are_one_mark_cut_in_two_where_the_ink_is_thinnest()
     assert 48 <= cut <= 50, first  # through the join, not through a ring
 
 
+def _rings_joined(count: int = 2) -> np.ndarray:
+    """`count` rings (0s) side by side, each joined to the next by a short stroke."""
+    ink = np.zeros((80, 40 + 30 * count))
+    for k in range(count):
+        ink[20:60, 20 + 30 * k:48 + 30 * k] = _ring()
+        if k:
+            ink[38:42, 16 + 30 * k:22 + 30 * k] = 1.0
+    return ink
+
+
+def test_touching_digits_are_also_cut_with_the_cut_moved_to_columns_about_its_least_ink():
+    from digitlib.predict.number import CUT_CHOICES
+
+    (mark,) = find_marks(_rings_joined(2))
+    cut = mark.cuttings[0][0].box[2]  # the least ink's, as above
+    halves = {c[0].box[2] for c in mark.cuttings if len(c) == 2}
+    assert cut in halves and 3 <= len(halves) <= CUT_CHOICES
+    assert all(abs(column - cut) <= (78 - 20) // 6 + 1 for column in halves)  # within the cut's reach
+
+
+def test_each_different_digit_of_a_marks_cuttings_is_prepared_and_read_once(trained):
+    from digitlib.predict.number import _segmented, _unique_segments, read_pictures
+    from digitlib.predict.predictions import read_probabilities
+    from digitlib.train.prepare import prepare_images
+
+    model, _ = trained
+    picture = Image.fromarray(np.uint8(255 - 255 * _rings_joined(3)))  # moving one cut leaves a digit as it was
+    marks, prepared = _segmented(picture, "rings")
+    unique = list(_unique_segments(marks))
+    assert len(prepared) == len(unique) < sum(len(cut) for mark in marks for cut in mark.cuttings)
+    digits = read_pictures(model, [picture])[0]
+    assert digits and any(digits[0].box == cut[0].box for cut in marks[0].cuttings)
+    for digit in digits:  # each digit read is its own segment's picture and reading
+        (k,) = [k for k, (_, box) in enumerate(unique) if box == digit.box]
+        assert np.array_equal(digit.digit_image, prepared[k])
+        np.testing.assert_allclose(digit.probabilities, read_probabilities(model, prepare_images(prepared[k:k + 1]))[0],
+                                   atol=1e-5)
+
+
 def test_a_wide_digit_is_not_read_cut_where_a_piece_would_be_its_own_short_stroke():
     ink = np.zeros((80, 120))
     ink[36:60, 20:52] = _ring(24, 32)  # a 6 written wide: its loop,

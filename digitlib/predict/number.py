@@ -12,10 +12,12 @@ reading sees):
    lifted off its bowl) joins the digit it overlaps most in columns, else the nearest;
 5. touching digits: a mark wider than :data:`WIDEST` times the line's height holds
    ``round(width / (DIGIT_WIDTH * height))`` digits (at least two), cut at the columns of least ink (the
-   vertical projection) near the evenly spaced cuts. A mark wider than :data:`DOUBTFUL` times the line's height
+   vertical projection) near the evenly spaced cuts, and also with each cut moved alone to :data:`CUT_CHOICES`
+   columns spread over its reach (where two digits meet along a stretch of ink, the least ink is not always
+   between them). A mark wider than :data:`DOUBTFUL` times the line's height
    is also cut into one digit fewer and one more, if each piece of that cutting spans at least :data:`TALL` of the
    mark's height (a wide 6 cut in two would leave its stem, a short stroke, as a digit of its own);
-   :func:`read_pictures` keeps the cutting whose digits the model reads most surely.
+   :func:`read_pictures` keeps the cutting whose digits the model reads most surely, of all these.
 
 Each digit is its own ink alone (a neighbour's marks inside its box are left out), with a margin, prepared by
 :func:`digitlib.predict.handwriting.mnist_style` like any single digit, and read in one batch.
@@ -51,6 +53,7 @@ DOUBTFUL = 0.9  # a mark wider than this many times the line's height is also re
 SHORT = 0.4  # a piece shorter than this share of the line's tallest mark belongs to the digit beside it
 TALL = 0.75  # a doubtful mark's other cuttings are read only if each piece spans this share of the mark's height
 DIGIT_WIDTH = 0.65  # a digit's usual width over its height: how many digits a too wide component holds
+CUT_CHOICES = 5  # columns each cut of touching digits is also tried at, spread evenly over its reach
 MARGIN = 2  # px of paper kept around each digit's ink before it is prepared
 MAX_MARKS = 200  # more separate marks than this is a page of text or noise, not a number (and would take minutes)
 
@@ -150,11 +153,16 @@ def _merged(groups: list[set[int]], boxes: list[list[int]]) -> list[set[int]]:
     return groups
 
 
+def _reach(width: int, parts: int) -> int:
+    """How far from its evenly spaced place a cut of a mark `width` px wide into `parts` digits may move."""
+    return max(1, width // (3 * parts))
+
+
 def _cuts(ink: np.ndarray, parts: int) -> list[int]:
     """Columns at which to cut `ink` into `parts` digits: near each evenly spaced cut, the column of least ink."""
     profile = ink.sum(axis=0)
     width = ink.shape[1]
-    reach = max(1, width // (3 * parts))
+    reach = _reach(width, parts)
     cuts = []
     for k in range(1, parts):
         guess = round(k * width / parts)
@@ -183,10 +191,29 @@ class Mark:
     cuttings: tuple[tuple[Segment, ...], ...]
 
 
-def _pieces(ink: np.ndarray, x0: int, y0: int, line: int, parts: int) -> tuple[Segment, ...]:
-    edges = [0, *_cuts(ink, parts), ink.shape[1]] if parts > 1 else [0, ink.shape[1]]
-    pieces = (_tight(ink[:, left:right], x0 + left, y0, line) for left, right in zip(edges, edges[1:]))
+def _pieces(ink: np.ndarray, x0: int, y0: int, line: int, parts: int,
+            cuts: list[int] | None = None) -> tuple[Segment, ...]:
+    """`ink` (placed at x0, y0) cut into `parts` digits at `cuts` (default :func:`_cuts`), each cropped to its marks."""
+    if cuts is None:
+        cuts = _cuts(ink, parts) if parts > 1 else []
+    edges = [0, *cuts, ink.shape[1]]
+    pieces = (_tight(ink[:, left:right], x0 + left, y0, line) for left, right in zip(edges, edges[1:]) if right > left)
     return tuple(piece for piece in pieces if piece is not None)
+
+
+def _moved_cuts(ink: np.ndarray, parts: int) -> list[list[int]]:
+    """The least-ink cuts of :func:`_cuts`, then each cut alone moved to :data:`CUT_CHOICES` columns spread over its
+    reach (kept inside the mark, the cuts in order)."""
+    cuts, width = _cuts(ink, parts), ink.shape[1]
+    reach = _reach(width, parts)
+    offsets = sorted({int(round(offset)) for offset in np.linspace(-reach, reach, CUT_CHOICES)} - {0})
+    moved = [cuts]
+    for k in range(len(cuts)):
+        for offset in offsets:
+            other = list(cuts)
+            other[k] = min(width - 1, max(1, cuts[k] + offset))
+            moved.append(sorted(other))
+    return moved
 
 
 def _extent(group: set[int], boxes: list[list[int]]) -> tuple[int, int, int, int]:
@@ -244,9 +271,12 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
             width = x1 - x0
             guess = max(2, round(width / (DIGIT_WIDTH * height))) if width > WIDEST * height else 1
             counts = [guess, guess - 1, guess + 1] if width > DOUBTFUL * height else [guess]
+            # touching digits as the width guesses them: every cut at its least ink, then each moved alone
+            ways = [(guess, cuts) for cuts in _moved_cuts(digit, guess)] if guess > 1 else [(1, [])]
+            ways += [(n, None) for n in counts[1:] if n >= 1]
             # keyed by their boxes: a cutting that gives the same boxes twice is read once
-            cuttings = {tuple(s.box for s in cut): cut for n in counts if n >= 1
-                        if (cut := _pieces(digit, x0, y0, line, n)) and (n == guess or _tall(cut, y1 - y0))}
+            cuttings = {tuple(s.box for s in cut): cut for n, cuts in ways
+                        if (cut := _pieces(digit, x0, y0, line, n, cuts)) and (n == guess or _tall(cut, y1 - y0))}
             marks.append(Mark(line, tuple(cuttings.values())))
     return marks
 
@@ -269,9 +299,20 @@ def _blown_up(mark: Mark, factor: int) -> Mark:
                                               for segment in cut) for cut in mark.cuttings))
 
 
+def _unique_segments(marks: list[Mark]) -> dict[tuple[int, tuple[int, int, int, int]], Segment]:
+    """Each different segment of the marks' cuttings once (cuttings of a mark share most of their digits), keyed by
+    its mark's place and its box, in the order they first come."""
+    unique: dict[tuple[int, tuple[int, int, int, int]], Segment] = {}
+    for place, mark in enumerate(marks):
+        for cut in mark.cuttings:
+            for segment in cut:
+                unique.setdefault((place, segment.box), segment)
+    return unique
+
+
 def _segmented(picture: Image.Image, name: str) -> tuple[list[Mark], np.ndarray]:
-    """The picture's marks and the MNIST-style image of every segment of every cutting, in order; an
-    :class:`ImageError` when there is no mark. A picture blown up pixel by pixel is read at its own resolution
+    """The picture's marks and the MNIST-style image of each different segment of their cuttings
+    (:func:`_unique_segments`), in order; an :class:`ImageError` when there is no mark. A picture blown up pixel by pixel is read at its own resolution
     (:func:`digitlib.predict.handwriting.own_resolution`), its boxes given in the picture's pixels."""
     try:
         grey = grey_levels(picture)
@@ -283,7 +324,7 @@ def _segmented(picture: Image.Image, name: str) -> tuple[list[Mark], np.ndarray]
         raise ImageError(f"{name}: no digits found (the picture is blank or has no contrast)")
     if own.shape != grey.shape:
         marks = [_blown_up(mark, grey.shape[0] // own.shape[0]) for mark in marks]
-    return marks, np.stack([_prepared(s, name) for mark in marks for cut in mark.cuttings for s in cut])
+    return marks, np.stack([_prepared(s, name) for s in _unique_segments(marks).values()])
 
 
 def _surest(readings: list[tuple[DigitReading, ...]]) -> tuple[DigitReading, ...]:
@@ -302,16 +343,21 @@ def _read(model: keras.Model, segmented: list[tuple[list[Mark], np.ndarray]],
         return []
     images = np.concatenate([prepared for _, prepared in segmented])
     prepared = prepare_images(images)
-    probabilities, shown = iter(read_probabilities(model, prepared)), iter(images)
-    scores = iter([None] * len(images) if detector is None else detector.scores(model, prepared).tolist())
+    probabilities = read_probabilities(model, prepared)
+    scores = [None] * len(images) if detector is None else detector.scores(model, prepared).tolist()
+    numbers, offset = [], 0
+    for marks, shown in segmented:
+        index = {key: offset + k for k, key in enumerate(_unique_segments(marks))}
 
-    def reading(segment: Segment) -> DigitReading:
-        score = next(scores)
-        return DigitReading(segment.box, segment.line, next(probabilities), next(shown), score,
-                            score is not None and bool(detector.refuses(score)))
+        def reading(place: int, segment: Segment) -> DigitReading:
+            k = index[place, segment.box]
+            return DigitReading(segment.box, segment.line, probabilities[k], images[k], scores[k],
+                                scores[k] is not None and bool(detector.refuses(scores[k])))
 
-    return [tuple(digit for mark in marks for digit in _surest([tuple(map(reading, cut)) for cut in mark.cuttings]))
-            for marks, _ in segmented]
+        numbers.append(tuple(digit for place, mark in enumerate(marks)
+                             for digit in _surest([tuple(reading(place, s) for s in cut) for cut in mark.cuttings])))
+        offset += len(shown)
+    return numbers
 
 
 def read_pictures(model: keras.Model, pictures: list[Image.Image],

@@ -111,6 +111,15 @@ def test_touching_digits_are_also_cut_with_the_cut_moved_to_columns_about_its_le
     halves = {c[0].box[2] for c in mark.cuttings if len(c) == 2}
     assert cut in halves and 3 <= len(halves) <= CUT_CHOICES
     assert all(abs(column - cut) <= (78 - 20) // 6 + 1 for column in halves)  # within the cut's reach
+    thirds = [c for c in mark.cuttings if len(c) == 3]  # one digit more: its cuts moved too
+    assert len({(c[0].box[2], c[1].box[2]) for c in thirds}) > 1
+
+
+def test_a_digit_the_width_calls_one_is_cut_in_two_at_its_least_ink_only():
+    ink = np.zeros((80, 120))
+    ink[20:60, 20:60] = _ring(40, 40)  # a wide 0: in doubt (wider than 0.9 of its height), one digit by its width
+    (mark,) = find_marks(ink)
+    assert len(mark.cuttings[0]) == 1 and len([c for c in mark.cuttings if len(c) == 2]) <= 1
 
 
 def test_each_different_digit_of_a_marks_cuttings_is_prepared_and_read_once(trained):

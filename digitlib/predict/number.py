@@ -16,8 +16,9 @@ reading sees):
    columns spread over its reach (where two digits meet along a stretch of ink, the least ink is not always
    between them). A mark wider than :data:`DOUBTFUL` times the line's height
    is also cut into one digit fewer and one more, if each piece of that cutting spans at least :data:`TALL` of the
-   mark's height (a wide 6 cut in two would leave its stem, a short stroke, as a digit of its own);
-   :func:`read_pictures` keeps the cutting whose digits the model reads most surely, of all these.
+   mark's height (a wide 6 cut in two would leave its stem, a short stroke, as a digit of its own), with its cuts
+   moved as well where the width holds two digits or more (a mark the width calls one digit is only cut at its
+   least ink); :func:`read_pictures` keeps the cutting whose digits the model reads most surely, of all these.
 
 Each digit is its own ink alone (a neighbour's marks inside its box are left out), with a margin, prepared by
 :func:`digitlib.predict.handwriting.mnist_style` like any single digit, and read in one batch.
@@ -271,9 +272,11 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
             width = x1 - x0
             guess = max(2, round(width / (DIGIT_WIDTH * height))) if width > WIDEST * height else 1
             counts = [guess, guess - 1, guess + 1] if width > DOUBTFUL * height else [guess]
-            # touching digits as the width guesses them: every cut at its least ink, then each moved alone
+            # touching digits as the width guesses them, every cut at its least ink, then each moved alone; then one
+            # digit fewer and one more, their cuts moved too if the width holds several digits (None: least ink only)
             ways = [(guess, cuts) for cuts in _moved_cuts(digit, guess)] if guess > 1 else [(1, [])]
-            ways += [(n, None) for n in counts[1:] if n >= 1]
+            ways += [(n, cuts) for n in counts[1:] if n >= 1
+                     for cuts in (_moved_cuts(digit, n) if n > 1 and guess > 1 else [None])]
             # keyed by their boxes: a cutting that gives the same boxes twice is read once
             cuttings = {tuple(s.box for s in cut): cut for n, cuts in ways
                         if (cut := _pieces(digit, x0, y0, line, n, cuts)) and (n == guess or _tall(cut, y1 - y0))}

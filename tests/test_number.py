@@ -115,6 +115,15 @@ def test_touching_digits_are_also_cut_with_the_cut_moved_to_columns_about_its_le
     assert len({(c[0].box[2], c[1].box[2]) for c in thirds}) > 1
 
 
+def test_a_rule_across_the_page_is_cut_at_its_least_ink_only_not_every_way():
+    from digitlib.predict.number import MOST_MOVED
+
+    ink = np.zeros((60, 1500))
+    ink[20:30, 10:1490] = 1.0  # as wide as 228 digits of its height
+    (mark,) = find_marks(ink)
+    assert len(mark.cuttings[0]) > MOST_MOVED and len(mark.cuttings) <= 3
+
+
 def test_a_digit_the_width_calls_one_is_cut_in_two_at_its_least_ink_only():
     ink = np.zeros((80, 120))
     ink[20:60, 20:60] = _ring(40, 40)  # a wide 0: in doubt (wider than 0.9 of its height), one digit by its width

@@ -17,8 +17,8 @@ reading sees):
    between them). A mark wider than :data:`DOUBTFUL` times the line's height
    is also cut into one digit fewer and one more, if each piece of that cutting spans at least :data:`TALL` of the
    mark's height (a wide 6 cut in two would leave its stem, a short stroke, as a digit of its own), with its cuts
-   moved as well where the width holds two digits or more (a mark the width calls one digit is only cut at its
-   least ink); :func:`read_pictures` keeps the cutting whose digits the model reads most surely, of all these.
+   moved as well where the width holds two digits or more (a mark the width calls one digit, or more than
+   :data:`MOST_MOVED`, is only cut at its least ink); :func:`read_pictures` keeps the cutting whose digits the model reads most surely, of all these.
 
 Each digit is its own ink alone (a neighbour's marks inside its box are left out), with a margin, prepared by
 :func:`digitlib.predict.handwriting.mnist_style` like any single digit, and read in one batch.
@@ -55,6 +55,7 @@ SHORT = 0.4  # a piece shorter than this share of the line's tallest mark belong
 TALL = 0.75  # a doubtful mark's other cuttings are read only if each piece spans this share of the mark's height
 DIGIT_WIDTH = 0.65  # a digit's usual width over its height: how many digits a too wide component holds
 CUT_CHOICES = 5  # columns each cut of touching digits is also tried at, spread evenly over its reach
+MOST_MOVED = 10  # a mark held to be more touching digits than this (a rule, a scribble) has its cuts at least ink only
 MARGIN = 2  # px of paper kept around each digit's ink before it is prepared
 MAX_MARKS = 200  # more separate marks than this is a page of text or noise, not a number (and would take minutes)
 
@@ -274,9 +275,10 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
             counts = [guess, guess - 1, guess + 1] if width > DOUBTFUL * height else [guess]
             # touching digits as the width guesses them, every cut at its least ink, then each moved alone; then one
             # digit fewer and one more, their cuts moved too if the width holds several digits (None: least ink only)
-            ways = [(guess, cuts) for cuts in _moved_cuts(digit, guess)] if guess > 1 else [(1, [])]
+            moved = 1 < guess <= MOST_MOVED
+            ways = [(guess, cuts) for cuts in _moved_cuts(digit, guess)] if moved else [(guess, None)]
             ways += [(n, cuts) for n in counts[1:] if n >= 1
-                     for cuts in (_moved_cuts(digit, n) if n > 1 and guess > 1 else [None])]
+                     for cuts in (_moved_cuts(digit, n) if n > 1 and moved else [None])]
             # keyed by their boxes: a cutting that gives the same boxes twice is read once
             cuttings = {tuple(s.box for s in cut): cut for n, cuts in ways
                         if (cut := _pieces(digit, x0, y0, line, n, cuts)) and (n == guess or _tall(cut, y1 - y0))}

@@ -14,11 +14,11 @@ reading sees):
    ``round(width / (DIGIT_WIDTH * height))`` digits (at least two), cut at the columns of least ink (the
    vertical projection) near the evenly spaced cuts, and also with each cut moved alone to :data:`CUT_CHOICES`
    columns spread over its reach (where two digits meet along a stretch of ink, the least ink is not always
-   between them). A mark wider than :data:`DOUBTFUL` times the line's height
-   is also cut into one digit fewer and one more, if each piece of that cutting spans at least :data:`TALL` of the
-   mark's height (a wide 6 cut in two would leave its stem, a short stroke, as a digit of its own), with its cuts
-   moved as well where the width holds two digits or more (a mark the width calls one digit, or more than
-   :data:`MOST_MOVED`, is only cut at its least ink); :func:`read_pictures` keeps the cutting whose digits the model reads most surely, of all these.
+   between them). A mark wider than :data:`DOUBTFUL` times the line's height is also cut into one digit fewer
+   and one more, if each piece of that cutting spans at least :data:`TALL` of the mark's height (a wide 6 cut in
+   two would leave its stem, a short stroke, as a digit of its own), with its cuts moved as well where the width
+   holds two digits or more (a mark the width calls one digit, or more than :data:`MOST_MOVED`, is only cut at its
+   least ink); :func:`read_pictures` keeps the cutting whose digits the model reads most surely, of all these.
 
 Each digit is its own ink alone (a neighbour's marks inside its box are left out), with a margin, prepared by
 :func:`digitlib.predict.handwriting.mnist_style` like any single digit, and read in one batch.
@@ -317,8 +317,9 @@ def _unique_segments(marks: list[Mark]) -> dict[tuple[int, tuple[int, int, int, 
 
 def _segmented(picture: Image.Image, name: str) -> tuple[list[Mark], np.ndarray]:
     """The picture's marks and the MNIST-style image of each different segment of their cuttings
-    (:func:`_unique_segments`), in order; an :class:`ImageError` when there is no mark. A picture blown up pixel by pixel is read at its own resolution
-    (:func:`digitlib.predict.handwriting.own_resolution`), its boxes given in the picture's pixels."""
+    (:func:`_unique_segments`), in order; an :class:`ImageError` when there is no mark. A picture blown up pixel by
+    pixel is read at its own resolution (:func:`digitlib.predict.handwriting.own_resolution`), its boxes given in the
+    picture's pixels."""
     try:
         grey = grey_levels(picture)
         own = own_resolution(grey)
@@ -350,17 +351,15 @@ def _read(model: keras.Model, segmented: list[tuple[list[Mark], np.ndarray]],
     prepared = prepare_images(images)
     probabilities = read_probabilities(model, prepared)
     scores = [None] * len(images) if detector is None else detector.scores(model, prepared).tolist()
+    def reading(k: int, segment: Segment) -> DigitReading:  # segment k of the batch
+        return DigitReading(segment.box, segment.line, probabilities[k], images[k], scores[k],
+                            scores[k] is not None and bool(detector.refuses(scores[k])))
+
     numbers, offset = [], 0
     for marks, shown in segmented:
         index = {key: offset + k for k, key in enumerate(_unique_segments(marks))}
-
-        def reading(place: int, segment: Segment) -> DigitReading:
-            k = index[place, segment.box]
-            return DigitReading(segment.box, segment.line, probabilities[k], images[k], scores[k],
-                                scores[k] is not None and bool(detector.refuses(scores[k])))
-
-        numbers.append(tuple(digit for place, mark in enumerate(marks)
-                             for digit in _surest([tuple(reading(place, s) for s in cut) for cut in mark.cuttings])))
+        numbers.append(tuple(digit for place, mark in enumerate(marks) for digit in _surest(
+            [tuple(reading(index[place, s.box], s) for s in cut) for cut in mark.cuttings])))
         offset += len(shown)
     return numbers
 

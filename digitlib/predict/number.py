@@ -205,16 +205,15 @@ def _pieces(ink: np.ndarray, x0: int, y0: int, line: int, parts: int,
 
 def _moved_cuts(ink: np.ndarray, parts: int) -> list[list[int]]:
     """The least-ink cuts of :func:`_cuts`, then each cut alone moved to :data:`CUT_CHOICES` columns spread over its
-    reach (kept inside the mark, the cuts in order)."""
+    reach, where it stays inside the mark and strictly between its neighbours (so every cutting has `parts` pieces'
+    room)."""
     cuts, width = _cuts(ink, parts), ink.shape[1]
     reach = _reach(width, parts)
     offsets = sorted({int(round(offset)) for offset in np.linspace(-reach, reach, CUT_CHOICES)} - {0})
     moved = [cuts]
     for k in range(len(cuts)):
-        for offset in offsets:
-            other = list(cuts)
-            other[k] = min(width - 1, max(1, cuts[k] + offset))
-            moved.append(sorted(other))
+        low, high = cuts[k - 1] if k else 0, cuts[k + 1] if k + 1 < len(cuts) else width
+        moved += [[*cuts[:k], cuts[k] + offset, *cuts[k + 1:]] for offset in offsets if low < cuts[k] + offset < high]
     return moved
 
 
@@ -351,6 +350,7 @@ def _read(model: keras.Model, segmented: list[tuple[list[Mark], np.ndarray]],
     prepared = prepare_images(images)
     probabilities = read_probabilities(model, prepared)
     scores = [None] * len(images) if detector is None else detector.scores(model, prepared).tolist()
+
     def reading(k: int, segment: Segment) -> DigitReading:  # segment k of the batch
         return DigitReading(segment.box, segment.line, probabilities[k], images[k], scores[k],
                             scores[k] is not None and bool(detector.refuses(scores[k])))

@@ -56,3 +56,21 @@ def test_evaluate_model_agrees_with_keras_evaluate(trained, small_splits):
     loss, accuracy = model.evaluate(small_splits.x_test, small_splits.y_test, verbose=0)
     assert evaluation.accuracy == pytest.approx(accuracy, abs=1e-6)
     assert evaluation.loss == pytest.approx(loss, rel=1e-4)
+
+
+def test_features_of_many_networks_read_without_a_retracing_warning(caplog):
+    """An ensemble's not-a-digit score reads each member through its own feature model: TensorFlow counts those
+    predict functions' tracings together and would warn about "retracing" into the prediction report."""
+    import logging
+
+    from digitlib import build_model
+    from digitlib.train.evaluation import layer_features, predict_probabilities
+
+    images = np.zeros((3, 28, 28, 1), np.float32)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(6):
+            network = build_model("fast")
+            layer_features(network, images)
+            predict_probabilities(network, images)
+        logging.getLogger("tensorflow").warning("another warning")  # the others still come through
+    assert [record.getMessage() for record in caplog.records if "tensorflow" in record.name] == ["another warning"]

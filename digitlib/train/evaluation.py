@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -61,12 +62,31 @@ def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray) -> Evalu
     return Evaluation(probabilities=probabilities, labels=labels.astype(np.int64))
 
 
+class _RetracingWarning(logging.Filter):
+    """Drops TensorFlow's warning that a predict function was traced again ("... triggered tf.function retracing").
+
+    Each network (an ensemble's members, their feature models) compiles its own predict function on first use, and
+    TensorFlow counts those tracings together: from the fifth it warns, and the warning would land in reports. One
+    network's function is traced again only for a new batch size, which reading pictures of every count does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+_RETRACING_WARNING = _RetracingWarning()
+
+
+def _quiet_retracing() -> None:
+    logging.getLogger("tensorflow").addFilter(_RETRACING_WARNING)  # once: a filter already there is not added again
+
+
 def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Class probabilities (N, 10) for prepared images, in chunks of `batch_size`.
 
     ``predict_on_batch`` reuses one compiled function and skips ``predict``'s per-call set-up
     (data adapter, callbacks), which dominates the latency of a single image.
     """
+    _quiet_retracing()
     chunks = [np.asarray(model.predict_on_batch(images[start:start + batch_size]))
               for start in range(0, len(images), batch_size)]
     return np.concatenate(chunks) if chunks else np.zeros((0, len(DIGITS)), dtype=np.float32)
@@ -91,6 +111,7 @@ def layer_features(network: keras.Model, images: np.ndarray, batch_size: int = 1
     Runs a model made of the network's own layers, all but the last, through ``predict_on_batch``: one compiled
     function, built once per network, instead of calling each layer eagerly for every batch.
     """
+    _quiet_retracing()
     model = _FEATURE_MODELS.get(network)
     if model is None:
         model = _FEATURE_MODELS[network] = _feature_model(network)

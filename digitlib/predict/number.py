@@ -272,12 +272,11 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
             width = x1 - x0
             guess = max(2, round(width / (DIGIT_WIDTH * height))) if width > WIDEST * height else 1
             counts = [guess, guess - 1, guess + 1] if width > DOUBTFUL * height else [guess]
-            # touching digits as the width guesses them, every cut at its least ink, then each moved alone; then one
-            # digit fewer and one more, their cuts moved too if the width holds several digits (None: least ink only)
+            # the width's count, then one digit fewer and one more: every cut at its least ink, then each moved alone
+            # where the width holds several touching digits (None: at the least ink only)
             moved = 1 < guess <= MOST_MOVED
-            ways = [(guess, cuts) for cuts in _moved_cuts(digit, guess)] if moved else [(guess, None)]
-            ways += [(n, cuts) for n in counts[1:] if n >= 1
-                     for cuts in (_moved_cuts(digit, n) if n > 1 and moved else [None])]
+            ways = [(n, cuts) for n in counts if n >= 1
+                    for cuts in (_moved_cuts(digit, n) if n > 1 and moved else [None])]
             # keyed by their boxes: a cutting that gives the same boxes twice is read once
             cuttings = {tuple(s.box for s in cut): cut for n, cuts in ways
                         if (cut := _pieces(digit, x0, y0, line, n, cuts)) and (n == guess or _tall(cut, y1 - y0))}

@@ -60,7 +60,7 @@ help:
 	@echo "make git-filters let git strip notebook outputs before a commit (nbstripout; make lab and make test do it)"
 	@echo "make bench       time to accuracy, inference speed, end-to-end timing, the report's t-SNE, TensorFlow vs JAX,"
 	@echo "                 local vs Dask sweeps (bench/results/)"
-	@echo "make bench-accuracy  train every model of the ladder (3 seeds; hours on a CPU), write the accuracy table"
+	@echo "make bench-accuracy  train seed, keras-example, fast, strong (3 seeds) and an ensemble of 5 (about 50 min on 2 cores), write the accuracy table"
 	@echo "make bench-realism   read the project's own handwriting set with trained models, next to their MNIST"
 	@echo "                 accuracy (REALISM_MODELS='reports/latest strong=reports/RUN'; bench/results/realism.md)"
 	@echo "make constraints rewrite constraints/ from pyproject.toml (UPGRADE=1: newest versions that fit)"

@@ -64,7 +64,7 @@ def keras_example_model() -> keras.Model:
 def fast_model() -> keras.Model:
     """A small CNN tuned for time to accuracy on a laptop CPU that also reads other writers' digits: each
     training image is turned, slanted, resized, shifted and its pen made thicker or thinner a little at
-    random (writer variation, training only), and a third of the 1s get a flag, some a base, as many hands
+    random (writer variation, training only), and 35% of the 1s get a flag, some a base, as many hands
     write them; then a 5x5 convolution with 16 filters and a 3x3 with 32, each
     batch-normalized and max-pooled, a 128-unit layer with 20% dropout and a softmax; trained with a
     one-cycle learning rate at batch 256 (about 99.6% after 12 epochs, about a minute on 2 CPU cores;
@@ -85,7 +85,7 @@ def fast_plain_model() -> keras.Model:
 
 
 def strong_model() -> keras.Model:
-    """`fast` twice as wide and trained four times as long: the same writer variation and flagged 1s, then a
+    """`fast` twice as wide and trained for four times as many epochs: the same writer variation and flagged 1s, then a
     5x5 convolution with 32 filters and a 3x3 with 64, each batch-normalized and max-pooled, a 256-unit layer
     with 30% dropout and a softmax; a one-cycle learning rate at batch 256 for 50 epochs (about 99.6%, about
     7 minutes on 2 CPU cores; bench/results/accuracy.md has the measurements)."""

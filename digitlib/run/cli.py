@@ -61,8 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="print the result as one JSON object on stdout (run id, status, paths, test accuracy); "
                              "the notebook's progress goes to stderr")
     report.add_argument("--backend", choices=BACKENDS,
-                        help="the Keras backend to train with (default: $KERAS_BACKEND, else tensorflow); "
-                             "a resumed run keeps its own")
+                        help="the Keras backend to train with (default: $KERAS_BACKEND, else ~/.keras/keras.json's, "
+                             "else tensorflow); a resumed run keeps its own")
     report.add_argument("--notebook", default=TRAINING.name, choices=notebook_names(),
                         help=f"which notebook to run (default: {TRAINING.name}; {PREDICTION.name} reads your images, "
                              f"{COMPARISON.name} compares runs, {DRAWING.name} is a canvas for JupyterLab)")
@@ -101,8 +101,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="one JSON object per image; with label and correct where the file's name "
                               "carries its digit as a token label<digit> (photo_label4.jpg)")
     predict.add_argument("--backend", choices=BACKENDS,
-                         help="the Keras backend to read with (default: $KERAS_BACKEND, else tensorflow); "
-                              "a model saved by either backend loads with both")
+                         help="the Keras backend to read with (default: $KERAS_BACKEND, else ~/.keras/keras.json's, "
+                              "else tensorflow); a model saved by either backend loads with both")
     predict.add_argument("--number", action="store_true",
                          help="read each picture as a whole number: find its digits (lines top to bottom, each "
                               "left to right; lines joined by a space) and print the number with each digit's "

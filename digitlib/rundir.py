@@ -45,6 +45,7 @@ from .untrusted import open_regular_file
 
 RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
 MAX_JSON_BYTES = 10_000_000  # a run's JSON is a few kB; a bigger one is not ours
+MAX_EXACT_INTEGER = 2**53  # beyond it a float, and so JavaScript and most JSON readers, holds an integer inexactly
 
 
 class RunDirectoryWarning(UserWarning):
@@ -53,6 +54,10 @@ class RunDirectoryWarning(UserWarning):
 
 class InvalidRun(ValueError):
     """A run directory whose files do not validate; the message says which file and why."""
+
+
+class _InexactInteger(ValueError):
+    pass
 
 
 def run_directory(reports_dir: str | os.PathLike, run_id: Any) -> Path:
@@ -76,15 +81,23 @@ def _schema(name: str) -> dict[str, Any]:
     return json.loads((Path(__file__).parent / name).read_text(encoding="utf-8"))
 
 
+def _is_integer(checker, instance: Any) -> bool:
+    """An integer as JSON wrote one: a Python int, never a bool, nor a float such as 10000.0 (which jsonschema's
+    "integer" accepts, and which then fails where a count must be a whole number)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 @cache
 def _validator(name: str):
     """The validator of digitlib's schema file `name`, the schema itself checked once per process
-    (jsonschema.validate checks it against its metaschema on every call: 0.08 s a file)."""
+    (jsonschema.validate checks it against its metaschema on every call: 0.08 s a file); its "integer" is
+    :func:`_is_integer`."""
     jsonschema = load_jsonschema()
     schema = _schema(name)
     kind = jsonschema.validators.validator_for(schema)
     kind.check_schema(schema)
-    return kind(schema)
+    strict = jsonschema.validators.extend(kind, type_checker=kind.TYPE_CHECKER.redefine("integer", _is_integer))
+    return strict(schema)
 
 
 def kind_of(path: Path) -> str:
@@ -143,14 +156,28 @@ def read_json(path: Path, schema: str) -> dict[str, Any]:
     or 1e999, which overflows) reads as null, as digitlib writes one now (earlier versions wrote a diverged loss as
     NaN): the schema then decides, and allows null only where a diverged network leaves one (per-epoch history, test
     loss, calibration). No schema bound would refuse NaN itself: NaN < 0 and NaN > 1 are both false.
+
+    An integer beyond ±2**53 (:data:`MAX_EXACT_INTEGER`), which no float holds exactly and which Python's json would
+    read whole (1 and 400 zeros: too large to convert to a float, so any arithmetic on it with a float fails), is
+    refused, as is a float where the schema wants an integer (:func:`_is_integer`).
     """
     def finite_or_null(text: str) -> float | None:
         number = float(text)  # 1e999 is inf
         return number if math.isfinite(number) else None
 
+    def exact_integer(text: str) -> int:
+        number = int(text) if len(text) <= len(str(-MAX_EXACT_INTEGER)) else None  # a long text is never converted
+        if number is None or abs(number) > MAX_EXACT_INTEGER:
+            raise _InexactInteger(f"{path.name} holds the integer {text[:24]}{'…' * (len(text) > 24)} "
+                                  f"({len(text.lstrip('-')):,} digits), beyond ±2**53: no float holds it exactly")
+        return number
+
     content = read_run_file(path, MAX_JSON_BYTES)
     try:
-        value = json.loads(content.decode("utf-8"), parse_constant=lambda text: None, parse_float=finite_or_null)
+        value = json.loads(content.decode("utf-8"), parse_constant=lambda text: None, parse_float=finite_or_null,
+                           parse_int=exact_integer)
+    except _InexactInteger as error:
+        raise InvalidRun(str(error)) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise InvalidRun(f"{path.name} is unreadable ({type(error).__name__})") from None
     jsonschema = load_jsonschema()  # not for a file refused before

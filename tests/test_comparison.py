@@ -640,6 +640,57 @@ def test_a_run_whose_metrics_would_break_the_comparison_is_skipped_and_the_other
     compare.curves_figure(runs), compare.significance_figure(runs)
 
 
+def _rotation(robustness: dict, **changes) -> dict:
+    """`robustness` with its rotation curve's unit or its second level's value changed."""
+    rotation = robustness["curves"]["rotation"]
+    levels = [rotation["levels"][0], {**rotation["levels"][1], **changes.pop("level", {})}, *rotation["levels"][2:]]
+    return {**robustness, "curves": {**robustness["curves"], "rotation": {**rotation, "levels": levels, **changes}}}
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda m: m["training"].update(train_seconds=10**400),  # OverflowError in the cost figure
+    lambda m: m["training"].update(train_seconds=1e300),
+    lambda m: m["calibration"].update(temperature=10**400),  # OverflowError in the trust table
+    lambda m: m["calibration"].update(temperature=1e300),
+    lambda m: m.update(robustness=_rotation(m["robustness"], level={"value": 10**400})),  # OverflowError, a tick
+    lambda m: m["robustness"].update(severity=5.0),  # TypeError in the robustness overlay
+    lambda m: m["robustness"].update(severity=10**9),  # minutes, labelling a billion ticks
+    lambda m: m["test"].update(images=1000.0),  # ValueError in the runs table's interval
+], ids=["seconds-int", "seconds-float", "temperature-int", "temperature-float", "level-value", "severity-float",
+        "severity-billion", "images-float"])
+@pytest.mark.timeout(60)
+def test_a_run_whose_numbers_no_figure_can_draw_is_refused_when_read_and_the_others_compared(tmp_path, tamper):
+    import io
+
+    measured = {"calibration": CALIBRATION, "robustness": robustness_with_curves(
+        {"rotation": [0.99, 0.97, 0.9, 0.7, 0.4], "blur": [0.99, 0.99, 0.98, 0.96, 0.93]})}
+    fake_run(tmp_path, "a", outcomes(1000, range(5)), seed=1, **measured)
+    fake_run(tmp_path, "b", outcomes(1000, range(5, 40)), seed=2, **measured)
+    bad = fake_run(tmp_path, "bad", outcomes(1000, range(3)), seed=3, **measured)
+    metrics = json.loads((bad / "metrics.json").read_text())
+    tamper(metrics)
+    (bad / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.warns(RunDirectoryWarning, match=f"skipping {bad}: metrics.json ") as caught:
+        runs = compare.load_runs(tmp_path)
+    assert len(caught) == 1 and [run.run_id for run in runs] == ["a", "b"]
+    compare.runs_table(runs).to_html(), compare.trust_table(runs).to_html()
+    for figure in (compare.accuracy_time_figure(runs), compare.robustness_overlay_figure(runs)):
+        figure.savefig(io.BytesIO(), format="png")
+
+
+def test_a_units_dollar_signs_are_drawn_as_written_never_read_as_math(tmp_path):
+    """A curve's unit is a run's text: "$x^$" read as mathtext failed the figure when drawn (ValueError)."""
+    import io
+
+    for seed in (1, 2):
+        robustness = robustness_with_curves({"rotation": [0.99, 0.97, 0.9, 0.7, 0.4]}, seed=seed)
+        fake_run(tmp_path, f"run-{seed}", outcomes(100, [seed]), seed=seed, robustness=_rotation(robustness,
+                                                                                                 unit="$x^$"))
+    figure = compare.robustness_overlay_figure(compare.load_runs(tmp_path))
+    figure.savefig(io.BytesIO(), format="png")
+    assert figure.axes[0].get_xlabel() == "$x^$" and not figure.axes[0].xaxis.label.get_parse_math()
+
+
 def test_stored_labels_must_be_mnists_and_as_many_as_metrics_json_says(tmp_path, mnist_dir):
     """Predictions of other images (labels that are digits, but not MNIST's at their indices) or of another test set
     than metrics.json scored would compare runs on different images: they count as not recorded, with a warning."""

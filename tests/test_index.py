@@ -133,6 +133,47 @@ def test_a_run_whose_metrics_hold_nan_is_skipped_not_shown_as_nan_percent(tmp_pa
     assert "nan%" not in page.lower() and "1 run," in page
 
 
+@pytest.mark.parametrize("tampered, why", [
+    ({"train_seconds": "1" + "0" * 400}, "metrics.json holds the integer 1"),  # OverflowError, formatted as a float
+    ({"images": "100.0"}, "test/images: 100.0 is not of type 'integer'"),  # ValueError, in its interval
+])
+def test_a_run_whose_numbers_no_row_can_show_is_skipped_and_every_later_index_written(tmp_path, tampered, why):
+    """Such a run failed the whole rebuild, in every later `digitlib report` (update_index warns only of what is in
+    the way); it is refused when read, in one warning, and the other runs are listed."""
+    trained_run(tmp_path, GOOD, "fast", 0.99)
+    bad = write_run(tmp_path, "20261125-110000-bad")
+    (bad / "metrics.json").write_text(metrics_text(**tampered))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        update_index(tmp_path, tmp_path / GOOD)
+    skipped = [str(warning.message) for warning in caught if issubclass(warning.category, RunDirectoryWarning)]
+    assert len(skipped) == 1 and skipped[0].startswith(f"skipping {bad}: ") and why in skipped[0], skipped
+    page = (tmp_path / "index.html").read_text()
+    assert "1 run," in page and GOOD in page and "110000-bad" not in page
+
+
+def test_a_row_that_fails_to_render_is_left_out_with_one_warning_not_the_page(tmp_path):
+    """A value that reads back valid yet that no row can show (here one put past the reader) costs its row only."""
+    from dataclasses import replace
+
+    from digitlib.run.index import render_index
+    from digitlib.rundir import read_runs
+
+    trained_run(tmp_path, GOOD, "fast", 0.99)
+    trained_run(tmp_path, "20261125-110000-huge", "fast", 0.98)
+    trained_run(tmp_path, "20261125-120000-float", "fast", 0.97)
+    good, huge, floating = sorted(read_runs(tmp_path), key=lambda run: run.run_id)
+    huge = replace(huge, metrics={**huge.metrics, "training": {**huge.metrics["training"], "train_seconds": 10**400}})
+    floating = replace(floating, metrics={**floating.metrics, "test": {**floating.metrics["test"], "images": 100.0}})
+    with pytest.warns(RunDirectoryWarning) as caught:
+        page = render_index([floating, huge, good])
+    assert [str(warning.message) for warning in caught] == [
+        f"skipping {floating.directory}: the index cannot show it (ValueError: correct=99.0 must be a count: a whole "
+        "number, 0 or more)",
+        f"skipping {huge.directory}: the index cannot show it (OverflowError: int too large to convert to float)"]
+    assert "1 run," in page and [row[1] for row in rows_of(page)] == [GOOD]
+
+
 @pytest.mark.parametrize("kind", ["folder", "file"])
 def test_a_folder_where_the_index_or_a_link_goes_is_left_alone_and_named_in_one_line(tmp_path, capsys, kind):
     """A user's folder (or file) named index.html, latest or best is never replaced or deleted; the runner's warning

@@ -71,6 +71,9 @@ def test_a_run_id_comes_from_its_directory_not_its_file(tmp_path):
     ({"status": "succeeded; rm -rf"}, "does not match its schema at status"),
     ({"pid": "self"}, "does not match its schema at pid"),
     ({"parameters": ["model"]}, "does not match its schema at parameters"),
+    ({"pid": 10**400}, "run.json holds the integer 1" + "0" * 23 + "… .401 digits., beyond ±2"),
+    ({"resumed": 1.0}, "does not match its schema at resumed: 1.0 is not of type 'integer'"),
+    ({"wall_seconds": 1e300}, "does not match its schema at wall_seconds: 1e.300 is greater than the maximum"),
 ])
 def test_tampered_run_records_are_refused(tmp_path, tamper, problem):
     run_dir = write_run(tmp_path, "20261125-100000-aaaa")
@@ -359,6 +362,14 @@ def test_a_diverged_run_written_by_an_earlier_version_reads_back_as_diverged(tmp
     (lambda m: m["test"].update(images=10**12), "test/images"),
     (lambda m: m["training"]["history"].update(val_accuracy=[0.5, 7.0]), "val_accuracy/1"),
     (lambda m: m["environment"]["device"].update(name={"gpu": 1}), "environment/device/name"),
+    (lambda m: m["test"].update(images=100.0), "test/images: 100.0 is not of type 'integer'"),  # "integer" took it
+    (lambda m: m["training"].update(epochs=3.0), "training/epochs: 3.0 is not of type 'integer'"),
+    (lambda m: m["training"].update(train_seconds=1e300), "training/train_seconds: 1e+300 is greater than the max"),
+    (lambda m: m["training"].update(train_images=10**12), "training/train_images"),
+    (lambda m: m.update(calibration={**CALIBRATION, "temperature": 1e300}), "calibration/temperature"),
+    (lambda m: m.update(robustness={**ROBUSTNESS, "severity": 10**9}), "robustness/severity: 1000000000 is greater"),
+    (lambda m: m.update(robustness={**ROBUSTNESS, "severity": 3.0}), "robustness/severity: 3.0 is not of type"),
+    (lambda m: m.update(robustness={**ROBUSTNESS, "images": 10**6}), "robustness/images"),
 ])
 def test_metrics_that_pass_the_schema_are_what_comparisons_can_use(tmp_path, tamper, problem):
     from digitlib.rundir import read_metrics
@@ -368,6 +379,58 @@ def test_metrics_that_pass_the_schema_are_what_comparisons_can_use(tmp_path, tam
     run_dir = write_run(tmp_path, "20261125-100000-aaaa", metrics=metrics)
     with pytest.raises(InvalidRun, match=re.escape(problem)):
         read_metrics(run_dir)
+
+
+CALIBRATION = {"ece": 0.012, "nll": 0.03, "brier": 0.02, "bins": 15, "temperature": 1.3, "ece_after_temperature": 0.004}
+ROBUSTNESS = {"images": 1000, "seed": 0, "severity": 2, "clean_accuracy": 0.99, "accuracy": {"rotation": 0.9},
+              "mean_accuracy": 0.9}
+
+
+def test_the_calibration_and_robustness_these_tests_tamper_with_are_valid(tmp_path):
+    from digitlib.rundir import read_metrics
+
+    run_dir = write_run(tmp_path, "20261125-100000-aaaa", metrics={**valid_metrics(), "calibration": CALIBRATION,
+                                                                    "robustness": ROBUSTNESS})
+    assert read_metrics(run_dir)["robustness"]["severity"] == 2
+
+
+@pytest.mark.parametrize("field, text", [
+    ("train_seconds", "1" + "0" * 400),  # too large to convert to a float: any arithmetic with one fails
+    ("model_parameters", str(2**53 + 1)),  # a float reads it as 2**53
+    ("mistakes", "-" + "9" * 5000),  # beyond the 4,300 digits Python converts at all
+])
+def test_an_integer_beyond_what_a_float_holds_exactly_is_refused_when_read(tmp_path, field, text):
+    """Python's json reads 1 and 400 zeros as an int, which the schema's "number" and "minimum" take: its first use
+    with a float (a format, a log scale, an interval) raised OverflowError, and the index failed with it."""
+    from digitlib.rundir import read_metrics
+
+    run_dir = write_run(tmp_path, "20261125-100000-aaaa")
+    (run_dir / "metrics.json").write_text(metrics_text(**{field: text}))
+    with pytest.warns(RunDirectoryWarning) as caught:
+        assert read_runs(tmp_path) == []
+    shown = text[:24] + "…" * (len(text) > 24)
+    assert [str(warning.message) for warning in caught] == [
+        f"skipping {run_dir}: metrics.json holds the integer {shown} ({len(text.lstrip('-')):,} digits), beyond "
+        "±2**53: no float holds it exactly"]
+    (run_dir / "metrics.json").write_text(metrics_text(model_parameters=str(2**53)))
+    assert read_metrics(run_dir)["training"]["model_parameters"] == 2**53  # the largest it holds exactly reads
+
+
+def test_a_float_is_no_integer_in_an_ensemble_members_file_either(tmp_path):
+    from digitlib.rundir import read_json
+
+    member = {"model": "strong", "parameters": {"seed": 1, "epochs": 2, "batch_size": 32, "learning_rate": 0.001,
+                                               "schedule": "constant", "validation_split": 0.1},
+              "training": {"history": {"loss": [0.1, 0.05]}, "epoch_seconds": [1.5, 1.4], "train_images": 54000,
+                           "validation_images": 6000}, "data": {"sha256": {"a.gz": "0" * 64}}}
+    path = tmp_path / "member.json"
+    path.write_text(json.dumps(member))
+    assert read_json(path, "member.schema.json") == member
+    for part, value, where in (("train_images", 54000.0, "training/train_images: 54000.0 is not of type 'integer'"),
+                               ("epoch_seconds", [1e300], "training/epoch_seconds/0: 1e+300 is greater")):
+        path.write_text(json.dumps({**member, "training": {**member["training"], part: value}}))
+        with pytest.raises(InvalidRun, match=re.escape(f"member.json does not match its schema at {where}")):
+            read_json(path, "member.schema.json")
 
 
 def test_a_diverged_runs_metrics_are_written_as_json_and_read_back_as_diverged(tmp_path):

@@ -736,7 +736,7 @@ def robustness_overlay_figure(runs: list[Run]) -> DescribedFigure | None:
         axes.set_xticks(range(top + 1), [values[level] if level < len(values) else str(level)
                                          for level in range(top + 1)], fontsize=8)
         axes.set_title(SHIFTS[shift].title if shift in SHIFTS else shift.replace("_", " "), fontsize=10)
-        axes.set_xlabel(drawn["unit"] if drawn else "severity", fontsize=9)
+        axes.set_xlabel(drawn["unit"] if drawn else "severity", fontsize=9, parse_math=False)  # a run's text, as is
         axes.grid(alpha=0.3)
     for axes in list(panels):
         figure.delaxes(axes)

@@ -239,11 +239,28 @@ def _sweep_row(sweep: Sweep, started: str) -> dict[str, Any]:
             "status": f"{sweep.succeeded} of {sweep.total} runs succeeded"}
 
 
+def _showable(runs: list[Run]) -> tuple[list[Run], list[dict[str, Any]]]:
+    """The runs whose row the index can show, with their parameters (:func:`_parameters`): a run whose values read
+    back valid yet fail to render (a number no format takes) is skipped with one warning, never the whole page."""
+    shown = []
+    for run in runs:
+        parameters = _parameters(run)
+        try:
+            _row(run, parameters, [], {}, {})
+        except (ValueError, OverflowError, TypeError) as problem:
+            why = " ".join(str(problem).split())[:200]
+            skip_warning(run.directory, InvalidRun(f"the index cannot show it ({type(problem).__name__}: {why})"))
+            continue
+        shown.append((run, parameters))
+    return [run for run, _ in shown], [parameters for _, parameters in shown]
+
+
 def render_index(runs: list[Run], best: FinishedModel | NoFinishedModel | None = None, *,
                  latest: str | None = None, sweeps: list[Sweep] = ()) -> str:
     """The index page of `runs` (newest first) and `sweeps`, from templates/index.html.j2 with autoescaping, with its
     script (sorting, filtering) inline under the page's own policy; `best`: the model `digitlib predict` reads with
-    (:func:`digitlib.rundir.best_model`), or why there is none; `latest`: the run reports/latest names."""
+    (:func:`digitlib.rundir.best_model`), or why there is none; `latest`: the run reports/latest names. A run whose
+    row cannot be rendered is left out with a warning (:func:`_showable`)."""
     import jinja2
     from markupsafe import Markup
 
@@ -259,7 +276,7 @@ def render_index(runs: list[Run], best: FinishedModel | NoFinishedModel | None =
     for sweep in sweeps:
         for run_id in sweep.run_ids:
             in_sweep.setdefault(run_id, []).append(sweep)
-    parameters = [_parameters(run) for run in runs]
+    runs, parameters = _showable(runs)
     varying, same = split_parameters(parameters)
     started = {run.run_id: (run.started, run.run_id) for run in runs}
     rows = [((run.started, run.run_id, 0), "run", _row(run, values, varying, marks, in_sweep))

@@ -48,7 +48,10 @@ def save_model(output_dir: str | os.PathLike, model: keras.Model) -> Path:
 def model_file(path: str | os.PathLike) -> Path:
     """The saved model a path names: a run folder's model.keras (RUN/model.keras), any other path as it is."""
     path = Path(path)
-    return path / MODEL_FILE if path.is_dir() else path
+    try:
+        return path / MODEL_FILE if path.is_dir() else path
+    except OSError as error:  # a name too long, a folder on the way without permission
+        raise ModelError(f"{path}: cannot look at it ({error.strerror or error})") from None
 
 
 def load_trained_model(path: str | os.PathLike) -> keras.Model:

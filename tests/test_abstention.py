@@ -322,8 +322,9 @@ def test_predict_says_not_a_digit_past_the_threshold_and_json_carries_the_score(
     assert "no not-a-digit detector" not in text.stderr
     for row in refused:
         line = next(line for line in text.stdout.splitlines() if line.startswith(row["path"] + ": "))
+        judged = f"  label {row['label']}: {'right' if row['correct'] else 'wrong'}" if "label" in row else ""
         assert line == (f"{row['path']}: not a digit? (score {row['score']:.3g}; reads most like {row['digit']} "
-                        f"{row['probability']:.0%})")
+                        f"{row['probability']:.0%}){judged}")
     # the same model elsewhere, with no detector beside it: read as a digit, with a note; a broken one: refused
     shutil.copy(report_run / "model.keras", tmp_path / "model.keras")
     alone = digitlib_in_process("predict", tmp_path / refused[0]["path"].rsplit("/", 1)[1], "--model",

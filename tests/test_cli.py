@@ -225,6 +225,17 @@ def test_a_run_folder_names_the_model_it_saved_and_any_other_path_itself(tmp_pat
     assert model_file(tmp_path / "elsewhere.keras") == tmp_path / "elsewhere.keras"
 
 
+def test_a_name_too_long_to_look_at_is_one_line_and_exit_2_not_a_traceback(tmp_path):
+    too_long = "a" * 300
+    model = digitlib_in_process("predict", str(tmp_path / "one.png"), "--model", str(tmp_path / f"{too_long}.keras"))
+    assert (model.returncode, model.stdout) == (2, "")
+    assert model.stderr == f"digitlib: error: {tmp_path / too_long}.keras: cannot look at it (File name too long)\n"
+    compare = digitlib_in_process("compare", too_long, "best", "--reports-dir", str(tmp_path))
+    assert (compare.returncode, compare.stderr) == (2, f"digitlib: error: {too_long}: cannot look at it (File name "
+                                                       "too long)\n")
+    assert sorted(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("make", [lambda folder: folder.mkdir(), lambda folder: None], ids=["empty", "missing"])
 def test_no_finished_runs_to_compare_says_to_train_one_first(tmp_path, make):
     from digitlib.report.comparison import load_runs

@@ -22,7 +22,7 @@ from conftest import REPOSITORY, digitlib_cli, require_module
 
 require_module("distributed", "the dask extra is not installed (make test installs it)")
 
-from digitlib.run.cluster import pack_run, receive_run, run_on_worker  # noqa: E402
+from digitlib.run.cluster import pack_run, read_shared_run, receive_run, run_on_worker  # noqa: E402
 from digitlib.rundir import InvalidRun, read_runs, run_identity  # noqa: E402
 
 TINY = {"train_limit": 1000, "test_limit": 200, "epochs": 1}
@@ -208,6 +208,17 @@ def test_a_worker_runs_into_a_folder_it_sees_and_a_run_sent_back_lands_once_inta
     with pytest.raises(InvalidRun, match="not the run that was asked for"):
         receive_run(reports, outcome["run_id"], archive, run_identity(task["parameters"], backend="jax"))
     assert len(list(reports.iterdir())) == 2
+
+    # A worker names a run in the shared folder that is not the one asked for, one still running here: refused,
+    # and its record untouched (it was marked interrupted by the worker's say-so before the check).
+    record_file = shared / outcome["run_id"] / "run.json"
+    record = json.loads(record_file.read_text())
+    record.update(status="running", pid=os.getpid())
+    record_file.write_text(json.dumps(record))
+    before = record_file.read_bytes()
+    with pytest.raises(InvalidRun, match="not the run that was asked for"):
+        read_shared_run(shared, outcome["run_id"], "0" * 64, worker="tcp://10.0.0.9:1234")
+    assert record_file.read_bytes() == before
 
 
 def archive_of(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:

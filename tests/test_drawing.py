@@ -136,6 +136,38 @@ def test_keep_works_where_the_file_system_has_no_hard_links_and_says_why_when_it
         keep_drawing(render_strokes(BAR), folder, 1)
 
 
+@pytest.mark.parametrize("hard_links", [True, False], ids=["linked", "no hard links"])
+def test_a_drawing_that_cannot_be_written_whole_leaves_no_file_behind(tmp_path, monkeypatch, hard_links):
+    """A full disk while writing left the hidden .partial file in the user's folder (and, without hard links, a
+    label<d>_<n>.png cut short although the user was told it was not kept)."""
+    import errno
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    real_fsync = os.fsync
+
+    def full_disk(descriptor):
+        if not hard_links and not os.readlink(f"/proc/self/fd/{descriptor}").endswith(".partial"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        if hard_links:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr("os.fsync", full_disk)
+    if not hard_links:
+        monkeypatch.setattr("os.link", lambda source, target: (_ for _ in ()).throw(PermissionError(1, "no links")))
+    with pytest.raises(DrawingError, match=r"cannot keep the drawing in .*mine \(No space left on device\)"):
+        keep_drawing(render_strokes(BAR), folder, 1)
+    assert list(folder.iterdir()) == []
+
+
+def test_keep_refuses_a_folder_that_cannot_be_named_or_looked_at(tmp_path):
+    for folder, said in (("~nosuchuser-digitlib/drawings", "no such home folder"),
+                         (tmp_path / ("x" * 300), "cannot make the folder .* \\(File name too long\\)")):
+        with pytest.raises(DrawingError, match=said):
+            keep_drawing(render_strokes(BAR), folder, 1)
+
+
 def test_keep_refuses_a_folder_that_cannot_be(tmp_path):
     (tmp_path / "a file").write_text("")
     for folder, said in ((tmp_path / "a file", "is not a folder"), (tmp_path / "a file" / "below", "cannot make"),

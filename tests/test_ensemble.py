@@ -163,6 +163,17 @@ def test_a_member_with_another_recipe_or_data_is_not_reused(mnist, tiny, tmp_pat
 
 
 @pytest.mark.e2e
+def test_a_run_folder_linked_in_from_elsewhere_is_not_reused_as_a_member(tiny, tmp_path, strong_seed_8):
+    """read_runs skips a linked run folder; the ensemble's search for members did not, and loaded its model."""
+    elsewhere = _reports_with(strong_seed_8[0], tmp_path / "elsewhere")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "20261205-000000-deadbeef").symlink_to(elsewhere / "strong-seed-8", target_is_directory=True)
+    assert find_trained_member(elsewhere, member_record(tiny, QUICK, seed=8)) is not None  # it is a match
+    assert find_trained_member(reports, member_record(tiny, QUICK, seed=8)) is None
+
+
+@pytest.mark.e2e
 def test_a_tampered_finished_run_is_not_reused_as_a_member(mnist, tiny, tmp_path, strong_seed_8):
     from digitlib.rundir import RunDirectoryWarning
 

@@ -110,6 +110,30 @@ def test_sixteen_bit_greys(tmp_path):
     assert np.abs(load_digit(path).astype(int) - reference).max() <= 2
 
 
+def test_a_photo_stored_turned_is_read_as_its_exif_orientation_says(tmp_path):
+    """A phone keeps a photo as its sensor lay and says how to turn it: read as stored, an upright digit lay on its
+    side (a 7 read as 0). Read as every viewer shows it, it is the upright picture."""
+    upright = bar(box=(100, 100, 300, 180))  # a tall bar in the left half: its turn is easy to see
+    stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # as the sensor lay
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: turn 90° clockwise to view
+    stored.save(tmp_path / "photo.jpg", exif=exif.tobytes(), quality=95)
+    shown = np.asarray(read_image(tmp_path / "photo.jpg").convert("L"))
+    assert shown.shape == upright.shape
+    assert np.abs(shown.astype(int) - upright).mean() < 3
+    broken = tmp_path / "broken_exif.jpg"  # an EXIF block Pillow cannot read: the picture as stored
+    stored.save(broken, exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff", quality=95)
+    assert read_image(broken).size == stored.size
+
+
+def test_a_float_picture_in_zero_to_one_is_not_read_as_blank(tmp_path):
+    reference = mnist_style(Image.fromarray(bar()))
+    path = tmp_path / "float.tif"
+    Image.fromarray(bar().astype(np.float32) / 255).save(path)
+    assert read_image(path).mode == "F"
+    assert np.abs(load_digit(path).astype(int) - reference).max() <= 2
+
+
 def test_animated_gif_uses_the_first_frame(tmp_path):
     first = Image.fromarray(bar())
     second = Image.fromarray(np.full((400, 300), 235, np.uint8))  # blank
@@ -165,7 +189,30 @@ def test_find_images_lists_each_file_once_however_often_and_however_it_is_named(
     paths, problems = find_images(["a/2.png", "a", "a/2.png", "./a/1.png", tmp_path / "a" / "1.png", "a/../a/",
                                    "x.png", "x.png", "empty", "empty/", tmp_path / "empty"])
     assert paths == [Path("a/2.png"), Path("a/1.png"), Path("a/link.png"), Path("x.png")]
-    assert [folder for folder, _ in problems] == [Path("empty")]
+    assert [folder for folder, _, _ in problems] == [Path("empty")]
+
+
+def test_an_input_that_cannot_be_looked_at_is_a_problem_in_its_place_not_a_traceback(tmp_path):
+    """A name too long for the file system (and a folder without permission) raised OSError from is_dir; a folder
+    without images was listed first whatever its place."""
+    from digitlib.predict.handwriting import in_input_order
+
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "b.png").write_bytes(b"")
+    too_long = tmp_path / ("x" * 300 + ".png")
+    paths, problems = find_images([tmp_path / "a.png", tmp_path / "empty", too_long, tmp_path / "b.png"])
+    assert paths == [tmp_path / "a.png", tmp_path / "b.png"]
+    assert [(p.path, p.place) for p in problems] == [(tmp_path / "empty", 1), (too_long, 1)]
+    assert problems[1].message == f"{too_long}: cannot look at it (File name too long)"
+    results = [Path("b.png"), *[p.path for p in problems], Path("a.png")]
+
+    class Result:
+        def __init__(self, path):
+            self.path = path
+
+    ordered = in_input_order([Result(r) for r in results], [Path("a.png"), Path("b.png")], problems)
+    assert [r.path for r in ordered] == [Path("a.png"), tmp_path / "empty", too_long, Path("b.png")]
 
 
 def test_grey_levels_are_in_unit_range():

@@ -118,10 +118,22 @@ def test_touching_digits_are_also_cut_with_the_cut_moved_to_columns_about_its_le
 def test_a_rule_across_the_page_is_cut_at_its_least_ink_only_not_every_way():
     from digitlib.predict.number import MOST_MOVED
 
-    ink = np.zeros((60, 1500))
-    ink[20:30, 10:1490] = 1.0  # as wide as 228 digits of its height
+    ink = np.zeros((60, 1200))
+    ink[20:30, 10:1190] = 1.0  # as wide as 182 digits of its height
     (mark,) = find_marks(ink)
     assert len(mark.cuttings[0]) > MOST_MOVED and len(mark.cuttings) <= 3
+
+
+def test_a_rule_wider_than_a_number_is_refused_not_read_as_thousands_of_digits():
+    """A 7,000-px rule 9 px high was read as an 8,871-digit number (25 s, 1.2 GB); one a million px wide, under
+    the pixel limit, would have run out of memory."""
+    from digitlib.predict.handwriting import ImageError
+
+    ink = np.zeros((30, 7000))
+    ink[10:19, 10:6990] = 1.0
+    with pytest.raises(ImageError, match=r"^more digits than a number has \(200 at most; a long line or rule is "
+                                         r"read as many\): crop the picture to the number$"):
+        find_marks(ink)
 
 
 def test_a_digit_the_width_calls_one_is_cut_in_two_at_its_least_ink_only():

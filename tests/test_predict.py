@@ -376,6 +376,61 @@ def test_the_figure_colours_each_labelled_image_right_or_wrong():
     assert "1 of 1 below 80% confidence" in markup.alt  # the text as it is: the report's template escapes it
 
 
+def test_a_file_name_with_dollar_signs_is_drawn_as_it_is_not_as_math():
+    """matplotlib reads $...$ as math: cost_$3_$4.png failed to draw (a papermill cell error), $\\mathbf{7}$.png
+    drew a bold 7 instead of its name."""
+    import io
+
+    for name in ("cost_$3_$4.png", "$\\mathbf{7}$.png"):
+        figure = digitlib.predictions_figure([_read(name, 7)])
+        figure.savefig(io.BytesIO(), format="png")  # raised ValueError: ParseFatalException for the first name
+        title = figure.axes[0].title
+        assert title.get_text() == name and not title._parse_math
+
+
+@pytest.mark.parametrize("weights, message", [
+    ("nan", "the model reads NaN or infinite probabilities (its training diverged, or its weights are broken): "
+            "read with another model"),
+    ("logits", "the model's outputs are not probabilities (they do not add up to 1: a model without its softmax?): "
+               "read with another model"),
+])
+def test_a_model_that_reads_no_probabilities_is_refused_in_one_line(tmp_path, weights, message):
+    """A diverged model printed {"probability": NaN} (not JSON) and `0 (nan%)` with exit 0; one without its softmax
+    printed `1 (128.7%)`."""
+    import keras
+
+    activation = "softmax" if weights == "nan" else None
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation)])
+    if weights == "nan":
+        model.layers[-1].kernel.assign(np.full((784, 10), np.nan, np.float32))
+    else:
+        model.layers[-1].bias.assign(np.arange(10, dtype=np.float32))
+    model.save(tmp_path / "model.keras")
+    Image.fromarray(255 - ONE).save(tmp_path / "one.png")
+    for number in ([], ["--number"]):
+        result = predict(str(tmp_path / "one.png"), "--model", str(tmp_path / "model.keras"), "--json", *number)
+        assert (result.returncode, result.stdout) == (2, "")
+        assert result.stderr.splitlines()[-1] == f"digitlib: error: {message}"
+
+
+@pytest.mark.full  # two interpreters that load Keras; the writing errors themselves are plain Python
+def test_output_that_cannot_be_written_is_one_line_not_a_traceback(tiny_classifier, tmp_path):
+    """stdout on a full disk raised OSError (ENOSPC) as a traceback; stdout closed (`>&-`) raised AttributeError."""
+    tiny_classifier.save(tmp_path / "model.keras")
+    Image.fromarray(255 - ONE).save(tmp_path / "one.png")
+    command = [sys.executable, "-m", "digitlib", "predict", str(tmp_path / "one.png"), "--model",
+               str(tmp_path / "model.keras")]
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, env=environment, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "digitlib: error: cannot write the output (No space left on device)"
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    closed = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment,
+                            timeout=300, preexec_fn=lambda: os.close(1))
+    assert (closed.returncode, "Traceback" in closed.stderr) == (0, False)
+
+
 def test_labels_in_file_names_reach_the_command_line(tiny_classifier, tmp_path):
     """Text: each labelled line says right or wrong, then the accuracy over them; --json: a label field."""
     tiny_classifier.save(tmp_path / "model.keras")

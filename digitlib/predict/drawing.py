@@ -16,6 +16,7 @@ over another file, so the folder grows into a labelled test set that `digitlib p
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -79,14 +80,17 @@ def render_strokes(strokes: object, size: int = CANVAS, pen: int = PEN) -> Image
 
 def keep_folder(folder: str | os.PathLike) -> Path:
     """The folder drawings are kept in, made if need be; a DrawingError if it is a file or cannot be made."""
-    path = Path(folder).expanduser()
     if str(folder).strip() == "":
         raise DrawingError(f"name a folder to keep drawings in, e.g. keep_in='{DRAWINGS_DIR}'")
-    if path.exists() and not path.is_dir():
-        raise DrawingError(f"{path} is not a folder; name a folder to keep drawings in")
     try:
+        path = Path(folder).expanduser()
+    except RuntimeError:  # ~someone who has no home folder here
+        raise DrawingError(f"{folder}: no such home folder; name a folder to keep drawings in") from None
+    try:
+        if path.exists() and not path.is_dir():
+            raise DrawingError(f"{path} is not a folder; name a folder to keep drawings in")
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
+    except OSError as error:  # cannot be made, or looked at (a name too long)
         raise DrawingError(f"cannot make the folder {path} to keep drawings in ({error.strerror}); "
                            "name another") from None
     return path
@@ -105,18 +109,16 @@ def keep_drawing(picture: Image.Image, folder: str | os.PathLike, label: int) ->
     encoded = io.BytesIO()
     picture.save(encoded, format="PNG")
     partial = folder / f".label{label}_{os.getpid()}.png.partial"
-    written = False
     try:
         _write_synced(partial, encoded.getvalue(), "wb")
-        written = True
         while not _place(partial, folder / f"label{label}_{number}.png", encoded.getvalue()):
             number += 1  # the name was taken meanwhile
         return folder / f"label{label}_{number}.png"
     except OSError as error:
         raise DrawingError(f"cannot keep the drawing in {folder} ({error.strerror or type(error).__name__})") from None
     finally:
-        if written:
-            partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a folder in its place stays (the error above says so)
+            partial.unlink(missing_ok=True)  # this process's own name: whole, half written or never made
 
 
 def _place(partial: Path, target: Path, content: bytes) -> bool:
@@ -135,8 +137,13 @@ def _place(partial: Path, target: Path, content: bytes) -> bool:
 
 
 def _write_synced(path: Path, content: bytes, mode: str) -> None:
+    """`content` written to `path` and synced; a file this made and could not fill (a full disk) is removed."""
     with open(path, mode) as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
+        try:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
 

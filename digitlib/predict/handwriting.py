@@ -25,9 +25,10 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from ..untrusted import open_regular_file, printable, valid_unicode  # noqa: F401 - re-exported
@@ -61,12 +62,14 @@ def read_image(path: str | os.PathLike) -> Image.Image:
     try:
         with open_regular_file(path, ImageError) as file, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)  # the picture itself still reads
             image = Image.open(file)
             if image.width * image.height > MAX_PIXELS:
                 raise ImageError(f"{path}: {image.width}x{image.height} pixels is more than the "
                                  f"{MAX_PIXELS:,} allowed; resize the image first")
             image.seek(0)  # animated GIF/PNG/WebP: the first frame
             image.load()
+            image = _upright(image)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -78,11 +81,22 @@ def read_image(path: str | os.PathLike) -> Image.Image:
     return image
 
 
+def _upright(image: Image.Image) -> Image.Image:
+    """The picture as it is meant to be seen: a phone stores a photo as its sensor lay and says in EXIF how to turn
+    it (Orientation); turned here, as every viewer turns it. An EXIF block Pillow cannot read leaves it as stored."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - a broken EXIF block is no reason to refuse the picture itself
+        return image
+
+
 def grey_levels(image: Image.Image) -> np.ndarray:
     """Grey levels in [0, 1] (0 black, 1 white), transparent parts shown on white paper."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit and float greys
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        if image.mode == "F" and values.max() <= 1.0:  # a float picture already in [0, 1]
+            top = 1.0
         return np.clip(values / top, 0.0, 1.0)
     if image.mode == "P" or image.mode in ("LA", "PA", "RGBA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
@@ -175,12 +189,22 @@ def label_in_name(path: str | os.PathLike) -> int | None:
     return labels.pop() if len(labels) == 1 else None
 
 
-def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Expand files and folders into image paths; the second list names the folders that held none.
+class InputProblem(NamedTuple):
+    """An input that gave no image to read (a folder without any, one that cannot be listed), and why; `place`
+    is where it was named among the images found (the number found before it), so answers keep the inputs' order."""
+
+    path: Path
+    message: str
+    place: int
+
+
+def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[InputProblem]]:
+    """Expand files and folders into image paths; the second list names the inputs that gave none.
 
     Each file is listed once, at the place it is first named, however often it is named: twice, or beside a
     folder that holds it, or by another spelling of its path (``./a.png``, an absolute path, a folder reached
-    through ``..`` or a link). A link of another name is a file of its own. An empty folder is reported once.
+    through ``..`` or a link). A link of another name is a file of its own. An empty folder is reported once, as
+    is one that cannot be looked into (no permission, a name too long).
     """
     paths, problems, seen = [], [], set()
 
@@ -191,18 +215,28 @@ def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[tuple
         return True
 
     for item in map(Path, inputs):
-        if item.is_dir():
-            if not first_time(os.path.realpath(item)):  # its images are keyed by the folder resolved, too
-                continue
-            # not only regular files: reading a FIFO or a broken link named like an image says what is wrong
-            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
-            if not found:
-                problems.append((item, f"{printable(item)}: no images in this directory "
-                                       f"(looked for {', '.join(IMAGE_SUFFIXES)})"))
-            paths.extend(p for p in found if first_time(_same_file(p)))
-        elif first_time(_same_file(item)):
-            paths.append(item)  # missing or unreadable files are reported when they are read
+        try:
+            folder = item.is_dir()
+            if folder and first_time(os.path.realpath(item)):  # its images are keyed by the folder resolved, too
+                # not only regular files: reading a FIFO or a broken link named like an image says what is wrong
+                found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
+                if not found:
+                    problems.append(InputProblem(item, f"{printable(item)}: no images in this directory (looked "
+                                                       f"for {', '.join(IMAGE_SUFFIXES)})", len(paths)))
+                paths.extend(p for p in found if first_time(_same_file(p)))
+            elif not folder and first_time(_same_file(item)):
+                paths.append(item)  # missing or unreadable files are reported when they are read
+        except OSError as error:  # EACCES, ENAMETOOLONG: is_dir and iterdir raise what they do not ignore
+            problems.append(InputProblem(item, f"{printable(item)}: cannot look at it "
+                                               f"({printable(error.strerror or str(error))})", len(paths)))
     return paths, problems
+
+
+def in_input_order(results: list, paths: list[Path], problems: list[InputProblem]) -> list:
+    """`results` (each with a `path`: an image of `paths` or an input of `problems`) in the order their inputs
+    were named."""
+    order = {**{str(p.path): p.place - 0.5 for p in problems}, **{str(path): i for i, path in enumerate(paths)}}
+    return sorted(results, key=lambda result: order.get(str(result.path), -1))
 
 
 def _same_file(path: Path) -> str:

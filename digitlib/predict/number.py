@@ -37,7 +37,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 
-from .handwriting import ImageError, _ink, find_images, grey_levels, mnist_style, own_resolution, read_image
+from .handwriting import (
+    ImageError,
+    _ink,
+    find_images,
+    grey_levels,
+    in_input_order,
+    mnist_style,
+    own_resolution,
+    read_image,
+)
 from .predictions import ReadDigit, json_score, read_probabilities
 
 if TYPE_CHECKING:
@@ -259,7 +268,7 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
                          "picture to the number")
     slices = ndimage.find_objects(labels)
     boxes = [[slices[k][1].start, slices[k][0].start, slices[k][1].stop, slices[k][0].stop] for k in kept]
-    marks = []
+    marks, pieces = [], 0
     for line, members in enumerate(_lines(boxes)):
         groups = _merged([{i} for i in members], boxes)
         tallest = max(_extent(g, boxes)[3] - _extent(g, boxes)[1] for g in groups)
@@ -271,6 +280,10 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
             digit = np.where(own, ink[y0:y1, x0:x1], 0.0)
             width = x1 - x0
             guess = max(2, round(width / (DIGIT_WIDTH * height))) if width > WIDEST * height else 1
+            pieces += guess
+            if pieces > MAX_MARKS:  # a long rule or a line of text in a flat line: thousands of "digits"
+                raise ImageError(f"more digits than a number has ({MAX_MARKS} at most; a long line or rule is read "
+                                 "as many): crop the picture to the number")
             counts = [guess, guess - 1, guess + 1] if width > DOUBTFUL * height else [guess]
             # the width's count, then one digit fewer and one more: every cut at its least ink, then each moved alone
             # where the width holds several touching digits (None: at the least ink only)
@@ -377,7 +390,7 @@ def read_numbers(model: keras.Model, inputs: str | os.PathLike | list[str | os.P
     digit, keeps its error. With a `detector` (:func:`digitlib.predict.abstention.read_detector`), each digit
     carries its not-a-digit score and whether it is past the threshold; the number is read as before."""
     paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
-    results = [NumberReading(path=path, error=message) for path, message in problems]
+    results = [NumberReading(path=path, error=message) for path, message, _ in problems]
     readable, segmented = [], []
     for path in paths:
         try:
@@ -387,5 +400,4 @@ def read_numbers(model: keras.Model, inputs: str | os.PathLike | list[str | os.P
             results.append(NumberReading(path=path, error=str(error)))
     results += [NumberReading(path=path, digits=digits)
                 for path, digits in zip(readable, _read(model, segmented, detector))]
-    order = {str(p): i for i, p in enumerate(paths)}
-    return sorted(results, key=lambda r: order.get(str(r.path), -1))
+    return in_input_order(results, paths, problems)

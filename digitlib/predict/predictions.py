@@ -38,6 +38,7 @@ class ReadDigit:
 # pixel each way. A hand's digit, centred by its mass, sits a pixel or so off where an MNIST digit of that shape
 # would; averaging the five readings asks less of that centring.
 READ_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+PROBABILITY_SUM_TOLERANCE = 1e-3  # a softmax's ten outputs add up to 1 within float32's rounding
 
 
 def read_probabilities(model: keras.Model, prepared: np.ndarray) -> np.ndarray:
@@ -54,7 +55,14 @@ def read_probabilities(model: keras.Model, prepared: np.ndarray) -> np.ndarray:
         return predict_probabilities(model, prepared)
     views = np.concatenate([ndimage.shift(prepared, (0, rows, columns, 0), order=0, mode="constant")
                             for rows, columns in READ_SHIFTS])
-    return predict_probabilities(model, views).reshape(len(READ_SHIFTS), len(prepared), -1).mean(axis=0)
+    probabilities = predict_probabilities(model, views).reshape(len(READ_SHIFTS), len(prepared), -1).mean(axis=0)
+    if not np.isfinite(probabilities).all():
+        raise ModelError("the model reads NaN or infinite probabilities (its training diverged, or its weights are "
+                         "broken): read with another model")
+    if np.abs(probabilities.sum(axis=1) - 1).max() > PROBABILITY_SUM_TOLERANCE:
+        raise ModelError("the model's outputs are not probabilities (they do not add up to 1: a model without its "
+                         "softmax?): read with another model")
+    return probabilities
 
 
 @dataclass(frozen=True)
@@ -199,10 +207,10 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
     import numpy as np
 
     from ..train.prepare import prepare_images
-    from .handwriting import ImageError, find_images, label_in_name, load_digit
+    from .handwriting import ImageError, find_images, in_input_order, label_in_name, load_digit
 
     paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
-    results: list[Prediction] = [Prediction(path=path, error=message) for path, message in problems]
+    results: list[Prediction] = [Prediction(path=path, error=message) for path, message, _ in problems]
     digits, readable = [], []
     for path in paths:
         try:
@@ -218,8 +226,7 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
         results += [Prediction(path=p, probabilities=pr, digit_image=d, label=label_in_name(p), score=sc,
                                abstained=sc is not None and bool(detector.refuses(sc)))
                     for p, pr, d, sc in zip(readable, probabilities, stacked, scores)]
-    order = {str(p): i for i, p in enumerate(paths)}
-    return sorted(results, key=lambda r: order.get(str(r.path), -1))
+    return in_input_order(results, paths, problems)
 
 
 def save_predictions(output_dir: str | os.PathLike, predictions: list[Prediction], top: int = 3) -> Path:

@@ -44,13 +44,20 @@ class DescribedFigure(Figure):
     # Each axes' title sits right above it: none of these figures has tick labels on top for matplotlib to lift
     # a title over, and looking for them (a tight box around every axis of every axes, at every draw) was most
     # of the time a gallery of 30 digits took to draw. A title's y fixed at creation skips that search.
+    # Titles and labels are text as given: a file's name such as cost_$3_$4.png is not read as math (which
+    # would fail to draw, or draw something else than the name).
+    _AXES_TEXT = {"axes.titley": 1.0, "text.parse_math": False}
+
     def add_subplot(self, *args, **kwargs):
-        with matplotlib.rc_context({"axes.titley": 1.0}):
+        with matplotlib.rc_context(self._AXES_TEXT):
             return super().add_subplot(*args, **kwargs)
 
     def add_axes(self, *args, **kwargs):
-        with matplotlib.rc_context({"axes.titley": 1.0}):
+        with matplotlib.rc_context(self._AXES_TEXT):
             return super().add_axes(*args, **kwargs)
+
+    def suptitle(self, t, **kwargs):
+        return super().suptitle(t, **{"parse_math": False, **kwargs})
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         # Metadata only: IPython's PNG formatter (matplotlib's inline backend) still draws the figure, and

@@ -12,6 +12,7 @@ ids in --reports-dir, or run folders) into the reports folder, as ``digitlib rep
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import sys
@@ -176,13 +177,21 @@ def report_command(arguments: argparse.Namespace) -> int:
     if not arguments.json:
         print(f"{summary}report written to {printable(result.report)}", flush=True)
     if outcome["warning"]:  # the run succeeded, but learned little: say what to change, still exit 0
-        print(f"digitlib: warning: {outcome['warning']}", file=sys.stderr, flush=True)
+        print(f"digitlib: warning: {printable(outcome['warning'])}", file=sys.stderr, flush=True)
     return EXIT_OK
 
 
 def _finished_run(given: str, reports_dir: str) -> Path:
     """The folder of the finished training run `given` names: a run id in `reports_dir`, the reports folder's
     `best` or `latest` link (the run id it points at), else a run's folder."""
+    try:
+        return _named_run(given, reports_dir)
+    except OSError as error:  # a name too long, a folder on the way without permission
+        raise ParameterError(f"{printable(given)}: cannot look at it ({printable(error.strerror or str(error))})"
+                             ) from None
+
+
+def _named_run(given: str, reports_dir: str) -> Path:
     import os
 
     from ..layout import BEST, LATEST, RUN_FILE
@@ -277,17 +286,18 @@ def predict_command(arguments: argparse.Namespace) -> int:
     failed = False
     for prediction in predictions:
         failed |= prediction.error is not None
+        # a label is judged on the digit read (the one it reads most like, where it is doubted), as counted below
+        judged = "" if prediction.correct is None else \
+            f"  label {prediction.label}: {'right' if prediction.correct else 'wrong'}"
         if arguments.json:
             print(json.dumps(prediction.as_dict(arguments.top)), flush=True)
         elif prediction.error:
-            print(f"digitlib: {prediction.error}", file=sys.stderr, flush=True)
+            print(f"digitlib: {printable(prediction.error)}", file=sys.stderr, flush=True)
         elif prediction.abstained:
             print(f"{printable(prediction.path)}: not a digit? (score {prediction.score:.3g}; reads most like "
-                  f"{prediction.digit} {prediction.probability:.0%})", flush=True)
+                  f"{prediction.digit} {prediction.probability:.0%}){judged}", flush=True)
         else:
             ranked = ", ".join(f"{d} {p:.1%}" for d, p in prediction.top(arguments.top))
-            judged = "" if prediction.label is None else \
-                f"  label {prediction.label}: {'right' if prediction.correct else 'wrong'}"
             print(f"{printable(prediction.path)}: {prediction.digit} ({prediction.probability:.1%})  "
                   f"top {arguments.top}: {ranked}{judged}", flush=True)
     score = labelled_accuracy(predictions)
@@ -308,7 +318,7 @@ def _print_numbers(numbers: list, as_json: bool) -> int:
         if as_json:
             print(json.dumps(number.as_dict()), flush=True)
         elif number.error:
-            print(f"digitlib: {number.error}", file=sys.stderr, flush=True)
+            print(f"digitlib: {printable(number.error)}", file=sys.stderr, flush=True)
         else:
             digits = ", ".join(map(shown, number.digits))
             print(f"{printable(number.path)}: {number.text} ({digits})", flush=True)
@@ -317,7 +327,10 @@ def _print_numbers(numbers: list, as_json: bool) -> int:
 
 def _warnings_in_one_line() -> None:
     """Warnings (a run folder skipped, say) read like the command's other messages, one line each."""
-    warnings.formatwarning = lambda message, category, *rest, **options: f"digitlib: warning: {message}\n"
+    def one_line(message, category, *rest, **options) -> str:  # a file's name may hold a newline or escape codes
+        return f"digitlib: warning: {printable(str(message))}\n"
+
+    warnings.formatwarning = one_line
 
 
 def _interrupt_on_sigterm() -> None:
@@ -417,12 +430,20 @@ def main(argv: list[str] | None = None) -> int:
     _interrupt_on_sigterm()
     try:
         status = COMMANDS[arguments.command](arguments)
-        sys.stdout.flush()  # what print() kept meets a closed pipe here, not in the interpreter's exit
+        if sys.stdout is not None:  # None: started with stdout closed (`>&-`), and print() wrote nothing
+            sys.stdout.flush()  # what print() kept meets a closed pipe here, not in the interpreter's exit
         return status
     except BrokenPipeError:  # `digitlib predict DIR | head -1`: the reader has what it wanted
         return _reader_gone()
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG):
+            raise
+        _reader_gone()  # nothing more goes to stdout, not even the interpreter's final flush
+        print(f"digitlib: error: cannot write the output ({printable(error.strerror or str(error))})",
+              file=sys.stderr)
+        return EXIT_FAILED
     except (ParameterError, ModelError) as error:
-        print(f"digitlib: error: {error}", file=sys.stderr)
+        print(f"digitlib: error: {printable(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as interrupt:
         if getattr(interrupt, "reader_gone", False):  # `digitlib report | head -3`: the run is marked interrupted

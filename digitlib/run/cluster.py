@@ -223,10 +223,10 @@ def _checked_in_place(run_dir: Path, identity: str, worker: str) -> Run:
     """The record of the run folder a worker made, read back like any run folder (:func:`read_run`) and only
     if it is the run asked for; a run left running marked interrupted, its page rendered here. Raises InvalidRun."""
     try:
+        if identity_of(read_run(run_dir)) != identity:  # before anything is written: it may be another, live run
+            raise InvalidRun("it is not the run that was asked for (is digitlib the same version on the workers?)")
         _settled(run_dir, worker)
         run = read_run(run_dir)
-        if identity_of(run) != identity:
-            raise InvalidRun("it is not the run that was asked for (is digitlib the same version on the workers?)")
         _rerendered(run_dir)
     except OSError as error:  # a folder where a file goes (report.html/), say
         raise InvalidRun(f"its files are not a run's ({type(error).__name__})") from None

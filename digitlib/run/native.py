@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 @contextmanager
@@ -13,15 +15,30 @@ def native_stderr_to(path: str | os.PathLike) -> Iterator[None]:
     """Point file descriptor 2 at `path` (appending) for the block; child processes inherit it.
 
     Python-level errors still reach the caller as exceptions; only the native chatter
-    (TensorFlow's oneDNN, CUDA-probe and absl messages) is kept off the terminal.
+    (TensorFlow's oneDNN, CUDA-probe and absl messages) is kept off the terminal. `path` is the run's own
+    log: a link or anything but a file in its place (a FIFO would block the run) is removed first, and the
+    file is opened without following links, so nothing outside the run folder is written to.
     """
+    log = _own_file(Path(path))
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with open(path, "ab") as log:
-            os.dup2(log.fileno(), 2)
-            yield
+        os.dup2(log, 2)
+        yield
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+        os.close(log)
+
+
+def _own_file(path: Path) -> int:
+    """A descriptor appending to the regular file at `path` (made if missing), never through a link."""
+    if path.is_symlink() or (os.path.lexists(path) and not path.is_file()):
+        path.unlink()
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # something else was put there in between
+        os.close(descriptor)
+        raise OSError(f"{path}: not a regular file")
+    os.set_blocking(descriptor, True)
+    return descriptor

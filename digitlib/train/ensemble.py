@@ -89,7 +89,7 @@ def find_trained_member(reports_dir: str | os.PathLike | None, wanted: dict[str,
         candidates += sorted(Path(reports_dir).glob(f"*/{METRICS_FILE}"))
         candidates += sorted(Path(reports_dir).glob(f"*/{MEMBERS_DIR}/*/{MEMBER_FILE}"))
     for path in candidates:
-        if not (path.parent / MODEL_FILE).exists():
+        if not (path.parent / MODEL_FILE).exists() or reports_dir and _linked(path, Path(reports_dir)):
             continue
         try:  # another run's files are data to check, like any run directory's
             finished = read_json(path, "member.schema.json" if path.name == MEMBER_FILE else "metrics.schema.json")
@@ -99,6 +99,13 @@ def find_trained_member(reports_dir: str | os.PathLike | None, wanted: dict[str,
         if _record_of(finished) == wanted:
             return TrainedMember(path.parent, finished)
     return None
+
+
+def _linked(path: Path, reports_dir: Path) -> bool:
+    """Whether a folder between `reports_dir` and the file `path` is a link: a run folder linked in from elsewhere
+    is not one of the reports folder's runs (:func:`digitlib.rundir.read_runs` skips it too)."""
+    return path.is_relative_to(reports_dir) and any(
+        folder.is_symlink() for folder in path.parents if folder.is_relative_to(reports_dir) and folder != reports_dir)
 
 
 def _save_member(directory: Path, member: keras.Model, wanted: dict[str, Any], splits: Splits,

@@ -39,10 +39,13 @@ class Parameter:
 
 
 MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are 32-bit
+MAX_COUNT = 1_000_000_000  # epochs, batch size, members, limits: far above any real run; more is a typo
 
 
 def _at_least(minimum: int) -> Callable[[Any], str | None]:
-    return lambda value: None if value >= minimum else f"must be at least {minimum}"
+    """A count's check: at least `minimum`, and at most :data:`MAX_COUNT`."""
+    return lambda value: (f"must be at least {minimum}" if value < minimum else
+                          f"must be at most {MAX_COUNT:,}" if value > MAX_COUNT else None)
 
 
 def _known_model(value: str) -> str | None:
@@ -131,7 +134,7 @@ COMPARISON_PARAMETERS: tuple[Parameter, ...] = (
 
 def _validate(contract: tuple[Parameter, ...], given: Mapping[str, Any]) -> dict[str, Any]:
     by_name = {parameter.name: parameter for parameter in contract}
-    unknown = sorted(set(given) - set(by_name))
+    unknown = sorted(set(given) - set(by_name), key=repr)  # a YAML key may be a number, null or true
     if unknown:
         raise ParameterError(
             f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(_shown, unknown))}; "
@@ -219,7 +222,7 @@ def _checked(parameter: Parameter, value: Any) -> Any:
 def parse_value(text: str) -> Any:
     """A command-line value as YAML scalar, like papermill's ``-p``: '10' is 10, 'null' is None.
 
-    Text that is not YAML stays text; anchors and aliases are refused.
+    Text that is not YAML stays text; anchors, aliases, tags and values YAML cannot build (2026-02-30) are refused.
     """
     try:
         return load_yaml_text(text, "<-p value>")
@@ -343,12 +346,22 @@ def absolute_paths(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """The caller's relative file and folder parameters made absolute (the kernel runs in notebooks/)."""
     paths = {p.name for p in notebook(name).parameters if p.path}
 
-    def absolute(value: Any) -> Any:
+    def absolute(key: str, value: Any) -> Any:
         if isinstance(value, list):
-            return [absolute(item) for item in value]
-        return str(Path(value).expanduser().resolve()) if isinstance(value, str) else value
+            return [absolute(key, item) for item in value]
+        if not isinstance(value, str):
+            return value  # validation says what it should be
+        if "\0" in value:
+            raise ParameterError(f"parameter {key!r}={_shown(value)} holds a NUL character, which no path can")
+        try:
+            return str(Path(value).expanduser().resolve())
+        except RuntimeError:  # ~name of no user here
+            raise ParameterError(f"parameter {key!r}={_shown(value)} starts with a ~ that names no user's home "
+                                 "folder here; write the path out") from None
+        except (OSError, ValueError) as error:
+            raise ParameterError(f"parameter {key!r}={_shown(value)} is no usable path: {error}") from None
 
-    return {key: absolute(value) if key in paths else value for key, value in given.items()}
+    return {key: absolute(key, value) if key in paths else value for key, value in given.items()}
 
 
 def command_line_value(value: Any) -> str:
@@ -370,7 +383,7 @@ def command_line_value(value: Any) -> str:
     for text in candidates:
         try:
             read = parse_value(text)
-        except ParameterError:  # an anchor or alias (&, *): not as plain text
+        except ParameterError:  # an anchor, alias or tag (&, *, !), or 2026-02-30: not as plain text
             continue
         if type(read) is type(value) and read == value:
             return text

@@ -4,7 +4,11 @@ These are a few hand-written lines each, so the loader is stricter than PyYAML's
 
 - anchors and aliases (``&a``, ``*a``) are refused before anything is built: a kilobyte of
   nested aliases ("billion laughs") becomes gigabytes as soon as it is printed or copied;
-- a key given twice in one mapping is refused, instead of the last one silently winning;
+- explicit tags (``!!str``, ``!!binary``, ``!!set``, ``!name``) are refused: values are plain text,
+  numbers, lists and mappings;
+- a key given twice in one mapping is refused, instead of the last one silently winning, and so is a
+  merge key (``<<``), which would let a key in twice;
+- a value YAML reads as a type Python cannot build (``2026-02-30``, an integer of 5,000 digits) is refused;
 - nesting deeper than :data:`MAX_DEPTH` is refused;
 - files over :data:`MAX_BYTES` are refused unread, files that are not UTF-8 before parsing.
 
@@ -40,7 +44,7 @@ class YamlDocument:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing anchors, aliases, deep nesting and duplicate keys."""
+    """PyYAML's safe loader, refusing anchors, aliases, tags, deep nesting, duplicate keys and merge keys."""
 
     def __init__(self, text: str, where: str):
         super().__init__(text)
@@ -53,6 +57,9 @@ class _StrictLoader(yaml.SafeLoader):
         if getattr(event, "anchor", None) is not None:  # an anchor (&name) or an alias (*name)
             raise YamlInputError(f"anchors and aliases (&, *) are not supported in {self.where}:{line}; "
                                  "write each value out in full")
+        if getattr(event, "tag", None) is not None:  # !!str, !!binary, !!set, !name, or a bare '!'
+            raise YamlInputError(f"tags (!, !!) are not supported in {self.where}:{line}; write the plain value "
+                                 "(quoted, if it is text starting with '!')")
         if self.depth >= MAX_DEPTH:
             raise YamlInputError(f"{self.where}:{line} nests collections more than {MAX_DEPTH} deep; "
                                  "flatten it")
@@ -65,8 +72,9 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # '<<' merges a mapping in; it is not a key of its own
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<' merges a mapping in, over keys given here
+                raise YamlInputError(f"merge keys (<<) are not supported in {self.where}:"
+                                     f"{key_node.start_mark.line + 1}; write each key out in full")
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, Hashable):
                 continue  # the safe loader refuses it below, with its own message
@@ -75,6 +83,16 @@ class _StrictLoader(yaml.SafeLoader):
                                      f"{key_node.start_mark.line + 1}; give each key once")
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except YamlInputError:
+            raise
+        except ValueError as error:  # 2026-02-30 as a date, 5,000 digits as an int: Python refuses to build it
+            reason = str(error).partition(";")[0]
+            raise YamlInputError(f"{self.where}:{node.start_mark.line + 1}: {reprlib.repr(node.value)} is not a valid "
+                                 f"{node.tag.rpartition(':')[2]} ({reason}); quote it to keep it as text") from None
 
 
 def _load(text: str, where: str) -> YamlDocument:

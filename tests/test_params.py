@@ -146,6 +146,10 @@ def test_unknown_name_lists_the_valid_ones():
     ("model", "resnet", "unknown model; choose one of: seed, keras-example, fast-plain, fast, strong"),
     ("schedule", "cyclic", "must be one of: constant, one-cycle"),
     ("train_limit", 0, "must be at least 1"),
+    pytest.param("epochs", 10**400, r"'epochs'=10+\.\.\.0+ must be at most 1,000,000,000$", id="epochs-10**400"),
+    ("batch_size", 1_000_000_001, r"'batch_size'=1000000001 must be at most 1,000,000,000$"),
+    ("members", 10**30, r"must be at most 1,000,000,000"),
+    ("test_limit", 10**10, r"must be at most 1,000,000,000"),
     ("data_dir", 3, r"'data_dir' must be str or None"),
     ("seed", -1, r"'seed'=-1 must be between 0 and 4294967295"),
     ("seed", 2**70, r"'seed'=1180591620717411303424 must be between 0 and 4294967295"),
@@ -180,6 +184,48 @@ def test_parameters_file(tmp_path):
         load_parameters_file(str(tmp_path / "missing.yaml"))
 
 
+def test_a_parameters_file_with_keys_of_mixed_types_is_one_line(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("1: a\nfoo: b\nnull: c\n")
+    with pytest.raises(ParameterError, match=r"^unknown parameters 'foo', 1, None; valid names: model, "):
+        validate_parameters(load_parameters_file(str(path)))
+
+
+@pytest.mark.parametrize("value, message", [
+    ("~nosuchuser-digitlib/x", r"^parameter 'data_dir'='~nosuchuser-digitlib/x' starts with a ~ that names no "
+                               r"user's home folder here; write the path out$"),
+    ("a\0b", r"^parameter 'data_dir'='a\\x00b' holds a NUL character, which no path can$"),
+])
+def test_a_path_no_system_can_use_is_one_line(value, message):
+    with pytest.raises(ParameterError, match=message):
+        absolute_paths("mnist_cnn", {"data_dir": value})
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1" + "0" * 5000, r"<-p value>:1: '10+\.\.\.0+' is not a valid int \(Exceeds the limit"),
+    ("2026-02-30", r"<-p value>:1: '2026-02-30' is not a valid timestamp \(day is out of range for month\); "
+                   "quote it to keep it as text$"),
+    ("!!str 5", r"tags \(!, !!\) are not supported in <-p value>:1"),
+])
+def test_a_command_line_value_yaml_cannot_build_is_one_line(text, message):
+    with pytest.raises(ParameterError, match=message):
+        parse_value(text)
+
+
+def test_the_cli_refuses_odd_parameters_in_one_line_creating_nothing(tmp_path):
+    from conftest import digitlib_in_process
+
+    (tmp_path / "p.yaml").write_text('1: a\nfoo: b\n')
+    (tmp_path / "nul.yaml").write_text('data_dir: "a\\0b"\n')
+    for arguments in (["--params-file", "p.yaml"], ["--params-file", "nul.yaml"],
+                      ["-p", "data_dir", "~nosuchuser-digitlib/x"], ["-p", "seed", "1" + "0" * 5000],
+                      ["-p", "data_dir", "2026-02-30"], ["-p", "batch_size", str(10**400)]):
+        result = digitlib_in_process("report", *arguments, cwd=tmp_path)
+        assert result.returncode == 2, (arguments, result.stderr[-2000:])
+        assert result.stderr.startswith("digitlib: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nul.yaml", "p.yaml"]
+
+
 def test_model_label_names_an_ensemble_with_its_size():
     from digitlib.params import model_label
 
@@ -188,7 +234,8 @@ def test_model_label_names_an_ensemble_with_its_size():
 
 
 AWKWARD = ["a folder/with spaces", "it's", '"quoted"', "<script>alert(1)</script>\"'&", "null", "10", "x: y",
-           "&anchor", "*alias", "line\nbreak", "~", "-starts-like-an-option", "# not a comment", "yes", "ünïcødé 🙂"]
+           "&anchor", "*alias", "line\nbreak", "~", "-starts-like-an-option", "# not a comment", "yes", "ünïcødé 🙂",
+           "!!str tagged", "2026-02-30"]
 
 
 @pytest.mark.parametrize("awkward", AWKWARD)

@@ -36,6 +36,16 @@ def test_the_cli_refuses_it_before_creating_a_run(tmp_path):
     assert not (tmp_path / "reports").exists()
 
 
+def test_a_batch_too_large_to_estimate_is_one_line_not_an_overflow(tmp_path):
+    with pytest.raises(ParameterError, match=r"'batch_size'=10+\.\.\.0+ must be at most 1,000,000,000$"):
+        validate_parameters(batch_size=10**400)  # its estimate in GiB would overflow a float
+    with pytest.raises(ParameterError, match=r"^batch_size 1,000,000,000 with 60,000 training images .* lower "):
+        check_memory(validate_parameters(batch_size=1_000_000_000), available=1024 ** 3)
+    result = digitlib_in_process("report", "-p", "batch_size", str(10**400), cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr[-2000:]
+    assert "must be at most 1,000,000,000" in result.stderr and not (tmp_path / "reports").exists()
+
+
 @pytest.mark.parametrize("name", model_names())
 def test_the_sizes_the_registry_carries_are_the_built_networks(name):
     """The memory estimate reads these numbers instead of building the model: they must be exact."""

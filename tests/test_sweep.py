@@ -415,3 +415,120 @@ def test_a_sweep_estimate_reads_each_models_minutes_per_epoch(monkeypatch):
     assert estimated_minutes(ensemble) == pytest.approx(MINUTES_PER_RUN + 4 * model_spec("ensemble").minutes_per_epoch)
     monkeypatch.setitem(models.MODELS, "fast", replace(model_spec("fast"), minutes_per_epoch=10.0))
     assert estimated_minutes(fast) == pytest.approx(MINUTES_PER_RUN + 10.0)
+
+
+def test_a_grid_too_large_to_run_is_refused_before_it_is_built(tmp_path):
+    values = "[" + ", ".join(map(str, range(100))) + "]"
+    bomb = write(tmp_path, "grid:\n" + "".join(f"  k{key}: {values}\n" for key in range(100)))  # 10**200 runs
+    started = time.monotonic()
+    with pytest.raises(ParameterError, match=r"^\S*sweep.yaml:1: the grid makes about 10\^200 runs, more than "
+                                             r"the 10,000 a sweep may have, even with --yes; split it into smaller "
+                                             r"sweeps$"):
+        load_sweep(bomb)
+    assert time.monotonic() - started < 1
+    with pytest.raises(ParameterError, match=r"sweep.yaml:2: the grid makes 10,100 runs, more than the 10,000"):
+        load_sweep(write(tmp_path, f"name: x\ngrid:\n  seed: {values}\n  epochs: [" + ", ".join(
+            map(str, range(1, 102))) + "]\n"))
+    with pytest.raises(ParameterError, match=r"sweep.yaml:1: 10,001 runs are more than the 10,000 a sweep may have"):
+        load_sweep(write(tmp_path, "runs:\n" + "  - {}\n" * 10_001))
+
+    write(tmp_path, "grid:\n" + "".join(f"  k{key}: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n" for key in range(12)))
+    started = time.monotonic()
+    refused = digitlib_in_process("sweep", "sweep.yaml", "--yes", cwd=tmp_path)
+    assert time.monotonic() - started < 5
+    assert refused.returncode == 2 and refused.stderr == (
+        "digitlib: error: sweep.yaml:1: the grid makes 1,000,000,000,000 runs, more than the 10,000 a sweep may "
+        "have, even with --yes; split it into smaller sweeps\n")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_count_too_large_for_the_time_estimate_is_refused_with_its_line(tmp_path):
+    with pytest.raises(ParameterError, match=r"sweep.yaml:1: parameter 'epochs'=10+\.\.\.0+ must be at most "):
+        load_sweep(write(tmp_path, f"common: {{epochs: {10**400}}}\ngrid:\n  seed: [" + ", ".join(
+            map(str, range(101))) + "]\n"))
+
+
+@pytest.mark.parametrize("kind", ["link", "file"])
+def test_a_sweep_folder_that_is_a_link_or_a_file_is_refused_before_anything_runs(tmp_path, kind):
+    write(tmp_path, "runs:\n  - {model: fast, train_limit: 100, data_dir: /nonexistent/mnist}\n")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    folder = tmp_path / "reports" / "sweep-sweep"
+    if kind == "link":
+        folder.symlink_to(tmp_path / "elsewhere")
+    else:
+        folder.write_text("a note of the user's\n")
+    result = digitlib_in_process("sweep", "sweep.yaml", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr == (f"digitlib: error: reports/sweep-sweep is a {kind}, not a folder; move it away: sweep "
+                             "sweep keeps its sweep.json and comparison there\n")
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["sweep-sweep"]  # no run started
+    assert not any((tmp_path / "elsewhere").iterdir())
+
+
+def _a_sweep_whose_comparison_ends(tmp_path, monkeypatch, status, error=None):
+    """A sweep of one succeeded run, run_report faked to end its comparison with `status`, and its calls."""
+    from digitlib.run import runner
+    from digitlib.run.sweep import Outcome
+
+    sweep = load_sweep(write(tmp_path, "name: d\nruns:\n  - {seed: 1}\n"))
+    reports, calls = tmp_path / "reports", []
+    (reports / "comparison-run").mkdir(parents=True)
+    monkeypatch.setattr(runner, "run_report", lambda *arguments, **options: calls.append(arguments) or runner.RunResult(
+        reports / "comparison-run", status, error))
+    return sweep, [Outcome(sweep.parameter_sets[0], "tensorflow", "succeeded", run_id="r1", test_accuracy=0.9)], calls
+
+
+def test_a_failed_comparison_is_one_line(tmp_path, monkeypatch):
+    from digitlib.run.sweep import ComparisonFailed, render_comparison
+
+    sweep, outcomes, _ = _a_sweep_whose_comparison_ends(tmp_path, monkeypatch, "failed", "ValueError: no\nsecond line")
+    with pytest.raises(ComparisonFailed, match=r"^the comparison of sweep d failed: ValueError: no\\nsecond line "
+                                               r"\(see \S*comparison-run/report.html\)$"):
+        render_comparison(sweep, outcomes, tmp_path / "reports")
+    assert not (tmp_path / "reports" / "sweep-d").exists()
+
+
+@pytest.mark.parametrize("kind", ["link", "file"])
+def test_a_comparison_is_never_recorded_through_a_link_or_over_a_file(tmp_path, monkeypatch, kind):
+    from digitlib.run.sweep import ComparisonFailed, render_comparison
+
+    sweep, outcomes, calls = _a_sweep_whose_comparison_ends(tmp_path, monkeypatch, "succeeded")
+    (tmp_path / "elsewhere").mkdir()
+    folder = tmp_path / "reports" / "sweep-d"  # made while the sweep ran
+    if kind == "link":
+        folder.symlink_to(tmp_path / "elsewhere")
+    else:
+        folder.write_text("a note of the user's\n")
+    with pytest.raises(ComparisonFailed, match=rf"sweep-d is a {kind}, not a folder; move it away: sweep d keeps "):
+        render_comparison(sweep, outcomes, tmp_path / "reports")
+    assert not any((tmp_path / "elsewhere").iterdir()) and not calls  # nothing rendered, nothing written
+    assert kind == "link" or folder.read_text() == "a note of the user's\n"
+
+
+def test_a_failed_comparison_ends_the_sweep_in_one_line_with_its_tracking_finished(tmp_path, monkeypatch):
+    from digitlib.run import runner, sweep, tracking
+    from digitlib.run.sweep import Outcome
+
+    (tmp_path / "sweep.yaml").write_text("name: d\nruns:\n  - {seed: 1}\n")
+    parameters = load_sweep(tmp_path / "sweep.yaml").parameter_sets[0]
+    (tmp_path / "reports" / "comparison-run").mkdir(parents=True)
+    finished = []
+
+    class Tracker:
+        def start_sweep(self, name, sweep_file):
+            pass
+
+        def finish_sweep(self, name, outcomes, comparison=None, status="FINISHED"):
+            finished.append((name, len(outcomes), comparison, status))
+
+    monkeypatch.setattr(tracking, "tracker_for", lambda uri, log=None: Tracker())
+    monkeypatch.setattr(sweep, "run_sweep", lambda *arguments, **options: [
+        Outcome(parameters, "tensorflow", "succeeded", run_id="r1", test_accuracy=0.9)])
+    monkeypatch.setattr(runner, "run_report", lambda *arguments, **options: runner.RunResult(
+        tmp_path / "reports" / "comparison-run", "failed", "ValueError: no"))
+    result = digitlib_in_process("sweep", "sweep.yaml", "--mlflow", "file:./mlruns", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.splitlines()[-1] == ("digitlib: error: the comparison of sweep d failed: ValueError: no (see "
+                                              f"{tmp_path / 'reports' / 'comparison-run' / 'report.html'})")
+    assert "Traceback" not in result.stderr and finished == [("d", 1, None, "FAILED")]

@@ -108,3 +108,33 @@ def test_a_key_given_twice_is_refused_at_any_depth(tmp_path):
     with pytest.raises(ParameterError, match=r"duplicate key 'a' at <-p value>:1"):
         parse_value("{a: 1, a: 2}")
     assert load_yaml_text("a: {x: 1}\nb: {x: 2}\n", "f.yaml") == {"a": {"x": 1}, "b": {"x": 2}}
+
+
+@pytest.mark.parametrize("text, line", [
+    ("runs:\n  - {model: fast, <<: {model: seed}}\n", 2), ("<<: {a: 1}\nb: 2\n", 1), ("a:\n  b: 1\n  <<: {b: 2}\n", 3)])
+def test_a_merge_key_is_refused_not_a_way_past_the_duplicate_rule(text, line):
+    with pytest.raises(YamlInputError, match=rf"^merge keys \(<<\) are not supported in f.yaml:{line}; write each "
+                                             "key out in full$"):
+        load_yaml_text(text, "f.yaml")
+    assert load_yaml_text("'<<': 1\n", "f.yaml") == {"<<": 1}  # quoted, it is text like any other key
+
+
+@pytest.mark.parametrize("text", ["a: !!str 1\n", "a: !!binary aGk=\n", "a: !!set {x, y}\n", "a: !!omap [x: 1]\n",
+                                  "a: !!python/object/apply:os.system [true]\n", "a: !local x\n", "a: ! x\n",
+                                  "a: !!map {x: 1}\n", "a: [!!int '5']\n"])
+def test_any_explicit_tag_is_refused_with_its_line(text):
+    with pytest.raises(YamlInputError, match=r"^tags \(!, !!\) are not supported in f.yaml:1; write the plain "
+                                             r"value \(quoted, if it is text starting with '!'\)$"):
+        load_yaml_text(text, "f.yaml")
+    assert load_yaml_text("a: '!!str 1'\n", "f.yaml") == {"a": "!!str 1"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: 2026-02-30\n", r"f.yaml:1: '2026-02-30' is not a valid timestamp \(day is out of range for month\); quote it "
+                        "to keep it as text$"),
+    ("a:\n  - 1" + "0" * 5000 + "\n", r"f.yaml:2: '10+\.\.\.0+' is not a valid int \(Exceeds the limit"),
+])
+def test_a_value_python_cannot_build_is_one_line_with_its_line(text, message):
+    with pytest.raises(YamlInputError, match=message) as refused:
+        load_yaml_text(text, "f.yaml")
+    assert "\n" not in str(refused.value) and not isinstance(refused.value, InvalidYaml)

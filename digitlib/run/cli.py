@@ -349,7 +349,7 @@ def _interrupt_on_sigterm() -> None:
 def sweep_command(arguments: argparse.Namespace) -> int:
     import shlex
 
-    from .sweep import SweepInterrupted, check_sweep_size, load_sweep, render_comparison, run_sweep
+    from .sweep import ComparisonFailed, SweepInterrupted, check_sweep_size, load_sweep, render_comparison, run_sweep
     from .tracking import tracker_for
 
     if arguments.jobs < 1:
@@ -394,7 +394,13 @@ def sweep_command(arguments: argparse.Namespace) -> int:
     index = Path(arguments.reports_dir) / INDEX_FILE
     print(f"sweep {sweep.name}: {len(outcomes)} runs, {len(outcomes) - skipped} executed and {skipped} already "
           f"finished earlier; {len(failed)} failed. Index: {index}", file=log)
-    comparison = render_comparison(sweep, outcomes, arguments.reports_dir)
+    try:
+        comparison = render_comparison(sweep, outcomes, arguments.reports_dir)
+    except ComparisonFailed as error:  # the runs are done and indexed; their comparison is not
+        if tracker is not None:
+            tracker.finish_sweep(sweep.name, outcomes, status="FAILED")
+        print(f"digitlib: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"comparison written to {comparison}" if comparison else "no run succeeded, so there is nothing to compare",
           file=log)
     if tracker is not None:

@@ -18,13 +18,14 @@ parameters match an earlier finished run (succeeded or failed) in the same repor
 run again; an interrupted or timed-out one is resumed from its last finished epoch. Ctrl-C, SIGTERM or
 SIGHUP stops a sweep: its running runs are interrupted and no more are started; a sweep killed outright
 leaves its runs to interrupt themselves (:func:`stop_with_parent`). A sweep of more than 100 runs needs
-``--yes``.
+``--yes``; one of more than 10,000 is refused, its grid counted before it is expanded.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import re
 import reprlib
@@ -47,7 +48,7 @@ from ..backends import BACKENDS, choose_backend
 from ..layout import COMPARISON_LINK, REPORT_FILE, REPORTS_DIR, RUN_FILE, SWEEP_FILE, SWEEP_PREFIX
 from ..models import model_spec
 from ..params import COMPARISON, ParameterError, model_label, validate_parameters
-from ..rundir import Run, identity_of, read_runs, run_identity
+from ..rundir import Run, identity_of, kind_of, read_runs, run_identity
 from ..untrusted import printable
 from ..yamlfile import YamlInputError, load_yaml_file
 from .tracking import untracked
@@ -116,13 +117,21 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         if not isinstance(grid, dict) or not grid or any(not isinstance(v, list) or not v for v in grid.values()):
             raise ParameterError(f"{path}:{_line_of(tree, 'grid')}: the grid is empty; give each parameter a "
                                  "non-empty list of values")
+        count = math.prod(map(len, grid.values()))  # counted, not built: 12 keys of 10 values are 10**12 runs
+        if count > MAX_RUNS:
+            shown = f"{count:,}" if count < 10**15 else f"about 10^{math.floor(math.log10(count))}"
+            raise ParameterError(f"{path}:{_line_of(tree, 'grid')}: the grid makes {shown} runs, more than the "
+                                 f"{MAX_RUNS:,} a sweep may have, even with --yes; split it into smaller sweeps")
         names = list(grid)
-        sets = [(("grid",), dict(zip(names, values))) for values in itertools.product(*grid.values())]
+        sets = ((("grid",), dict(zip(names, values))) for values in itertools.product(*grid.values()))
     else:
         runs = data["runs"]
         if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
             raise ParameterError(f"{path}:{_line_of(tree, 'runs')}: 'runs' must be a non-empty list of mappings")
-        sets = [(("runs", index), run) for index, run in enumerate(runs)]
+        if len(runs) > MAX_RUNS:
+            raise ParameterError(f"{path}:{_line_of(tree, 'runs')}: {len(runs):,} runs are more than the "
+                                 f"{MAX_RUNS:,} a sweep may have, even with --yes; split them into smaller sweeps")
+        sets = ((("runs", index), run) for index, run in enumerate(runs))
     validated, backends = [], []
     for where, values in sets:
         merged = {**common, **values}
@@ -157,6 +166,7 @@ def _sweep_name(data: dict[str, Any], path: Path, tree: yaml.Node) -> str:
 
 
 MAX_RUNS_UNASKED = 100  # a bigger sweep is more likely a typo in a grid than a plan: it needs --yes
+MAX_RUNS = 10_000  # at half a minute a run at least, 83 hours: a bigger sweep is refused, --yes or not
 MINUTES_PER_RUN = 0.5  # starting the kernel, loading the data, rendering the report
 
 
@@ -235,8 +245,10 @@ class PlannedRun:
 def plan_sweep(sweep: Sweep, reports_dir: Path) -> tuple[list[Outcome], list[PlannedRun]]:
     """The outcomes of the runs finished earlier in `reports_dir` (skipped), and the runs to start.
 
-    Raises ParameterError, before anything is created, when no backend can be chosen.
+    Raises ParameterError, before anything is created, when no backend can be chosen or the sweep's folder
+    (:func:`sweep_folder`) is a link or no folder.
     """
+    sweep_folder(sweep, reports_dir)
     chosen = [(parameters, choose_backend(backend)) for parameters, backend in sweep.runs()]
     earlier = earlier_runs(reports_dir)
     skipped, pending = [], []
@@ -488,10 +500,26 @@ def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = REPORTS_DIR, jobs: 
                            log or sys.stdout, tracker)
 
 
+class ComparisonFailed(RuntimeError):
+    """A sweep's comparison was not rendered or not recorded in its folder; the message says why, in one line."""
+
+
+def sweep_folder(sweep: Sweep, reports_dir: str | os.PathLike, error: type[Exception] = ParameterError) -> Path:
+    """reports/sweep-NAME, where a sweep keeps sweep.json and its comparison's link; `error` if it is a link (the
+    sweep would write wherever it points) or something other than a folder."""
+    folder = Path(reports_dir) / f"{SWEEP_PREFIX}{sweep.name}"
+    if folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir()):
+        found = "a link" if folder.is_symlink() else kind_of(folder)
+        raise error(f"{printable(folder)} is {found}, not a folder; move it away: sweep {sweep.name} keeps its "
+                    f"{SWEEP_FILE} and comparison there")
+    return folder
+
+
 def render_comparison(sweep: Sweep, outcomes: list[Outcome], reports_dir: str | os.PathLike = REPORTS_DIR):
     """Render compare_runs.ipynb over the sweep's successful runs; link it as reports/sweep-NAME/comparison.html.
 
-    Returns the link, or None when no run succeeded.
+    Returns the link, or None when no run succeeded. Raises :class:`ComparisonFailed` when the comparison fails or
+    the sweep's folder is a link or no folder.
     """
     from ..atomic import replace_symlink, write_json
     from .runner import run_report
@@ -500,14 +528,18 @@ def render_comparison(sweep: Sweep, outcomes: list[Outcome], reports_dir: str | 
     good = [o for o in outcomes if o.succeeded]
     if not good:
         return None
+    folder = sweep_folder(sweep, reports_dir, ComparisonFailed)  # checked before the sweep ran, and again now
     data_dirs = [o.parameters["data_dir"] for o in good if o.parameters.get("data_dir")]
     result = run_report({"runs": [str((reports_dir / o.run_id).resolve()) for o in good],
                          "title": f"sweep {sweep.name}", "data_dir": data_dirs[0] if data_dirs else None},
                         notebook=COMPARISON.name, reports_dir=reports_dir, stream=open(os.devnull, "w"))
     if result.status != "succeeded":
-        raise RuntimeError(f"the comparison of sweep {sweep.name} failed: {result.error} (see {result.report})")
-    folder = reports_dir / f"{SWEEP_PREFIX}{sweep.name}"
-    folder.mkdir(exist_ok=True)
+        raise ComparisonFailed(f"the comparison of sweep {sweep.name} failed: {printable(str(result.error))} "
+                               f"(see {printable(result.report)})")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as error:  # made a file or link meanwhile, or not writable
+        raise ComparisonFailed(f"cannot make {printable(folder)}: {error.strerror}") from None
     write_json(folder / SWEEP_FILE, {"name": sweep.name, "runs": [o.as_dict() for o in outcomes],
                                      "comparison_run": result.run_dir.name})
     try:

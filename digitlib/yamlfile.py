@@ -98,14 +98,25 @@ class _StrictLoader(yaml.SafeLoader):
 def _load(text: str, where: str) -> YamlDocument:
     if len(text) > MAX_BYTES:
         raise YamlInputError(f"{where} is larger than {MAX_BYTES // 1_000_000} MB; is it the right input?")
-    loader = _StrictLoader(text, where)
+    loader = None
     try:
+        loader = _StrictLoader(text, where)  # its reader refuses control characters at once
         tree = loader.get_single_node()
         return YamlDocument(data=None if tree is None else loader.construct_document(tree), tree=tree)
     except yaml.YAMLError as error:
-        raise InvalidYaml(f"{where} is not valid YAML: {error}") from None
+        raise InvalidYaml(f"{where} is not valid YAML: {_one_line(error)}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+def _one_line(error: yaml.YAMLError) -> str:
+    """PyYAML's message without the lines of the file it quotes (and the caret under them): what is wrong, where."""
+    problem = getattr(error, "problem", None)
+    mark = getattr(error, "problem_mark", None)
+    if problem is None or mark is None:
+        return " ".join(str(error).split())
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
 
 
 def load_yaml_text(text: str, where: str) -> Any:
@@ -116,7 +127,7 @@ def load_yaml_text(text: str, where: str) -> Any:
 def load_yaml_file(path: str | os.PathLike, what: str) -> YamlDocument:
     """Read `path` (a `what`, e.g. 'sweep file', for messages): its value and its node tree."""
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb") as handle:  # a pipe too: a sweep hands each run its parameters on /dev/stdin
             content = handle.read(MAX_BYTES + 1)  # never more: a huge file is refused unread
     except OSError as error:
         raise YamlInputError(f"cannot read {what} {path}: {error.strerror}") from None

@@ -138,3 +138,18 @@ def test_a_value_python_cannot_build_is_one_line_with_its_line(text, message):
     with pytest.raises(YamlInputError, match=message) as refused:
         load_yaml_text(text, "f.yaml")
     assert "\n" not in str(refused.value) and not isinstance(refused.value, InvalidYaml)
+
+
+def test_a_control_character_or_a_syntax_error_is_one_line(tmp_path):
+    """PyYAML's reader refused a control character while the loader was built, outside the error handling (a
+    traceback); its syntax errors quote the file's lines and a caret: four lines."""
+    with pytest.raises(InvalidYaml) as control:
+        load_yaml_text("epochs: 1\x01\n", "f.yaml")
+    assert "\n" not in str(control.value) and "unacceptable character #x0001" in str(control.value)
+    (tmp_path / "bad.yaml").write_text("epochs: [\n")
+    with pytest.raises(InvalidYaml) as syntax:
+        load_yaml_file(tmp_path / "bad.yaml", "parameters file")
+    assert "\n" not in str(syntax.value)
+    assert str(syntax.value).startswith(f"{tmp_path / 'bad.yaml'} is not valid YAML: ") and "(line 2, column 1)" in str(
+        syntax.value)
+

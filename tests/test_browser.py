@@ -273,3 +273,27 @@ def test_the_pages_run_no_script_even_if_markup_slipped_through(browser, tmp_pat
     assert seen["dialogs"] == [] and seen["outside"] == []
     index = open_offline(browser, write_index(tmp_path), tmp_path / "index.png")
     assert index["dialogs"] == [] and index["errors"] == []
+
+
+def test_a_report_neither_navigates_nor_re_points_links_nor_submits_whatever_its_notebook_carries(browser, tmp_path):
+    """A notebook is untrusted (a sweep's comes back from its Dask worker): refreshes (which no policy stops), a
+    <base> and a form in its outputs and markdown are left out of the page, and the policy refuses the last two."""
+    import nbformat
+
+    from digitlib.run.runner import render_html
+    from test_pages import acting_notebook
+
+    elsewhere = tmp_path / "elsewhere.html"
+    elsewhere.write_text("<title>elsewhere</title>moved")
+    nbformat.write(acting_notebook(elsewhere.as_uri()), tmp_path / "acting.ipynb")
+    report = render_html(tmp_path / "acting.ipynb", tmp_path / "acting.html")
+    page, errors, outside, dialogs = watched_page(browser, width=1200)
+    page.goto(report.resolve().as_uri(), wait_until="load")
+    page.wait_for_timeout(1000)  # a refresh after 0 s has happened by now (the sync API sees it only while waiting)
+    relative = page.eval_on_selector("#relative", "a => a.href")
+    page.click("#submit")
+    page.wait_for_timeout(500)
+    url = page.url
+    page.close()
+    assert url == report.resolve().as_uri() and relative == (tmp_path / "next.html").resolve().as_uri()
+    assert errors == [] and outside == [] and dialogs == []

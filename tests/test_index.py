@@ -359,7 +359,7 @@ def test_markup_in_a_run_or_a_sweep_folder_stays_text_and_the_policy_allows_only
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)[1].replace("&#39;", "'")
     assert policy == ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
-                      f"script-src 'sha256-{digest}'")
+                      f"base-uri 'none'; form-action 'none'; script-src 'sha256-{digest}'")
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script and "document.write" not in script
     assert '<p id="filter" hidden>' in page  # shown by the script: without it, the page is the table alone
 

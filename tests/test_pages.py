@@ -104,3 +104,38 @@ def test_a_page_without_sections_gets_no_contents(tmp_path):
     path = tmp_path / "notebook.ipynb"
     nbformat.write(new_notebook(cells=[new_markdown_cell("# Only a title"), printed("a()", "1")]), path)
     assert "report-contents\"" not in render_html(path, tmp_path / "report.html").read_text().split("</style>")[-1]
+
+
+def acting_notebook(target: str):
+    """A notebook whose markdown and outputs carry markup a browser would act on: refreshes to `target` (plain,
+    hidden from a parser behind a comment's end that browsers read differently, after a closed </body>, inside
+    an <svg>), a <base> re-pointing a relative link, a form submitting what it holds, a prefetch."""
+    refresh = f'<meta http-equiv="refresh" content="0;url={target}">'
+    outputs = [f"<p>before</p>{refresh}",
+               f"<!-- --!>{refresh} -->",
+               f"</div></body></html>{refresh}",
+               f"<svg>{refresh}</svg>",
+               '<base href="https://example.invalid/"><a id="relative" href="next.html">next</a>',
+               f'<form action="{target}"><label>Kept text <input name="q" value="secret"></label>'
+               '<button id="submit">Go</button></form>',
+               '<link rel="prefetch" href="https://example.invalid/x">']
+    return new_notebook(cells=[new_markdown_cell(f"# Title\n\n{refresh}\n\n## Section"),
+                               new_code_cell("", outputs=[new_output("display_data", data={"text/html": html})
+                                                          for html in outputs])])
+
+
+def test_markup_a_browser_would_act_on_is_left_out_and_named(tmp_path, capsys):
+    from bs4 import BeautifulSoup, Comment
+
+    path = tmp_path / "notebook.ipynb"
+    nbformat.write(acting_notebook("elsewhere.html"), path)
+    page = BeautifulSoup(render_html(path, tmp_path / "report.html").read_text(), "html.parser")
+    assert [meta.parent.name for meta in page.find_all("meta")] == ["head"] * 3  # charset, viewport, the policy
+    policy = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+    assert "base-uri 'none'; form-action 'none'" in policy
+    assert page.find_all(["base", "form", "link", "script"]) == [] and "refresh" not in str(page.body)
+    assert page.find_all(string=lambda text: isinstance(text, Comment)) == []
+    assert "before" in page.text and "Kept text" in page.text and page.find(id="relative")["href"] == "next.html"
+    assert page.select_one("nav.report-contents a")["href"] == "#Section"  # the report itself is whole
+    warning = capsys.readouterr().err
+    assert "left 7 element(s) out of " in warning and "(<meta>, <base>, <form>, <link>)" in warning, warning

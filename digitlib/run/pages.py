@@ -9,8 +9,10 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"  # the report's nbconv
 
 # Reports need no script and nothing from outside: images are embedded data: URIs and styles are
 # inline. The browser is told to allow exactly that, so markup that slipped past escaping can
-# neither run nor phone home.
-CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+# neither run nor phone home; nor re-point the page's links (base-uri: default-src does not cover
+# it) nor submit a form (form-action, likewise).
+CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+                           "base-uri 'none'; form-action 'none'")
 
 # The index alone runs a script: its own, inline (sorting and filtering, from file:// with nothing fetched). Its policy
 # is the reports' plus that one script, by the SHA-256 of its exact text: markup that slipped past escaping can still
@@ -100,6 +102,34 @@ def _heading_text(heading) -> str:
     """A heading's words, without the ¶ link nbconvert appends."""
     return "".join(text for text in heading.find_all(string=True)
                    if text.find_parent("a", class_="anchor-link") is None).strip()
+
+
+# Elements a report never shows and a browser would act on. A <meta> refresh navigates away from the page, and
+# no policy stops it (a CSP does not govern navigation); a <base> re-points every link; a <form> submits what is
+# typed into it; a <link> prefetches. Scripts, frames and plugins the CSP blocks already: they go too, as does
+# every comment, whose end an HTML parser and a browser may not agree on. Only the <head> the template wrote keeps
+# its own <meta>s (charset, viewport, the policy).
+ACTIVE_ELEMENTS = ("meta", "base", "link", "form", "script", "noscript", "iframe", "frame", "frameset", "object",
+                   "embed", "applet", "portal")
+
+
+def strip_active_markup(page) -> list[str]:
+    """Remove from a rendered page (a BeautifulSoup document) what a notebook's cells and outputs may carry and
+    a report must not act on: ACTIVE_ELEMENTS outside the template's <head> (a <form> keeps its text), and
+    comments, declarations and processing instructions after the doctype. A notebook is untrusted input: one
+    executed on a Dask worker comes back from that worker. Returns the names of the elements removed, in order."""
+    from bs4.element import PreformattedString  # comments, CDATA, declarations, doctypes, processing instructions
+
+    for node in page.find_all(string=lambda text: isinstance(text, PreformattedString)):
+        if node is not page.contents[0]:  # the doctype, first in the file, stays
+            node.extract()
+    head, removed = page.head, []
+    for element in page.find_all(ACTIVE_ELEMENTS):
+        if element.decomposed or (element.name == "meta" and element.parent is head):
+            continue  # inside one removed already, or the template's own
+        removed.append(element.name)
+        element.unwrap() if element.name == "form" else element.decompose()
+    return removed
 
 
 def images_without_alt(page) -> list[str]:

@@ -41,7 +41,14 @@ from ..rundir import (
 from ..untrusted import open_regular_file, printable, valid_unicode
 from .index import InTheWay, locked, write_index
 from .native import native_stderr_to
-from .pages import CONTENT_SECURITY_POLICY, TEMPLATES, add_contents, arrange_report, images_without_alt
+from .pages import (
+    CONTENT_SECURITY_POLICY,
+    TEMPLATES,
+    add_contents,
+    arrange_report,
+    images_without_alt,
+    strip_active_markup,
+)
 from .resources import check_memory
 
 # TensorFlow's C++ start-up chatter goes to the kernel's native stderr. Keep ipykernel from copying
@@ -131,7 +138,8 @@ MAX_NOTEBOOK_BYTES = 64_000_000  # an executed report, its figures embedded, tak
 
 def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False) -> Path:
     """One self-contained HTML file: images embedded, each with its alt text, a table of contents of its sections,
-    no script, code hidden unless asked (folded under "code" when kept). The notebook is read as a run's file: a
+    no script, nothing that acts (pages.strip_active_markup), code hidden unless asked (folded under "code" when
+    kept). The notebook is read as a run's file: a
     regular file only (a FIFO would block the reader) of at most MAX_NOTEBOOK_BYTES; ValueError otherwise."""
     load_jsonschema()  # before nbformat imports it: without the grammar that takes seconds
     import nbformat
@@ -153,6 +161,12 @@ def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False
     body, _ = exporter.from_notebook_node(arrange_report(nbformat.reads(content.decode("utf-8"), as_version=4)),
                                           resources={"content_security_policy": CONTENT_SECURITY_POLICY})
     page = BeautifulSoup(body, "html.parser")
+    removed = strip_active_markup(page)
+    if removed:  # an output or markdown cell that carried them: by hand in JupyterLab, or from a hostile worker
+        kinds = ", ".join(f"<{name}>" for name in dict.fromkeys(removed))
+        print(f"digitlib: warning: left {len(removed)} element(s) out of {printable(html_path)} that a report does "
+              f"not carry ({kinds}): it shows what the notebook computed and acts on nothing", file=sys.stderr,
+              flush=True)
     add_contents(page)
     unsaid = images_without_alt(page)
     if unsaid:  # a figure made outside digitlib's figure functions (one added by hand in JupyterLab)

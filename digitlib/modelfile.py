@@ -34,11 +34,14 @@ class ModelError(ValueError):
 
 
 def save_model(output_dir: str | os.PathLike, model: keras.Model) -> Path:
-    """Write OUTPUT_DIR/model.keras atomically: a reader never sees half a model."""
+    """Write OUTPUT_DIR/model.keras atomically and durably: a reader never sees half a model, nor, after a power
+    cut, an empty one (the file reaches the disk before its rename, as digitlib.atomic.write_atomic's do)."""
     path = Path(output_dir) / MODEL_FILE
     temporary = path.with_name(f".{MODEL_FILE}.{os.getpid()}.keras")  # Keras insists on the suffix
     try:
         model.save(temporary)
+        with open(temporary, "rb") as saved:
+            os.fsync(saved.fileno())
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -402,3 +402,22 @@ def test_sweep_folders_are_read_as_untrusted(tmp_path):
                             "fifo: sweep.json is not a regular file but a FIFO; remove it",
                             "junk: sweep.json is not a sweep's record (no list of runs)"])
     assert "3 sweeps," in page and "../../etc" not in page and "sweep-paths/comparison.html" not in page
+
+
+def test_latest_never_names_a_deleted_run(tmp_path):
+    """reports/latest follows a new training run; when its run is deleted, the next index points it at the newest
+    succeeded training run that has its model, or removes it when none is left. A link to a run still there stays."""
+    reports = tmp_path / "reports"
+    older = trained_run(reports, "20261125-090000-aaaaaaaa")
+    newer = trained_run(reports, "20261125-100000-bbbbbbbb")
+    trained_run(reports, "20261125-110000-cccccccc", model_file=False)  # newest, but its model is gone
+    write_run(reports, "20261125-120000-dddddddd", status="failed")
+    write_index(reports, older)  # an older run resumed to the end is the latest
+    write_index(reports)
+    assert os.readlink(reports / "latest") == older.name
+    shutil.rmtree(older)
+    write_index(reports)
+    assert os.readlink(reports / "latest") == newer.name
+    shutil.rmtree(newer)
+    write_index(reports)
+    assert not os.path.lexists(reports / "latest")

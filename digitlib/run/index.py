@@ -29,6 +29,7 @@ from ..layout import (
     KEPT,
     LATEST,
     LOCK_FILE,
+    MODEL_FILE,
     REPORT_FILE,
     SWEEP_FILE,
     SWEEP_PREFIX,
@@ -310,9 +311,26 @@ def point_best(reports_dir: Path, runs: list[Run], *, link: bool = True) -> Fini
     return best
 
 
+def repair_latest(reports_dir: Path, runs: list[Run]) -> None:
+    """reports/latest names a run that is gone (deleted, or its files no longer validate): point it at the
+    newest succeeded training run that has its model, or remove it when there is none, so that it never
+    dangles. A link to a run still there is left as it is (a resumed older run may be the latest)."""
+    link = Path(reports_dir) / LATEST
+    if not link.is_symlink() or os.readlink(link) in {run.run_id for run in runs}:
+        return
+    finished = [run for run in runs if run.contract.trains and run.status == "succeeded"
+                and (run.directory / MODEL_FILE).is_file()]
+    newest = max(finished, key=lambda run: (run.finished or run.started, run.run_id), default=None)
+    if newest is None:
+        link.unlink()
+    else:
+        replace_symlink(link, newest.run_id)
+
+
 def write_index(reports_dir: Path, latest: Path | None = None) -> Path:
     """Rebuild reports/index.html and the reports/best link from the run directories, atomically, pointing
-    reports/latest at `latest` first when given (hold :func:`locked` while calling it).
+    reports/latest at `latest` first when given, else mending it if its run is gone (:func:`repair_latest`;
+    hold :func:`locked` while calling it).
 
     What something of the user's blocks (:func:`in_the_way`) is left alone, the rest written; then
     :class:`InTheWay` names it. A name's bytes that are not UTF-8 (the reports folder's, shown where no model
@@ -324,6 +342,8 @@ def write_index(reports_dir: Path, latest: Path | None = None) -> Path:
     if latest is not None and LATEST not in skip:
         replace_symlink(reports_dir / LATEST, latest.name)
     runs = read_runs(reports_dir)
+    if latest is None and LATEST not in skip:
+        repair_latest(reports_dir, runs)
     best = point_best(reports_dir, runs, link=BEST not in skip)
     page = reports_dir / INDEX_FILE
     if INDEX_FILE not in skip:

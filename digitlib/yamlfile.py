@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 import reprlib
+import stat
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -124,13 +125,30 @@ def load_yaml_text(text: str, where: str) -> Any:
     return _load(text, where).data
 
 
+def _open_without_waiting(path: str | os.PathLike) -> BinaryIO:
+    """`path` opened to read. A pipe is read too (a sweep hands each run its parameters on /dev/stdin), but a named
+    FIFO that nothing writes to is not waited for: opened without blocking, it reads as empty (refused); once
+    open, reads wait for a writer's data as usual."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        os.set_blocking(descriptor, True)  # a terminal's reads, too, wait for what is typed
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
 def load_yaml_file(path: str | os.PathLike, what: str) -> YamlDocument:
     """Read `path` (a `what`, e.g. 'sweep file', for messages): its value and its node tree."""
     try:
-        with open(path, "rb") as handle:  # a pipe too: a sweep hands each run its parameters on /dev/stdin
+        with _open_without_waiting(path) as handle:
             content = handle.read(MAX_BYTES + 1)  # never more: a huge file is refused unread
+            unwritten = not content and stat.S_ISFIFO(os.fstat(handle.fileno()).st_mode)
     except OSError as error:
         raise YamlInputError(f"cannot read {what} {path}: {error.strerror}") from None
+    if unwritten:  # an empty file is an empty mapping; an empty pipe is more likely a mistake than a choice
+        raise YamlInputError(f"nothing to read from {path}: a pipe or FIFO that nothing wrote to; write the {what} "
+                             "into it, or pass a file")
     if len(content) > MAX_BYTES:
         raise YamlInputError(f"{path} is larger than {MAX_BYTES // 1_000_000} MB; a {what} is a few lines "
                              "of YAML: is it the right file?")

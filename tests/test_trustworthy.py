@@ -168,8 +168,9 @@ def test_ctrl_c_marks_the_run_interrupted(mnist_dir, tmp_path):
     wait_for_line(process, "epoch 1/2")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130 and "interrupted" in stderr
     (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink()]
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines()[-1] == f"digitlib: interrupted; run {run_dir.name} is marked 'interrupted' in the index"
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
     assert not (run_dir / "metrics.json").exists()
 

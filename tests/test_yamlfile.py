@@ -153,3 +153,30 @@ def test_a_control_character_or_a_syntax_error_is_one_line(tmp_path):
     assert str(syntax.value).startswith(f"{tmp_path / 'bad.yaml'} is not valid YAML: ") and "(line 2, column 1)" in str(
         syntax.value)
 
+
+
+def test_a_fifo_nothing_writes_to_is_refused_at_once_and_a_slow_pipe_is_waited_for(tmp_path):
+    """A named FIFO without a writer would block the command forever: it is refused in one line; a pipe whose
+    writer is still at work (a sweep's /dev/stdin) is read once it has written."""
+    import os
+    import threading
+    import time
+
+    fifo = tmp_path / "params.fifo"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(YamlInputError, match=r"^nothing to read from .*params\.fifo: a pipe or FIFO that nothing "):
+        load_yaml_file(fifo, "parameters file")
+    assert time.monotonic() - started < 5
+    reader, writer = os.pipe()
+
+    def write_late():
+        time.sleep(0.3)
+        os.write(writer, b"epochs: 2\n")
+        os.close(writer)
+
+    threading.Thread(target=write_late).start()
+    try:
+        assert load_yaml_file(f"/dev/fd/{reader}", "parameters file").data == {"epochs": 2}
+    finally:
+        os.close(reader)

@@ -454,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         if getattr(interrupt, "reader_gone", False):  # `digitlib report | head -3`: the run is marked interrupted
             return _reader_gone()
-        marked = "; the run is marked 'interrupted' in the index" if arguments.command in ("report", "compare") else ""
+        run_id = getattr(interrupt, "marked_run", None)  # none when stopped before its run folder was made
+        marked = f"; run {run_id} is marked 'interrupted' in the index" if run_id else ""
         print(f"digitlib: interrupted{marked}", file=sys.stderr)
         return EXIT_INTERRUPTED
 

@@ -388,6 +388,7 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
         cause = "the reader of its output went away" if isinstance(interrupt, ReaderGone) else "Ctrl-C or SIGTERM"
         status, error = "interrupted", f"interrupted ({cause}); digitlib report --resume continues it"
         quiet_stopped_kernel_cells()
+        interrupt.marked_run = run_dir.name  # what the command's last line names: the run recorded as interrupted
         raise
     except TimeoutError as exception:  # nbclient's CellTimeoutError
         status, error = "timed out", f"a cell ran longer than the {timeout:g} s timeout ({exception})"

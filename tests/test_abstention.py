@@ -335,3 +335,25 @@ def test_predict_says_not_a_digit_past_the_threshold_and_json_carries_the_score(
     broken = digitlib_in_process("predict", tmp_path / "paper_9.png", "--model", tmp_path / "model.keras")
     assert broken.returncode == 2 and len(broken.stderr.splitlines()) == 1
     assert broken.stderr.startswith(f"digitlib: error: {tmp_path / ABSTENTION_FILE}: not a not-a-digit detector")
+
+
+def test_a_functional_model_s_features_come_from_its_own_graph_and_a_foreign_detector_is_one_error():
+    """A user's functional model (its layers branch and join) gives what its first dense and last layers receive;
+    a detector fitted on another model's features is refused as such (it was a TypeError from replaying layers)."""
+    import keras
+
+    inputs = keras.Input((28, 28, 1))
+    flat = keras.layers.Flatten()(inputs)
+    hidden = keras.layers.Dense(8, activation="relu")(flat)
+    joined = keras.layers.Add()([hidden, keras.layers.Dense(8)(hidden)])  # replayed in order, Add would get one input
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(joined))
+    images = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
+    outputs = network_outputs(model, images)
+    expected = keras.Model(inputs, [flat, joined]).predict_on_batch(images)
+    np.testing.assert_allclose(outputs.convolutional, expected[0], rtol=1e-6)
+    np.testing.assert_allclose(outputs.features, expected[1], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ModelError, match=r"fitted on 4 features, but this model has 8: it belongs to another model"):
+        _detector(features=4).scores(model, images)
+    single = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(flat))  # no hidden layer at all
+    with pytest.raises(ModelError, match=r"fitted on 4 features, but this model has 784"):
+        _detector(features=4).scores(single, images)

@@ -292,7 +292,12 @@ class Detector:
 
     def all_scores(self, model: keras.Model, images: np.ndarray) -> dict[str, np.ndarray]:
         """Every candidate score of prepared images (N, 28, 28, 1)."""
-        outputs = network_outputs(model, images, convolutional=self.statistics.convolutional_bank is not None)
+        try:
+            outputs = network_outputs(model, images, convolutional=self.statistics.convolutional_bank is not None)
+        except (ValueError, TypeError) as error:  # a model of the user's the detector cannot take features from
+            raise ModelError(f"the not-a-digit detector cannot read this model's features ({str(error)[:160]}): it "
+                             f"belongs to another model; delete {ABSTENTION_FILE} beside the model to read without "
+                             "it") from None
         expected = self.statistics.means.shape[1]
         if outputs.features.shape[1] != expected:
             raise ModelError(f"the not-a-digit detector was fitted on {expected} features, but this model has "

@@ -139,6 +139,8 @@ def _feature_model(network: keras.Model) -> keras.Model:
 
     from ..models import leaf_layers
 
+    if not isinstance(network, keras.Sequential):  # a functional graph (one of the user's): read from its own graph
+        return _graph_feature_model(network)
     leaves = leaf_layers(network)
     if len(leaves) < 2:
         raise ValueError(f"{network.name}: the model has no hidden layer to take features from")
@@ -155,6 +157,24 @@ def _feature_model(network: keras.Model) -> keras.Model:
     if len(convolutional.shape) > 2:  # a dense layer reads feature maps along their last axis: flatten them
         convolutional = keras.layers.Flatten(name=f"{network.name}_convolutional_features")(convolutional)
     return keras.Model(inputs, [convolutional, x], name=f"{network.name}_features")
+
+
+def _graph_feature_model(network: keras.Model) -> keras.Model:
+    """:func:`_feature_model` of a functional model, whose layers may branch and join: the tensors its first
+    dense layer and its last layer receive, taken from the model's own graph rather than replayed in order."""
+    import keras
+
+    layers = [layer for layer in network.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if len(layers) < 2 or len(network.inputs) != 1:
+        raise ValueError(f"{network.name}: the model has no hidden layer to take features from")
+    dense = [layer for layer in layers if isinstance(layer, keras.layers.Dense)]
+    try:
+        convolutional, hidden = (dense[0] if dense else layers[-1]).input, layers[-1].input
+    except (AttributeError, ValueError) as error:  # a layer called more than once has no single input
+        raise ValueError(f"{network.name}: cannot take features from its layers ({error})") from None
+    if len(convolutional.shape) > 2:
+        convolutional = keras.layers.Flatten(name=f"{network.name}_convolutional_features")(convolutional)
+    return keras.Model(network.inputs, [convolutional, hidden], name=f"{network.name}_features")
 
 
 def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> Evaluation:

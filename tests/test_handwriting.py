@@ -149,6 +149,12 @@ def test_blank_pictures_have_no_digit(picture):
         mnist_style(Image.fromarray(picture), name="blank.png")
 
 
+@pytest.mark.parametrize("width, height", [(50, 1), (1, 40), (1, 1)])
+def test_a_picture_one_pixel_high_or_wide_is_too_small_to_hold_a_digit(width, height):
+    with pytest.raises(ImageError, match=rf"^line\.png: {width}x{height} pixels is too small to hold a digit; "):
+        mnist_style(Image.new("L", (width, height), 0), name="line.png")
+
+
 def test_huge_images_are_refused_before_decoding(tmp_path):
     side = int(MAX_PIXELS ** 0.5) + 10
     path = tmp_path / "huge.png"

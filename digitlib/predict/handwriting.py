@@ -142,8 +142,11 @@ def mnist_style(image: Image.Image | np.ndarray, name: str = "image") -> np.ndar
     """The digit as MNIST presents one: (28, 28) uint8, white on black, 20-px box, centred by mass, softened; a picture
     blown up pixel by pixel is first taken back to its own resolution (:func:`own_resolution`)."""
     grey = grey_levels(image) if isinstance(image, Image.Image) else np.asarray(image, dtype=np.float64) / 255.0
-    if grey.ndim != 2 or min(grey.shape) < 2:
+    if grey.ndim != 2:
         raise ImageError(f"{name}: expected a 2-D picture, got shape {grey.shape}")
+    if min(grey.shape) < 2:
+        raise ImageError(f"{name}: {grey.shape[1]}x{grey.shape[0]} pixels is too small to hold a digit; pass a "
+                         "picture at least 2 pixels wide and high (MNIST's are 28x28)")
     ink = _ink(own_resolution(grey))
     rows, columns = np.nonzero(ink)
     if len(rows) == 0:

@@ -201,6 +201,21 @@ def test_awkward_formats_through_the_cli(model_file, tmp_path, mnist):
     assert {row.get("digit") for row in rows.values()} == {int(mnist.y_test[0])}, rows
 
 
+def test_a_name_the_terminal_cannot_spell_is_escaped_not_a_traceback(tiny_classifier, tmp_path, monkeypatch):
+    """An ASCII or Latin-1 terminal (PYTHONIOENCODING=ascii here) gets \\xfc for what it cannot spell, on stdout as on
+    stderr, and the reading: it was a UnicodeEncodeError after the model had loaded."""
+    from digitlib.run import cli
+
+    tiny_classifier.save(tmp_path / "model.keras")
+    Image.fromarray(255 - ONE).save(tmp_path / "ünï€.png")
+    terminal = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(terminal, encoding="ascii"))
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
+    assert cli.main(["predict", str(tmp_path / "ünï€.png"), "--model", str(tmp_path / "model.keras")]) == 0
+    sys.stdout.flush()
+    assert terminal.getvalue().decode("ascii").startswith(f"{tmp_path}/\\xfcn\\xef\\u20ac.png: ")
+
+
 @pytest.mark.parametrize("inflated_mib, compresslevel, message", [
     pytest.param(600, 1, "600 MiB once uncompressed, more than the 512 MiB allowed",  # 2.7 MB on disk, written
                  marks=pytest.mark.e2e),  # in seconds

@@ -429,7 +429,16 @@ def _reader_gone() -> int:
     return EXIT_BROKEN_PIPE
 
 
+def _writable_in_any_encoding() -> None:
+    """Output in an encoding that cannot spell a name (a Latin-1 or ASCII terminal, PYTHONIOENCODING=ascii) shows
+    what it cannot spell as \\xfc, as stderr already does, instead of a UnicodeEncodeError mid-output."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # None when started with it closed
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _writable_in_any_encoding()
     parser = _parser()
     arguments = parser.parse_args(argv)
     _warnings_in_one_line()

@@ -40,3 +40,11 @@ def open_regular_file(path: Path, error: type[Exception]) -> BinaryIO:
         os.close(descriptor)
         raise error(f"{path}: not a regular file; pass an ordinary file, not a FIFO, device or socket")
     return os.fdopen(descriptor, "rb")
+
+
+def clear_own_file(path: Path) -> None:
+    """Before a run writes its own file at `path` again: remove a link, a FIFO or a device planted there, so the
+    write never goes through it to somewhere else (or blocks on a FIFO's reader). A regular file stays, to be
+    replaced or appended to."""
+    if path.is_symlink() or (os.path.lexists(path) and not path.is_file()):
+        path.unlink()

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..untrusted import clear_own_file
+
 
 @contextmanager
 def native_stderr_to(path: str | os.PathLike) -> Iterator[None]:
@@ -34,8 +36,7 @@ def native_stderr_to(path: str | os.PathLike) -> Iterator[None]:
 
 def _own_file(path: Path) -> int:
     """A descriptor appending to the regular file at `path` (made if missing), never through a link."""
-    if path.is_symlink() or (os.path.lexists(path) and not path.is_file()):
-        path.unlink()
+    clear_own_file(path)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # something else was put there in between
         os.close(descriptor)

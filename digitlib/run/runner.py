@@ -38,7 +38,7 @@ from ..rundir import (
     run_directory,
     run_identity,
 )
-from ..untrusted import open_regular_file, printable, valid_unicode
+from ..untrusted import clear_own_file, open_regular_file, printable, valid_unicode
 from .index import InTheWay, locked, write_index
 from .native import native_stderr_to
 from .pages import (
@@ -358,8 +358,7 @@ def _execute(run_dir: Path, record: dict[str, Any], notebook_path: Path, *, show
     try:
         if early_interrupt:
             raise early_interrupt
-        if output_notebook.is_symlink() or (os.path.lexists(output_notebook) and not output_notebook.is_file()):
-            output_notebook.unlink()  # the run's own file, written again: never through a link, nor a FIFO's reader
+        clear_own_file(output_notebook)  # the run's own file, written again: never through a link, nor a FIFO's reader
         if render_only:
             print(f"run {run_dir.name}: the notebook had run to the end; rendering its report again",
                   file=output, flush=True)

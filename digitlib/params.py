@@ -216,6 +216,8 @@ def _checked(parameter: Parameter, value: Any) -> Any:
     complaint = parameter.check(value)
     if complaint:
         raise ParameterError(f"parameter {parameter.name!r}={_shown(value)} {complaint}")
+    if parameter.path and any("\0" in item for item in (value if isinstance(value, list) else [value])):
+        raise ParameterError(f"parameter {parameter.name!r}={_shown(value)} holds a NUL character, which no path can")
     return value
 
 

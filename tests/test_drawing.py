@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from conftest import digitlib_in_process
-from digitlib.predict.drawing import CANVAS, MAX_POINTS, PEN, DrawingError, keep_drawing, render_strokes
+from digitlib.predict.drawing import CANVAS, MAX_POINTS, MAX_STROKES, PEN, DrawingError, keep_drawing, render_strokes
 from digitlib.predict.handwriting import label_in_name, mnist_style
 from digitlib.predict.predictions import predict_images
 from digitlib.report.drawing import CanvasNeedsLab, draw_a_digit
@@ -60,6 +60,8 @@ def test_the_pen_at_mnists_scale():
     ([[[1e300, 2]]], "stroke 1 has a point that is not"),
     ([{"x": 1}], "stroke 1 must be a list of"),
     ([[[0, 0]] * (MAX_POINTS + 1)], f"at most {MAX_POINTS:,} points"),
+    ([[[0, 0]] * 15_000, ["not read"] * 15_000], f"at most {MAX_POINTS:,} points"),  # counted before it is read
+    ([[]] * (MAX_STROKES + 1), f"at most {MAX_STROKES:,} strokes"),
 ])
 def test_what_is_not_a_drawing_is_refused_saying_why(strokes, said):
     with pytest.raises(DrawingError, match=said):
@@ -124,16 +126,32 @@ def test_keep_works_where_the_file_system_has_no_hard_links_and_says_why_when_it
     folder = tmp_path / "mine"
     keep_drawing(render_strokes(BAR), folder, 1)
 
-    def no_hard_links(source, target):  # exFAT, SMB: what os.link raises there
+    def no_hard_links(source, target, **options):  # exFAT, SMB: what os.link raises there
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr("os.link", no_hard_links)
     kept = keep_drawing(render_strokes(BAR), folder, 1)
     assert kept.name == "label1_1.png" and ink(Image.open(kept)).sum() == ink(render_strokes(BAR)).sum()
     assert sorted(p.name for p in folder.iterdir()) == ["label1_0.png", "label1_1.png"]
-    (folder / f".label1_{os.getpid()}.png.partial").mkdir()  # where the drawing is first written: unwritable
-    with pytest.raises(DrawingError, match=r"cannot keep the drawing in .*mine \(Is a directory\)"):
+
+    def unwritable(**where):  # where the drawing is first written (as root, a read-only folder is no test)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.mkstemp", unwritable)
+    with pytest.raises(DrawingError, match=r"cannot keep the drawing in .*mine \(Permission denied\)"):
         keep_drawing(render_strokes(BAR), folder, 1)
+
+
+def test_keep_never_writes_through_a_link_planted_where_it_writes_first(tmp_path):
+    """The drawing was first written to .label<d>_<pid>.png.partial, a name anyone could guess: a link planted there
+    made keep overwrite the file it pointed at, and the kept drawing a hard link to that file."""
+    folder, victim = tmp_path / "mine", tmp_path / "victim.txt"
+    folder.mkdir()
+    victim.write_text("the user's")
+    (folder / f".label1_{os.getpid()}.png.partial").symlink_to(victim)
+    kept = keep_drawing(render_strokes(BAR), folder, 1)
+    assert victim.read_text() == "the user's" and kept.stat().st_nlink == 1 and not kept.is_symlink()
+    assert sorted(p.name for p in folder.iterdir()) == [f".label1_{os.getpid()}.png.partial", "label1_0.png"]
 
 
 @pytest.mark.parametrize("hard_links", [True, False], ids=["linked", "no hard links"])
@@ -155,7 +173,8 @@ def test_a_drawing_that_cannot_be_written_whole_leaves_no_file_behind(tmp_path, 
 
     monkeypatch.setattr("os.fsync", full_disk)
     if not hard_links:
-        monkeypatch.setattr("os.link", lambda source, target: (_ for _ in ()).throw(PermissionError(1, "no links")))
+        monkeypatch.setattr("os.link", lambda source, target, **options: (_ for _ in ()).throw(
+            PermissionError(1, "no links")))
     with pytest.raises(DrawingError, match=r"cannot keep the drawing in .*mine \(No space left on device\)"):
         keep_drawing(render_strokes(BAR), folder, 1)
     assert list(folder.iterdir()) == []
@@ -202,13 +221,21 @@ def test_the_canvas_reads_each_change_of_strokes_and_keeps_on_the_pages_message(
     assert canvas.kept == f"kept as label{bar.digit}_0.png in {tmp_path / 'mine'}"
     canvas._on_message(canvas, {"keep": True, "label": 4}, [])  # the label the user chose
     assert (tmp_path / "mine" / "label4_0.png").is_file()
+    canvas._on_message(canvas, {"keep": True, "label": 4}, [])  # a double click keeps no copy
+    assert canvas.kept == "this drawing is kept already, as label4_0.png; draw the next one to keep it"
     canvas._on_message(canvas, {"keep": True, "label": "../x"}, [])
     assert canvas.kept.startswith("a drawing's label is a digit 0-9")
     canvas._on_message(canvas, {"something": "else"}, [])
     canvas.strokes = [[[1, 2, 3]]]
-    assert canvas.kept.startswith("stroke 1 has a point that is not")
+    assert canvas.kept.startswith("stroke 1 has a point that is not") and canvas.reading == {}  # not the old one's
+    canvas._on_message(canvas, {"keep": True, "label": 4}, [])
+    assert canvas.kept == "nothing to keep: draw a digit first"
     canvas.strokes = []
     assert canvas.reading == {}
+    canvas.set_state({"reading": {"digit": 3}, "keep_in": "/somewhere/else"})  # the page's traits decide nothing
+    canvas._on_message(canvas, {"keep": True, "label": None}, [])
+    assert canvas.kept == "nothing to keep: draw a digit first"
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == [f"label{bar.digit}_0.png", "label4_0.png"]
     (tmp_path / "a file").write_text("")
     with pytest.raises(DrawingError, match="is not a folder"):
         DrawingCanvas(model, keep_in=tmp_path / "a file")

@@ -20,6 +20,7 @@ import contextlib
 import io
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -29,7 +30,9 @@ from ..untrusted import printable
 
 CANVAS = 280  # pixels a side: ten to each of MNIST's 28
 PEN = 24  # pixels: MNIST's stroke at the canvas's scale (see above)
-MAX_POINTS = 20_000  # a drawing's points in all: minutes of drawing; more is not a drawing (a page's message)
+MAX_POINTS = 20_000  # a drawing's points in all: a minute or more of drawing (the page keeps a point a pixel or
+# more from the last); more is not a drawing (a page's message)
+MAX_STROKES = 1_000  # strokes in a drawing, empty ones too
 KEPT_NAME = re.compile(r"label([0-9])_([0-9]+)\.png")
 
 
@@ -46,10 +49,14 @@ def checked_strokes(strokes: object) -> list[list[tuple[float, float]]]:
     leave it); the drawing clips them."""
     if not isinstance(strokes, list | tuple):
         raise DrawingError(f"strokes must be a list of strokes, got {type(strokes).__name__}")
+    if len(strokes) > MAX_STROKES:
+        raise DrawingError(f"a drawing has at most {MAX_STROKES:,} strokes; clear the canvas and draw again")
     checked, points = [], 0
     for number, stroke in enumerate(strokes, 1):
         if not isinstance(stroke, list | tuple):
             raise DrawingError(f"stroke {number} must be a list of [x, y] points, got {type(stroke).__name__}")
+        if points + len(stroke) > MAX_POINTS:  # counted before a point is read: a huge stroke costs nothing
+            raise DrawingError(f"a drawing has at most {MAX_POINTS:,} points; clear the canvas and draw again")
         line = []
         for point in stroke:
             if (not isinstance(point, list | tuple) or len(point) != 2
@@ -58,8 +65,6 @@ def checked_strokes(strokes: object) -> list[list[tuple[float, float]]]:
                 raise DrawingError(f"stroke {number} has a point that is not [x, y] in pixels: {point!r:.60}")
             line.append((float(point[0]), float(point[1])))
         points += len(line)
-        if points > MAX_POINTS:
-            raise DrawingError(f"a drawing has at most {MAX_POINTS:,} points; clear the canvas and draw again")
         if line:
             checked.append(line)
     return checked
@@ -82,6 +87,8 @@ def keep_folder(folder: str | os.PathLike) -> Path:
     """The folder drawings are kept in, made if need be; a DrawingError if it is a file or cannot be made."""
     if str(folder).strip() == "":
         raise DrawingError(f"name a folder to keep drawings in, e.g. keep_in='{DRAWINGS_DIR}'")
+    if "\0" in str(folder):
+        raise DrawingError(f"{folder}: a folder name cannot hold a NUL character; name another")
     try:
         path = Path(folder).expanduser()
     except RuntimeError:  # ~someone who has no home folder here
@@ -103,42 +110,47 @@ def keep_drawing(picture: Image.Image, folder: str | os.PathLike, label: int) ->
     if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= 9:
         raise DrawingError(f"a drawing's label is a digit 0-9, got {label!r:.40}")
     folder = keep_folder(folder)
-    taken = {int(match[2]) for name in os.listdir(folder)
-             if (match := KEPT_NAME.fullmatch(name)) and int(match[1]) == label}
-    number = next(n for n in range(len(taken) + 1) if n not in taken)
     encoded = io.BytesIO()
     picture.save(encoded, format="PNG")
-    partial = folder / f".label{label}_{os.getpid()}.png.partial"
+    partial = None
     try:
-        _write_synced(partial, encoded.getvalue(), "wb")
+        taken = {int(match[2]) for name in os.listdir(folder)
+                 if (match := KEPT_NAME.fullmatch(name)) and int(match[1]) == label}
+        number = next(n for n in range(len(taken) + 1) if n not in taken)
+        # a new name of its own (made exclusively: never a link or a file planted under a name it could guess)
+        handle, name = tempfile.mkstemp(dir=folder, prefix=f".label{label}_", suffix=".png.partial")
+        partial = Path(name)
+        _write_synced(partial, encoded.getvalue(), handle)
         while not _place(partial, folder / f"label{label}_{number}.png", encoded.getvalue()):
             number += 1  # the name was taken meanwhile
         return folder / f"label{label}_{number}.png"
     except OSError as error:
         raise DrawingError(f"cannot keep the drawing in {folder} ({error.strerror or type(error).__name__})") from None
     finally:
-        with contextlib.suppress(OSError):  # a folder in its place stays (the error above says so)
-            partial.unlink(missing_ok=True)  # this process's own name: whole, half written or never made
+        if partial is not None:
+            with contextlib.suppress(OSError):  # a folder in its place stays (the error above says so)
+                partial.unlink(missing_ok=True)  # this call's own name: whole, half written or never filled
 
 
 def _place(partial: Path, target: Path, content: bytes) -> bool:
     """Put the drawing at `target` unless a file is there (False): a hard link to the synced `partial` file, so it
     appears whole; on a file system without hard links (exFAT, SMB), `target` created exclusively."""
     try:
-        os.link(partial, target)
+        os.link(partial, target, follow_symlinks=False)
     except FileExistsError:
         return False
     except OSError:
         try:
-            _write_synced(target, content, "xb")
+            _write_synced(target, content, "xb")  # exclusive: never through a link planted at `target`
         except FileExistsError:
             return False
     return True
 
 
-def _write_synced(path: Path, content: bytes, mode: str) -> None:
-    """`content` written to `path` and synced; a file this made and could not fill (a full disk) is removed."""
-    with open(path, mode) as handle:
+def _write_synced(path: Path, content: bytes, opened: str | int) -> None:
+    """`content` written to `path` and synced; a file this made and could not fill (a full disk) is removed.
+    `opened`: the mode to open `path` in, or its descriptor, opened already."""
+    with open(path, opened) if isinstance(opened, str) else os.fdopen(opened, "wb") as handle:
         try:
             handle.write(content)
             handle.flush()

@@ -116,8 +116,9 @@ function render({ model, el }) {
       Math.round(((event.clientY - box.top) * size) / box.height * 10) / 10];
   }
 
+  // One pointer draws at a time: a second finger or a resting palm neither cuts the stroke short nor draws.
   pad.addEventListener("pointerdown", (event) => {
-    if (event.button !== 0) return;
+    if (event.button !== 0 || current !== null || !event.isPrimary) return;
     event.preventDefault();
     pad.setPointerCapture(event.pointerId);
     current = event.pointerId;
@@ -127,7 +128,12 @@ function render({ model, el }) {
   pad.addEventListener("pointermove", (event) => {
     if (event.pointerId !== current) return;
     const moves = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
-    for (const move of moves.length ? moves : [event]) strokes[strokes.length - 1].push(where(move));
+    const stroke = strokes[strokes.length - 1];
+    for (const move of moves.length ? moves : [event]) {
+      const [x, y] = where(move);
+      const [lastX, lastY] = stroke[stroke.length - 1];
+      if (Math.hypot(x - lastX, y - lastY) >= 1) stroke.push([x, y]); // a point a pixel or more on: no finer
+    }
     draw();
     if (Date.now() - lastSent > SEND_EVERY_MS) send();
   });
@@ -137,12 +143,22 @@ function render({ model, el }) {
     send();
   };
   pad.addEventListener("pointerup", end);
-  pad.addEventListener("pointercancel", end);
-  undo.addEventListener("click", () => { strokes.pop(); draw(); send(); });
-  clear.addEventListener("click", () => { strokes = []; draw(); send(); });
-  keep.addEventListener("click", () => {
-    model.send({ keep: true, label: label.value === "" ? null : Number(label.value) });
+  pad.addEventListener("pointercancel", (event) => { // the browser took the pointer back (a palm, a scroll)
+    if (event.pointerId !== current) return;
+    strokes.pop(); // not a stroke the user finished: not read, not kept
+    current = null;
+    draw();
+    send();
   });
+  // Undo and clear end a stroke still going on (another finger taps them): its later moves draw nothing.
+  undo.addEventListener("click", () => { current = null; strokes.pop(); draw(); send(); });
+  clear.addEventListener("click", () => { current = null; strokes = []; draw(); send(); });
+  keep.addEventListener("click", () => {
+    keep.disabled = true; // until the kernel says what it did (or a second on): a double click keeps one file
+    model.send({ keep: true, label: label.value === "" ? null : Number(label.value) });
+    setTimeout(enableKeep, 1000);
+  });
+  const enableKeep = () => { keep.disabled = !("digit" in (model.get("reading") || {})); };
 
   function showReading() {
     const now = model.get("reading") || {};
@@ -165,14 +181,26 @@ function render({ model, el }) {
     paint(looks, empty ? Array(784).fill(0) : now.seen, empty ? null : now.occlusion);
   }
 
+  // Another view of this canvas (the notebook open twice) drew: show its strokes, unless one is going on here.
+  function adopt() {
+    if (current !== null) return;
+    strokes = (model.get("strokes") || []).map((stroke) => stroke.map((point) => [...point]));
+    draw();
+  }
+
   model.on("change:reading", showReading);
-  const showKept = () => { kept.textContent = model.get("kept"); };
+  model.on("change:strokes", adopt);
+  const showKept = () => {
+    kept.textContent = model.get("kept");
+    enableKeep();
+  };
   model.on("change:kept", showKept);
   kept.textContent = model.get("kept");
   draw();
   showReading();
   return () => {
     model.off("change:reading", showReading);
+    model.off("change:strokes", adopt);
     model.off("change:kept", showKept);
   };
 }

@@ -21,8 +21,8 @@ import anywidget
 import traitlets
 
 from ..layout import DRAWINGS_DIR
-from ..predict.drawing import CANVAS, PEN, DrawingError, keep_drawing, keep_folder, render_strokes
-from .reading import read_strokes
+from ..predict.drawing import CANVAS, PEN, DrawingError, checked_strokes, keep_drawing, keep_folder, render_strokes
+from .reading import Reading, read_strokes
 
 HERE = Path(__file__).parent
 
@@ -41,26 +41,38 @@ class DrawingCanvas(anywidget.AnyWidget):
 
     def __init__(self, model, keep_in: str | os.PathLike = DRAWINGS_DIR):
         self._folder = keep_folder(keep_in)  # a folder that cannot be is refused now, not at the first "keep"
+        self._named = str(keep_in)  # as the user named it, for messages
         self._model = model
-        super().__init__(keep_in=str(keep_in))
+        # The kernel's own record of what it read: what "keep" saves and labels by. The synced traits are what the
+        # page shows and may be set by the page: they are never read back to decide anything.
+        self._drawing: tuple[list, Reading] | None = None  # the checked strokes and their reading
+        self._kept: tuple[list, int, Path] | None = None  # kept last: strokes, label, file (a double click: no copy)
+        super().__init__(keep_in=self._named)
         self.on_msg(self._on_message)
 
     @traitlets.observe("strokes")
     def _read(self, change) -> None:
+        self._drawing = None
         try:
-            reading = read_strokes(self._model, change["new"])
-        except DrawingError as error:
-            self.kept = str(error)
+            strokes = checked_strokes(change["new"])
+            reading = read_strokes(self._model, strokes)
+        except DrawingError as error:  # the reading shown goes too: it was of other strokes
+            self.reading, self.kept = {}, str(error)
             return
+        self._drawing = (strokes, reading) if reading else None
         self.reading = reading.as_message() if reading else {}
 
     def keep(self, label: int | None = None) -> Path:
         """Save the drawing as label<label>_<n>.png (label None: the digit read) and say so in `kept`."""
-        if not self.reading:
+        if self._drawing is None:
             raise DrawingError("nothing to keep: draw a digit first")
-        label = self.reading["digit"] if label is None else label
-        path = keep_drawing(render_strokes(self.strokes), self._folder, label)
-        self.kept = f"kept as {path.name} in {self.keep_in}"
+        strokes, reading = self._drawing
+        label = reading.digit if label is None else label
+        if self._kept is not None and self._kept[:2] == (strokes, label):  # a double click
+            raise DrawingError(f"this drawing is kept already, as {self._kept[2].name}; draw the next one to keep it")
+        path = keep_drawing(render_strokes(strokes), self._folder, label)
+        self._kept = (strokes, label, path)
+        self.kept = f"kept as {path.name} in {self._named}"
         return path
 
     def _on_message(self, _widget, content, _buffers) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import digitlib_cli
+from conftest import digitlib_cli, missing
 from digitlib.backends import (
     BACKENDS,
     choose_backend,
@@ -258,12 +258,13 @@ def test_the_configured_backend_is_what_keras_would_pick(keras_home, monkeypatch
 
 @pytest.mark.e2e
 @pytest.mark.full  # make test: no TensorFlow chatter on a quick report's terminal (test_report_e2e)
-@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow is not installed")
 def test_a_notebook_that_imports_digitlib_before_tensorflow_shows_none_of_its_native_errors():
     """What a JupyterLab kernel would copy into the notebook as stderr, unless digitlib set the log level first:
     on a machine without a GPU, TensorFlow's probe logs "failed call to cuInit"; fitting on arrays twice in one
     process, as fit_model does epoch by epoch, logs grappler's "NodeDef mentions attribute
     use_unbounded_threadpool" (both ERROR lines, both seen on this project's CPU machines at level 2)."""
+    if importlib.util.find_spec("tensorflow") is None:
+        missing("TensorFlow is not installed (make test installs it)")
     code = ("import os, numpy as np, digitlib\n"
             "from digitlib.train.training import compile_model\n"
             "model = compile_model(digitlib.build_model('seed'), 0.001)\n"

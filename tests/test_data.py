@@ -119,6 +119,9 @@ def test_download_path_is_verified_and_parsed(monkeypatch, tmp_path, mnist):
     assert calls[0]["file_hash"] == sha256_of(fake) and calls[0]["fname"] == KERAS_NPZ
     np.testing.assert_array_equal(loaded.y_test, mnist.y_test)
     assert loaded.sha256 == {KERAS_NPZ: sha256_of(fake)}
+    monkeypatch.setattr(data_module, "KERAS_NPZ_SHA256", "0" * 64)  # the file is not the one published
+    with pytest.raises(DataError, match="SHA-256"):
+        load_mnist()
 
 
 def test_npz_in_a_directory_is_checksummed(tmp_path):

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GIT_FILTERS, REPOSITORY, git_filters
+from conftest import GIT_FILTERS, REPOSITORY, git_filters, missing
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (REPOSITORY / ".git").exists(),
-                                reason="needs git and this repository's git history")
+if shutil.which("git") is None or not (REPOSITORY / ".git").exists():
+    missing("git and this repository's git history (a clone, not an archive) are needed to test make lab")
 
 LAB_CONFIG = REPOSITORY / "scripts" / "jupyter" / "jupyter_server_config.py"
 # What these tests check, as in the work tree.

@@ -27,14 +27,14 @@ import urllib.error
 import pytest
 
 import test_lab
-from conftest import REPOSITORY
+from conftest import REPOSITORY, missing
 from test_lab import git, running_lab
 
 clone = test_lab.clone  # the fixture: a temporary clone of this repository, with the work tree's lab files
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(shutil.which("git") is None or not (REPOSITORY / ".git").exists(),
-                                 reason="needs git and this repository's git history")]
+pytestmark = pytest.mark.e2e
+if shutil.which("git") is None or not (REPOSITORY / ".git").exists():
+    missing("git and this repository's git history (a clone, not an archive) are needed to test make lab")
 
 NOTEBOOK = "mnist_cnn.ipynb"
 # The parameters cell's values for a run of seconds, not minutes; every other line of the cell stays as it is.

@@ -27,7 +27,8 @@ def stored_text(path) -> bytes:
     inside = subprocess.run(["git", "-C", str(REPOSITORY), "rev-parse", "--is-inside-work-tree"],
                             capture_output=True, text=True)
     if inside.returncode != 0:
-        pytest.skip(f"{REPOSITORY} is not a git work tree ({inside.stderr.strip() or inside.stdout.strip()})")
+        missing(f"{REPOSITORY} is not a git work tree ({inside.stderr.strip() or inside.stdout.strip()}): the "
+                "notebooks as stored in git cannot be read")
     stored = subprocess.run(["git", "-C", str(REPOSITORY), "show", f":{name}"], capture_output=True)
     assert stored.returncode == 0, f"{name} is not in git's index ({stored.stderr.decode().strip()}): git add {name}"
     return stored.stdout

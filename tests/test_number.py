@@ -47,7 +47,8 @@ def test_spaced_digits_are_found_in_order_at_their_boxes(mnist):
 def test_the_realism_writers_digits_are_found_too():
     rng = np.random.default_rng(2)
     picture, boxes = number_picture([[writer_ink(d, d) for d in (2, 0, 2, 6)]], SPACED, rng)
-    assert [round(_iou(s.box, b), 1) > 0.5 for s, b in zip(_found(picture), boxes[0])] == [True] * 4
+    found = _found(picture)
+    assert len(found) == 4 and [_iou(s.box, b) > 0.5 for s, b in zip(found, boxes[0])] == [True] * 4, found
 
 
 def test_two_lines_are_read_top_to_bottom_each_left_to_right(mnist):
@@ -140,7 +141,10 @@ def test_a_digit_the_width_calls_one_is_cut_in_two_at_its_least_ink_only():
     ink = np.zeros((80, 120))
     ink[20:60, 20:60] = _ring(40, 40)  # a wide 0: in doubt (wider than 0.9 of its height), one digit by its width
     (mark,) = find_marks(ink)
-    assert len(mark.cuttings[0]) == 1 and len([c for c in mark.cuttings if len(c) == 2]) <= 1
+    assert [len(cutting) for cutting in mark.cuttings] == [1, 2]  # as one digit, and as two (none: no such piece)
+    cut = mark.cuttings[1][1].box[0]  # where the right piece starts
+    profile = ink.sum(axis=0)
+    assert profile[cut] == profile[30:50].min() < profile[20:60].max()  # at least ink, about its middle
 
 
 def test_each_different_digit_of_a_marks_cuttings_is_prepared_and_read_once(trained):

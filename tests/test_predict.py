@@ -208,12 +208,16 @@ def test_a_name_the_terminal_cannot_spell_is_escaped_not_a_traceback(tiny_classi
 
     tiny_classifier.save(tmp_path / "model.keras")
     Image.fromarray(255 - ONE).save(tmp_path / "ünï€.png")
-    terminal = io.BytesIO()
+    (tmp_path / "ü.png").write_text("not a picture")
+    terminal, errors = io.BytesIO(), io.BytesIO()
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(terminal, encoding="ascii"))
-    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
-    assert cli.main(["predict", str(tmp_path / "ünï€.png"), "--model", str(tmp_path / "model.keras")]) == 0
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(errors, encoding="ascii"))
+    assert cli.main(["predict", str(tmp_path / "ünï€.png"), str(tmp_path / "ü.png"), "--model",
+                     str(tmp_path / "model.keras")]) == 1  # one picture was not read
     sys.stdout.flush()
+    sys.stderr.flush()
     assert terminal.getvalue().decode("ascii").startswith(f"{tmp_path}/\\xfcn\\xef\\u20ac.png: ")
+    assert f"{tmp_path}/\\xfc.png: not an image Pillow can read" in errors.getvalue().decode("ascii")
 
 
 @pytest.mark.parametrize("inflated_mib, compresslevel, message", [

@@ -504,31 +504,3 @@ def test_a_comparison_is_never_recorded_through_a_link_or_over_a_file(tmp_path, 
         render_comparison(sweep, outcomes, tmp_path / "reports")
     assert not any((tmp_path / "elsewhere").iterdir()) and not calls  # nothing rendered, nothing written
     assert kind == "link" or folder.read_text() == "a note of the user's\n"
-
-
-def test_a_failed_comparison_ends_the_sweep_in_one_line_with_its_tracking_finished(tmp_path, monkeypatch):
-    from digitlib.run import runner, sweep, tracking
-    from digitlib.run.sweep import Outcome
-
-    (tmp_path / "sweep.yaml").write_text("name: d\nruns:\n  - {seed: 1}\n")
-    parameters = load_sweep(tmp_path / "sweep.yaml").parameter_sets[0]
-    (tmp_path / "reports" / "comparison-run").mkdir(parents=True)
-    finished = []
-
-    class Tracker:
-        def start_sweep(self, name, sweep_file):
-            pass
-
-        def finish_sweep(self, name, outcomes, comparison=None, status="FINISHED"):
-            finished.append((name, len(outcomes), comparison, status))
-
-    monkeypatch.setattr(tracking, "tracker_for", lambda uri, log=None: Tracker())
-    monkeypatch.setattr(sweep, "run_sweep", lambda *arguments, **options: [
-        Outcome(parameters, "tensorflow", "succeeded", run_id="r1", test_accuracy=0.9)])
-    monkeypatch.setattr(runner, "run_report", lambda *arguments, **options: runner.RunResult(
-        tmp_path / "reports" / "comparison-run", "failed", "ValueError: no"))
-    result = digitlib_in_process("sweep", "sweep.yaml", "--mlflow", "file:./mlruns", cwd=tmp_path)
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert result.stderr.splitlines()[-1] == ("digitlib: error: the comparison of sweep d failed: ValueError: no (see "
-                                              f"{tmp_path / 'reports' / 'comparison-run' / 'report.html'})")
-    assert "Traceback" not in result.stderr and finished == [("d", 1, None, "FAILED")]

@@ -690,3 +690,30 @@ def test_a_path_parameter_is_logged_by_its_name_alone(notebook, given, logged):
     from digitlib.run.tracking import run_parameters
 
     assert run_parameters({**RECORD, "notebook_name": notebook, "parameters": given}) == logged
+
+
+@pytest.mark.e2e  # the session's MLflow server, started for the tests above
+def test_a_failed_comparison_ends_the_sweep_in_one_line_and_its_parent_run_failed(mlflow_server, tmp_path,
+                                                                                     monkeypatch):
+    """The sweep's runs and comparison are stood in for (no training); its tracking is the real one, read back."""
+    from digitlib.run import runner, sweep
+    from digitlib.run.sweep import Outcome, load_sweep
+
+    (tmp_path / "sweep.yaml").write_text("name: d\nruns:\n  - {seed: 1}\n")
+    parameters = load_sweep(tmp_path / "sweep.yaml").parameter_sets[0]
+    (tmp_path / "reports" / "comparison-run").mkdir(parents=True)
+    monkeypatch.setattr(sweep, "run_sweep", lambda *arguments, **options: [
+        Outcome(parameters, "tensorflow", "succeeded", run_id="r1", test_accuracy=0.9)])
+    monkeypatch.setattr(runner, "run_report", lambda *arguments, **options: runner.RunResult(
+        tmp_path / "reports" / "comparison-run", "failed", "ValueError: no"))
+    for name in [name for name in os.environ if name.startswith("MLFLOW_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "failed comparison")
+    result = digitlib_in_process("sweep", "sweep.yaml", "--mlflow", mlflow_server, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.splitlines()[-1] == ("digitlib: error: the comparison of sweep d failed: ValueError: no (see "
+                                              f"{tmp_path / 'reports' / 'comparison-run' / 'report.html'})")
+    assert "Traceback" not in result.stderr
+    client = mlflow.MlflowClient(mlflow_server)
+    [parent] = client.search_runs([client.get_experiment_by_name("failed comparison").experiment_id])
+    assert (parent.info.run_name, parent.info.status) == ("d", "FAILED")

@@ -515,6 +515,43 @@ def test_an_archive_that_unpacks_to_far_more_than_its_size_is_refused_unpacked(t
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_folder_of_negative_size_cannot_make_room_for_a_file_beyond_the_limit(tmp_path):
+    """tarfile ignores a folder's size, and a GNU header can hold a negative one: counted, -10 GiB let 300 MB of
+    zeros through a limit of 39 MB."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.GNU_FORMAT, compresslevel=1) as archive:
+        folder = tarfile.TarInfo("run-1")
+        folder.type, folder.size = tarfile.DIRTYPE, -10 * 1024**3
+        archive.addfile(folder)
+        info = tarfile.TarInfo("run-1/junk")
+        info.size = 100 * 1024**2
+        archive.addfile(info, io.BufferedReader(io.BytesIO(bytes(info.size))))
+    with pytest.raises(InvalidRun, match="'run-1' is not a plain file or folder"):
+        receive_run(tmp_path, "run-1", buffer.getvalue(), identity="0" * 64)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_header_of_hundreds_of_megabytes_is_refused_before_it_is_held_in_memory(tmp_path):
+    """A GNU long name (or a pax header) is read into memory whole and counted nowhere: 400 MB of it in a 400 kB
+    archive took 820 MiB before the archive was refused."""
+    import tracemalloc
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.GNU_FORMAT, compresslevel=1) as archive:
+        archive.addfile(tarfile.TarInfo("run-1/" + "x" * (100 * 1024**2)), io.BytesIO(b""))
+    archive = buffer.getvalue()
+    del buffer
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidRun, match="the archive unpacks to more than a run of its size holds"):
+            receive_run(tmp_path, "run-1", archive, identity="0" * 64)
+        held = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert held < 60 * 1024**2, f"{held:,} bytes held"  # about the limit (33 MB here), not the 100 MB header
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.e2e
 def test_a_page_sent_back_is_rendered_again_here_and_a_run_left_running_lands_interrupted(tmp_path, report_run):
     """A worker's report.html may carry script: the page is rendered here, from the run's notebook, under the

@@ -23,6 +23,7 @@ and never retried.
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import secrets
@@ -147,24 +148,53 @@ def _worker_address() -> str:
 
 # On the client ------------------------------------------------------------------------------------
 
-def _members(unpacked: tarfile.TarFile, run_id: str, limit: int) -> list[tarfile.TarInfo]:
-    """The archive's members, read one header at a time and refused at the first that is not a plain file or
-    folder inside the run's folder, or once there are too many or they add up to more than `limit` bytes."""
-    members, total = [], 0
-    for member in unpacked:
-        members.append(member)
-        if len(members) > MAX_RUN_FILES:
-            raise InvalidRun(f"the archive holds more than a run's {MAX_RUN_FILES} files")
-        name = PurePosixPath(member.name)
-        if name.is_absolute() or ".." in name.parts or not name.parts or name.parts[0] != run_id:
-            raise InvalidRun(f"the archive's member {printable(member.name[:200])!r} lies outside the run folder "
-                             f"{run_id}")
-        if not (member.isfile() or member.isdir()):
-            raise InvalidRun(f"the archive's member {printable(member.name[:200])!r} is not a plain file or folder")
-        total += member.size
-        if total > limit:
-            raise InvalidRun(f"the archive unpacks to more than {limit:,} bytes, more than a run of its size holds")
-    return members
+class _Capped(io.RawIOBase):
+    """A stream's bytes, refused once more than `limit` of them are asked for: what tarfile reads of a worker's
+    archive once decompressed, its headers too (it holds a long name's or a pax header in memory whole: a few MB
+    of gzip could fill it), so no read returns more than the limit in all."""
+
+    def __init__(self, stream, limit: int):
+        super().__init__()
+        self._stream, self._left = stream, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if len(buffer) > self._left:
+            data = self._stream.read(self._left + 1)
+            if len(data) > self._left:
+                raise InvalidRun("the archive unpacks to more than a run of its size holds")
+        else:
+            data = self._stream.read(len(buffer))
+        self._left -= len(data)
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _unpack(archive: bytes, run_id: str, limit: int, into: Path) -> None:
+    """Unpack a worker's gzipped tar of the run folder `run_id` into `into`, reading it once, one member at a time:
+    refused at the first member that is not a plain file or folder inside the run's folder, once there are too many,
+    or once the files add up to more than `limit` bytes (or the archive, headers included, decompresses to more)."""
+    files, total = 0, 0
+    decompressed = _Capped(gzip.GzipFile(fileobj=io.BytesIO(archive)), limit + 1024 * (MAX_RUN_FILES + 64))
+    with tarfile.open(fileobj=io.BufferedReader(decompressed), mode="r|") as unpacked:
+        for member in unpacked:
+            files += 1
+            if files > MAX_RUN_FILES:
+                raise InvalidRun(f"the archive holds more than a run's {MAX_RUN_FILES} files")
+            name = PurePosixPath(member.name)
+            if name.is_absolute() or ".." in name.parts or not name.parts or name.parts[0] != run_id:
+                raise InvalidRun(f"the archive's member {printable(member.name[:200])!r} lies outside the run "
+                                 f"folder {run_id}")
+            if not (member.isfile() or member.isdir()) or member.size < 0:
+                raise InvalidRun(f"the archive's member {printable(member.name[:200])!r} is not a plain file or "
+                                 "folder")
+            total += member.size if member.isfile() else 0  # a folder's size field means nothing to tarfile
+            if total > limit:
+                raise InvalidRun(f"the archive unpacks to more than {limit:,} bytes, more than a run of its size "
+                                 "holds")
+            unpacked.extract(member, into, filter="data")
 
 
 def _settled(run_dir: Path, worker: str) -> None:
@@ -203,9 +233,7 @@ def receive_run(reports_dir: Path, run_id: Any, archive: bytes, identity: str,
     incoming = Path(tempfile.mkdtemp(dir=reports_dir, prefix=".incoming-"))
     try:
         try:
-            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as unpacked:
-                members = _members(unpacked, run_id, min(MAX_RUN_BYTES, MIN_RUN_LIMIT + MAX_RATIO * len(archive)))
-                unpacked.extractall(incoming, members=members, filter="data")
+            _unpack(archive, run_id, min(MAX_RUN_BYTES, MIN_RUN_LIMIT + MAX_RATIO * len(archive)), incoming)
         except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
             raise InvalidRun(f"the archive does not unpack ({type(error).__name__})") from None
         run = _checked_in_place(incoming / run_id, identity, worker)

@@ -159,14 +159,14 @@ def as_if_typed_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def digitlib_cli(*arguments, cwd, timeout=600):
-    """Run the `digitlib` command line in `cwd` as a user would."""
+def digitlib_cli(*arguments, cwd, timeout=600, environment=None):
+    """Run the `digitlib` command line in `cwd` as a user would (with these `environment` variables added)."""
     import subprocess
     import sys
 
     command = [sys.executable, "-m", "digitlib", *map(str, arguments)]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(environment or {})})
 
 
 def digitlib_in_process(*arguments, cwd: Path | None = None):

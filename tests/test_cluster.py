@@ -162,14 +162,23 @@ def test_an_unreachable_scheduler_is_one_line_and_creates_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--scheduler", "tcp://127.0.0.1:8786", "--jobs", "2"], "with --scheduler the cluster's workers run them"),
-    (["--scheduler", "frob://somewhere:1"], "cannot reach the Dask scheduler at 'frob://somewhere:1' (unknown "
-                                            "address scheme 'frob'"),
-])
-def test_bad_cluster_options_are_refused_before_anything_runs(tmp_path, arguments, message):
-    result = digitlib_cli("sweep", SMOKE, *arguments, cwd=tmp_path, timeout=120)
+MISSING_TLS_FILES = {f"DASK_DISTRIBUTED__COMM__TLS__{name}": "/nonexistent/tls.pem"
+                     for name in ("CA_FILE", "CLIENT__CERT", "CLIENT__KEY")}
+
+
+@pytest.mark.parametrize("arguments, environment, message", [
+    (["--scheduler", "tcp://127.0.0.1:8786", "--jobs", "2"], {}, "with --scheduler the cluster's workers run them"),
+    (["--scheduler", "frob://somewhere:1"], {}, "cannot reach the Dask scheduler at 'frob://somewhere:1' (unknown "
+                                                "address scheme 'frob'"),
+    (["--scheduler", "tls://127.0.0.1:8786"], MISSING_TLS_FILES, "Dask's TLS configuration cannot be used ([Errno 2] "
+                                                                 "No such file or directory)"),
+    (["--scheduler", "tcp://127.0.0.1:8786"], {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "30x"},
+     "Dask's connect timeout '30x' is no duration"),
+], ids=["--jobs", "scheme", "TLS files missing", "timeout"])
+def test_bad_cluster_options_are_refused_before_anything_runs(tmp_path, arguments, environment, message):
+    result = digitlib_cli("sweep", SMOKE, *arguments, cwd=tmp_path, timeout=120, environment=environment)
     assert result.returncode == 2 and result.stderr.startswith("digitlib: error: ") and message in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
@@ -313,6 +322,8 @@ class Finished:
      "was refused: '../out' is not a run id", ["worker"]),
     (Finished(answer={"status": "succeeded", "run_id": "r", "test_accuracy": 1.0, "worker": "w", "shared": False}),
      "sent neither the run nor word of a shared folder", ["worker"]),
+    (Finished(answer={"status": "succeeded", "run_id": "r" * 10**6, "test_accuracy": 1.0, "worker": "w",
+                      "shared": True}), "is not a run's outcome", ["worker"]),  # a million-character "line"
 ])
 def test_a_task_that_brought_no_run_back_is_a_failed_outcome_of_its_run(tmp_path, future, error, fields):
     from digitlib.params import validate_parameters
@@ -337,10 +348,15 @@ def test_the_cluster_submits_each_run_as_a_fresh_task_and_cancels_the_unfinished
 
         def submit(self, function, task, key, pure):
             self.submitted.append((function, task, key, pure))
-            return Finished("pending")
+            future = Finished("pending")
+            future.key = key
+            return future
 
         def cancel(self, futures):
             self.cancelled.extend(futures)
+
+        def processing(self):  # what each worker is running: the first task (the second waits)
+            return {"tcp://10.0.0.9:1234": [self.submitted[0][2]], "tcp://10.0.0.9:1235": []}
 
     client = Client()
     transport = _ClusterTransport(client, tmp_path / "reports", "t" * 32)
@@ -350,7 +366,12 @@ def test_the_cluster_submits_each_run_as_a_fresh_task_and_cancels_the_unfinished
     assert function is run_task and not pure and key != other and key.startswith("digitlib-run-")
     assert task == {"parameters": run.parameters, "backend": "tensorflow", "resume": "old-run",
                     "reports_dir": str((tmp_path / "reports").resolve()), "token": "t" * 32}
-    assert transport.stop([*running, Finished()]) == (0, 2) and client.cancelled == running
+    assert transport.stop([*running, Finished()]) == (0, 1, 1) and client.cancelled == running
+    from digitlib.run.sweep import SweepInterrupted
+
+    assert str(SweepInterrupted(0, 1, 1)) == ("0 runs interrupted, 1 not started, 1 still running on their Dask "
+                                              "workers, not collected: let them end before you run it again, or they "
+                                              "run twice")
 
 
 # A hostile worker ---------------------------------------------------------------------------------
@@ -655,3 +676,33 @@ class Payload:
 
     def __reduce__(self):
         return (Path.touch, (self.marker,))
+
+
+def test_a_shared_run_whose_notebook_does_not_render_is_refused_and_stays_failed(tmp_path):
+    """Its page, which the worker wrote, is removed (it could carry anything): the run was left 'succeeded' without
+    one, so the next sweep skipped it as done."""
+    from digitlib.run.cluster import read_shared_run
+    from digitlib.rundir import identity_of, read_run
+    from test_rundir import trained_run
+
+    run_dir = trained_run(tmp_path, "20261125-100000-shared")
+    (run_dir / "notebook.ipynb").write_text("not a notebook")
+    (run_dir / "report.html").write_text("<meta http-equiv=refresh content='0;url=https://example.invalid'>")
+    with pytest.raises(InvalidRun, match=r"its notebook\.ipynb does not render \(NotJSONError\)"):
+        read_shared_run(tmp_path, run_dir.name, identity_of(read_run(run_dir)), "tcp://10.0.0.9:1234")
+    record = read_run(run_dir)
+    assert (record.status, record.error) == (
+        "failed", "refused here: its notebook.ipynb does not render (NotJSONError)")
+    assert not (run_dir / "report.html").exists()
+
+
+@pytest.mark.parametrize("scheduler, unprotected", [
+    ("tcp://10.0.0.5:8786", True), ("10.0.0.5:8786", True), ("ws://10.0.0.5:8786", True),
+    ("tcp://127.0.0.1:8786", False), ("ws://localhost:8786", False), ("tls://10.0.0.5:8786", False),
+    ("wss://10.0.0.5:8786", False),
+])
+def test_a_scheduler_reached_without_tls_over_a_network_is_warned_of(scheduler, unprotected):
+    from digitlib.run.cluster import _unprotected
+
+    assert _unprotected(scheduler) is unprotected
+

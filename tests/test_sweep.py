@@ -350,7 +350,7 @@ class ListTransport:
 
     def stop(self, futures):
         self.stopped = list(futures)
-        return 1, len(futures) - self.interrupt_after - 1
+        return 1, len(futures) - self.interrupt_after - 1, 0
 
 
 class Tracker:
@@ -464,6 +464,22 @@ def test_a_sweep_folder_that_is_a_link_or_a_file_is_refused_before_anything_runs
                              "sweep keeps its sweep.json and comparison there\n")
     assert [p.name for p in (tmp_path / "reports").iterdir()] == ["sweep-sweep"]  # no run started
     assert not any((tmp_path / "elsewhere").iterdir())
+
+
+def test_a_run_listed_twice_and_a_reports_folder_that_is_a_file_are_refused_before_anything_runs(tmp_path):
+    """seed: [0, 0] would train one run twice, or resume one interrupted run in two processes at once; a file given
+    as --reports-dir was a FileExistsError traceback."""
+    write(tmp_path, "grid:\n  seed: [0, 0]\n  data_dir: [/nonexistent/mnist]\n")
+    result = digitlib_in_process("sweep", "sweep.yaml", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (2, "digitlib: error: sweep sweep: runs 1 and 2 are the same run (the "
+                                                     f"same parameters on {result.stderr.split(' on ')[-1]}")
+    assert result.stderr.endswith("); list each run once\n") and not (tmp_path / "reports").exists()
+    write(tmp_path, "runs:\n  - {seed: 1, data_dir: /nonexistent/mnist}\n")
+    (tmp_path / "a file").write_text("the user's")
+    result = digitlib_in_process("sweep", "sweep.yaml", "--reports-dir", "a file", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (2, "digitlib: error: the reports folder a file is a file, not a "
+                                                     "folder; choose another with --reports-dir\n")
+    assert (tmp_path / "a file").read_text() == "the user's"
 
 
 def _a_sweep_whose_comparison_ends(tmp_path, monkeypatch, status, error=None):

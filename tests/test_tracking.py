@@ -330,6 +330,23 @@ def finished_run(logged_report, tmp_path) -> Path:
 
 
 @pytest.mark.e2e
+def test_a_run_whose_files_do_not_validate_is_not_logged_and_the_next_is(mlflow_server, finished_run, tmp_path,
+                                                                          capsys):
+    """A history key MLflow refuses as a metric name ('../x') passed the schema: MLflow refused it mid-run, the run
+    stayed RUNNING there and tracking was off for the rest of the sweep."""
+    bad = shutil.copytree(finished_run, tmp_path / "bad" / finished_run.name)
+    metrics = json.loads((bad / "metrics.json").read_text())
+    metrics["training"]["history"]["../x"] = [0.5, 0.5]
+    (bad / "metrics.json").write_text(json.dumps(metrics))
+    tracker = Tracker(mlflow_server)
+    assert tracker.log_run(bad) is None and not tracker.off
+    assert tracker.log_run(finished_run) is not None
+    [warning] = warnings_in(capsys.readouterr().err)
+    assert warning.startswith(f"digitlib: warning: run {bad.name} is not logged to MLflow: its files do not validate "
+                              "(metrics.json"), warning
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("refusing_server, reason", [(403, "the server answered HTTP 403"),
                                                      (500, "too many 500 error responses")],
                          indirect=["refusing_server"])

@@ -74,6 +74,7 @@ MAX_RUN_BYTES = 1024**3  # a run directory is tens of MB (fast: 32, most of it t
 # And it does not compress much (weights, PNGs): an archive unpacks to at most this many times its size, plus a bit.
 MAX_RATIO, MIN_RUN_LIMIT = 20, 32 * 1024**2
 MAX_RUN_FILES = 1000
+MAX_RUN_ID = 128  # characters, as digitlib.rundir.RUN_ID allows: a worker's longer one is refused, not shown
 
 
 # On the worker ------------------------------------------------------------------------------------
@@ -255,7 +256,13 @@ def _checked_in_place(run_dir: Path, identity: str, worker: str) -> Run:
             raise InvalidRun("it is not the run that was asked for (is digitlib the same version on the workers?)")
         _settled(run_dir, worker)
         run = read_run(run_dir)
-        _rerendered(run_dir)
+        try:
+            _rerendered(run_dir)
+        except InvalidRun as refused:  # its page is gone: in a shared folder, the run stays, failed (not run again)
+            record = read_record(run_dir)
+            record.update(status="failed", pid=None, error=f"refused here: {refused}")
+            write_json(run_dir / RUN_FILE, record)
+            raise
     except OSError as error:  # a folder where a file goes (report.html/), say
         raise InvalidRun(f"its files are not a run's ({type(error).__name__})") from None
     return run
@@ -291,9 +298,20 @@ def connect(scheduler: str, timeout: str | float | None = None):
     except ImportError:
         raise ParameterError("--scheduler needs Dask: install digitlib with its dask extra "
                              "(pip install 'digitlib[dask]')") from None
-    seconds = parse_timedelta(timeout or dask.config.get("distributed.comm.timeouts.connect"), default="s")
-    security = Security()  # Dask's configuration: distributed.comm.tls.* (DASK_DISTRIBUTED__COMM__TLS__...)
-    arguments = security.get_connection_args("client")
+    setting = timeout or dask.config.get("distributed.comm.timeouts.connect")
+    try:
+        seconds = parse_timedelta(setting, default="s")
+    except (KeyError, ValueError, TypeError):
+        raise ParameterError(f"Dask's connect timeout {printable(str(setting))[:60]!r} is no duration "
+                             "(distributed.comm.timeouts.connect, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT): write "
+                             "one such as 30s") from None
+    try:
+        security = Security()  # Dask's configuration: distributed.comm.tls.* (DASK_DISTRIBUTED__COMM__TLS__...)
+        arguments = security.get_connection_args("client")
+    except (OSError, ValueError) as error:  # a TLS file that is not there, or holds no certificate or key
+        reason = printable((str(error).splitlines() or [""])[0][:300]) or type(error).__name__
+        raise ParameterError(f"Dask's TLS configuration cannot be used ({reason}); check distributed.comm.tls.* "
+                             "(DASK_DISTRIBUTED__COMM__TLS__CA_FILE and the client's cert and key)") from None
 
     async def scheduler_answers() -> None:
         comm = await probe(scheduler, timeout=seconds, deserialize=False, **arguments)
@@ -408,7 +426,8 @@ def _checked_outcome(outcome: Any) -> dict[str, Any]:
     """A worker's outcome if it has the shape :func:`run_on_worker` gives it; else a failed one saying so."""
     if not (isinstance(outcome, dict) and set(outcome) <= set(OUTCOME) and "status" in outcome
             and all(isinstance(outcome[key], kind) for key, kind in OUTCOME.items() if key in outcome)
-            and outcome["status"] in ("succeeded", "failed") and len(outcome.get("archive", b"")) <= MAX_RUN_BYTES):
+            and outcome["status"] in ("succeeded", "failed") and len(outcome.get("archive", b"")) <= MAX_RUN_BYTES
+            and len(outcome.get("run_id", "")) <= MAX_RUN_ID):
         return {"status": "failed", "error": "digitlib: a worker answered with something that is not a run's outcome"}
     return {**outcome, "error": printable(outcome.get("error", ""))[:1000], "worker": printable(outcome.get("worker",
                                                                                                          "?"))[:200]}
@@ -494,11 +513,17 @@ class _ClusterTransport:
     def outcome(self, future, run: PlannedRun) -> Outcome:
         return _collected(future, run, self.reports_dir)
 
-    def stop(self, futures: Collection[Any]) -> tuple[int, int]:
-        """Cancel the tasks not finished: a run already executing finishes on its worker, uncollected."""
+    def stop(self, futures: Collection[Any]) -> tuple[int, int, int]:
+        """Cancel the tasks not finished: a run already executing finishes on its worker, uncollected. How many
+        were interrupted (none), never started, and go on running on their workers."""
         unfinished = [future for future in futures if not future.done()]
+        try:
+            processing = {key for keys in self.client.processing().values() for key in keys}
+        except Exception:  # noqa: BLE001 - the scheduler gone too: say none is known to run
+            processing = set()
+        running = sum(future.key in processing for future in unfinished)
         self.client.cancel(unfinished)
-        return 0, len(unfinished)
+        return 0, len(unfinished) - running, running
 
 
 def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.PathLike = REPORTS_DIR,
@@ -524,13 +549,13 @@ def run_sweep_on_cluster(sweep: Sweep, scheduler: str, reports_dir: str | os.Pat
 
 
 def _unprotected(scheduler: str) -> bool:
-    """Whether `scheduler` is reached without TLS over a network (tcp:// to anything but this machine)."""
+    """Whether `scheduler` is reached without TLS over a network (tcp:// or ws:// to anything but this machine)."""
     import ipaddress
     from urllib.parse import urlsplit
 
     if "://" not in scheduler:  # HOST:8786 is tcp:// to Dask
         scheduler = f"tcp://{scheduler}"
-    if not scheduler.startswith("tcp://"):
+    if not scheduler.startswith(("tcp://", "ws://")):  # Dask's plain TCP and websockets: no TLS (tls://, wss://)
         return False
     host = urlsplit(scheduler).hostname or ""
     try:

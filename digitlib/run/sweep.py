@@ -245,11 +245,18 @@ class PlannedRun:
 def plan_sweep(sweep: Sweep, reports_dir: Path) -> tuple[list[Outcome], list[PlannedRun]]:
     """The outcomes of the runs finished earlier in `reports_dir` (skipped), and the runs to start.
 
-    Raises ParameterError, before anything is created, when no backend can be chosen or the sweep's folder
-    (:func:`sweep_folder`) is a link or no folder.
+    Raises ParameterError, before anything is created, when no backend can be chosen, two of its runs are the
+    same run, or the sweep's folder (:func:`sweep_folder`) is a link or no folder.
     """
     sweep_folder(sweep, reports_dir)
     chosen = [(parameters, choose_backend(backend)) for parameters, backend in sweep.runs()]
+    first: dict[str, int] = {}
+    for number, (parameters, backend) in enumerate(chosen, 1):  # one run twice would train twice, or resume twice
+        identity = run_identity(parameters, backend=backend)
+        if identity in first:
+            raise ParameterError(f"sweep {sweep.name}: runs {first[identity]} and {number} are the same run (the same "
+                                 f"parameters on {backend}); list each run once")
+        first[identity] = number
     earlier = earlier_runs(reports_dir)
     skipped, pending = [], []
     for parameters, backend in chosen:
@@ -265,9 +272,13 @@ def plan_sweep(sweep: Sweep, reports_dir: Path) -> tuple[list[Outcome], list[Pla
 class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped a sweep: its running runs were interrupted, its queued ones never started."""
 
-    def __init__(self, interrupted: int, not_started: int):
-        super().__init__(f"{interrupted} run{'' if interrupted == 1 else 's'} interrupted, {not_started} not started")
+    def __init__(self, interrupted: int, not_started: int, running_on_workers: int = 0):
+        elsewhere = (f", {running_on_workers} still running on their Dask workers, not collected: let them end "
+                     "before you run it again, or they run twice") if running_on_workers else ""
+        super().__init__(f"{interrupted} run{'' if interrupted == 1 else 's'} interrupted, {not_started} not started"
+                         f"{elsewhere}")
         self.interrupted, self.not_started = interrupted, not_started
+        self.running_on_workers = running_on_workers
 
 
 class _ReportProcesses:
@@ -424,9 +435,9 @@ class Transport(Protocol):
     def outcome(self, future: Any, run: PlannedRun) -> Outcome:
         """The outcome of `run`, whose future has finished."""
 
-    def stop(self, futures: Collection[Any]) -> tuple[int, int]:
-        """On Ctrl-C: stop the runs of `futures`; how many running runs were interrupted, and how many never
-        started."""
+    def stop(self, futures: Collection[Any]) -> tuple[int, int, int]:
+        """On Ctrl-C: stop the runs of `futures`; how many running runs were interrupted, how many never started,
+        and how many go on running where they run (a Dask worker's task cannot be stopped from here)."""
 
 
 def drive_sweep(sweep: Sweep, skipped: list[Outcome], pending: list[PlannedRun], transport: Transport,
@@ -456,8 +467,8 @@ def drive_sweep(sweep: Sweep, skipped: list[Outcome], pending: list[PlannedRun],
                 track_outcome(tracker, outcome, reports_dir)
                 bar.update(1)
         except KeyboardInterrupt:
-            interrupted, not_started = transport.stop(futures)
-            raise SweepInterrupted(interrupted, not_started + len(pending) - len(futures)) from None
+            interrupted, not_started, running = transport.stop(futures)
+            raise SweepInterrupted(interrupted, not_started + len(pending) - len(futures), running) from None
     return outcomes
 
 
@@ -476,11 +487,12 @@ class _LocalTransport:
     def outcome(self, future: Future, run: PlannedRun) -> Outcome:
         return started_outcome(run, future.result())
 
-    def stop(self, futures: Collection[Future]) -> tuple[int, int]:
-        """Start no more and interrupt the running processes, which mark their runs interrupted (resumable)."""
+    def stop(self, futures: Collection[Future]) -> tuple[int, int, int]:
+        """Start no more and interrupt the running processes, which mark their runs interrupted (resumable): how many
+        were interrupted, how many never started, and 0 left running."""
         interrupted = self.processes.stop()
         self.pool.shutdown(cancel_futures=True)  # waits for the interrupted runs to record themselves
-        return interrupted, len(futures) - self.processes.started
+        return interrupted, len(futures) - self.processes.started, 0
 
 
 def run_sweep(sweep: Sweep, reports_dir: str | os.PathLike = REPORTS_DIR, jobs: int = 1,
@@ -506,7 +518,10 @@ class ComparisonFailed(RuntimeError):
 
 def sweep_folder(sweep: Sweep, reports_dir: str | os.PathLike, error: type[Exception] = ParameterError) -> Path:
     """reports/sweep-NAME, where a sweep keeps sweep.json and its comparison's link; `error` if it is a link (the
-    sweep would write wherever it points) or something other than a folder."""
+    sweep would write wherever it points) or something other than a folder, or the reports folder is no folder."""
+    if os.path.lexists(reports_dir) and not Path(reports_dir).is_dir():
+        raise error(f"the reports folder {printable(reports_dir)} is {kind_of(Path(reports_dir))}, not a folder; "
+                    "choose another with --reports-dir")
     folder = Path(reports_dir) / f"{SWEEP_PREFIX}{sweep.name}"
     if folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir()):
         found = "a link" if folder.is_symlink() else kind_of(folder)

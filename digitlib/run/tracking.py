@@ -43,7 +43,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from ..atomic import write_atomic
 from ..layout import METRICS_FILE, MLFLOW_FILE, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, RUN_FILE, SWEEP_FILE
 from ..params import ParameterError, notebook
-from ..rundir import read_metrics, read_record
+from ..rundir import InvalidRun, read_metrics, read_record
 from ..untrusted import open_regular_file, printable
 
 if TYPE_CHECKING:
@@ -427,6 +427,11 @@ class Tracker:
         run_dir = Path(run_dir)
         try:
             record, metrics = read_record(run_dir), read_metrics(run_dir)
+        except InvalidRun as problem:  # this run's files, not the server: the next run is logged as ever
+            print(f"digitlib: warning: run {printable(run_dir.name)} is not logged to MLflow: its files do not "
+                  f"validate ({printable(str(problem))})", file=sys.stderr, flush=True)
+            return None
+        try:
             mlflow_run = self._call({
                 "tags": run_tags(record, metrics, self.parent), "start_time": _ms(record["started"]),
                 "params": run_parameters(record), "metrics": run_metrics(record, metrics),

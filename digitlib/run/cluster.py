@@ -216,7 +216,7 @@ def _rerendered(run_dir: Path) -> None:
     (run_dir / REPORT_FILE).unlink(missing_ok=True)
     if (run_dir / NOTEBOOK_FILE).is_file():
         try:
-            render_html(run_dir / NOTEBOOK_FILE, run_dir / REPORT_FILE)
+            render_html(run_dir / NOTEBOOK_FILE, run_dir / REPORT_FILE, called=f"the report of run {run_dir.name}")
         except Exception as error:  # noqa: BLE001 - any way a hostile notebook fails to render refuses the run
             raise InvalidRun(f"its {NOTEBOOK_FILE} does not render ({type(error).__name__})") from None
 

@@ -136,11 +136,12 @@ def quiet_stopped_kernel_cells() -> None:
 MAX_NOTEBOOK_BYTES = 64_000_000  # an executed report, its figures embedded, takes a few MB (0.8 MB: a quick one)
 
 
-def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False) -> Path:
+def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False, called: str | None = None) -> Path:
     """One self-contained HTML file: images embedded, each with its alt text, a table of contents of its sections,
     no script, nothing that acts (pages.strip_active_markup), code hidden unless asked (folded under "code" when
-    kept). The notebook is read as a run's file: a
-    regular file only (a FIFO would block the reader) of at most MAX_NOTEBOOK_BYTES; ValueError otherwise."""
+    kept). The notebook is read as a run's file: a regular file only (a FIFO would block the reader) of at most
+    MAX_NOTEBOOK_BYTES; ValueError otherwise. `called`: what warnings name the page by (default: its path).
+    """
     load_jsonschema()  # before nbformat imports it: without the grammar that takes seconds
     import nbformat
     from bs4 import BeautifulSoup
@@ -161,16 +162,17 @@ def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False
     body, _ = exporter.from_notebook_node(arrange_report(nbformat.reads(content.decode("utf-8"), as_version=4)),
                                           resources={"content_security_policy": CONTENT_SECURITY_POLICY})
     page = BeautifulSoup(body, "html.parser")
+    shown = called or printable(html_path)
     removed = strip_active_markup(page)
     if removed:  # an output or markdown cell that carried them: by hand in JupyterLab, or from a hostile worker
         kinds = ", ".join(f"<{name}>" for name in dict.fromkeys(removed))
-        print(f"digitlib: warning: left {len(removed)} element(s) out of {printable(html_path)} that a report does "
+        print(f"digitlib: warning: left {len(removed)} element(s) out of {shown} that a report does "
               f"not carry ({kinds}): it shows what the notebook computed and acts on nothing", file=sys.stderr,
               flush=True)
     add_contents(page)
     unsaid = images_without_alt(page)
     if unsaid:  # a figure made outside digitlib's figure functions (one added by hand in JupyterLab)
-        print(f"digitlib: warning: {len(unsaid)} image(s) in {printable(html_path)} have no alt text saying what "
+        print(f"digitlib: warning: {len(unsaid)} image(s) in {shown} have no alt text saying what "
               "they show; return a digitlib.report.figures.DescribedFigure for each", file=sys.stderr, flush=True)
     return write_atomic(html_path, str(page))
 

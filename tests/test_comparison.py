@@ -195,7 +195,7 @@ def test_intervals_hold_together_and_p_values_never_round_onto_the_level(tmp_pat
     assert b_c.interval == paired_difference_interval(right_b, right_c, 1 - 0.05 / 3)
     assert not b_c.significant and b_c.interval[0] < 0 < paired_difference_interval(right_b, right_c)[0]
     caption = compare.pairwise_table(compare.load_runs(tmp_path)).caption
-    assert "each interval at 98.3% (Bonferroni), so that all of them hold together at 95%" in caption
+    assert "each interval at 98.33% (Bonferroni), so that all of them hold together at 95%" in caption
 
 
 def test_the_significance_figure_stars_significant_cells_and_needs_two_runs(tmp_path):
@@ -763,8 +763,8 @@ def test_stored_labels_must_be_mnists_and_as_many_as_metrics_json_says(tmp_path,
 
 def test_the_pairwise_caption_shows_a_run_folder_full_of_markup_as_text(tmp_path):
     marked = "<img src=x onerror=alert(1)>"
-    fake_run(tmp_path, marked, outcomes(500, []), seed=99, **with_validation(0.999))
-    for k in range(20):
-        fake_run(tmp_path, f"run-{k:02d}", outcomes(500, range(k)), seed=k, **with_validation(0.99))
-    caption = compare.pairwise_table(compare.load_runs(tmp_path)).caption
+    folders = [fake_run(tmp_path, marked, outcomes(500, []), seed=99, **with_validation(0.999))]  # named by path
+    folders += [fake_run(tmp_path, f"run-{k:02d}", outcomes(500, range(k)), seed=k, **with_validation(0.99))
+                for k in range(20)]
+    caption = compare.pairwise_table(compare.load_runs(folders)).caption
     assert "&lt;img src=x onerror=alert(1)&gt;" in caption and marked not in caption

@@ -380,7 +380,7 @@ def pairwise_table(runs: list[Run], labels: np.ndarray | None = None):
     return (_in_full(table).hide(axis="index")
             .set_caption(html.escape(
                 f"Pairwise differences in test accuracy: {_scope(recorded, missing)}. Holm-adjusted over {tests} "
-                f"tests; each interval at {100 * (1 - LEVEL / max(tests, 1)):.3g}% (Bonferroni), so that all of them "
+                f"tests; each interval at {100 * (1 - LEVEL / max(tests, 1)):.4g}% (Bonferroni), so that all of them "
                 "hold together at 95%.")))
 
 

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from conftest import digitlib_in_process
+from digitlib.atomic import current_umask
 from digitlib.predict.drawing import CANVAS, MAX_POINTS, MAX_STROKES, PEN, DrawingError, keep_drawing, render_strokes
 from digitlib.predict.handwriting import label_in_name, mnist_style
 from digitlib.predict.predictions import predict_images
@@ -151,6 +152,7 @@ def test_keep_never_writes_through_a_link_planted_where_it_writes_first(tmp_path
     (folder / f".label1_{os.getpid()}.png.partial").symlink_to(victim)
     kept = keep_drawing(render_strokes(BAR), folder, 1)
     assert victim.read_text() == "the user's" and kept.stat().st_nlink == 1 and not kept.is_symlink()
+    assert kept.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # as the user's other files, not mkstemp's 0600
     assert sorted(p.name for p in folder.iterdir()) == [f".label1_{os.getpid()}.png.partial", "label1_0.png"]
 
 

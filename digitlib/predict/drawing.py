@@ -25,6 +25,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from ..atomic import current_umask
 from ..layout import DRAWINGS_DIR
 from ..untrusted import printable
 
@@ -120,6 +121,7 @@ def keep_drawing(picture: Image.Image, folder: str | os.PathLike, label: int) ->
         # a new name of its own (made exclusively: never a link or a file planted under a name it could guess)
         handle, name = tempfile.mkstemp(dir=folder, prefix=f".label{label}_", suffix=".png.partial")
         partial = Path(name)
+        os.fchmod(handle, 0o666 & ~current_umask())  # mkstemp makes it 0600: kept drawings read as the user's files
         _write_synced(partial, encoded.getvalue(), handle)
         while not _place(partial, folder / f"label{label}_{number}.png", encoded.getvalue()):
             number += 1  # the name was taken meanwhile

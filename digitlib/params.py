@@ -216,9 +216,16 @@ def _checked(parameter: Parameter, value: Any) -> Any:
     complaint = parameter.check(value)
     if complaint:
         raise ParameterError(f"parameter {parameter.name!r}={_shown(value)} {complaint}")
-    if parameter.path and any("\0" in item for item in (value if isinstance(value, list) else [value])):
-        raise ParameterError(f"parameter {parameter.name!r}={_shown(value)} holds a NUL character, which no path can")
+    if parameter.path:
+        for item in value if isinstance(value, list) else [value]:
+            _no_nul(parameter.name, item)
     return value
+
+
+def _no_nul(name: str, path: str) -> None:
+    """A path parameter's value, refused if it holds a NUL character (Python's file functions would raise)."""
+    if "\0" in path:
+        raise ParameterError(f"parameter {name!r}={_shown(path)} holds a NUL character, which no path can")
 
 
 def parse_value(text: str) -> Any:
@@ -353,8 +360,7 @@ def absolute_paths(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
             return [absolute(key, item) for item in value]
         if not isinstance(value, str):
             return value  # validation says what it should be
-        if "\0" in value:
-            raise ParameterError(f"parameter {key!r}={_shown(value)} holds a NUL character, which no path can")
+        _no_nul(key, value)
         try:
             return str(Path(value).expanduser().resolve())
         except RuntimeError:  # ~name of no user here

@@ -36,6 +36,7 @@ from ..rundir import (
     read_run,
     read_runs,
     skip_warning,
+    validation_accuracy,
 )
 from ..train.evaluation import DIGITS, Evaluation
 from .calibration import BINS, expected_calibration_error, reliability_bins
@@ -85,11 +86,6 @@ def _best_first(runs: list[Run]) -> list[Run]:
     return sorted(runs, key=lambda r: (-r.metrics["test"]["images"], -r.metrics["test"]["accuracy"]))
 
 
-def _validation_accuracy(run: Run) -> float | None:
-    values = run.metrics["training"]["history"].get("val_accuracy") or [None]
-    return values[-1]
-
-
 def _reference_first(recorded):
     """`recorded` (runs with their predictions) with the reference first: beyond MAX_ALL_PAIRS runs, the one each
     other run is compared with. Of the runs scored on the most test images, the highest last-epoch validation
@@ -100,7 +96,10 @@ def _reference_first(recorded):
 
     def rank(item):
         run, (indices, _) = item
-        validation = _validation_accuracy(run)
+        try:
+            validation = validation_accuracy(run.metrics)
+        except InvalidRun:  # its last epoch diverged: as a run without one
+            validation = None
         return len(indices) == most, validation is not None, validation or 0.0, run.started, run.run_id
 
     reference = max(recorded, key=rank)

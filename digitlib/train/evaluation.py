@@ -137,10 +137,22 @@ def _feature_model(network: keras.Model) -> keras.Model:
     (flattened) and what its last layer receives."""
     import keras
 
+    if isinstance(network, keras.Sequential):
+        inputs, convolutional, hidden = _replayed_features(network)
+    else:  # a functional graph (one of the user's), whose layers may branch and join: read from its own graph
+        inputs, convolutional, hidden = _graph_features(network)
+    if len(convolutional.shape) > 2:  # a dense layer reads feature maps along their last axis: flatten them
+        convolutional = keras.layers.Flatten(name=f"{network.name}_convolutional_features")(convolutional)
+    return keras.Model(inputs, [convolutional, hidden], name=f"{network.name}_features")
+
+
+def _replayed_features(network: keras.Model):
+    """(inputs, what the first dense layer receives, what the last layer receives) of a Sequential network, its
+    leaf layers (nested models flattened) called again in order on a new input."""
+    import keras
+
     from ..models import leaf_layers
 
-    if not isinstance(network, keras.Sequential):  # a functional graph (one of the user's): read from its own graph
-        return _graph_feature_model(network)
     leaves = leaf_layers(network)
     if len(leaves) < 2:
         raise ValueError(f"{network.name}: the model has no hidden layer to take features from")
@@ -152,16 +164,13 @@ def _feature_model(network: keras.Model) -> keras.Model:
         if index == first_dense:
             convolutional = x
         x = layer(x)
-    if convolutional is None:  # the first dense layer is the last one: it receives the last hidden features
-        convolutional = x
-    if len(convolutional.shape) > 2:  # a dense layer reads feature maps along their last axis: flatten them
-        convolutional = keras.layers.Flatten(name=f"{network.name}_convolutional_features")(convolutional)
-    return keras.Model(inputs, [convolutional, x], name=f"{network.name}_features")
+    # the first dense layer is the last one: it receives the last hidden features
+    return inputs, x if convolutional is None else convolutional, x
 
 
-def _graph_feature_model(network: keras.Model) -> keras.Model:
-    """:func:`_feature_model` of a functional model, whose layers may branch and join: the tensors its first
-    dense layer and its last layer receive, taken from the model's own graph rather than replayed in order."""
+def _graph_features(network: keras.Model):
+    """:func:`_replayed_features` of a functional model: the tensors its first dense layer and its last layer
+    receive, taken from the model's own graph."""
     import keras
 
     layers = [layer for layer in network.layers if not isinstance(layer, keras.layers.InputLayer)]
@@ -169,12 +178,9 @@ def _graph_feature_model(network: keras.Model) -> keras.Model:
         raise ValueError(f"{network.name}: the model has no hidden layer to take features from")
     dense = [layer for layer in layers if isinstance(layer, keras.layers.Dense)]
     try:
-        convolutional, hidden = (dense[0] if dense else layers[-1]).input, layers[-1].input
+        return network.inputs, (dense[0] if dense else layers[-1]).input, layers[-1].input
     except (AttributeError, ValueError) as error:  # a layer called more than once has no single input
         raise ValueError(f"{network.name}: cannot take features from its layers ({error})") from None
-    if len(convolutional.shape) > 2:
-        convolutional = keras.layers.Flatten(name=f"{network.name}_convolutional_features")(convolutional)
-    return keras.Model(network.inputs, [convolutional, hidden], name=f"{network.name}_features")
 
 
 def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> Evaluation:

@@ -74,7 +74,7 @@ def load_trained_model(path: str | os.PathLike) -> keras.Model:
         raise ModelError(f"{path}: cannot read the model file ({error.strerror or error})") from None
     import keras
 
-    from . import augmentation, normalization  # noqa: F401 - register fast's own layers for loading
+    from . import augmentation, losses, normalization  # noqa: F401 - register digitlib's layers and loss for loading
     from .models import jax_compilable
 
     try:

@@ -60,6 +60,8 @@ def _by_model(name: str, models: tuple[str, ...] = ("fast", "seed")) -> str:
 
 # The training knobs every model of the registry has its own values for: what a model was tuned with.
 RECIPE = ("epochs", "batch_size", "learning_rate", "schedule")
+# Training knobs with one default for every model: a run recorded before such a knob existed trained with its default.
+SHARED_KNOBS = ("label_smoothing",)
 # Parameters left at None take the chosen model's value: its recipe, its validation split, an ensemble's size.
 MODEL_DEFAULTS = (*RECIPE, "validation_split", "members")
 
@@ -75,6 +77,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("schedule", None, str, f"learning-rate schedule, {' or '.join(SCHEDULES)}; "
               "None: the model's own", optional=True,
               check=lambda v: None if v in SCHEDULES else f"must be one of: {', '.join(SCHEDULES)}"),
+    Parameter("label_smoothing", 0.0, float, "share of each training label spread evenly over the ten digits; "
+              "0: none", check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
     Parameter("validation_split", None, float, "fraction of the training set held out to watch overfitting; "
               f"{_by_model('validation_split')}", optional=True,
               check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
@@ -275,7 +279,7 @@ def model_label(parameters: Mapping[str, Any]) -> str:
 
 def recipe(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The training knobs of validated parameters, ready for ``fit_model(model, splits, **recipe(...))``."""
-    return {name: parameters[name] for name in RECIPE}
+    return {name: parameters[name] for name in (*RECIPE, *SHARED_KNOBS)}
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import jsonschema
 import numpy as np
@@ -233,6 +234,20 @@ def _finished_member(folder: Path, history: dict) -> dict:
     write_json(folder / "member.json", finished)
     (folder / "model.keras").write_bytes(b"a stand-in")
     return _record_of(finished)
+
+
+def test_a_member_recorded_before_label_smoothing_existed_is_one_trained_without_it(tmp_path):
+    """An older member.json has no label_smoothing: it trained with the default, 0, so it serves a recipe without
+    smoothing (member_record fills the default in too) and never one with it."""
+    own = tmp_path / "run" / "members" / "seed-8"
+    found = _finished_member(own, {"loss": [2.3, 0.5]})
+    assert "label_smoothing" not in json.loads((own / "member.json").read_text())["parameters"]
+    splits = SimpleNamespace(validation_split=0.1, x_train=np.zeros((360, 1)), x_val=np.zeros((40, 1)),
+                             data_sha256={"a.gz": "0" * 64})
+    wanted = {**member_record(splits, QUICK, 8), "backend": "tensorflow", "model_version": 2}
+    assert wanted == found and wanted["label_smoothing"] == 0.0
+    assert find_trained_member(None, wanted, first=own).directory == own
+    assert find_trained_member(None, {**wanted, "label_smoothing": 0.1}, first=own) is None
 
 
 def test_a_diverged_members_loss_reads_back_as_nan_and_the_ensemble_averages_it(tmp_path, monkeypatch):

@@ -35,12 +35,14 @@ def test_the_seed_model_is_one_parameter_away_with_its_own_recipe():
     seed = validate_parameters(model="seed")
     assert (seed["epochs"], seed["batch_size"], seed["learning_rate"], seed["schedule"], seed["validation_split"]) == (
         10, 32, 0.001, "constant", 0.0)
-    assert recipe(seed) == {"epochs": 10, "batch_size": 32, "learning_rate": 0.001, "schedule": "constant"}
+    assert recipe(seed) == {"epochs": 10, "batch_size": 32, "learning_rate": 0.001, "schedule": "constant",
+                            "label_smoothing": 0.0}
 
 
 def test_explicit_values_win_over_the_recipe():
     assert validate_parameters(model="seed", epochs=2, validation_split=0.2)["epochs"] == 2
     assert validate_parameters(model="keras-example", schedule="one-cycle")["schedule"] == "one-cycle"
+    assert recipe(validate_parameters(model="fast", label_smoothing=0.1))["label_smoothing"] == 0.1
 
 
 @pytest.mark.parametrize("notebook", list(REGISTRY))
@@ -143,6 +145,9 @@ def test_unknown_name_lists_the_valid_ones():
     ("batch_size", -1, "must be at least 1"),
     ("learning_rate", 0, "must be greater than 0"),
     ("validation_split", 1.0, r"must be in \[0, 1\)"),
+    ("label_smoothing", 1, r"'label_smoothing'=1.0 must be in \[0, 1\)"),
+    ("label_smoothing", -0.1, r"must be in \[0, 1\)"),
+    ("label_smoothing", None, r"'label_smoothing' needs a value"),
     ("model", "resnet", "unknown model; choose one of: seed, keras-example, fast-plain, fast, strong"),
     ("schedule", "cyclic", "must be one of: constant, one-cycle"),
     ("train_limit", 0, "must be at least 1"),

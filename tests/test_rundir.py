@@ -122,6 +122,9 @@ def test_a_runs_identity_is_everything_that_decides_its_result():
     same = run_identity(fast, backend="tensorflow")
     assert same == run_identity({**fast, "data_dir": "/elsewhere"}, backend="tensorflow")  # checksummed data
     assert same == run_identity({k: v for k, v in fast.items() if k != "members"}, backend="tensorflow")  # defaults
+    # a run recorded before label smoothing existed trained without it: the same run as one with its default, 0
+    assert same == run_identity({k: v for k, v in fast.items() if k != "label_smoothing"}, backend="tensorflow")
+    assert same != run_identity({**fast, "label_smoothing": 0.1}, backend="tensorflow")
     assert same != run_identity({**fast, "seed": 2}, backend="tensorflow")
     assert same != run_identity(fast, backend="jax")
     assert same != run_identity(fast, backend="tensorflow", model_version=1)  # fast before writer variation

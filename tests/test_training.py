@@ -22,6 +22,23 @@ def test_one_epoch_on_a_small_slice_beats_chance_by_far(trained, small_splits):
     assert result.train_seconds > 0
 
 
+@pytest.mark.jax
+def test_smoothed_labels_train_the_network_against_the_smoothed_loss(trained, small_splits):
+    """The trained fixture's fit again, its labels smoothed: the loss it minimizes and reports is the smoothed one
+    (which a confident network cannot take below the smoothing's own entropy), and the network learns otherwise."""
+    from digitlib.losses import SmoothedSparseCrossentropy
+
+    plain, plain_result = trained
+    set_reproducible(0)
+    model = build_model("seed")
+    result = fit_model(model, small_splits, epochs=1, batch_size=32, learning_rate=0.001, label_smoothing=0.1,
+                       stream=io.StringIO())
+    assert isinstance(model.loss, SmoothedSparseCrossentropy) and model.loss.label_smoothing == 0.1
+    assert result.history["loss"][0] > plain_result.history["loss"][0]
+    assert not np.array_equal(model.layers[-1].get_weights()[0], plain.layers[-1].get_weights()[0])
+    assert evaluate_model(model, small_splits.x_test, small_splits.y_test).accuracy > 0.75
+
+
 def _fit(splits, seed, stream):
     set_reproducible(seed)
     model = build_model("seed")

@@ -49,10 +49,11 @@ class DeviceFit:
 
 
 def fit_on_device(model: keras.Model, splits: Splits, *, epochs: int, batch_size: int, learning_rate: float,
-                  schedule: str = "one-cycle", seed: int = 0, stop_at: float | None = None,
-                  whole_epochs: bool | None = None) -> DeviceFit:
+                  schedule: str = "one-cycle", label_smoothing: float = 0.0, seed: int = 0,
+                  stop_at: float | None = None, whole_epochs: bool | None = None) -> DeviceFit:
     """Train the built `model` on `splits`' training images with Adam (the learning rate and schedule of
-    :func:`digitlib.train.training.learning_rate_schedule`, over the planned `epochs`), each epoch shuffled on the
+    :func:`digitlib.train.training.learning_rate_schedule`, over the planned `epochs`) and the cross-entropy of
+    :func:`digitlib.losses.crossentropy` (labels smoothed by `label_smoothing`), each epoch shuffled on the
     device and cut into whole batches of `batch_size` (the last, partial batch is left out). Stops after the first
     epoch whose validation accuracy reaches `stop_at`. The trained values are written back into `model`; an
     interrupted fit (Ctrl-C, an error) writes back those of the last compiled call that finished, or leaves `model` as
@@ -77,12 +78,14 @@ def fit_on_device(model: keras.Model, splits: Splits, *, epochs: int, batch_size
     import jax
     import jax.numpy as jnp
 
+    from ..losses import crossentropy
+
     started = time.perf_counter()
     x_train, y_train = jax.device_put(splits.x_train), jax.device_put(splits.y_train.astype("int32"))
     x_val, y_val = jax.device_put(splits.x_val), jax.device_put(splits.y_val.astype("int32"))
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate_schedule(learning_rate, schedule, epochs * steps))
     optimizer.build(model.trainable_variables)
-    loss = keras.losses.SparseCategoricalCrossentropy()
+    loss = crossentropy(label_smoothing)
 
     def batch_loss(trainable, non_trainable, images, labels):
         probabilities, non_trainable = model.stateless_call(trainable, non_trainable, images, training=True)

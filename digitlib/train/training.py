@@ -77,14 +77,17 @@ def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int
 
 
 def compile_model(model: keras.Model, learning_rate, *, steps: int = 1, schedule: str = "constant",
-                  steps_per_execution: int = 1) -> keras.Model:
-    """Adam, sparse categorical cross-entropy and accuracy: the seed's training contract. `steps_per_execution`:
-    how many batches one call of Keras' compiled training function runs (see :func:`steps_per_call`)."""
+                  label_smoothing: float = 0.0, steps_per_execution: int = 1) -> keras.Model:
+    """Adam, sparse categorical cross-entropy (its labels smoothed by `label_smoothing`: digitlib.losses) and
+    accuracy: the seed's training contract. `steps_per_execution`: how many batches one call of Keras' compiled
+    training function runs (see :func:`steps_per_call`)."""
     import keras
+
+    from ..losses import crossentropy
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate_schedule(learning_rate, schedule, steps)),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
+        loss=crossentropy(label_smoothing),
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
     )
@@ -344,6 +347,7 @@ def fit_model(
     batch_size: int,
     learning_rate: float,
     schedule: str = "constant",
+    label_smoothing: float = 0.0,
     seed: int = 0,
     checkpoint_dir: str | os.PathLike | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -366,7 +370,7 @@ def fit_model(
     per_epoch = math.ceil(len(splits.x_train) / batch_size)
     if progress_bar is None:
         progress_bar = interactive_frontend()
-    compile_model(model, learning_rate, steps=per_epoch * epochs, schedule=schedule,
+    compile_model(model, learning_rate, steps=per_epoch * epochs, schedule=schedule, label_smoothing=label_smoothing,
                   steps_per_execution=steps_per_call(per_epoch, progress_bar))
     progress = _epoch_progress(epochs, stream or sys.stdout)
     shown = [_batch_progress(epochs, stream or sys.stdout), progress] if progress_bar else [progress]

@@ -59,9 +59,10 @@ def _by_model(name: str, models: tuple[str, ...] = ("fast", "seed")) -> str:
 
 
 # The training knobs every model of the registry has its own values for: what a model was tuned with.
-RECIPE = ("epochs", "batch_size", "learning_rate", "schedule")
-# Training knobs with one default for every model: a run recorded before such a knob existed trained with its default.
-SHARED_KNOBS = ("label_smoothing",)
+RECIPE = ("epochs", "batch_size", "learning_rate", "schedule", "label_smoothing")
+# Knobs added after runs had been recorded, with the value every run recorded before them trained with: a run
+# read back without one counts with this value (its identity, its members, a comparison), never the model's own.
+EARLIER_RUNS_VALUES: Mapping[str, Any] = MappingProxyType({"label_smoothing": 0.0})
 # Parameters left at None take the chosen model's value: its recipe, its validation split, an ensemble's size.
 MODEL_DEFAULTS = (*RECIPE, "validation_split", "members")
 
@@ -77,8 +78,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("schedule", None, str, f"learning-rate schedule, {' or '.join(SCHEDULES)}; "
               "None: the model's own", optional=True,
               check=lambda v: None if v in SCHEDULES else f"must be one of: {', '.join(SCHEDULES)}"),
-    Parameter("label_smoothing", 0.0, float, "share of each training label spread evenly over the ten digits; "
-              "0: none", check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
+    Parameter("label_smoothing", None, float, "share of each training label spread evenly over the ten digits "
+              f"(0: none); {_by_model('label_smoothing', ('fast', 'strong'))}", optional=True,
+              check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
     Parameter("validation_split", None, float, "fraction of the training set held out to watch overfitting; "
               f"{_by_model('validation_split')}", optional=True,
               check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
@@ -94,6 +96,12 @@ PARAMETERS: tuple[Parameter, ...] = (
               optional=True, check=_at_least(1)),
 )
 DEFAULTS: dict[str, Any] = {parameter.name: parameter.default for parameter in PARAMETERS}
+
+
+def as_recorded(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """A training run's recorded parameters with what it did not record filled in, as it trained: a knob added
+    since at the value earlier runs trained with (:data:`EARLIER_RUNS_VALUES`), any other at its default."""
+    return {**DEFAULTS, **EARLIER_RUNS_VALUES, **parameters}
 
 
 def _list_of_paths(value: Any) -> str | None:
@@ -279,7 +287,7 @@ def model_label(parameters: Mapping[str, Any]) -> str:
 
 def recipe(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The training knobs of validated parameters, ready for ``fit_model(model, splits, **recipe(...))``."""
-    return {name: parameters[name] for name in (*RECIPE, *SHARED_KNOBS)}
+    return {name: parameters[name] for name in RECIPE}
 
 
 @dataclass(frozen=True, eq=False)

@@ -32,10 +32,10 @@ from .layout import (
 )
 from .models import capability
 from .params import (
-    DEFAULTS,
     TRAINING,
     Notebook,
     ParameterError,
+    as_recorded,
     model_label,
     notebook_names,
     validate_notebook_parameters,
@@ -256,16 +256,14 @@ def run_identity(parameters: Mapping[str, Any], *, notebook: str = TRAINING.name
                  model_version: int | None = None) -> str:
     """The SHA-256 of everything that determines a run's result, as hex.
 
-    For a training run: its parameters (defaults filled in, so a knob added later does not make earlier
-    runs look new; where the data lives left out), the Keras backend, the version of the model's
-    definition and the data's checksums. Two runs with the same identity end the same way, so a sweep
-    skips a run whose identity is done, and run ids carry its first eight digits.
+    For a training run: its parameters (what it did not record filled in as it trained, :func:`as_recorded`, so a
+    knob added later does not make earlier runs look new; where the data lives left out), the Keras backend, the
+    version of the model's definition and the data's checksums. Two runs with the same identity end the same way,
+    so a sweep skips a run whose identity is done, and run ids carry its first eight digits.
     """
     if notebook_called(notebook).trains:
         from .models import model_spec
-        from .params import DEFAULTS
-
-        values = {name: value for name, value in {**DEFAULTS, **parameters}.items() if name not in NOT_IDENTITY}
+        values = {name: value for name, value in as_recorded(parameters).items() if name not in NOT_IDENTITY}
         try:
             version = model_spec(values["model"]).version if model_version is None else model_version
         except ValueError:
@@ -422,12 +420,12 @@ def validation_accuracy(metrics: Mapping[str, Any] | None) -> float | None:
 def quick_try(parameters: Mapping[str, Any]) -> bool:
     """Whether a training run's parameters use only part of the training set (``train_limit``): a quick try, never
     the model `digitlib predict` reads with by default, and marked so in the index."""
-    return {**DEFAULTS, **parameters}["train_limit"] is not None
+    return as_recorded(parameters)["train_limit"] is not None
 
 
 def _finished_model(run_dir: Path, run: Run) -> FinishedModel | str:
     """The run's model if it may be the default one, else why not (a few words). Raises :class:`InvalidRun`."""
-    parameters = {**DEFAULTS, **run.parameters}
+    parameters = as_recorded(run.parameters)
     metrics = run.metrics
     if metrics is not None and any(metrics["parameters"].get(name) != parameters[name]
                                    for name in ("model", "train_limit")):

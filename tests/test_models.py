@@ -86,7 +86,9 @@ def test_strong_is_fast_twice_as_wide_with_the_same_writer_variation_and_flagged
     fast, strong = build_model("fast"), build_model("strong")
     assert widths(fast) == [16, 32, 128, 10] and widths(strong) == [32, 64, 256, 10]
     assert isinstance(strong.layers[0], WriterVariation) and flagged_ones(strong) == flagged_ones(fast) > 0
-    assert MODELS["strong"].version == MODELS["ensemble"].version == 2  # version 1 was a deeper, slower network
+    # version 1 was a deeper, slower network; version 2 trained against unsmoothed labels
+    assert MODELS["strong"].version == MODELS["ensemble"].version == 3
+    assert MODELS["strong"].label_smoothing == MODELS["ensemble"].label_smoothing == 0.1
     images = small_splits.x_test[:16]
     trained_view = np.asarray(strong.layers[0](images, training=True))
     assert trained_view.shape == images.shape and not np.allclose(trained_view, images)

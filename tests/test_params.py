@@ -12,6 +12,7 @@ from digitlib.params import (
     TRAINING,
     ParameterError,
     absolute_paths,
+    as_recorded,
     command_line_value,
     load_parameters_file,
     parse_value,
@@ -28,7 +29,7 @@ def test_defaults_are_the_fast_models_recipe():
     assert DEFAULTS["model"] == "fast" and DEFAULTS["epochs"] is None
     resolved = validate_parameters()
     assert resolved == {**DEFAULTS, "epochs": 12, "batch_size": 256, "learning_rate": 0.005,
-                        "schedule": "one-cycle", "validation_split": 0.1}
+                        "schedule": "one-cycle", "label_smoothing": 0.0, "validation_split": 0.1}
 
 
 def test_the_seed_model_is_one_parameter_away_with_its_own_recipe():
@@ -43,6 +44,17 @@ def test_explicit_values_win_over_the_recipe():
     assert validate_parameters(model="seed", epochs=2, validation_split=0.2)["epochs"] == 2
     assert validate_parameters(model="keras-example", schedule="one-cycle")["schedule"] == "one-cycle"
     assert recipe(validate_parameters(model="fast", label_smoothing=0.1))["label_smoothing"] == 0.1
+    assert recipe(validate_parameters(model="strong", label_smoothing=0.0))["label_smoothing"] == 0.0
+
+
+def test_label_smoothing_is_the_models_own_and_a_run_recorded_before_it_trained_without():
+    """strong and its ensembles smooth their labels by 0.1 and fast not at all; a run whose parameters do not
+    name label_smoothing was recorded before the knob existed, when every model trained against plain labels."""
+    assert [validate_parameters(model=name)["label_smoothing"] for name in ("fast", "strong", "ensemble")] == [
+        0.0, 0.1, 0.1]
+    assert as_recorded({"model": "strong", "seed": 3})["label_smoothing"] == 0.0
+    assert as_recorded({"model": "strong", "label_smoothing": 0.1})["label_smoothing"] == 0.1
+    assert as_recorded({"model": "strong"})["epochs"] is None  # any other knob: its default, as before
 
 
 @pytest.mark.parametrize("notebook", list(REGISTRY))
@@ -147,7 +159,6 @@ def test_unknown_name_lists_the_valid_ones():
     ("validation_split", 1.0, r"must be in \[0, 1\)"),
     ("label_smoothing", 1, r"'label_smoothing'=1.0 must be in \[0, 1\)"),
     ("label_smoothing", -0.1, r"must be in \[0, 1\)"),
-    ("label_smoothing", None, r"'label_smoothing' needs a value"),
     ("model", "resnet", "unknown model; choose one of: seed, keras-example, fast-plain, fast, strong"),
     ("schedule", "cyclic", "must be one of: constant, one-cycle"),
     ("train_limit", 0, "must be at least 1"),

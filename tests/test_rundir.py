@@ -125,6 +125,11 @@ def test_a_runs_identity_is_everything_that_decides_its_result():
     # a run recorded before label smoothing existed trained without it: the same run as one with its default, 0
     assert same == run_identity({k: v for k, v in fast.items() if k != "label_smoothing"}, backend="tensorflow")
     assert same != run_identity({**fast, "label_smoothing": 0.1}, backend="tensorflow")
+    strong = validate_parameters(model="strong", seed=1)  # version 3 smooths by 0.1: version 2 did not
+    earlier = {k: v for k, v in strong.items() if k != "label_smoothing"}
+    assert run_identity(earlier, backend="tensorflow", model_version=2) == run_identity(
+        {**strong, "label_smoothing": 0.0}, backend="tensorflow", model_version=2)
+    assert run_identity(earlier, backend="tensorflow", model_version=2) != run_identity(strong, backend="tensorflow")
     assert same != run_identity({**fast, "seed": 2}, backend="tensorflow")
     assert same != run_identity(fast, backend="jax")
     assert same != run_identity(fast, backend="tensorflow", model_version=1)  # fast before writer variation

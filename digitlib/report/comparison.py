@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 
 from ..backends import EARLIER_RUNS_BACKEND
 from ..layout import METRICS_FILE, PREDICTIONS_FILE, RUN_FILE
-from ..params import DEFAULTS, model_label, shown_value
+from ..params import as_recorded, model_label, shown_value
 from ..rundir import (
     InvalidRun,
     Run,
@@ -155,8 +155,8 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
 def differences_table(runs: list[Run]):
     """Only the parameters whose values differ between the runs, one row each and one column per run, then each
     run's backend and model version; the caption names the parameters all of them share. A parameter a run did
-    not record (it was added later) counts with its default, as the run's identity counts it."""
-    given = [{**DEFAULTS, **run.parameters} for run in runs]
+    not record (it was added later) counts with the value it trained with, as the run's identity counts it."""
+    given = [as_recorded(run.parameters) for run in runs]
     names = list(dict.fromkeys(name for parameters in given for name in parameters))
     values = {name: [parameters.get(name) for parameters in given] for name in names}
     differ = [name for name in names if len({repr(value) for value in values[name]}) > 1]

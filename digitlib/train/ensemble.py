@@ -26,7 +26,7 @@ from ..backends import EARLIER_RUNS_BACKEND
 from ..layout import MEMBER_FILE, MEMBER_PREFIX, MEMBERS_DIR, METRICS_FILE, MODEL_FILE
 from ..modelfile import save_model
 from ..models import MEMBER_MODEL, build_model, ensemble_members, model_spec
-from ..params import DEFAULTS, RECIPE, SHARED_KNOBS
+from ..params import EARLIER_RUNS_VALUES, RECIPE
 from ..rundir import InvalidRun, history_read_back, read_json, skip_warning
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def member_record(splits: Splits, recipe: dict[str, Any], seed: int) -> dict[str
         "model_version": model_spec(MEMBER_MODEL).version,
         "backend": keras.backend.backend(),
         "seed": seed,
-        **{name: DEFAULTS[name] for name in SHARED_KNOBS},  # a recipe that leaves one out trains with its default
+        **EARLIER_RUNS_VALUES,  # a recipe that leaves a later knob out trains as before it (fit_model's default)
         **recipe,
         "validation_split": splits.validation_split,
         "training_images": int(len(splits.x_train) + len(splits.x_val)),
@@ -57,7 +57,8 @@ def member_record(splits: Splits, recipe: dict[str, Any], seed: int) -> dict[str
 def _record_of(finished: dict[str, Any]) -> dict[str, Any] | None:
     """The member record of a finished run's metrics.json (or a member.json), None if unreadable."""
     try:
-        parameters, training = finished["parameters"], finished["training"]
+        # a file written before a knob existed: that member trained with the value earlier runs trained with
+        parameters, training = {**EARLIER_RUNS_VALUES, **finished["parameters"]}, finished["training"]
         return {  # older files, made before these were recorded, were TensorFlow runs of version 1
             "model": finished["model"],
             "model_version": finished.get("model_version", 1),
@@ -65,7 +66,6 @@ def _record_of(finished: dict[str, Any]) -> dict[str, Any] | None:
                         or EARLIER_RUNS_BACKEND),
             "seed": parameters["seed"],
             **{name: parameters[name] for name in RECIPE},
-            **{name: parameters.get(name, DEFAULTS[name]) for name in SHARED_KNOBS},  # older files: the default
             "validation_split": parameters["validation_split"],
             "training_images": training["train_images"] + training["validation_images"],
             "data_sha256": finished["data"]["sha256"],
@@ -118,7 +118,7 @@ def _save_member(directory: Path, member: keras.Model, wanted: dict[str, Any], s
         "model": MEMBER_MODEL,
         "model_version": wanted["model_version"],
         "backend": wanted["backend"],
-        "parameters": {name: wanted[name] for name in ("seed", *RECIPE, *SHARED_KNOBS, "validation_split")},
+        "parameters": {name: wanted[name] for name in ("seed", *RECIPE, "validation_split")},
         "training": {"history": training.history, "epoch_seconds": training.epoch_seconds,
                      "train_images": len(splits.x_train), "validation_images": len(splits.x_val)},
         "data": {"sha256": wanted["data_sha256"]},
@@ -155,7 +155,7 @@ def train_network(network: keras.Model, splits: Splits, *, finished_runs: str | 
 
     if not ensemble_members(network):
         return fit_model(network, splits, **training)
-    recipe = {name: training.pop(name) for name in (*RECIPE, *SHARED_KNOBS) if name in training}
+    recipe = {name: training.pop(name) for name in RECIPE if name in training}
     return fit_ensemble(network, splits, recipe, seed=training.pop("seed", 0),
                         checkpoint_dir=training.pop("checkpoint_dir", None), finished_runs=finished_runs,
                         callbacks=training.pop("callbacks", ()), stream=training.pop("stream", None) or sys.stdout,

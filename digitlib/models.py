@@ -1,7 +1,7 @@
 """The model registry: every network a report can train, by name, with its training recipe.
 
 A recipe is what the model was tuned with (epochs, batch size, learning rate,
-schedule, validation split). Report parameters left at None take the chosen model's recipe, so
+schedule, label smoothing, validation split). Report parameters left at None take the chosen model's recipe, so
 ``-p model seed`` always means the seed's own 10 epochs of batch 32.
 Models are built uncompiled; :mod:`digitlib.train.training` compiles and fits them.
 """
@@ -88,7 +88,7 @@ def strong_model() -> keras.Model:
     """`fast` twice as wide and trained for four times as many epochs: the same writer variation and flagged 1s, then a
     5x5 convolution with 32 filters and a 3x3 with 64, each batch-normalized and max-pooled, a 256-unit layer
     with 30% dropout and a softmax; a one-cycle learning rate at batch 256 for 50 epochs, against labels
-    smoothed by 0.1 (about 99.7%, 8-10 minutes on 2 CPU cores; bench/results/accuracy.md has the measurements)."""
+    smoothed by 0.1 (about 99.7%, about 7.5 minutes on 2 CPU cores; bench/results/accuracy.md has the measurements)."""
     import keras
 
     from .augmentation import WriterVariation

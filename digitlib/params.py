@@ -363,6 +363,14 @@ def validate_notebook_parameters(name: str, values: Mapping[str, Any]) -> dict[s
     return notebook(name).validate(values)
 
 
+def validate_recorded(name: str, recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's recorded parameters checked against the contract of notebooks/NAME.ipynb, and what the run did not
+    record filled in as it ran: a training knob added since at the value earlier runs trained with
+    (:func:`as_recorded`), never the model's own."""
+    contract = notebook(name)
+    return contract.validate(as_recorded(recorded) if contract.trains else recorded)
+
+
 def absolute_paths(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """The caller's relative file and folder parameters made absolute (the kernel runs in notebooks/)."""
     paths = {p.name for p in notebook(name).parameters if p.path}

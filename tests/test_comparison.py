@@ -242,6 +242,18 @@ def test_seeds_of_one_configuration_are_grouped(tmp_path):
     assert table.loc["seed · 5 ep", "95% interval of the mean (t)"] == "—"
 
 
+def test_a_run_recorded_before_label_smoothing_shares_the_configuration_of_runs_trained_without_it(tmp_path):
+    """Its metrics.json has no label_smoothing: it trained with 0, as the seed model's runs now do, so the two are
+    seeds of one configuration and label smoothing is no difference between them."""
+    fake_run(tmp_path, "now", outcomes(100, []), seed=1, recorded={"label_smoothing": 0.0})
+    earlier = {k: v for k, v in validate_parameters(model="seed", epochs=3, seed=2).items() if k != "label_smoothing"}
+    fake_run(tmp_path, "before", outcomes(100, [1]), seed=2, parameters=earlier)
+    runs = compare.load_runs(tmp_path)
+    table = compare.seed_groups_table(runs)
+    assert list(table.index) == ["seed · 3 ep"] and list(table["seeds"]) == [2]
+    assert "label_smoothing" not in compare.differences_table(runs).data.index
+
+
 def test_the_mean_interval_is_students_t_over_the_seeds():
     low, high = mean_interval([0.97, 0.98, 0.99])
     assert (low, high) == pytest.approx((0.98 - 4.302653 * 0.01 / np.sqrt(3), 0.98 + 4.302653 * 0.01 / np.sqrt(3)))

@@ -237,8 +237,8 @@ def _finished_member(folder: Path, history: dict) -> dict:
 
 
 def test_a_member_recorded_before_label_smoothing_existed_is_one_trained_without_it(tmp_path):
-    """An older member.json has no label_smoothing: it trained with the default, 0, so it serves a recipe without
-    smoothing (member_record fills the default in too) and never one with it."""
+    """An older member.json has no label_smoothing: it trained with 0, as every run before the knob, so it serves a
+    recipe without smoothing (member_record fills 0 in for a recipe that leaves it out too) and never one with it."""
     own = tmp_path / "run" / "members" / "seed-8"
     found = _finished_member(own, {"loss": [2.3, 0.5]})
     assert "label_smoothing" not in json.loads((own / "member.json").read_text())["parameters"]

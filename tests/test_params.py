@@ -22,6 +22,7 @@ from digitlib.params import (
     validate_notebook_parameters,
     validate_parameters,
     validate_prediction_parameters,
+    validate_recorded,
 )
 
 
@@ -55,6 +56,18 @@ def test_label_smoothing_is_the_models_own_and_a_run_recorded_before_it_trained_
     assert as_recorded({"model": "strong", "seed": 3})["label_smoothing"] == 0.0
     assert as_recorded({"model": "strong", "label_smoothing": 0.1})["label_smoothing"] == 0.1
     assert as_recorded({"model": "strong"})["epochs"] is None  # any other knob: its default, as before
+
+
+def test_a_recorded_run_reads_back_as_it_ran_not_as_its_model_trains_now():
+    """What resuming a run and the index read: a strong run recorded before label smoothing existed trained
+    without it, although strong now smooths by 0.1; other notebooks' runs are only validated."""
+    strong = validate_parameters(model="strong", seed=3)
+    earlier = {name: value for name, value in strong.items() if name != "label_smoothing"}
+    assert validate_recorded("mnist_cnn", earlier) == {**strong, "label_smoothing": 0.0}
+    assert validate_recorded("mnist_cnn", strong) == strong
+    assert validate_recorded("predict_your_digits", {"top": 2}) == validate_prediction_parameters(top=2)
+    with pytest.raises(ParameterError, match="unknown parameter 'label_smoothing'"):
+        validate_recorded("predict_your_digits", {"label_smoothing": 0.0})
 
 
 @pytest.mark.parametrize("notebook", list(REGISTRY))

@@ -342,7 +342,7 @@ def fit_abstention(model: keras.Model, splits: Splits, nondigits: np.ndarray, ou
     pictures) and threshold (:data:`MAX_REFUSED` of the validation digits), and save it into `output_dir` when
     given. None when there is no validation split to set a threshold on (the seed's recipe), the images it fits on
     lack a digit (a tiny train_limit), or the last hidden layer is wider than :data:`MAX_FEATURES` (strong version
-    1 and its ensembles; an ensemble of more than 16 version 2 members)."""
+    1 and its ensembles; an ensemble of more than 16 members of version 2 or later)."""
     from ..train.prepare import prepare_images
 
     if len(splits.x_val) == 0:

@@ -454,7 +454,7 @@ def seed_groups(runs: list[Run]) -> list[list[Run]]:
 
 
 def _configuration(run: dict[str, Any], varying: set[str]) -> str:
-    p = run.metrics["parameters"]
+    p = as_recorded(run.metrics["parameters"])
     extra = [f"{name} {p.get(name)}" for name in sorted(varying - {"model", "members", "epochs", "seed", "data_dir"})]
     return " · ".join([model_label(p), f"{p['epochs']} ep", *extra])
 
@@ -464,7 +464,7 @@ def seed_groups_table(runs: list[Run]) -> pd.DataFrame:
     test accuracy, the 95% interval of that mean (Student's t over the seeds: :func:`mean_interval`), and which
     runs they are. One seed has no spread: "—"."""
     groups = seed_groups(runs)
-    parameters = [run.metrics["parameters"] for group in groups for run in group]
+    parameters = [as_recorded(run.metrics["parameters"]) for group in groups for run in group]
     varying = {name for name in set().union(*parameters) if len({repr(p.get(name)) for p in parameters}) > 1}
     rows = []
     for group in groups:

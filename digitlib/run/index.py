@@ -34,7 +34,7 @@ from ..layout import (
     SWEEP_FILE,
     SWEEP_PREFIX,
 )
-from ..params import REGISTRY, ParameterError, model_label, shown_value, validate_notebook_parameters
+from ..params import REGISTRY, ParameterError, model_label, shown_value, validate_recorded
 from ..rundir import (
     MAX_JSON_BYTES,
     RUN_ID,
@@ -160,9 +160,9 @@ SHOWN_PARAMETERS = ("model", "members", "seed", "epochs", "train_limit")
 
 
 def _parameters(run: Run) -> dict[str, Any]:
-    """The run's parameters with its notebook's defaults filled in (read_run validated them already)."""
+    """The run's parameters with what it did not record filled in as it ran (read_run validated them already)."""
     try:
-        return validate_notebook_parameters(run.notebook_name, run.parameters)
+        return validate_recorded(run.notebook_name, run.parameters)
     except ParameterError:
         return dict(run.parameters)
 

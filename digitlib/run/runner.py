@@ -26,7 +26,7 @@ from ..atomic import write_atomic, write_json
 from ..backends import EARLIER_RUNS_BACKEND, choose_backend, environment, kernel_environment
 from ..layout import KERNEL_LOG, MODEL_FILE, NOTEBOOK_FILE, REPORT_FILE, REPORTS_DIR, RUN_FILE
 from ..models import model_spec
-from ..params import TRAINING, ParameterError, absolute_paths, as_recorded, validate_notebook_parameters
+from ..params import TRAINING, ParameterError, absolute_paths, validate_recorded
 from ..params import notebook as notebook_called
 from ..rundir import (
     InvalidRun,
@@ -281,10 +281,7 @@ def resume_report(
         raise ParameterError(f"no run {run_id!r} in {reports_dir} to resume")
     try:  # run.json is data, never code: its notebook is one of ours, its parameters pass the contract
         record = read_record(run_dir)
-        given = record["parameters"]
-        if notebook_called(record["notebook_name"]).trains:  # a knob added since it started: as it started
-            given = as_recorded(given)
-        record["parameters"] = validate_notebook_parameters(record["notebook_name"], given)
+        record["parameters"] = validate_recorded(record["notebook_name"], record["parameters"])  # as it started
     except (InvalidRun, ParameterError) as problem:
         raise ParameterError(f"run {run_id} cannot be resumed: {problem}") from None
     if record["status"] == "succeeded":

@@ -32,7 +32,7 @@ from digitlib.params import ParameterError, recipe, validate_parameters
 from digitlib.train.ensemble import _combined, _load_member, _record_of, find_trained_member, member_record
 
 SCHEMA = json.loads((Path(digitlib.__file__).parent / "metrics.schema.json").read_text())
-QUICK = {"epochs": 1, "batch_size": 128, "learning_rate": 0.003, "schedule": "one-cycle"}
+QUICK = {"epochs": 1, "batch_size": 128, "learning_rate": 0.003, "schedule": "one-cycle", "label_smoothing": 0.1}
 
 
 @pytest.fixture(scope="module")
@@ -221,12 +221,12 @@ def test_an_interrupted_ensemble_resumes_inside_the_member_it_was_training(tiny,
                                   predict_probabilities(uninterrupted, tiny.x_test))
 
 
-def _finished_member(folder: Path, history: dict) -> dict:
+def _finished_member(folder: Path, history: dict, recipe: dict = QUICK) -> dict:
     """A member.json as _save_member writes it (NaN as null), beside a stand-in model.keras; its record."""
     from digitlib.atomic import write_json
 
     finished = {"model": "strong", "model_version": 2, "backend": "tensorflow",
-                "parameters": {"seed": 8, **QUICK, "validation_split": 0.1},
+                "parameters": {"seed": 8, **recipe, "validation_split": 0.1},
                 "training": {"history": history, "epoch_seconds": [1.5] * len(history["loss"]),
                              "train_images": 360, "validation_images": 40},
                 "data": {"sha256": {"a.gz": "0" * 64}}}
@@ -240,11 +240,12 @@ def test_a_member_recorded_before_label_smoothing_existed_is_one_trained_without
     """An older member.json has no label_smoothing: it trained with 0, as every run before the knob, so it serves a
     recipe without smoothing (member_record fills 0 in for a recipe that leaves it out too) and never one with it."""
     own = tmp_path / "run" / "members" / "seed-8"
-    found = _finished_member(own, {"loss": [2.3, 0.5]})
+    without = {name: value for name, value in QUICK.items() if name != "label_smoothing"}  # a recipe from before it
+    found = _finished_member(own, {"loss": [2.3, 0.5]}, recipe=without)
     assert "label_smoothing" not in json.loads((own / "member.json").read_text())["parameters"]
     splits = SimpleNamespace(validation_split=0.1, x_train=np.zeros((360, 1)), x_val=np.zeros((40, 1)),
                              data_sha256={"a.gz": "0" * 64})
-    wanted = {**member_record(splits, QUICK, 8), "backend": "tensorflow", "model_version": 2}
+    wanted = {**member_record(splits, without, 8), "backend": "tensorflow", "model_version": 2}
     assert wanted == found and wanted["label_smoothing"] == 0.0
     assert find_trained_member(None, wanted, first=own).directory == own
     assert find_trained_member(None, {**wanted, "label_smoothing": 0.1}, first=own) is None

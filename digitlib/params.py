@@ -79,7 +79,7 @@ PARAMETERS: tuple[Parameter, ...] = (
               "None: the model's own", optional=True,
               check=lambda v: None if v in SCHEDULES else f"must be one of: {', '.join(SCHEDULES)}"),
     Parameter("label_smoothing", None, float, "share of each training label spread evenly over the ten digits "
-              f"(0: none); {_by_model('label_smoothing', ('fast', 'fast-plain'))}", optional=True,
+              f"(0: none); {_by_model('label_smoothing', ('fast', 'strong'))}", optional=True,
               check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
     Parameter("validation_split", None, float, "fraction of the training set held out to watch overfitting; "
               f"{_by_model('validation_split')}", optional=True,

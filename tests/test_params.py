@@ -30,7 +30,7 @@ def test_defaults_are_the_fast_models_recipe():
     assert DEFAULTS["model"] == "fast" and DEFAULTS["epochs"] is None
     resolved = validate_parameters()
     assert resolved == {**DEFAULTS, "epochs": 12, "batch_size": 256, "learning_rate": 0.005,
-                        "schedule": "one-cycle", "label_smoothing": 0.1, "validation_split": 0.1}
+                        "schedule": "one-cycle", "label_smoothing": 0.0, "validation_split": 0.1}
 
 
 def test_the_seed_model_is_one_parameter_away_with_its_own_recipe():
@@ -44,15 +44,15 @@ def test_the_seed_model_is_one_parameter_away_with_its_own_recipe():
 def test_explicit_values_win_over_the_recipe():
     assert validate_parameters(model="seed", epochs=2, validation_split=0.2)["epochs"] == 2
     assert validate_parameters(model="keras-example", schedule="one-cycle")["schedule"] == "one-cycle"
-    assert recipe(validate_parameters(model="fast", label_smoothing=0.0))["label_smoothing"] == 0.0
+    assert recipe(validate_parameters(model="fast", label_smoothing=0.1))["label_smoothing"] == 0.1
     assert recipe(validate_parameters(model="strong", label_smoothing=0.0))["label_smoothing"] == 0.0
 
 
 def test_label_smoothing_is_the_models_own_and_a_run_recorded_before_it_trained_without():
-    """fast, strong and its ensembles smooth their labels by 0.1 and fast-plain not at all; a run whose parameters do not
+    """strong and its ensembles smooth their labels by 0.1 and fast not at all; a run whose parameters do not
     name label_smoothing was recorded before the knob existed, when every model trained against plain labels."""
-    assert [validate_parameters(model=name)["label_smoothing"] for name in ("fast-plain", "fast", "strong", "ensemble")] == [
-        0.0, 0.1, 0.1, 0.1]
+    assert [validate_parameters(model=name)["label_smoothing"] for name in ("fast", "strong", "ensemble")] == [
+        0.0, 0.1, 0.1]
     assert as_recorded({"model": "strong", "seed": 3})["label_smoothing"] == 0.0
     assert as_recorded({"model": "strong", "label_smoothing": 0.1})["label_smoothing"] == 0.1
     assert as_recorded({"model": "strong"})["epochs"] is None  # any other knob: its default, as before

@@ -118,7 +118,7 @@ def test_comparisons_read_only_runs_that_validate(tmp_path):
 def test_a_runs_identity_is_everything_that_decides_its_result():
     from digitlib.rundir import run_identity
 
-    fast = validate_parameters(model="fast-plain", seed=1)  # trains without label smoothing
+    fast = validate_parameters(model="fast", seed=1)
     same = run_identity(fast, backend="tensorflow")
     assert same == run_identity({**fast, "data_dir": "/elsewhere"}, backend="tensorflow")  # checksummed data
     assert same == run_identity({k: v for k, v in fast.items() if k != "members"}, backend="tensorflow")  # defaults
@@ -132,7 +132,7 @@ def test_a_runs_identity_is_everything_that_decides_its_result():
     assert run_identity(earlier, backend="tensorflow", model_version=2) != run_identity(strong, backend="tensorflow")
     assert same != run_identity({**fast, "seed": 2}, backend="tensorflow")
     assert same != run_identity(fast, backend="jax")
-    assert same != run_identity(fast, backend="tensorflow", model_version=1)  # fast-plain before fused batch norm
+    assert same != run_identity(fast, backend="tensorflow", model_version=1)  # fast before writer variation
     assert same != run_identity(fast, notebook="compare_runs")
 
 

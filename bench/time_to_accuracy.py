@@ -7,7 +7,8 @@ scored afterwards, and a run counts only if its test accuracy then reaches the t
 validation accuracy of seeds 10-13, and the smoothing on seeds 10-23, which the runs here, seeds 0, 1, 2...,
 never use) and on its default recipe cut to
 3 epochs; `fast` (with writer variation) and `fast-plain` (the recipe before it, no augmentation)
-are also trained through their full default recipe for their final accuracy.
+are also trained through their full default recipe for their final accuracy. The speed issue's marks (≤ 10 s of
+training, ≥ 10× the Keras example, every run reaching the threshold) are stated for both of `fast`'s schedules.
 
     python bench/time_to_accuracy.py [--runs 3] [--threshold 0.99] [--contestants LABEL ...] [--name NAME]
 
@@ -44,10 +45,11 @@ def stop_at(threshold: float):
     return StopAtValidationAccuracy()
 
 
-SPRINT = "fast, 1-epoch schedule"  # the contestant the speed issue's marks are read from
+SPRINT = "fast, 1-epoch schedule"  # the speed issue's marks are read from it and from SCHEDULE, each on its own
+SCHEDULE = "fast, 3-epoch schedule"
 CONTESTANTS = {  # label: (model, overrides, stop at the threshold?)
     SPRINT: ("fast", {"epochs": 1, "batch_size": 128, "learning_rate": 0.03, "label_smoothing": 0.1}, True),
-    "fast, 3-epoch schedule": ("fast", {"epochs": 3}, True),
+    SCHEDULE: ("fast", {"epochs": 3}, True),
     "fast-plain, 3-epoch schedule": ("fast-plain", {"epochs": 3}, True),
     "keras-example, published settings": ("keras-example", {}, True),
     "fast, default 12-epoch recipe": ("fast", {}, False),
@@ -125,7 +127,7 @@ def verdicts(summary: dict, arguments) -> dict:
     """The ratios and targets the contestants that ran allow: keras-example against `fast` (its 1-epoch and its
     3-epoch schedule), fast against fast-plain (time to the threshold, and the full recipe's mean test accuracy)."""
     found = {}
-    sprint, fast = summary.get(SPRINT), summary.get("fast, 3-epoch schedule")
+    sprint, fast = summary.get(SPRINT), summary.get(SCHEDULE)
     plain, example = summary.get("fast-plain, 3-epoch schedule"), summary.get("keras-example, published settings")
     if sprint and sprint["median_seconds"]:  # a mark counts as met only if every run of the sprint got there
         found["sprint_seconds"] = sprint["median_seconds"]
@@ -133,8 +135,12 @@ def verdicts(summary: dict, arguments) -> dict:
         if example and example["median_seconds"]:
             found["sprint_ratio"] = ratio = example["median_seconds"] / sprint["median_seconds"]
             found["sprint_ratio_within_target"] = sprint["all_reached"] and ratio >= TARGET_RATIO
-    if fast and example and fast["median_seconds"] and example["median_seconds"]:
-        found["ratio"] = example["median_seconds"] / fast["median_seconds"]
+    if fast and fast["median_seconds"]:  # the same marks, every run of the 3-epoch schedule counting
+        found["seconds"] = fast["median_seconds"]
+        found["within_target"] = fast["all_reached"] and fast["median_seconds"] <= TARGET_SECONDS
+        if example and example["median_seconds"]:
+            found["ratio"] = ratio = example["median_seconds"] / fast["median_seconds"]
+            found["ratio_within_target"] = fast["all_reached"] and ratio >= TARGET_RATIO
     if fast and plain and fast["median_seconds"] and plain["median_seconds"]:
         found["writer_variation_time_cost"] = cost = fast["median_seconds"] / plain["median_seconds"] - 1
         found["time_within_allowance"] = cost <= TIME_ALLOWANCE
@@ -155,9 +161,13 @@ def notes(summary: dict, arguments) -> list[str]:
                      f"on a quiet machine: {'met' if found['sprint_within_target'] else 'missed'} here)"
                      + ("" if ratio is None else f"; keras-example / {SPRINT}: **{ratio:.1f}×** (target ≥ "
                         f"{TARGET_RATIO:g}×: {'met' if found['sprint_ratio_within_target'] else 'missed'})") + ".")
-    if "ratio" in found:
-        lines.append(f"keras-example / fast time to {threshold}: **{found['ratio']:.1f}×** "
-                     "(medians over the runs that reached it; contestants alternate within one invocation).")
+    if "seconds" in found:
+        ratio = found.get("ratio")
+        lines.append(f"{SCHEDULE}: **{found['seconds']:.1f} s** to {threshold} ({summary[SCHEDULE]['reached']}; "
+                     f"target ≤ {TARGET_SECONDS:g} s: {'met' if found['within_target'] else 'missed'} here)"
+                     + ("" if ratio is None else f"; keras-example / {SCHEDULE}: **{ratio:.1f}×** (target ≥ "
+                        f"{TARGET_RATIO:g}×: {'met' if found['ratio_within_target'] else 'missed'})")
+                     + " (medians over the runs that reached it; contestants alternate within one invocation).")
     if "writer_variation_time_cost" in found:
         cost = found["writer_variation_time_cost"]
         lines.append(f"fast's writer variation costs **{cost:+.1%}** time to {threshold} against fast-plain,"

@@ -74,7 +74,8 @@ def load_trained_model(path: str | os.PathLike) -> keras.Model:
         raise ModelError(f"{path}: cannot read the model file ({error.strerror or error})") from None
     import keras
 
-    from . import augmentation, losses, normalization  # noqa: F401 - register digitlib's layers and loss for loading
+    # registers digitlib's layers, loss and learning-rate schedule, so that a model using them loads
+    from . import augmentation, losses, normalization, schedules  # noqa: F401
     from .models import jax_compilable
 
     try:

@@ -233,3 +233,43 @@ def test_a_callback_that_stops_training_stops_the_one_fit_after_its_epoch_saved(
                        checkpoint_dir=tmp_path, callbacks=[StopAfterTwo()], stream=io.StringIO())
     assert result.epochs == 2 and len(result.history["val_accuracy"]) == 2
     assert json.loads((tmp_path / CHECKPOINT_STATE).read_text())["epochs_done"] == 2
+
+
+def test_one_cycle_warms_up_decays_and_when_shorter_than_the_training_ends_in_a_tail():
+    import keras
+
+    from digitlib.schedules import CycleThenTail
+
+    whole = training.learning_rate_schedule(0.03, "one-cycle", 100)
+    assert isinstance(whole, keras.optimizers.schedules.CosineDecay)
+    rates = [float(whole(step)) for step in (0, 25, 100)]
+    np.testing.assert_allclose(rates, [0.003, 0.03, 0.0003], rtol=1e-5)  # a tenth, the peak after a quarter, 1%
+    short = training.learning_rate_schedule(0.03, "one-cycle", 100, cycle_steps=40)
+    alone = training.learning_rate_schedule(0.03, "one-cycle", 40)
+    assert isinstance(short, CycleThenTail)
+    np.testing.assert_allclose([float(short(step)) for step in range(40)], [float(alone(step)) for step in range(40)],
+                               rtol=1e-6)
+    np.testing.assert_allclose([float(short(step)) for step in (40, 99)], [0.03 * training.TAIL_SHARE] * 2, rtol=1e-6)
+    assert training.learning_rate_schedule(0.03, "one-cycle", 100, cycle_steps=100) is not None
+    assert training.learning_rate_schedule(0.01, "constant", 100) == 0.01
+
+
+@pytest.mark.parametrize(("schedule", "cycle_steps", "message"), [
+    ("one-cycle", 0, "the cycle's 0 steps must be between 1 and the training's 100"),
+    ("one-cycle", 101, "the cycle's 101 steps must be between 1 and the training's 100"),
+    ("constant", 40, "a cycle's length applies to the one-cycle schedule only"),
+    ("cyclic", None, "unknown schedule 'cyclic'; choose constant or one-cycle"),
+])
+def test_a_cycle_that_does_not_fit_the_training_is_refused(schedule, cycle_steps, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        training.learning_rate_schedule(0.01, schedule, 100, cycle_steps=cycle_steps)
+
+
+@pytest.mark.parametrize("cycle_epochs", [0, 3])
+def test_fit_model_refuses_a_cycle_longer_than_its_epochs_before_training(small_splits, cycle_epochs):
+    model = build_model("seed")
+    message = f"cycle_epochs must be between 1 and epochs (2), not {cycle_epochs}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fit_model(model, small_splits, epochs=2, batch_size=64, learning_rate=0.01, schedule="one-cycle",
+                  cycle_epochs=cycle_epochs)
+    assert not model.compiled

@@ -60,33 +60,52 @@ def set_reproducible(seed: int) -> Reproducibility:
     return Reproducibility(seed=seed, backend=backend, op_determinism=deterministic)
 
 
-def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):
-    """A constant rate, or one cycle: linear warm-up over the first quarter of the steps from a
-    tenth of `learning_rate` to it, then cosine decay to 1% of it (Keras' CosineDecay)."""
+# After a one-cycle schedule shorter than the training, the rate stays at this share of the peak (where the warm-up
+# starts): the time-to-accuracy sprint's tail, chosen on tuning seeds' validation accuracy (time_to_accuracy.md).
+TAIL_SHARE = 0.1
+
+
+def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int, cycle_steps: int | None = None):
+    """A constant rate, or one cycle: linear warm-up over the first quarter of the cycle's steps from a tenth of
+    `learning_rate` to it, then cosine decay to 1% of it (Keras' CosineDecay). The cycle spans `cycle_steps` (None:
+    all `total_steps`); the steps after it train at :data:`TAIL_SHARE` of `learning_rate`
+    (:class:`digitlib.schedules.CycleThenTail`)."""
     import keras
 
-    if schedule == "constant":
-        return learning_rate
-    if schedule != "one-cycle":
+    if schedule not in ("constant", "one-cycle"):
         raise ValueError(f"unknown schedule {schedule!r}; choose constant or one-cycle")
-    warmup = max(1, total_steps // 4)
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=learning_rate / 10, decay_steps=max(1, total_steps - warmup), alpha=0.01,
+    cycle = total_steps if cycle_steps is None else cycle_steps
+    if schedule == "constant":
+        if cycle_steps is not None:
+            raise ValueError("a cycle's length applies to the one-cycle schedule only")
+        return learning_rate
+    if not 1 <= cycle <= total_steps:
+        raise ValueError(f"the cycle's {cycle} steps must be between 1 and the training's {total_steps}")
+    warmup = max(1, cycle // 4)
+    cosine = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=learning_rate / 10, decay_steps=max(1, cycle - warmup), alpha=0.01,
         warmup_target=learning_rate, warmup_steps=warmup,
     )
+    if cycle == total_steps:
+        return cosine
+    from ..schedules import CycleThenTail
+
+    return CycleThenTail(cosine, cycle, learning_rate * TAIL_SHARE)
 
 
 def compile_model(model: keras.Model, learning_rate, *, steps: int = 1, schedule: str = "constant",
-                  label_smoothing: float = 0.0, steps_per_execution: int = 1) -> keras.Model:
+                  label_smoothing: float = 0.0, steps_per_execution: int = 1,
+                  cycle_steps: int | None = None) -> keras.Model:
     """Adam, sparse categorical cross-entropy (its labels smoothed by `label_smoothing`: digitlib.losses) and
     accuracy: the seed's training contract. `steps_per_execution`: how many batches one call of Keras' compiled
-    training function runs (see :func:`steps_per_call`)."""
+    training function runs (see :func:`steps_per_call`); `cycle_steps`: see :func:`learning_rate_schedule`."""
     import keras
 
     from ..losses import crossentropy
 
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate_schedule(learning_rate, schedule, steps)),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate_schedule(learning_rate, schedule, steps,
+                                                                            cycle_steps)),
         loss=crossentropy(label_smoothing),
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
@@ -348,6 +367,7 @@ def fit_model(
     learning_rate: float,
     schedule: str = "constant",
     label_smoothing: float = 0.0,
+    cycle_epochs: int | None = None,
     seed: int = 0,
     checkpoint_dir: str | os.PathLike | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -360,6 +380,8 @@ def fit_model(
     saved after every epoch and training resumes from the last finished epoch when a checkpoint
     is there: an interrupted run, resumed, ends with the same weights as an uninterrupted one.
     One network only: an ensemble trains member by member (:func:`digitlib.train_network`).
+    `cycle_epochs` (one-cycle only): the cycle spans that many epochs and the rest train at a tenth of the peak
+    rate (:func:`learning_rate_schedule`; the time-to-accuracy sprint's recipe); None: all of them.
 
     One line per epoch goes to `stream` (default stdout). `progress_bar` adds a bar of each epoch's batches
     while it trains; None: where someone watches it (:func:`interactive_frontend`), so a papermill log keeps
@@ -370,8 +392,11 @@ def fit_model(
     per_epoch = math.ceil(len(splits.x_train) / batch_size)
     if progress_bar is None:
         progress_bar = interactive_frontend()
+    if cycle_epochs is not None and not 1 <= cycle_epochs <= epochs:
+        raise ValueError(f"cycle_epochs must be between 1 and epochs ({epochs}), not {cycle_epochs!r}")
     compile_model(model, learning_rate, steps=per_epoch * epochs, schedule=schedule, label_smoothing=label_smoothing,
-                  steps_per_execution=steps_per_call(per_epoch, progress_bar))
+                  steps_per_execution=steps_per_call(per_epoch, progress_bar),
+                  cycle_steps=None if cycle_epochs is None else per_epoch * cycle_epochs)
     progress = _epoch_progress(epochs, stream or sys.stdout)
     shown = [_batch_progress(epochs, stream or sys.stdout), progress] if progress_bar else [progress]
     validation = (splits.x_val, splits.y_val) if len(splits.x_val) else None

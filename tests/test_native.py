@@ -1,8 +1,9 @@
 import os
+import stat
 import subprocess
 import sys
 
-from digitlib.run.native import native_stderr_to
+from digitlib.run.native import native_stderr_discarded, native_stderr_to
 
 
 def _write_native(text: str) -> None:
@@ -39,3 +40,15 @@ def test_a_fifo_in_its_place_does_not_block_the_run(tmp_path):
             f"with native_stderr_to({str(fifo)!r}): os.write(2, b'x')\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert fifo.is_file() and fifo.read_text() == "x"
+
+
+def test_discarded_native_output_goes_nowhere_and_leaves_the_null_device_as_it_was(capfd):
+    """`digitlib predict` discards TensorFlow's chatter: the null device is the system's, never removed or replaced
+    (as root, treating it as a run's own file replaced it with a regular file, and apt failed on the machine after)."""
+    before = os.stat(os.devnull)
+    with native_stderr_discarded():
+        _write_native("oneDNN chatter\n")
+    _write_native("after\n")
+    after = os.stat(os.devnull)
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+    assert capfd.readouterr().err == "after\n"

@@ -1,6 +1,7 @@
 """Reading a whole number (`digitlib predict --number`): finding the digits in a picture, then reading them."""
 
 import json
+import os
 import re
 
 import numpy as np
@@ -212,8 +213,10 @@ def test_predict_number_prints_one_line_per_picture_and_json_with_boxes(trained,
     pictures.mkdir()
     picture.save(pictures / "a_number.png")
     Image.new("L", (300, 100), 230).save(pictures / "blank.png")
+    null_device = os.stat(os.devnull)
     text = digitlib_in_process("predict", pictures, "--number", "--model", tmp_path / "model.keras")
     assert text.returncode == 1  # as for any picture that cannot be read
+    assert (os.stat(os.devnull).st_ino, os.stat(os.devnull).st_rdev) == (null_device.st_ino, null_device.st_rdev)
     assert re.fullmatch(rf"{re.escape(str(pictures / 'a_number.png'))}: (\d{{3}}) "
                         r"\(\d \d+\.\d%, \d \d+\.\d%, \d \d+\.\d%\)\n", text.stdout), text.stdout
     assert text.stderr.splitlines()[-1] == f"digitlib: {pictures / 'blank.png'}: no digits found (the picture " \

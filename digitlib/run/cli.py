@@ -255,7 +255,7 @@ def predict_command(arguments: argparse.Namespace) -> int:
     from ..backends import choose_backend, kernel_environment
     from ..modelfile import load_trained_model, model_file
     from ..predict.predictions import default_model, labelled_accuracy, predict_images
-    from .native import native_stderr_to
+    from .native import native_stderr_discarded
 
     if not 1 <= arguments.top <= 10:
         raise ParameterError(f"--top must be between 1 and 10, got {arguments.top}")
@@ -267,7 +267,7 @@ def predict_command(arguments: argparse.Namespace) -> int:
     else:
         model_path = model_file(model_path)  # a run folder: the model.keras it saved
     os.environ.update(kernel_environment(choose_backend(arguments.backend)))  # before Keras is imported
-    with native_stderr_to(os.devnull):  # TensorFlow's C++ start-up messages are not the user's business
+    with native_stderr_discarded():  # TensorFlow's C++ start-up messages are not the user's business
         model = load_trained_model(model_path)
     from ..predict.abstention import read_detector  # NumPy: only once a model is there to read with
 
@@ -278,10 +278,10 @@ def predict_command(arguments: argparse.Namespace) -> int:
     if arguments.number:  # digits found in each picture and read as one number
         from ..predict.number import read_numbers
 
-        with native_stderr_to(os.devnull):
+        with native_stderr_discarded():
             numbers = read_numbers(model, arguments.inputs, detector)
         return _print_numbers(numbers, arguments.json)
-    with native_stderr_to(os.devnull):
+    with native_stderr_discarded():
         predictions = predict_images(model, arguments.inputs, detector)
     failed = False
     for prediction in predictions:

@@ -21,17 +21,31 @@ def native_stderr_to(path: str | os.PathLike) -> Iterator[None]:
     log: a link or anything but a file in its place (a FIFO would block the run) is removed first, and the
     file is opened without following links, so nothing outside the run folder is written to.
     """
-    log = _own_file(Path(path))
+    with _stderr_to(_own_file(Path(path))):
+        yield
+
+
+@contextmanager
+def native_stderr_discarded() -> Iterator[None]:
+    """Send file descriptor 2 to the null device for the block (`digitlib predict`: TensorFlow's start-up chatter is
+    not the user's business). The device is opened as it is: it is the system's, never a run's file to replace."""
+    with _stderr_to(os.open(os.devnull, os.O_WRONLY)):
+        yield
+
+
+@contextmanager
+def _stderr_to(descriptor: int) -> Iterator[None]:
+    """Point file descriptor 2 at `descriptor` for the block, then back; `descriptor` is closed afterwards."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        os.dup2(log, 2)
+        os.dup2(descriptor, 2)
         yield
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
-        os.close(log)
+        os.close(descriptor)
 
 
 def _own_file(path: Path) -> int:

@@ -125,7 +125,7 @@ def write_tables(runs: list[dict], arguments) -> None:
 
 
 def verdicts(summary: dict, arguments) -> dict:
-    """The ratios and targets the contestants that ran allow: keras-example against `fast` (its 1-epoch and its
+    """The ratios and targets the contestants that ran allow: keras-example against `fast` (its sprint and its
     3-epoch schedule), fast against fast-plain (time to the threshold, and the full recipe's mean test accuracy)."""
     found = {}
     sprint, fast = summary.get(SPRINT), summary.get(SCHEDULE)

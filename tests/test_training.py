@@ -250,7 +250,7 @@ def test_one_cycle_warms_up_decays_and_when_shorter_than_the_training_ends_in_a_
     np.testing.assert_allclose([float(short(step)) for step in range(40)], [float(alone(step)) for step in range(40)],
                                rtol=1e-6)
     np.testing.assert_allclose([float(short(step)) for step in (40, 99)], [0.03 * training.TAIL_SHARE] * 2, rtol=1e-6)
-    assert training.learning_rate_schedule(0.03, "one-cycle", 100, cycle_steps=100) is not None
+    assert type(training.learning_rate_schedule(0.03, "one-cycle", 100, cycle_steps=100)) is type(whole)  # no tail
     assert training.learning_rate_schedule(0.01, "constant", 100) == 0.01
 
 
@@ -263,6 +263,20 @@ def test_one_cycle_warms_up_decays_and_when_shorter_than_the_training_ends_in_a_
 def test_a_cycle_that_does_not_fit_the_training_is_refused(schedule, cycle_steps, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         training.learning_rate_schedule(0.01, schedule, 100, cycle_steps=cycle_steps)
+
+
+@pytest.mark.jax
+def test_fit_model_ends_the_cycle_after_cycle_epochs_and_trains_the_rest_at_a_tenth_of_the_peak(small_splits):
+    import keras
+
+    model = build_model("seed")
+    result = fit_model(model, small_splits, epochs=2, batch_size=64, learning_rate=0.01, schedule="one-cycle",
+                       cycle_epochs=1, stream=io.StringIO())
+    rate = keras.optimizers.serialize(model.optimizer)["config"]["learning_rate"]
+    per_epoch = -(-len(small_splits.x_train) // 64)  # 1,080 images: 17 batches
+    assert rate["class_name"] == "CycleThenTail" and rate["config"]["cycle_steps"] == per_epoch == 17
+    assert rate["config"]["tail"] == pytest.approx(0.01 * training.TAIL_SHARE) and result.epochs == 2
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.001)  # after 34 steps: in the tail
 
 
 @pytest.mark.parametrize("cycle_epochs", [0, 3])

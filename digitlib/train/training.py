@@ -79,7 +79,7 @@ def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int
         if cycle_steps is not None:
             raise ValueError("a cycle's length applies to the one-cycle schedule only")
         return learning_rate
-    if not 1 <= cycle <= total_steps:
+    if cycle_steps is not None and not 1 <= cycle_steps <= total_steps:
         raise ValueError(f"the cycle's {cycle} steps must be between 1 and the training's {total_steps}")
     warmup = max(1, cycle // 4)
     cosine = keras.optimizers.schedules.CosineDecay(

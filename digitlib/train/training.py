@@ -74,13 +74,13 @@ def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int
 
     if schedule not in ("constant", "one-cycle"):
         raise ValueError(f"unknown schedule {schedule!r}; choose constant or one-cycle")
-    cycle = total_steps if cycle_steps is None else cycle_steps
     if schedule == "constant":
         if cycle_steps is not None:
             raise ValueError("a cycle's length applies to the one-cycle schedule only")
         return learning_rate
     if cycle_steps is not None and not 1 <= cycle_steps <= total_steps:
-        raise ValueError(f"the cycle's {cycle} steps must be between 1 and the training's {total_steps}")
+        raise ValueError(f"the cycle's {cycle_steps} steps must be between 1 and the training's {total_steps}")
+    cycle = total_steps if cycle_steps is None else cycle_steps
     warmup = max(1, cycle // 4)
     cosine = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=learning_rate / 10, decay_steps=max(1, cycle - warmup), alpha=0.01,

@@ -611,12 +611,14 @@ class _WhereTheInkIs:
 
 
 def test_a_users_picture_is_read_as_the_mean_of_the_picture_and_its_four_one_pixel_moves():
+    from digitlib.predict.handwriting import broadened
     from digitlib.predict.predictions import READ_SHIFTS, read_probabilities
 
     network = _WhereTheInkIs()
 
     def by_hand(pictures):  # each move made by slicing a padded copy, written apart from the library's
-        padded = np.pad(pictures, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        seen = broadened(np.uint8(np.round(pictures[..., 0] * 255)))[..., np.newaxis] / np.float32(255)
+        padded = np.pad(seen, ((0, 0), (1, 1), (1, 1), (0, 0)))
         return np.mean([network.predict_on_batch(padded[:, 1 - r:29 - r, 1 - c:29 - c]) for r, c in READ_SHIFTS],
                        axis=0)
 
@@ -629,3 +631,25 @@ def test_a_users_picture_is_read_as_the_mean_of_the_picture_and_its_four_one_pix
     assert network.predict_on_batch(picture)[0, 2] < 0.01  # which the picture alone does not read
     assert read[1, 0] == pytest.approx(read[1, 1])  # column 0 got no ink from the right edge
     assert read_probabilities(network, picture[:0]).shape == (0, 10)
+
+
+def test_a_hairline_is_read_broadened_and_a_line_as_wide_as_mnists_as_it_is():
+    from digitlib.predict.handwriting import broadened
+    from digitlib.predict.predictions import read_probabilities
+
+    network = _WhereTheInkIs()
+    picture = np.zeros((2, 28, 28, 1), np.float32)
+    picture[0, 6:22, 13] = 1.0  # 1 px wide: a hairline
+    picture[1, 6:22, 12:15] = 1.0  # 3 px wide: as MNIST writes
+    given = picture.copy()
+    read = read_probabilities(network, picture)
+    assert np.array_equal(picture, given)  # the prepared pictures (shown, scored) are not changed
+    broad = broadened(np.uint8(picture[..., 0] * 255))
+    assert not np.array_equal(broad[0], np.uint8(picture[0, ..., 0] * 255))
+    assert np.array_equal(broad[1], np.uint8(picture[1, ..., 0] * 255))
+    as_given = read_probabilities(network, picture[1:])  # read alone: the same as beside the hairline
+    assert read[1] == pytest.approx(as_given[0])
+    moved_in = np.zeros_like(picture[:1])
+    moved_in[0, ..., 0] = broad[0] / np.float32(255)
+    assert read[0] == pytest.approx(read_probabilities(network, moved_in)[0])  # read as its broadened copy
+    assert read[0] != pytest.approx(np.mean([network.predict_on_batch(picture[:1])], axis=0)[0])

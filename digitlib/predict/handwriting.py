@@ -15,10 +15,14 @@ on black. :func:`mnist_style` does the same to any picture:
 7. it is softened as MNIST's scans are: a Gaussian blur of :data:`SOFTEN_SIGMA` px, its peak brought back to the
    ink's and raised by :data:`SOFTEN_GAIN` (clipped at full ink). A pen's line on paper, scaled into the 20-px box,
    is thinner and sharper than MNIST's broad, blurred strokes (about 3 px); this gives it their soft edge and
-   some of their width;
-8. a line still thinner than :data:`THIN_LINE` px (a fine pen, or a digit written small in a bigger picture, as
-   a number's digits are) is softened once more, its peak raised by :data:`BROADEN_GAIN`: MNIST's lines are
-   that thin in one digit of twenty, and the network reads such hairlines worse (a 6 as 0).
+   some of their width.
+
+Reading a prepared digit (:func:`digitlib.predict.predictions.read_probabilities`) goes one step further, on the
+copy the network reads only: a line still thinner than :data:`THIN_LINE` px (a fine pen, or a digit written small
+in a bigger picture, as a number's digits are) is softened once more, its peak raised by :data:`BROADEN_GAIN`
+(:func:`broadened`). MNIST's lines are that thin in one digit of twenty, and the network reads such hairlines
+worse (a 6 as 0). The prepared digit itself, which a page shows and the not-a-digit detector scores, stays as
+the seven steps leave it.
 """
 
 from __future__ import annotations
@@ -46,11 +50,12 @@ BOX, FIELD = 20, 28
 # 98.66% of the writers' 6,000 pictures (1s 96.4% -> 98.8%, 8-px captures 93.2% -> 95.8%), validation 99.38% ->
 # 99.33%. Sigma 0.5-0.7 with gains 1.3-1.6 came within 0.1 point of it; a gain of 2.2, or none, did worse.
 SOFTEN_SIGMA, SOFTEN_GAIN = 0.5, 1.3
-# Step 8: a line's width is 2 x area / perimeter of its pixels at half ink or more (:func:`line_width`); MNIST's
-# training digits measure 1.98 px at the median, 1.28 px at the 5th percentile. Chosen on pictures of the tuning
-# writers (realism seeds 1-12, never seed 0's) and MNIST training digits, read by three `fast` runs: numbers of 4
-# digits read whole, spaced 13,878 -> 14,059 of 14,400 (tight 13,803 -> 14,018), the realism sets of seeds 1-3
-# 98.74% -> 98.82%, each run's MNIST validation digits the same to the digit (bench/results/number.md says more).
+# Hairlines broadened for reading (:func:`broadened`): a line's width is 2 x area / perimeter of its pixels at half
+# ink or more (:func:`line_width`); MNIST's training digits measure 1.98 px at the median, 1.28 px at the 5th
+# percentile. Chosen on pictures of tuning writers (realism seeds 1-12, never seed 0's) and MNIST training digits
+# read by three `fast` runs: numbers of 4 digits read whole, spaced 13,878 -> 14,059 of 14,400 (tight 13,803 ->
+# 14,018); the realism sets of seeds 1-3 98.74% -> 98.82%; each run's MNIST validation digits read as well or
+# better (bench/results/number.md says more).
 THIN_LINE, BROADEN_GAIN = 1.3, 1.5
 
 
@@ -173,8 +178,18 @@ def mnist_style(image: Image.Image | np.ndarray, name: str = "image") -> np.ndar
     top = BOX + int(round(FIELD / 2 - 0.5 - centre_row))
     left = BOX + int(round(FIELD / 2 - 0.5 - centre_column))
     field[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
-    digit = _softened(field, SOFTEN_GAIN)[BOX: BOX + FIELD, BOX: BOX + FIELD]
-    return _softened(digit, BROADEN_GAIN) if digit.any() and line_width(digit) < THIN_LINE else digit
+    return _softened(field, SOFTEN_GAIN)[BOX: BOX + FIELD, BOX: BOX + FIELD]
+
+
+def broadened(digits: np.ndarray) -> np.ndarray:
+    """Prepared digits ((N, 28, 28) uint8), each whose lines are thinner than :data:`THIN_LINE` px
+    (:func:`line_width`) softened once more, its peak raised by :data:`BROADEN_GAIN`; the others as they are. A
+    new array; `digits` is not changed."""
+    digits = np.array(digits, dtype=np.uint8)
+    for k, digit in enumerate(digits):
+        if digit.any() and line_width(digit) < THIN_LINE:
+            digits[k] = _softened(digit, BROADEN_GAIN)
+    return digits
 
 
 def _softened(image: np.ndarray, gain: float) -> np.ndarray:

@@ -43,17 +43,24 @@ PROBABILITY_SUM_TOLERANCE = 1e-3  # a softmax's ten outputs add up to 1 within f
 
 def read_probabilities(model: keras.Model, prepared: np.ndarray) -> np.ndarray:
     """(N, 10): what `model` reads in prepared pictures (N, 28, 28, 1), as each reading of a user's picture is made
-    (a prediction, a number's digit, a drawing): the mean of its probabilities for the picture at each of
+    (a prediction, a number's digit, a drawing): its lines broadened where they are hairlines
+    (:func:`digitlib.predict.handwriting.broadened`), then the mean of its probabilities for the picture at each of
     :data:`READ_SHIFTS`, the pixels moved in from outside blank. One batch of all the views."""
     import numpy as np
     from scipy import ndimage
 
     from ..train.evaluation import predict_probabilities
+    from .handwriting import broadened
 
     prepared = np.asarray(prepared)
     if not len(prepared):
         return predict_probabilities(model, prepared)
-    views = np.concatenate([ndimage.shift(prepared, (0, rows, columns, 0), order=0, mode="constant")
+    pixels = np.uint8(np.round(np.clip(prepared[..., 0], 0, 1) * 255))  # prepared digits are uint8 / 255
+    broad = broadened(pixels)
+    changed = (broad != pixels).any(axis=(1, 2))
+    seen = np.array(prepared, dtype=np.float32)
+    seen[changed, ..., 0] = np.divide(broad[changed], np.float32(255), dtype=np.float32)
+    views = np.concatenate([ndimage.shift(seen, (0, rows, columns, 0), order=0, mode="constant")
                             for rows, columns in READ_SHIFTS])
     probabilities = predict_probabilities(model, views).reshape(len(READ_SHIFTS), len(prepared), -1).mean(axis=0)
     if not np.isfinite(probabilities).all():

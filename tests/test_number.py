@@ -149,6 +149,7 @@ def test_a_digit_the_width_calls_one_is_cut_in_two_at_its_least_ink_only():
 
 
 def test_each_different_digit_of_a_marks_cuttings_is_prepared_and_read_once(trained):
+    from digitlib.predict.handwriting import broadened
     from digitlib.predict.number import _segmented, _unique_segments, read_pictures
     from digitlib.predict.predictions import read_probabilities
     from digitlib.train.prepare import prepare_images
@@ -162,7 +163,7 @@ def test_each_different_digit_of_a_marks_cuttings_is_prepared_and_read_once(trai
     assert digits and any(digits[0].box == cut[0].box for cut in marks[0].cuttings)
     for digit in digits:  # each digit read is its own segment's picture and reading
         (k,) = [k for k, (_, box) in enumerate(unique) if box == digit.box]
-        assert np.array_equal(digit.digit_image, prepared[k])
+        assert np.array_equal(digit.digit_image, broadened(prepared[k:k + 1])[0])  # as the model reads it
         np.testing.assert_allclose(digit.probabilities, read_probabilities(model, prepare_images(prepared[k:k + 1]))[0],
                                    atol=1e-5)
 
@@ -248,7 +249,7 @@ def test_with_a_detector_each_digit_carries_its_score_and_a_doubted_mark_says_so
     import dataclasses
 
     from digitlib.predict.abstention import fit_abstention, save_detector
-    from digitlib.predict.number import read_pictures
+    from digitlib.predict.number import _segmented, _unique_segments, read_pictures
     from digitlib.synthetic.nondigits import nondigit_set
     from digitlib.train.prepare import prepare_images
 
@@ -259,7 +260,9 @@ def test_with_a_detector_each_digit_carries_its_score_and_a_doubted_mark_says_so
     model.save(run / "model.keras")
     picture, _ = number_picture([_narrow(mnist, (1, 4, 7))], SPACED, np.random.default_rng(5))
     (digits,) = read_pictures(model, [picture], detector)
-    expected = detector.scores(model, prepare_images(np.stack([digit.digit_image for digit in digits])))
+    marks, prepared = _segmented(picture, "picture 1")  # each digit scored as prepared (read and shown broadened)
+    boxes = [box for _, box in _unique_segments(marks)]
+    expected = detector.scores(model, prepare_images(np.stack([prepared[boxes.index(d.box)] for d in digits])))
     assert [digit.score for digit in digits] == pytest.approx(expected.tolist(), rel=1e-5)
     assert [digit.abstained for digit in digits] == [bool(score > detector.threshold) for score in expected]
     (plain,) = read_pictures(model, [picture])

@@ -633,6 +633,28 @@ def test_a_users_picture_is_read_as_the_mean_of_the_picture_and_its_four_one_pix
     assert read_probabilities(network, picture[:0]).shape == (0, 10)
 
 
+@pytest.mark.e2e  # fits a not-a-digit detector: seconds
+def test_a_prediction_shows_its_digit_as_the_model_reads_it_and_scores_it_as_prepared(trained, small_splits, tmp_path):
+    from digitlib.predict.abstention import fit_abstention
+    from digitlib.predict.handwriting import broadened, load_digit
+    from digitlib.predict.predictions import predict_images
+    from digitlib.synthetic.nondigits import nondigit_set
+    from digitlib.train.prepare import prepare_images
+
+    model, _ = trained
+    picture = np.full((200, 200), 235, np.uint8)
+    picture[20:180, 99:101] = 30  # a 1 drawn with a fine pen: a hairline once 20 px tall
+    path = tmp_path / "fine_label1.png"
+    Image.fromarray(picture).save(path)
+    prepared = load_digit(path)
+    assert not np.array_equal(broadened(prepared[np.newaxis])[0], prepared)
+    detector = fit_abstention(model, small_splits, nondigit_set("tuning", 4).images)
+    (prediction,) = predict_images(model, path, detector)
+    assert np.array_equal(prediction.digit_image, broadened(prepared[np.newaxis])[0])
+    assert prediction.score == pytest.approx(float(detector.scores(model, prepare_images(prepared[np.newaxis]))[0]),
+                                             rel=1e-5)
+
+
 def test_a_hairline_is_read_broadened_and_a_line_as_wide_as_mnists_as_it_is():
     from digitlib.predict.handwriting import broadened
     from digitlib.predict.predictions import read_probabilities

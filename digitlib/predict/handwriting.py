@@ -21,8 +21,7 @@ Reading a prepared digit (:func:`digitlib.predict.predictions.read_probabilities
 copy the network reads only: a line still thinner than :data:`THIN_LINE` px (a fine pen, or a digit written small
 in a bigger picture, as a number's digits are) is softened once more, its peak raised by :data:`BROADEN_GAIN`
 (:func:`broadened`). MNIST's lines are that thin in one digit of twenty, and the network reads such hairlines
-worse (a 6 as 0). The prepared digit itself, which a page shows and the not-a-digit detector scores, stays as
-the seven steps leave it.
+worse (a 6 as 0). Pages show that copy; the not-a-digit detector scores the digit as the seven steps leave it.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from scipy import ndimage
 from .handwriting import (
     ImageError,
     _ink,
+    broadened,
     find_images,
     grey_levels,
     in_input_order,
@@ -362,9 +363,10 @@ def _read(model: keras.Model, segmented: list[tuple[list[Mark], np.ndarray]],
     prepared = prepare_images(images)
     probabilities = read_probabilities(model, prepared)
     scores = [None] * len(images) if detector is None else detector.scores(model, prepared).tolist()
+    seen = broadened(images)  # as the model reads each (the score is the digit's own, as prepared)
 
     def reading(k: int, segment: Segment) -> DigitReading:  # segment k of the batch
-        return DigitReading(segment.box, segment.line, probabilities[k], images[k], scores[k],
+        return DigitReading(segment.box, segment.line, probabilities[k], seen[k], scores[k],
                             scores[k] is not None and bool(detector.refuses(scores[k])))
 
     numbers, offset = [], 0

@@ -214,7 +214,7 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
     import numpy as np
 
     from ..train.prepare import prepare_images
-    from .handwriting import ImageError, find_images, in_input_order, label_in_name, load_digit
+    from .handwriting import ImageError, broadened, find_images, in_input_order, label_in_name, load_digit
 
     paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
     results: list[Prediction] = [Prediction(path=path, error=message) for path, message, _ in problems]
@@ -232,7 +232,7 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
         scores = [None] * len(stacked) if detector is None else detector.scores(model, prepared).tolist()
         results += [Prediction(path=p, probabilities=pr, digit_image=d, label=label_in_name(p), score=sc,
                                abstained=sc is not None and bool(detector.refuses(sc)))
-                    for p, pr, d, sc in zip(readable, probabilities, stacked, scores)]
+                    for p, pr, d, sc in zip(readable, probabilities, broadened(stacked), scores)]
     return in_input_order(results, paths, problems)
 
 

@@ -262,7 +262,8 @@ def test_with_a_detector_each_digit_carries_its_score_and_a_doubted_mark_says_so
     (digits,) = read_pictures(model, [picture], detector)
     marks, prepared = _segmented(picture, "picture 1")  # each digit scored as prepared (read and shown broadened)
     boxes = [box for _, box in _unique_segments(marks)]
-    expected = detector.scores(model, prepare_images(np.stack([prepared[boxes.index(d.box)] for d in digits])))
+    own = np.stack([prepared[boxes.index(d.box)] for d in digits])
+    expected = detector.scores(model, prepare_images(own))
     assert [digit.score for digit in digits] == pytest.approx(expected.tolist(), rel=1e-5)
     assert [digit.abstained for digit in digits] == [bool(score > detector.threshold) for score in expected]
     (plain,) = read_pictures(model, [picture])

@@ -183,6 +183,7 @@ def mnist_style(image: Image.Image | np.ndarray, name: str = "image") -> np.ndar
 def broadened(digits: np.ndarray) -> np.ndarray:
     """Prepared digits ((N, 28, 28) uint8), each whose lines are thinner than :data:`THIN_LINE` px
     (:func:`line_width`) softened once more, its peak raised by :data:`BROADEN_GAIN`; the others as they are. A
+    faint digit, none of whose pixels reaches half ink, measures 0 px and is broadened too; a blank one is not. A
     new array; `digits` is not changed."""
     digits = np.array(digits, dtype=np.uint8)
     for k, digit in enumerate(digits):

@@ -1,6 +1,7 @@
 """Inference speed: batch throughput over the 10,000 test images, and single-image latency, of the network as the
 report's evaluation runs it (digitlib.predict_probabilities, one view of each image) and as `digitlib predict`
-reads a user's picture (read_probabilities: five views, the picture and its one-pixel moves, in one batch), with
+reads a user's picture (read_digits: hairlines broadened, then five views, the picture and its one-pixel moves, in
+one batch), with
 the model already loaded. Weights do not change the speed, so without --model-path a freshly built network is timed.
 
     python bench/inference.py [--model fast | --model-path reports/latest/model.keras] [--repeats 5]
@@ -24,13 +25,14 @@ def main() -> None:
     arguments = parser.parse_args()
 
     from digitlib.modelfile import load_trained_model
-    from digitlib.predict.predictions import read_probabilities
+    from digitlib.predict.predictions import read_digits
 
     model = load_trained_model(arguments.model_path) if arguments.model_path else digitlib.build_model(arguments.model)
-    images = digitlib.prepare_images(digitlib.load_mnist().x_test)
+    digits = digitlib.load_mnist().x_test
     rows, found = [], {}
-    for path, read in (("the network, one view (the report's evaluation)", digitlib.predict_probabilities),
-                       ("a user's picture, five views (digitlib predict)", read_probabilities)):
+    for path, read, images in (("the network, one view (the report's evaluation)", digitlib.predict_probabilities,
+                                digitlib.prepare_images(digits)),
+                               ("a user's picture, five views (digitlib predict)", read_digits, digits)):
         read(model, images[:1024])  # build and trace once, as a loaded model would be
         read(model, images[:1])
         batch_seconds = []

@@ -151,8 +151,7 @@ def test_a_digit_the_width_calls_one_is_cut_in_two_at_its_least_ink_only():
 def test_each_different_digit_of_a_marks_cuttings_is_prepared_and_read_once(trained):
     from digitlib.predict.handwriting import broadened
     from digitlib.predict.number import _segmented, _unique_segments, read_pictures
-    from digitlib.predict.predictions import read_probabilities
-    from digitlib.train.prepare import prepare_images
+    from digitlib.predict.predictions import read_digits
 
     model, _ = trained
     picture = Image.fromarray(np.uint8(255 - 255 * _rings_joined(3)))  # moving one cut leaves a digit as it was
@@ -164,7 +163,7 @@ def test_each_different_digit_of_a_marks_cuttings_is_prepared_and_read_once(trai
     for digit in digits:  # each digit read is its own segment's picture and reading
         (k,) = [k for k, (_, box) in enumerate(unique) if box == digit.box]
         assert np.array_equal(digit.digit_image, broadened(prepared[k:k + 1])[0])  # as the model reads it
-        np.testing.assert_allclose(digit.probabilities, read_probabilities(model, prepare_images(prepared[k:k + 1]))[0],
+        np.testing.assert_allclose(digit.probabilities, read_digits(model, prepared[k:k + 1])[1][0],
                                    atol=1e-5)
 
 

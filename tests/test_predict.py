@@ -611,14 +611,12 @@ class _WhereTheInkIs:
 
 
 def test_a_users_picture_is_read_as_the_mean_of_the_picture_and_its_four_one_pixel_moves():
-    from digitlib.predict.handwriting import broadened
     from digitlib.predict.predictions import READ_SHIFTS, read_probabilities
 
     network = _WhereTheInkIs()
 
     def by_hand(pictures):  # each move made by slicing a padded copy, written apart from the library's
-        seen = broadened(np.uint8(np.round(pictures[..., 0] * 255)))[..., np.newaxis] / np.float32(255)
-        padded = np.pad(seen, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        padded = np.pad(pictures, ((0, 0), (1, 1), (1, 1), (0, 0)))
         return np.mean([network.predict_on_batch(padded[:, 1 - r:29 - r, 1 - c:29 - c]) for r, c in READ_SHIFTS],
                        axis=0)
 
@@ -657,7 +655,7 @@ def test_a_prediction_shows_its_digit_as_the_model_reads_it_and_scores_it_as_pre
 
 def test_a_hairline_is_read_broadened_and_a_line_as_wide_as_mnists_as_it_is():
     from digitlib.predict.handwriting import broadened
-    from digitlib.predict.predictions import READ_SHIFTS, read_probabilities
+    from digitlib.predict.predictions import READ_SHIFTS, read_digits
 
     class Recording(_WhereTheInkIs):  # keeps every picture it is asked to read
         def __init__(self):
@@ -668,15 +666,16 @@ def test_a_hairline_is_read_broadened_and_a_line_as_wide_as_mnists_as_it_is():
             return super().predict_on_batch(images)
 
     network = Recording()
-    picture = np.zeros((2, 28, 28, 1), np.float32)
-    picture[0, 6:22, 13] = 1.0  # 1 px wide: a hairline
-    picture[1, 6:22, 12:15] = 1.0  # 3 px wide: as MNIST writes
+    picture = np.zeros((2, 28, 28), np.uint8)
+    picture[0, 6:22, 13] = 255  # 1 px wide: a hairline
+    picture[1, 6:22, 12:15] = 255  # 3 px wide: as MNIST writes
     given = picture.copy()
-    read_probabilities(network, picture)
-    assert np.array_equal(picture, given)  # the prepared pictures (shown as given, scored) are not changed
+    seen, _ = read_digits(network, picture)
+    assert np.array_equal(picture, given)  # the prepared digits (scored as given) are not changed
     views = np.concatenate(network.seen)
     assert len(views) == len(READ_SHIFTS) * 2
-    broad = broadened(np.uint8(picture[0, ..., 0] * 255)[np.newaxis])[0]
-    assert not np.array_equal(broad, np.uint8(picture[0, ..., 0] * 255))
+    broad = broadened(picture[:1])[0]
+    assert not np.array_equal(broad, picture[0])
     np.testing.assert_array_equal(views[0, ..., 0], broad / np.float32(255))  # the hairline read broadened
-    np.testing.assert_array_equal(views[1], picture[1])  # the wide line read as it is
+    np.testing.assert_array_equal(views[1, ..., 0], picture[1] / np.float32(255))  # the wide line read as it is
+    np.testing.assert_array_equal(seen, np.stack([broad, picture[1]]))  # and shown as read

@@ -17,7 +17,7 @@ on black. :func:`mnist_style` does the same to any picture:
    is thinner and sharper than MNIST's broad, blurred strokes (about 3 px); this gives it their soft edge and
    some of their width.
 
-Reading a prepared digit (:func:`digitlib.predict.predictions.read_probabilities`) goes one step further, on the
+Reading a prepared digit (:func:`digitlib.predict.predictions.read_digits`) goes one step further, on the
 copy the network reads only: a line still thinner than :data:`THIN_LINE` px (a fine pen, or a digit written small
 in a bigger picture, as a number's digits are) is softened once more, its peak raised by :data:`BROADEN_GAIN`
 (:func:`broadened`). MNIST's lines are that thin in one digit of twenty, and the network reads such hairlines

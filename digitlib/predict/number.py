@@ -40,7 +40,6 @@ from scipy import ndimage
 from .handwriting import (
     ImageError,
     _ink,
-    broadened,
     find_images,
     grey_levels,
     in_input_order,
@@ -48,7 +47,7 @@ from .handwriting import (
     own_resolution,
     read_image,
 )
-from .predictions import ReadDigit, json_score, read_probabilities
+from .predictions import ReadDigit, json_score, read_digits
 
 if TYPE_CHECKING:
     import keras
@@ -360,10 +359,8 @@ def _read(model: keras.Model, segmented: list[tuple[list[Mark], np.ndarray]],
     if not segmented:
         return []
     images = np.concatenate([prepared for _, prepared in segmented])
-    prepared = prepare_images(images)
-    probabilities = read_probabilities(model, prepared)
-    scores = [None] * len(images) if detector is None else detector.scores(model, prepared).tolist()
-    seen = broadened(images)  # as the model reads each (the score is the digit's own, as prepared)
+    seen, probabilities = read_digits(model, images)  # seen: as the model reads each; the score is the digit's own
+    scores = [None] * len(images) if detector is None else detector.scores(model, prepare_images(images)).tolist()
 
     def reading(k: int, segment: Segment) -> DigitReading:  # segment k of the batch
         return DigitReading(segment.box, segment.line, probabilities[k], seen[k], scores[k],

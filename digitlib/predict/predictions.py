@@ -41,26 +41,32 @@ READ_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 PROBABILITY_SUM_TOLERANCE = 1e-3  # a softmax's ten outputs add up to 1 within float32's rounding
 
 
+def read_digits(model: keras.Model, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each reading of a user's picture (a prediction, a number's digit, a drawing): its prepared digits ((N, 28,
+    28) uint8, as :func:`digitlib.predict.handwriting.mnist_style` gives them) broadened where their lines are
+    hairlines (:func:`digitlib.predict.handwriting.broadened`), then read (:func:`read_probabilities`). Returns the
+    digits as the model reads them ((N, 28, 28) uint8: what pages show) and the (N, 10) probabilities. The
+    not-a-digit detector scores the digits as given."""
+    from ..train.prepare import prepare_images
+    from .handwriting import broadened
+
+    seen = broadened(digits)
+    return seen, read_probabilities(model, prepare_images(seen))
+
+
 def read_probabilities(model: keras.Model, prepared: np.ndarray) -> np.ndarray:
-    """(N, 10): what `model` reads in prepared pictures (N, 28, 28, 1), as each reading of a user's picture is made
-    (a prediction, a number's digit, a drawing): its lines broadened where they are hairlines
-    (:func:`digitlib.predict.handwriting.broadened`), then the mean of its probabilities for the picture at each of
-    :data:`READ_SHIFTS`, the pixels moved in from outside blank. One batch of all the views."""
+    """(N, 10): what `model` reads in prepared pictures (N, 28, 28, 1): the mean of its probabilities for the
+    picture at each of :data:`READ_SHIFTS`, the pixels moved in from outside blank. One batch of all the views.
+    :func:`read_digits` reads a user's digits so, once their hairlines are broadened."""
     import numpy as np
     from scipy import ndimage
 
     from ..train.evaluation import predict_probabilities
-    from .handwriting import broadened
 
     prepared = np.asarray(prepared)
     if not len(prepared):
         return predict_probabilities(model, prepared)
-    pixels = np.uint8(np.round(np.clip(prepared[..., 0], 0, 1) * 255))  # prepared digits are uint8 / 255
-    broad = broadened(pixels)
-    changed = (broad != pixels).any(axis=(1, 2))
-    seen = np.array(prepared, dtype=np.float32)
-    seen[changed, ..., 0] = np.divide(broad[changed], np.float32(255), dtype=np.float32)
-    views = np.concatenate([ndimage.shift(seen, (0, rows, columns, 0), order=0, mode="constant")
+    views = np.concatenate([ndimage.shift(prepared, (0, rows, columns, 0), order=0, mode="constant")
                             for rows, columns in READ_SHIFTS])
     probabilities = predict_probabilities(model, views).reshape(len(READ_SHIFTS), len(prepared), -1).mean(axis=0)
     if not np.isfinite(probabilities).all():
@@ -214,7 +220,7 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
     import numpy as np
 
     from ..train.prepare import prepare_images
-    from .handwriting import ImageError, broadened, find_images, in_input_order, label_in_name, load_digit
+    from .handwriting import ImageError, find_images, in_input_order, label_in_name, load_digit
 
     paths, problems = find_images([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
     results: list[Prediction] = [Prediction(path=path, error=message) for path, message, _ in problems]
@@ -227,12 +233,11 @@ def predict_images(model: keras.Model, inputs: str | os.PathLike | list[str | os
             results.append(Prediction(path=path, error=str(error), label=label_in_name(path)))
     if digits:
         stacked = np.stack(digits)
-        prepared = prepare_images(stacked)
-        probabilities = read_probabilities(model, prepared)
-        scores = [None] * len(stacked) if detector is None else detector.scores(model, prepared).tolist()
+        seen, probabilities = read_digits(model, stacked)
+        scores = [None] * len(stacked) if detector is None else detector.scores(model, prepare_images(stacked)).tolist()
         results += [Prediction(path=p, probabilities=pr, digit_image=d, label=label_in_name(p), score=sc,
                                abstained=sc is not None and bool(detector.refuses(sc)))
-                    for p, pr, d, sc in zip(readable, probabilities, broadened(stacked), scores)]
+                    for p, pr, d, sc in zip(readable, probabilities, seen, scores)]
     return in_input_order(results, paths, problems)
 
 

@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from ..predict.drawing import render_strokes
-from ..predict.handwriting import ImageError, broadened, mnist_style, read_image
-from ..predict.predictions import ReadDigit, read_probabilities
+from ..predict.handwriting import ImageError, mnist_style, read_image
+from ..predict.predictions import ReadDigit, read_digits
 from ..train.evaluation import DIGITS
 from ..train.prepare import prepare_images
 from .figures import DescribedFigure
@@ -58,11 +58,9 @@ def read_picture(model, picture: str | os.PathLike | Image.Image | np.ndarray, n
     none), with the occlusion map of the digit read."""
     if isinstance(picture, str | os.PathLike):
         picture, name = read_image(picture), str(picture)
-    prepared = mnist_style(picture, name=name)[np.newaxis]
-    probabilities = read_probabilities(model, prepare_images(prepared))[0]
-    seen = broadened(prepared)  # as the model reads it: a hairline broadened (read_probabilities)
-    occlusion = occlusion_maps(model, prepare_images(seen), np.array([probabilities.argmax()]))[0]
-    return Reading(seen[0], probabilities, occlusion)
+    seen, probabilities = read_digits(model, mnist_style(picture, name=name)[np.newaxis])
+    occlusion = occlusion_maps(model, prepare_images(seen), probabilities.argmax(axis=1))[0]
+    return Reading(seen[0], probabilities[0], occlusion)
 
 
 def read_strokes(model, strokes: object) -> Reading | None:
